@@ -1,1 +1,44 @@
-export {};
+export { formatCeleryDate, formatNaiveUtc, parseCeleryDate } from './celery-date.js';
+export { decodeTaskEnvelope } from './envelope-decode.js';
+export { defaultOriginName, encodeTaskBody, encodeTaskEnvelope } from './envelope-encode.js';
+export { EncodeError, ProtocolError, RateLimitFormatError, ResultDecodeError } from './errors.js';
+export {
+  type ExceptionResult,
+  encodeExceptionResult,
+  exceptionFromResult,
+  FOREIGN_EXC_MODULE,
+  RemoteTaskError,
+} from './exception-result.js';
+export { PRIORITY_SEPARATOR, PRIORITY_STEPS, priorityQueueName, priorityStep } from './priority.js';
+export { pyRepr, pyReprTuple, REPR_MAX_CHARS } from './py-repr.js';
+export { parseRateLimit } from './rate-limit.js';
+export { markRedelivered } from './redelivered.js';
+export {
+  buildResultDocument,
+  decodeResultDocument,
+  type ExtendedResultFields,
+  encodeResult,
+  READY_STATES,
+  type ResultDocument,
+  type ResultInput,
+  type TaskState,
+} from './result-document.js';
+export {
+  acceptedContentTypes,
+  CONTENT_ENCODING,
+  CONTENT_TYPE,
+  deserialize,
+  type Serializer,
+  serialize,
+  serializerForContentType,
+} from './serializers.js';
+export type {
+  DecodeFailureCode,
+  DecodeOptions,
+  DecodeResult,
+  OutgoingTask,
+  Signature,
+  TaskEmbed,
+  TaskMessage,
+} from './task-message.js';
+export { uuid4 } from './uuid.js';

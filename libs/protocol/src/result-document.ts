@@ -1,0 +1,124 @@
+import { formatNaiveUtc } from './celery-date.js';
+import { EncodeError, ResultDecodeError } from './errors.js';
+
+/** Celery task states; custom states (e.g. `PROGRESS`) are any other string. */
+export type TaskState = 'PENDING' | 'STARTED' | 'SUCCESS' | 'FAILURE' | 'RETRY' | 'REVOKED' | (string & {});
+
+/** States after which a task will not change any more (Celery's READY_STATES). */
+export const READY_STATES: ReadonlySet<string> = new Set(['SUCCESS', 'FAILURE', 'REVOKED']);
+
+/** The value stored under `celery-task-meta-<id>`. */
+export interface ResultDocument {
+  status: TaskState;
+  result: unknown;
+  traceback: string | null;
+  children: unknown[];
+  date_done: string | null;
+  task_id: string;
+  parent_id?: string | null;
+  group_id?: string | null;
+  [extended: string]: unknown;
+}
+
+/** Fields `result_extended=True` adds, in Celery's order. */
+export interface ExtendedResultFields {
+  name?: string;
+  args?: unknown[];
+  kwargs?: Record<string, unknown>;
+  worker?: string;
+  retries?: number;
+  queue?: string;
+}
+
+/** Input of buildResultDocument. */
+export interface ResultInput {
+  taskId: string;
+  status: TaskState;
+  result?: unknown;
+  traceback?: string | null;
+  children?: unknown[];
+  /** Completion time for ready states; defaults to now. Ignored (null) for non-ready states. */
+  dateDone?: Date;
+  parentId?: string | null;
+  groupId?: string | null;
+  extended?: ExtendedResultFields;
+}
+
+/**
+ * A result document with Celery's key order: status, result, traceback, children, date_done,
+ * parent_id / group_id when set, extended fields, task_id. `date_done` is naive UTC for
+ * SUCCESS/FAILURE/REVOKED and null otherwise.
+ */
+export function buildResultDocument(input: ResultInput): ResultDocument {
+  const doc: Record<string, unknown> = {
+    status: input.status,
+    result: input.result === undefined ? null : input.result,
+    traceback: input.traceback ?? null,
+    children: input.children ?? [],
+    date_done: READY_STATES.has(input.status) ? formatNaiveUtc(input.dateDone ?? new Date()) : null,
+  };
+  if (input.parentId) doc.parent_id = input.parentId;
+  if (input.groupId) doc.group_id = input.groupId;
+  const ext = input.extended;
+  if (ext !== undefined) {
+    doc.name = ext.name ?? null;
+    doc.args = ext.args ?? null;
+    doc.kwargs = ext.kwargs ?? null;
+    doc.worker = ext.worker ?? null;
+    doc.retries = ext.retries ?? 0;
+    doc.queue = ext.queue ?? null;
+  }
+  doc.task_id = input.taskId;
+  return doc as ResultDocument;
+}
+
+/** JSON text of a result document, as stored and published (Python's `", "` / `": "` separators at the top). */
+export function encodeResult(doc: ResultDocument): string {
+  let out = '{';
+  let first = true;
+  for (const key of Object.keys(doc)) {
+    const value = doc[key];
+    if (value === undefined) continue;
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(value);
+    } catch (err) {
+      throw new EncodeError(
+        `result field ${key} of task ${doc.task_id} cannot be stored as JSON: ${(err as Error).message}`,
+      );
+    }
+    if (json === undefined) json = 'null';
+    out += `${first ? '' : ', '}${JSON.stringify(key)}: ${json}`;
+    first = false;
+  }
+  return `${out}}`;
+}
+
+/**
+ * Parses a stored result value. Fills what a minimal foreign writer may leave out (traceback,
+ * children, date_done, task_id from `taskId`). Throws ResultDecodeError when it is not a result.
+ */
+export function decodeResultDocument(raw: string, taskId?: string): ResultDocument {
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    throw new ResultDecodeError(`stored result${taskId ? ` of task ${taskId}` : ''} is not valid JSON`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ResultDecodeError(`stored result${taskId ? ` of task ${taskId}` : ''} is not a JSON object`);
+  }
+  const v = value as Record<string, unknown>;
+  if (typeof v.status !== 'string') {
+    throw new ResultDecodeError(`stored result${taskId ? ` of task ${taskId}` : ''} has no string "status"`);
+  }
+  return {
+    ...v,
+    status: v.status,
+    result: v.result === undefined ? null : v.result,
+    traceback: typeof v.traceback === 'string' ? v.traceback : null,
+    children: Array.isArray(v.children) ? v.children : [],
+    date_done: typeof v.date_done === 'string' ? v.date_done : null,
+    task_id: typeof v.task_id === 'string' ? v.task_id : (taskId ?? ''),
+  };
+}
