@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import { PROGRAM_KINDS } from './program-schema.js';
+
+/** States a supervised program can be in. */
+export const PROGRAM_STATES = ['starting', 'running', 'backoff', 'stopping', 'stopped', 'fatal'] as const;
+export type ProgramState = (typeof PROGRAM_STATES)[number];
+
+/** The result of the agent's last apply. */
+export const APPLY_RESULTS = ['ok', 'failed', 'invalid', 'pending'] as const;
+export type ApplyResult = (typeof APPLY_RESULTS)[number];
+
+/** How a program's process last ended. */
+export const lastExitSchema = z.object({
+  code: z.number().int().nullable(),
+  signal: z.string().nullable(),
+  at: z.string().min(1),
+});
+
+/** One program in a status report. */
+export const programStatusSchema = z.object({
+  kind: z.enum(PROGRAM_KINDS),
+  state: z.enum(PROGRAM_STATES),
+  pids: z.array(z.number().int().positive()),
+  restarts: z.number().int().min(0),
+  config_hash: z.string(),
+  last_exit: lastExitSchema.nullable(),
+});
+
+/** POST /v1/nodes/<node>/status body: what the agent applied and how its programs are doing. */
+export const nodeStatusSchema = z.object({
+  applied_revision: z.number().int().min(0).nullable(),
+  attempted_revision: z.number().int().min(0).optional(),
+  apply_result: z.enum(APPLY_RESULTS),
+  message: z.string().max(4096).optional(),
+  drift: z.boolean().optional(),
+  programs: z.record(z.string(), programStatusSchema),
+  agent: z.object({ pid: z.number().int().positive(), started_at: z.string(), version: z.string() }).optional(),
+});
+
+export type ProgramStatus = z.infer<typeof programStatusSchema>;
+export type NodeStatus = z.infer<typeof nodeStatusSchema>;
