@@ -1,0 +1,132 @@
+import { exceptionFromResult, type ResultDocument, type TaskState } from '@celeriac/protocol';
+import { TaskRevokedError, TimeoutError } from './errors.js';
+
+/** The slice of the result backend an `AsyncResult` reads. */
+export interface ResultSource {
+  get(taskId: string): Promise<ResultDocument | null>;
+  waitFor(taskId: string, timeoutMs: number): Promise<ResultDocument | null>;
+}
+
+/** States after which a task's result no longer changes (Celery's READY_STATES). */
+export const READY_STATES: ReadonlySet<string> = new Set(['SUCCESS', 'FAILURE', 'REVOKED']);
+
+/** Options of `AsyncResult.get`. */
+export interface GetOptions {
+  /** Milliseconds to wait; without it `get` waits until the task is ready. */
+  timeout?: number;
+  /** Throw the task's error (default); `false` returns it instead. */
+  propagate?: boolean;
+}
+
+// A wait without a timeout is done in slices so that no timer exceeds Node's 2^31 ms limit.
+const UNBOUNDED_SLICE_MS = 60_000;
+
+/** A handle on one task's result in the backend (`celery-task-meta-<id>`). */
+export class AsyncResult {
+  readonly id: string;
+  private readonly source: () => ResultSource;
+  private doc: ResultDocument | null = null;
+
+  constructor(id: string, source: () => ResultSource) {
+    this.id = id;
+    this.source = source;
+  }
+
+  /** The last known state; `PENDING` until a result document was seen. */
+  get state(): TaskState {
+    return this.doc?.status ?? 'PENDING';
+  }
+
+  /** Alias of `state`, as in Celery. */
+  get status(): TaskState {
+    return this.state;
+  }
+
+  /** The last known result value (for FAILURE: the encoded exception). */
+  get result(): unknown {
+    return this.doc ? this.doc.result : null;
+  }
+
+  /** The traceback stored with a FAILURE or RETRY, else null. */
+  get traceback(): string | null {
+    return this.doc?.traceback ?? null;
+  }
+
+  /** The raw result document last read, or null. */
+  get document(): ResultDocument | null {
+    return this.doc;
+  }
+
+  /** Reads the backend once and updates `state`/`result`/`traceback`. */
+  async refresh(): Promise<this> {
+    const doc = await this.source().get(this.id);
+    if (doc) this.doc = doc;
+    return this;
+  }
+
+  /** Whether the task has finished (SUCCESS, FAILURE or REVOKED); reads the backend. */
+  async ready(): Promise<boolean> {
+    if (this.isReadyLocally()) return true;
+    await this.refresh();
+    return this.isReadyLocally();
+  }
+
+  /** Whether the task finished with SUCCESS; reads the backend. */
+  async successful(): Promise<boolean> {
+    await this.ready();
+    return this.state === 'SUCCESS';
+  }
+
+  /** Whether the task finished with FAILURE; reads the backend. */
+  async failed(): Promise<boolean> {
+    await this.ready();
+    return this.state === 'FAILURE';
+  }
+
+  /**
+   * Waits for the result through the backend's pub/sub wake-up (no polling). FAILURE throws a
+   * `RemoteTaskError`, REVOKED a `TaskRevokedError` (or returns them with `propagate: false`);
+   * no ready state within `timeout` ms throws a `TimeoutError` (code `RESULT_TIMEOUT`).
+   */
+  async get(options: GetOptions = {}): Promise<unknown> {
+    const propagate = options.propagate ?? true;
+    const timeoutMs = options.timeout;
+    const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + timeoutMs;
+    while (!this.isReadyLocally()) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) throw new TimeoutError(this.id, timeoutMs ?? 0);
+      const before = this.doc;
+      const doc = await this.source().waitFor(this.id, Math.min(remaining, UNBOUNDED_SLICE_MS));
+      if (doc) this.doc = doc;
+      else if (timeoutMs !== undefined && Date.now() >= deadline) throw new TimeoutError(this.id, timeoutMs);
+      if (doc && !READY_STATES.has(doc.status) && sameDocument(before, doc)) {
+        // The backend answered with the state we already had (e.g. STARTED); give the worker time.
+        await new Promise((r) => setTimeout(r, Math.max(0, Math.min(5, deadline - Date.now()))));
+      }
+    }
+    return this.outcome(propagate);
+  }
+
+  private isReadyLocally(): boolean {
+    return this.doc !== null && READY_STATES.has(this.doc.status);
+  }
+
+  private outcome(propagate: boolean): unknown {
+    const doc = this.doc!;
+    if (doc.status === 'SUCCESS') return doc.result;
+    const error = doc.status === 'REVOKED' ? revokedError(this.id, doc) : exceptionFromResult(doc);
+    if (propagate) throw error;
+    return error;
+  }
+}
+
+function sameDocument(a: ResultDocument | null, b: ResultDocument): boolean {
+  return a !== null && a.status === b.status && a.date_done === b.date_done && a.traceback === b.traceback;
+}
+
+function revokedError(id: string, doc: ResultDocument): TaskRevokedError {
+  const result = doc.result as { exc_message?: unknown } | null;
+  const message = result?.exc_message;
+  const reason = Array.isArray(message) ? message.map(String).join(', ') : message ? String(message) : 'revoked';
+  return new TaskRevokedError(id, reason);
+}

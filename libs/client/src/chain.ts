@@ -1,0 +1,63 @@
+import { randomUUID } from 'node:crypto';
+import type { Signature } from '@celeriac/protocol';
+import type { ApplyOptions } from './apply-options.js';
+import type { AsyncResult } from './async-result.js';
+import { signatureOwner, withOptions } from './signature.js';
+
+/** The message layout of a chain: what to publish first and what rides in its `embed.chain`. */
+export interface ChainPlan {
+  /** The first step, to publish now (its `options.task_id` set). */
+  first: Signature;
+  /** The remaining steps in REVERSE order (the next step is last), each with `options.task_id`. */
+  embedChain: Signature[];
+  /** The id of the last step: its result is the chain's result. */
+  lastId: string;
+}
+
+/** Lays out a chain as Celery does; step ids already in `options.task_id` are kept. */
+export function planChain(steps: readonly Signature[]): ChainPlan {
+  if (steps.length === 0) throw new TypeError('chain() needs at least one signature');
+  const withIds = steps.map((s) =>
+    typeof s.options?.task_id === 'string' ? s : withOptions(s, { task_id: randomUUID() }),
+  );
+  const [first, ...rest] = withIds;
+  const last = withIds[withIds.length - 1]!;
+  return { first: first!, embedChain: rest.reverse(), lastId: last.options.task_id as string };
+}
+
+/** What a chain needs from the app to be sent. */
+export interface ChainSender {
+  applyChain(steps: readonly Signature[], options?: ApplyOptions): Promise<AsyncResult>;
+}
+
+/** A chain of signatures: each step's result is prepended to the next step's args. */
+export class Chain {
+  readonly steps: readonly Signature[];
+  private readonly sender: ChainSender | undefined;
+
+  constructor(steps: readonly Signature[], sender?: ChainSender) {
+    this.steps = steps;
+    this.sender = sender;
+  }
+
+  /** Publishes the first step; resolves to the AsyncResult of the LAST step. */
+  applyAsync(options: ApplyOptions = {}): Promise<AsyncResult> {
+    const sender = this.sender ?? this.steps.map((s) => signatureOwner<ChainSender>(s)).find(Boolean);
+    if (!sender) {
+      return Promise.reject(
+        new TypeError('this chain has no app: build its steps with task.s()/task.si(), or use app.chain(...)'),
+      );
+    }
+    return sender.applyChain(this.steps, options);
+  }
+
+  /** `applyAsync()` with no options. */
+  delay(): Promise<AsyncResult> {
+    return this.applyAsync();
+  }
+}
+
+/** `chain(add.s(1, 2), mul.s(10))`: call `.applyAsync()` on it to send it. */
+export function chain(...steps: Signature[]): Chain {
+  return new Chain(steps);
+}

@@ -1,0 +1,116 @@
+/** Where a task goes: the queue (the Redis list) plus the routing key and priority a route may set. */
+export interface Route {
+  queue: string;
+  routing_key?: string;
+  priority?: number;
+}
+
+/** A route value as Celery accepts it: a queue name, or `{ queue, routing_key?, priority? }`. */
+export type RouteSpec = string | { queue?: string; routing_key?: string; priority?: number; exchange?: string };
+
+/** One route table: name or glob (or RegExp in pair form) → route. */
+export type RouteMap = Record<string, RouteSpec> | ReadonlyArray<readonly [string | RegExp, RouteSpec]>;
+
+/** `task_routes`: one map, or a list of maps tried in order (first match wins). */
+export type TaskRoutes = RouteMap | RouterFn | ReadonlyArray<RouteMap | RouterFn> | null | undefined;
+
+type Matcher = (taskName: string) => RouteSpec | undefined;
+
+const globCache = new Map<string, RegExp>();
+
+/** fnmatch-style glob (`*`, `?`, `[seq]`) to an anchored RegExp, as Celery's MapRoute does. */
+export function globToRegExp(glob: string): RegExp {
+  let cached = globCache.get(glob);
+  if (cached) return cached;
+  let source = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === '*') source += '.*';
+    else if (c === '?') source += '.';
+    else if (c === '[') {
+      const end = glob.indexOf(']', i + 1);
+      if (end === -1) source += '\\[';
+      else {
+        let set = glob.slice(i + 1, end);
+        if (set.startsWith('!')) set = `^${set.slice(1)}`;
+        source += `[${set.replace(/\\/g, '\\\\')}]`;
+        i = end;
+      }
+    } else source += c.replace(/[.+^${}()|\\/]/g, '\\$&');
+  }
+  cached = new RegExp(`^${source}$`, 's');
+  globCache.set(glob, cached);
+  return cached;
+}
+
+function isGlob(pattern: string): boolean {
+  return /[*?[]/.test(pattern);
+}
+
+function compileMap(map: RouteMap): Matcher {
+  const pairs: [string | RegExp, RouteSpec][] = Array.isArray(map)
+    ? (map as ReadonlyArray<readonly [string | RegExp, RouteSpec]>).map(([k, v]) => [k, v])
+    : Object.entries(map as Record<string, RouteSpec>);
+  const exact = new Map<string, RouteSpec>();
+  const patterns: [RegExp, RouteSpec][] = [];
+  for (const [key, spec] of pairs) {
+    if (key instanceof RegExp) patterns.push([key, spec]);
+    else if (isGlob(key)) patterns.push([globToRegExp(key), spec]);
+    else if (!exact.has(key)) exact.set(key, spec);
+  }
+  // Celery's MapRoute looks the exact name up first, then tries the patterns in order.
+  return (taskName) => {
+    const hit = exact.get(taskName);
+    if (hit !== undefined) return hit;
+    for (const [re, spec] of patterns) if (re.test(taskName)) return spec;
+    return undefined;
+  };
+}
+
+/** A router function, as Celery allows in `task_routes`: name → route value, or undefined to pass. */
+export type RouterFn = (taskName: string) => RouteSpec | undefined | null;
+
+function compileRouter(router: RouteMap | RouterFn): Matcher {
+  if (typeof router === 'function') return (taskName) => router(taskName) ?? undefined;
+  return compileMap(router);
+}
+
+/**
+ * Turns `task_routes` into one lookup function; unmatched names give `undefined`. As in Celery, an
+ * array is a list of routers tried in order (each a map, an ordered list of `[pattern, route]` pairs,
+ * or a function) and the first match wins.
+ */
+export function compileRoutes(routes: TaskRoutes): Matcher {
+  if (routes === null || routes === undefined) return () => undefined;
+  if (Array.isArray(routes)) {
+    const matchers = (routes as ReadonlyArray<RouteMap | RouterFn>).map(compileRouter);
+    return (taskName) => {
+      for (const m of matchers) {
+        const hit = m(taskName);
+        if (hit !== undefined) return hit;
+      }
+      return undefined;
+    };
+  }
+  if (typeof routes === 'object' || typeof routes === 'function') return compileRouter(routes as RouteMap | RouterFn);
+  return () => undefined;
+}
+
+/** Expands a route value into a `Route`; `undefined` when it names no queue. */
+export function expandRoute(spec: RouteSpec | undefined): Route | undefined {
+  if (spec === undefined || spec === null) return undefined;
+  if (typeof spec === 'string') return { queue: spec, routing_key: spec };
+  const queue = spec.queue ?? spec.exchange;
+  if (!queue) return undefined;
+  const route: Route = { queue, routing_key: spec.routing_key ?? queue };
+  if (spec.priority !== undefined && spec.priority !== null) route.priority = spec.priority;
+  return route;
+}
+
+/**
+ * The queue a task goes to under `task_routes` (dict, list of dicts, globs; first match wins);
+ * unmatched names go to `defaultQueue`.
+ */
+export function routeFor(taskName: string, routes: TaskRoutes, defaultQueue: string): Route {
+  return expandRoute(compileRoutes(routes)(taskName)) ?? { queue: defaultQueue, routing_key: defaultQueue };
+}
