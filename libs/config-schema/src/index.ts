@@ -21,6 +21,7 @@ export {
   type TaskAnnotations,
   type TaskRoutes,
 } from './celery-settings-schema.js';
+export { type ChangeAction, celerySettingsForProgram, classifyChange, type ProgramChange } from './classify-change.js';
 export { canonicalJson, contentHash } from './content-hash.js';
 export { parseDuration } from './duration.js';
 export { type EffectiveConfig, effectiveConfigSchema } from './effective-config-schema.js';

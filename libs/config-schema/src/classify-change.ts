@@ -1,0 +1,180 @@
+import type { CelerySettings } from './celery-settings-schema.js';
+import { canonicalJson } from './content-hash.js';
+import type { EffectiveConfig } from './effective-config-schema.js';
+import { isPlainObject } from './merge-layers.js';
+import type { Program } from './program-schema.js';
+
+/** What the agent must do with one program after a config change. */
+export type ChangeAction = 'start' | 'restart' | 'stop' | 'scale' | 'none';
+
+/** The action for one program and the human reasons for it (logged and reported). */
+export interface ProgramChange {
+  action: ChangeAction;
+  reasons: string[];
+}
+
+/** Celery settings a celeriac worker reads besides every broker_*, result_*, task_* and celeriac_* key. */
+const CELERIAC_WORKER_SETTINGS = new Set([
+  'accept_content',
+  'worker_concurrency',
+  'worker_prefetch_multiplier',
+  'worker_disable_rate_limits',
+  'worker_send_task_events',
+  'timezone',
+  'enable_utc',
+]);
+const CELERIAC_WORKER_PREFIXES = ['broker_', 'result_', 'task_', 'celeriac_'];
+
+/** Program fields whose change needs a new process. */
+const RESTART_FIELDS = [
+  'kind',
+  'app',
+  'queues',
+  'concurrency',
+  'env',
+  'command',
+  'config_template',
+  'config_file',
+  'loglevel',
+] as const;
+/** Program fields the supervisor reads when it needs them: a change applies without a restart. */
+const LIVE_FIELDS = ['stop_timeout', 'ready_timeout'] as const;
+
+const PLACEHOLDER = /\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}/g;
+
+/** The `celery.<key>` names a command program's template and argv refer to; `all` when they use `{{celery}}` whole. */
+function templateCeleryKeys(program: Program): Set<string> | 'all' {
+  const keys = new Set<string>();
+  const texts = [program.config_template ?? '', ...(program.command ?? [])];
+  for (const text of texts) {
+    for (const match of text.matchAll(PLACEHOLDER)) {
+      const [head, key] = (match[1] as string).split('.');
+      if (head !== 'celery') continue;
+      if (key === undefined) return 'all';
+      keys.add(key);
+    }
+  }
+  return keys;
+}
+
+/**
+ * The Celery settings that matter to one program: every setting for a Python Celery worker, the
+ * settings Celeriac workers read for a celeriac-worker, and the settings its template refers to for a
+ * command. A change outside this set never restarts the program.
+ */
+export function celerySettingsForProgram(program: Program, celery: CelerySettings): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const templateKeys = program.kind === 'command' ? templateCeleryKeys(program) : 'all';
+  for (const [key, value] of Object.entries(celery)) {
+    if (value === undefined) continue;
+    const relevant =
+      program.kind === 'celery-worker' ||
+      (program.kind === 'celeriac-worker' &&
+        (CELERIAC_WORKER_SETTINGS.has(key) || CELERIAC_WORKER_PREFIXES.some((prefix) => key.startsWith(prefix)))) ||
+      (program.kind === 'command' && (templateKeys === 'all' || templateKeys.has(key)));
+    if (relevant) out[key] = value;
+  }
+  return out;
+}
+
+interface LeafChange {
+  path: string[];
+  before: unknown;
+  after: unknown;
+}
+
+function same(a: unknown, b: unknown): boolean {
+  return canonicalJson(a) === canonicalJson(b);
+}
+
+/** Leaf-level differences; objects are walked, arrays and scalars compared whole. */
+function leafChanges(before: unknown, after: unknown, path: string[] = []): LeafChange[] {
+  if (isPlainObject(before) && isPlainObject(after)) {
+    const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
+    return keys.flatMap((key) => leafChanges(before[key], after[key], [...path, key]));
+  }
+  return same(before, after) ? [] : [{ path, before, after }];
+}
+
+const SECRET_KEY = /pass|secret|token|credential|key$/i;
+
+/** Values for reasons: strings bare, passwords in URLs masked, anything secret-looking hidden. */
+function showValue(value: unknown, path: readonly string[]): string {
+  if (value === undefined) return 'unset';
+  if (path.some((part) => SECRET_KEY.test(part))) return '***';
+  const text = typeof value === 'string' ? value : JSON.stringify(value);
+  const masked = text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/)([^@/\s"]*:)[^@/\s"]*@/gi, '$1$2***@');
+  return masked.length > 80 ? `${masked.slice(0, 77)}...` : masked;
+}
+
+const MAX_DETAILS = 3;
+
+/** "task_annotations changed (tasks.add rate_limit 10/m → 10/s)". */
+function describe(name: string, before: unknown, after: unknown): string {
+  if (before === undefined) return `${name} set (${showValue(after, [name])})`;
+  if (after === undefined) return `${name} removed (was ${showValue(before, [name])})`;
+  const changes = leafChanges(before, after);
+  const details = changes
+    .slice(0, MAX_DETAILS)
+    .map((change) =>
+      [
+        ...change.path,
+        `${showValue(change.before, [name, ...change.path])} → ${showValue(change.after, [name, ...change.path])}`,
+      ].join(' '),
+    );
+  if (changes.length > MAX_DETAILS) details.push(`and ${changes.length - MAX_DETAILS} more`);
+  return `${name} changed (${details.join(', ')})`;
+}
+
+function describeEnv(before: Record<string, string> | undefined, after: Record<string, string> | undefined): string {
+  const names = leafChanges(before ?? {}, after ?? {}).map((change) => change.path.join('.'));
+  return `env changed (${names.join(', ')})`;
+}
+
+function classifyProgram(name: string, before: EffectiveConfig, after: EffectiveConfig): ProgramChange {
+  const old = before.programs[name] as Program;
+  const now = after.programs[name] as Program;
+  const restart: string[] = [];
+  for (const field of RESTART_FIELDS) {
+    if (same(old[field], now[field])) continue;
+    restart.push(field === 'env' ? describeEnv(old.env, now.env) : describe(field, old[field], now[field]));
+  }
+  const oldCelery = celerySettingsForProgram(old, before.celery);
+  const newCelery = celerySettingsForProgram(now, after.celery);
+  const keys = [...new Set([...Object.keys(oldCelery), ...Object.keys(newCelery)])].sort();
+  for (const key of keys) {
+    if (!same(oldCelery[key], newCelery[key])) restart.push(describe(key, oldCelery[key], newCelery[key]));
+  }
+  const replicas = old.replicas === now.replicas ? [] : [`replicas ${old.replicas} → ${now.replicas}`];
+  if (restart.length > 0) return { action: 'restart', reasons: [...restart, ...replicas] };
+  if (replicas.length > 0) return { action: 'scale', reasons: replicas };
+  const live = LIVE_FIELDS.filter((field) => !same(old[field], now[field])).map(
+    (field) => `${describe(field, old[field], now[field])}; applies at the next stop or start, no restart`,
+  );
+  return { action: 'none', reasons: live };
+}
+
+/**
+ * Decides per program what a change from `before` (null: nothing running yet) to `after` needs:
+ * `start`/`stop` for added/removed programs, `restart` when anything the program's processes read
+ * changed (its own fields or the Celery settings that matter to its kind), `scale` when only
+ * replicas changed, `none` otherwise. Reasons say what changed, e.g.
+ * `task_annotations changed (tasks.add rate_limit 10/m → 10/s)`.
+ */
+export function classifyChange(before: EffectiveConfig | null, after: EffectiveConfig): Record<string, ProgramChange> {
+  const result: Record<string, ProgramChange> = {};
+  const beforePrograms = before?.programs ?? {};
+  const names = [...new Set([...Object.keys(beforePrograms), ...Object.keys(after.programs)])].sort();
+  for (const name of names) {
+    const old = beforePrograms[name];
+    const now = after.programs[name];
+    if (!old && now) {
+      result[name] = { action: 'start', reasons: [`program added (${now.kind}, ${now.replicas} replicas)`] };
+    } else if (old && !now) {
+      result[name] = { action: 'stop', reasons: ['program removed'] };
+    } else if (before && old && now) {
+      result[name] = classifyProgram(name, before, after);
+    }
+  }
+  return result;
+}
