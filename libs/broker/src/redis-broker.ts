@@ -1,0 +1,461 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from '@celeriac/logger';
+import { markRedelivered } from '@celeriac/protocol';
+import type { Redis } from 'ioredis';
+import {
+  BrokerArgumentError,
+  BrokerClosedError,
+  BrokerCommandError,
+  BrokerUnavailableError,
+  isReplyError,
+} from './errors.js';
+import {
+  bindingKey,
+  bindingMember,
+  DEFAULT_DEAD_LETTER_KEY,
+  heldKey,
+  PRIORITY_STEPS,
+  priorityListKey,
+  UNACKED_INDEX_KEY,
+  UNACKED_KEY,
+  UNACKED_MUTEX_EXPIRE_MS,
+  UNACKED_MUTEX_KEY,
+} from './keys.js';
+import { QueueCycle } from './queue-cycle.js';
+import { closeRedisConnection, createRedisConnection } from './redis-connection.js';
+import { type BrokerScripts, defineBrokerScripts } from './scripts/load-scripts.js';
+import { restorableFromUnacked } from './unacked-value.js';
+
+/** One entry taken from a queue: the raw list entry, the queue it came from and its ack handle. */
+export interface Delivery {
+  raw: string;
+  queue: string;
+  deliveryTag: string;
+}
+
+/** Options of {@link RedisBroker}. */
+export interface BrokerOptions {
+  /** `redis://[:password@]host:port/db` */
+  url: string;
+  logger: Logger;
+  /** Held entries older than this are put back by `restoreVisibilityTimeout()`; kombu's default, 1 hour. */
+  visibilityTimeoutMs?: number;
+  /** Records held tags in `celeriac.held.<ownerId>` so that `restoreOwner(ownerId)` can hand them back. */
+  ownerId?: string;
+  /** List that receives dead-lettered entries; default `celeriac.dead-letter`. */
+  deadLetterKey?: string;
+}
+
+/** Entries per script call for requeue and restores, to keep each call short. */
+const RESTORE_CHUNK = 500;
+
+type State = 'created' | 'started' | 'closed';
+
+/** Unix time in seconds as kombu stores it in `unacked_index`. */
+function nowScore(): string {
+  return String(Date.now() / 1000);
+}
+
+/**
+ * Redis transport compatible with kombu 5.2's: queues are lists (with priority sub-lists), delivered
+ * entries are recorded in `unacked` + `unacked_index` until acked, and a visibility-timeout restore
+ * puts back what a dead consumer held. Commands and the blocking pop use separate connections.
+ */
+export class RedisBroker {
+  private state: State = 'created';
+  private commands: (Redis & BrokerScripts) | undefined;
+  private blocking: Redis | undefined;
+  private closing: Promise<void> | undefined;
+  private pendingWait: Promise<unknown> | undefined;
+  private readonly declared = new Set<string>();
+  private readonly fetchCycle = new QueueCycle();
+  private waitOrder: string[] = [];
+  private readonly listKeysByQueue = new Map<string, string[]>();
+  private readonly unackedTails = new Map<string, string>();
+  private readonly url: string;
+  private readonly logger: Logger;
+  private readonly visibilityTimeoutMs: number;
+  private readonly held: string | undefined;
+  private readonly deadLetterKey: string;
+
+  constructor(options: BrokerOptions) {
+    this.url = options.url;
+    this.logger = options.logger;
+    this.visibilityTimeoutMs = options.visibilityTimeoutMs ?? 3_600_000;
+    if (!(this.visibilityTimeoutMs > 0)) {
+      throw new BrokerArgumentError(
+        `visibilityTimeoutMs must be a positive number, got ${options.visibilityTimeoutMs}`,
+      );
+    }
+    this.held = options.ownerId ? heldKey(options.ownerId) : undefined;
+    this.deadLetterKey = options.deadLetterKey ?? DEFAULT_DEAD_LETTER_KEY;
+  }
+
+  /** Connects the command and blocking connections; resolves once both are ready. */
+  async start(): Promise<void> {
+    if (this.state === 'started') return;
+    if (this.state === 'closed') throw new BrokerClosedError('start', 'closed');
+    const commands = defineBrokerScripts(createRedisConnection(this.url, 'broker', this.logger));
+    const blocking = createRedisConnection(this.url, 'broker-blocking', this.logger);
+    // After a reconnect Redis may have lost the bindings (a restart without persistence): declare again.
+    commands.on('ready', () => this.declared.clear());
+    try {
+      await Promise.all([commands.connect(), blocking.connect()]);
+    } catch (error) {
+      commands.disconnect(false);
+      blocking.disconnect(false);
+      throw new BrokerUnavailableError(this.url, 'start', error);
+    }
+    this.commands = commands;
+    this.blocking = blocking;
+    this.state = 'started';
+  }
+
+  /** Stops a pending blocking pop and closes both connections. Idempotent. */
+  close(): Promise<void> {
+    if (!this.closing) {
+      this.closing = this.doClose();
+    }
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    this.state = 'closed';
+    this.blocking?.disconnect(false);
+    if (this.pendingWait) await this.pendingWait.catch(() => undefined);
+    if (this.commands) await closeRedisConnection(this.commands);
+  }
+
+  /** LPUSHes one entry onto the queue's list for its priority; declares the queue binding once. */
+  async publish(queue: string, raw: string, priority = 0): Promise<void> {
+    await this.publishMany([{ queue, raw, priority }]);
+  }
+
+  /** Publishes many entries in one round trip; entries of one list keep their order. */
+  async publishMany(items: readonly { queue: string; raw: string; priority?: number }[]): Promise<void> {
+    const redis = this.connection('publish');
+    if (items.length === 0) return;
+    const byKey = new Map<string, string[]>();
+    const fresh: string[] = [];
+    for (const item of items) {
+      if (!item.queue) throw new BrokerArgumentError('publish needs a non-empty queue name');
+      const key = priorityListKey(item.queue, item.priority ?? 0);
+      const list = byKey.get(key);
+      if (list) list.push(item.raw);
+      else byKey.set(key, [item.raw]);
+      if (!this.declared.has(item.queue) && !fresh.includes(item.queue)) fresh.push(item.queue);
+    }
+    await this.run('publish', async () => {
+      if (fresh.length === 0 && byKey.size === 1) {
+        const [key, raws] = byKey.entries().next().value as [string, string[]];
+        await redis.lpush(key, ...raws);
+        return;
+      }
+      const pipeline = redis.pipeline();
+      for (const queue of fresh) pipeline.sadd(bindingKey(queue), bindingMember(queue));
+      for (const [key, raws] of byKey) pipeline.lpush(key, ...raws);
+      const results = (await pipeline.exec()) ?? [];
+      for (const [error] of results) if (error) throw error;
+    });
+    for (const queue of fresh) this.declared.add(queue);
+  }
+
+  /**
+   * Takes up to `max` entries without blocking, in one script call: lower priority steps first,
+   * queues round-robin inside a step, and the starting queue rotates between calls. Every entry is
+   * recorded in `unacked` and `unacked_index` (and the owner hash) before the call returns.
+   */
+  async fetchBatch(queues: readonly string[], max: number): Promise<Delivery[]> {
+    const redis = this.connection('fetchBatch');
+    if (queues.length === 0 || !(max >= 1)) return [];
+    const order = this.fetchCycle.next(queues);
+    const n = order.length;
+    const args: string[] = [UNACKED_KEY, UNACKED_INDEX_KEY, this.held ?? UNACKED_INDEX_KEY];
+    for (let step = 0; step < PRIORITY_STEPS.length; step++) {
+      for (const queue of order) args.push(this.listKeys(queue)[step]!);
+    }
+    args.push(String(Math.floor(max)), nowScore(), this.held ? '1' : '0', String(n));
+    for (const queue of order) args.push(this.unackedTail(queue));
+    const reply = await this.run('fetchBatch', () => redis.fetchBatch(3 + PRIORITY_STEPS.length * n, ...args));
+    const deliveries: Delivery[] = new Array(reply.length / 3);
+    for (let i = 0, j = 0; i < reply.length; i += 3, j++) {
+      deliveries[j] = {
+        raw: reply[i] as string,
+        deliveryTag: reply[i + 1] as string,
+        queue: order[(reply[i + 2] as number) - 1]!,
+      };
+    }
+    return deliveries;
+  }
+
+  /**
+   * Waits up to `timeoutSec` for one entry with BRPOP on the dedicated blocking connection (keys
+   * ordered priority step first, then queue, like kombu), then records it as unacked. Resolves null
+   * on timeout or when the broker is closed meanwhile. Call it from one loop at a time.
+   */
+  async waitForOne(queues: readonly string[], timeoutSec: number): Promise<Delivery | null> {
+    const blocking = this.blockingConnection('waitForOne');
+    if (queues.length === 0) return null;
+    const order = this.nextWaitOrder(queues);
+    const keys: string[] = [];
+    const queueOfKey = new Map<string, string>();
+    for (let step = 0; step < PRIORITY_STEPS.length; step++) {
+      for (const queue of order) {
+        const key = this.listKeys(queue)[step]!;
+        keys.push(key);
+        queueOfKey.set(key, queue);
+      }
+    }
+    const pending = blocking.brpop(...keys, Math.max(0, timeoutSec));
+    this.pendingWait = pending;
+    let reply: [string, string] | null;
+    try {
+      reply = await pending;
+    } catch (error) {
+      if (this.state === 'closed') return null;
+      throw this.wrap('waitForOne', error);
+    } finally {
+      if (this.pendingWait === pending) this.pendingWait = undefined;
+    }
+    if (!reply) return null;
+    const [key, raw] = reply;
+    const queue = queueOfKey.get(key) ?? key;
+    // kombu rotates the queue that delivered to the end of the cycle.
+    this.waitOrder = [...this.waitOrder.filter((q) => q !== queue), queue];
+    return this.recordPopped(key, queue, raw);
+  }
+
+  private async recordPopped(key: string, queue: string, raw: string): Promise<Delivery | null> {
+    const redis = this.commands!;
+    if (this.state === 'closed') {
+      // Closing: hand the entry straight back instead of holding it.
+      await redis.rpush(key, raw).catch((error: unknown) => {
+        this.logger.error({ queue, err: String(error) }, 'could not hand back an entry popped during close');
+      });
+      return null;
+    }
+    const held = this.held;
+    try {
+      const tag = await redis.recordDelivery(
+        3,
+        UNACKED_KEY,
+        UNACKED_INDEX_KEY,
+        held ?? UNACKED_INDEX_KEY,
+        raw,
+        nowScore(),
+        held ? '1' : '0',
+        this.unackedTail(queue),
+      );
+      return { raw, queue, deliveryTag: tag };
+    } catch (error) {
+      // The entry is already popped: deliver it unrecorded rather than lose it.
+      this.logger.warn(
+        { queue, err: this.wrap('waitForOne', error).message },
+        'could not record a popped entry as unacked; delivering it without a visibility-timeout safety net',
+      );
+      return { raw, queue, deliveryTag: tagOf(raw) };
+    }
+  }
+
+  /** Forgets delivered entries (ZREM unacked_index + HDEL unacked + owner), one call for all tags. */
+  async ack(tags: readonly string[]): Promise<void> {
+    const redis = this.connection('ack');
+    if (tags.length === 0) return;
+    const held = this.held;
+    await this.run('ack', () =>
+      redis.ack(3, UNACKED_KEY, UNACKED_INDEX_KEY, held ?? UNACKED_INDEX_KEY, held ? '1' : '0', ...tags),
+    );
+  }
+
+  /**
+   * Hands held entries back with RPUSH (taken next), with the redelivered flags set and the same
+   * delivery tag, and drops them from unacked. An entry no longer held (acked, or restored by
+   * someone else) is not pushed again. Returns the number pushed back.
+   */
+  async requeue(deliveries: readonly Delivery[]): Promise<number> {
+    const redis = this.connection('requeue');
+    let pushed = 0;
+    const held = this.held;
+    for (let start = 0; start < deliveries.length; start += RESTORE_CHUNK) {
+      const chunk = deliveries.slice(start, start + RESTORE_CHUNK);
+      const keys = [UNACKED_KEY, UNACKED_INDEX_KEY, held ?? UNACKED_INDEX_KEY];
+      const args = [held ? '1' : '0'];
+      for (const delivery of chunk) {
+        keys.push(priorityListKey(delivery.queue));
+        args.push(delivery.deliveryTag, markRedelivered(delivery.raw));
+      }
+      pushed += await this.run('requeue', () => redis.requeue(keys.length, ...keys, ...args));
+    }
+    return pushed;
+  }
+
+  /** Pushes `{raw, reason, queue, at}` onto the dead-letter list and acks the entry, atomically. */
+  async deadLetter(delivery: Delivery, reason: string): Promise<void> {
+    const redis = this.connection('deadLetter');
+    const record = JSON.stringify({ raw: delivery.raw, reason, queue: delivery.queue, at: new Date().toISOString() });
+    const held = this.held;
+    await this.run('deadLetter', () =>
+      redis.deadLetter(
+        4,
+        UNACKED_KEY,
+        UNACKED_INDEX_KEY,
+        held ?? UNACKED_INDEX_KEY,
+        this.deadLetterKey,
+        held ? '1' : '0',
+        delivery.deliveryTag,
+        record,
+      ),
+    );
+  }
+
+  /**
+   * kombu's visibility-timeout restore: under `unacked_mutex` (SET NX PX 300000), every entry
+   * delivered more than `visibilityTimeoutMs` ago goes back onto its queue with RPUSH and the
+   * redelivered flags; the lock is released with a compare-and-delete. Returns the number restored
+   * (0 when another consumer holds the lock).
+   */
+  async restoreVisibilityTimeout(): Promise<number> {
+    const redis = this.connection('restoreVisibilityTimeout');
+    const token = randomUUID().replaceAll('-', '');
+    const locked = await this.run('restoreVisibilityTimeout', () =>
+      redis.set(UNACKED_MUTEX_KEY, token, 'PX', UNACKED_MUTEX_EXPIRE_MS, 'NX'),
+    );
+    if (locked !== 'OK') return 0;
+    try {
+      const ceil = String(Date.now() / 1000 - this.visibilityTimeoutMs / 1000);
+      let restored = 0;
+      let skip = 0;
+      for (;;) {
+        const flat = await this.run('restoreVisibilityTimeout', () =>
+          redis.zrevrangebyscore(UNACKED_INDEX_KEY, ceil, 0, 'WITHSCORES', 'LIMIT', skip, RESTORE_CHUNK),
+        );
+        if (flat.length === 0) break;
+        const tags: string[] = [];
+        const scores: string[] = [];
+        for (let i = 0; i < flat.length; i += 2) {
+          tags.push(flat[i]!);
+          scores.push(flat[i + 1]!);
+        }
+        const result = await this.restoreTags(tags, scores, undefined, 'restoreVisibilityTimeout');
+        restored += result.pushed;
+        skip += result.unreadable;
+        if (tags.length < RESTORE_CHUNK) break;
+      }
+      if (restored > 0) this.logger.info({ restored }, 'restored entries past the visibility timeout');
+      return restored;
+    } finally {
+      await redis.releaseMutex(1, UNACKED_MUTEX_KEY, token).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Puts back everything a (dead) consumer recorded under `ownerId` that it still held, with the
+   * redelivered flags, and empties its owner hash. A tag delivered again to someone else since is
+   * left alone. Returns the number restored.
+   */
+  async restoreOwner(ownerId: string): Promise<number> {
+    const redis = this.connection('restoreOwner');
+    const key = heldKey(ownerId);
+    const held = await this.run('restoreOwner', () => redis.hgetall(key));
+    const tags = Object.keys(held);
+    let restored = 0;
+    for (let start = 0; start < tags.length; start += RESTORE_CHUNK) {
+      const chunk = tags.slice(start, start + RESTORE_CHUNK);
+      const scores = chunk.map((tag) => held[tag]!);
+      restored += (await this.restoreTags(chunk, scores, key, 'restoreOwner')).pushed;
+    }
+    if (restored > 0) this.logger.info({ ownerId, restored }, 'restored entries held by a consumer');
+    return restored;
+  }
+
+  /** Reads the unacked values of `tags` and runs the restore script for them. */
+  private async restoreTags(
+    tags: string[],
+    seenScores: string[],
+    ownerKey: string | undefined,
+    operation: string,
+  ): Promise<{ pushed: number; unreadable: number }> {
+    const redis = this.commands!;
+    const values = await this.run(operation, () => redis.hmget(UNACKED_KEY, ...tags));
+    const keys = [UNACKED_KEY, UNACKED_INDEX_KEY, ownerKey ?? UNACKED_INDEX_KEY];
+    const args = [ownerKey ? '1' : '0'];
+    let unreadable = 0;
+    for (let i = 0; i < tags.length; i++) {
+      const value = values[i];
+      const entry = value == null ? null : restorableFromUnacked(value);
+      if (value != null && !entry) {
+        unreadable++;
+        this.logger.error(
+          { deliveryTag: tags[i] },
+          'unacked entry cannot be read (not [envelope, exchange, routing_key]); left in place',
+        );
+        keys.push(UNACKED_KEY);
+        args.push(tags[i]!, '', '');
+        continue;
+      }
+      // A missing value with a score is a stale index entry: the script only removes it.
+      keys.push(entry ? priorityListKey(entry.queue) : UNACKED_KEY);
+      args.push(tags[i]!, seenScores[i]!, entry ? entry.raw : '');
+    }
+    const pushed = await this.run(operation, () => redis.restoreTags(keys.length, ...keys, ...args));
+    return { pushed, unreadable };
+  }
+
+  private listKeys(queue: string): string[] {
+    let keys = this.listKeysByQueue.get(queue);
+    if (!keys) {
+      keys = PRIORITY_STEPS.map((step) => priorityListKey(queue, step));
+      this.listKeysByQueue.set(queue, keys);
+    }
+    return keys;
+  }
+
+  /** `, "", "<queue>"]`: the end of an unacked value, after the raw entry (default exchange, routing key = queue). */
+  private unackedTail(queue: string): string {
+    let tail = this.unackedTails.get(queue);
+    if (!tail) {
+      tail = ', "", ' + JSON.stringify(queue) + ']';
+      this.unackedTails.set(queue, tail);
+    }
+    return tail;
+  }
+
+  private nextWaitOrder(queues: readonly string[]): string[] {
+    const same = this.waitOrder.length === queues.length && queues.every((q) => this.waitOrder.includes(q));
+    if (!same) this.waitOrder = queues.slice();
+    return this.waitOrder;
+  }
+
+  private connection(operation: string): Redis & BrokerScripts {
+    if (this.state !== 'started' || !this.commands) {
+      throw new BrokerClosedError(operation, this.state === 'closed' ? 'closed' : 'not started');
+    }
+    return this.commands;
+  }
+
+  private blockingConnection(operation: string): Redis {
+    this.connection(operation);
+    return this.blocking!;
+  }
+
+  private async run<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      throw this.wrap(operation, error);
+    }
+  }
+
+  private wrap(operation: string, error: unknown): Error {
+    if (this.state === 'closed') return new BrokerClosedError(operation, 'closed');
+    return isReplyError(error)
+      ? new BrokerCommandError(this.url, operation, error)
+      : new BrokerUnavailableError(this.url, operation, error);
+  }
+}
+
+/** The delivery tag of a raw entry, found the way the fetch script finds it ('' when absent). */
+function tagOf(raw: string): string {
+  const match = /"delivery_tag":\s*"([^"]*)"/.exec(raw);
+  return match?.[1] ?? '';
+}

@@ -1,0 +1,103 @@
+--[[
+  fetchBatch: pops up to ARGV[1] entries over the queue lists and records each one as unacked
+  (kombu ack emulation), all in one atomic step.
+
+  KEYS[1]      'unacked' hash: delivery_tag -> '[<envelope>, "", "<queue>"]'
+  KEYS[2]      'unacked_index' zset: delivery_tag scored by the fetch time (unix seconds)
+  KEYS[3]      owner hash 'celeriac.held.<ownerId>': delivery_tag -> score (used when ARGV[3] == '1')
+  KEYS[4..]    queue lists in priority-step-major order: step 0 of every queue, then step 3, ...
+               (KEYS[3 + s * n + q] is step s of queue q, n = ARGV[4])
+
+  ARGV[1]      maximum number of entries to pop
+  ARGV[2]      fetch time, unix seconds as a decimal string (unacked_index score)
+  ARGV[3]      '1' to record the tags in the owner hash KEYS[3], '0' not to
+  ARGV[4]      n, the number of queues
+  ARGV[5..]    per queue q, the tail of its unacked value: ', "", "<queue>"]'
+
+  Returns a flat array: raw, delivery_tag, queue index (1-based in ARGV order), repeated.
+  Inside one priority step the queues are served round-robin; a lower step is emptied first.
+]]
+local max = tonumber(ARGV[1])
+local now = ARGV[2]
+local useOwner = ARGV[3] == '1'
+local n = tonumber(ARGV[4])
+local steps = (#KEYS - 3) / n
+
+local out = {}
+local got = 0
+local zargs = {}
+local hargs = {}
+local oargs = {}
+
+local function tagOf(raw, index)
+  local i = string.find(raw, '"delivery_tag": "', 1, true)
+  local start
+  if i then
+    start = i + 17
+  else
+    i = string.find(raw, '"delivery_tag":"', 1, true)
+    if i then start = i + 16 end
+  end
+  if start then
+    local e = string.find(raw, '"', start, true)
+    if e and e > start then return string.sub(raw, start, e - 1) end
+  end
+  -- An entry without a tag still needs a unique handle so that it can be acked or dead-lettered.
+  return 'celeriac-untagged-' .. redis.sha1hex(raw) .. '-' .. now .. '-' .. index
+end
+
+local function record(raw, q)
+  got = got + 1
+  local tag = tagOf(raw, got)
+  local value
+  if string.byte(raw, 1) == 123 then
+    value = '[' .. raw .. ARGV[4 + q]
+  else
+    value = '[' .. cjson.encode(raw) .. ARGV[4 + q]
+  end
+  zargs[#zargs + 1] = now
+  zargs[#zargs + 1] = tag
+  hargs[#hargs + 1] = tag
+  hargs[#hargs + 1] = value
+  if useOwner then
+    oargs[#oargs + 1] = tag
+    oargs[#oargs + 1] = now
+  end
+  out[#out + 1] = raw
+  out[#out + 1] = tag
+  out[#out + 1] = q
+end
+
+for s = 0, steps - 1 do
+  if got >= max then break end
+  local active = {}
+  for q = 1, n do active[q] = q end
+  while got < max and #active > 0 do
+    local share = math.ceil((max - got) / #active)
+    local still = {}
+    for _, q in ipairs(active) do
+      local want = math.min(share, max - got)
+      if want <= 0 then break end
+      local items = redis.call('RPOP', KEYS[3 + s * n + q], want)
+      if items then
+        for _, raw in ipairs(items) do record(raw, q) end
+        if #items == want then still[#still + 1] = q end
+      end
+    end
+    active = still
+  end
+end
+
+-- Batched writes: a few calls with many arguments, chunked to stay inside Lua's stack limit.
+local function callChunked(cmd, key, args)
+  local size = 1000
+  for i = 1, #args, size do
+    redis.call(cmd, key, unpack(args, i, math.min(i + size - 1, #args)))
+  end
+end
+if got > 0 then
+  callChunked('ZADD', KEYS[2], zargs)
+  callChunked('HSET', KEYS[1], hargs)
+  if useOwner then callChunked('HSET', KEYS[3], oargs) end
+end
+return out

@@ -1,0 +1,46 @@
+import { existsSync, readFileSync } from 'node:fs';
+import type { Redis } from 'ioredis';
+
+/** The Lua scripts as ioredis commands (EVALSHA with an EVAL fallback); the first argument is numkeys. */
+export interface BrokerScripts {
+  fetchBatch(numKeys: number, ...keysAndArgs: string[]): Promise<(string | number)[]>;
+  recordDelivery(numKeys: number, ...keysAndArgs: string[]): Promise<string>;
+  ack(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
+  requeue(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
+  restoreTags(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
+  deadLetter(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
+  releaseMutex(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
+}
+
+const FILES: Record<keyof BrokerScripts, string> = {
+  fetchBatch: 'fetch-batch.lua',
+  recordDelivery: 'record-delivery.lua',
+  ack: 'ack.lua',
+  requeue: 'requeue.lua',
+  restoreTags: 'restore-tags.lua',
+  deadLetter: 'dead-letter.lua',
+  releaseMutex: 'release-mutex.lua',
+};
+
+// The .lua files live in src/scripts; from the compiled dist/scripts they are found in ../../src/scripts.
+const DIRS = [new URL('./', import.meta.url), new URL('../../src/scripts/', import.meta.url)];
+
+let sources: Map<string, string> | undefined;
+
+function readScript(file: string): string {
+  for (const dir of DIRS) {
+    const url = new URL(file, dir);
+    if (existsSync(url)) return readFileSync(url, 'utf8');
+  }
+  throw new Error(`broker Lua script ${file} not found next to ${DIRS[0]!.pathname}; reinstall @celeriac/broker`);
+}
+
+/** Registers every broker script on a connection and returns it typed. */
+export function defineBrokerScripts(redis: Redis): Redis & BrokerScripts {
+  if (!sources) {
+    sources = new Map();
+    for (const [name, file] of Object.entries(FILES)) sources.set(name, readScript(file));
+  }
+  for (const [name, lua] of sources) redis.defineCommand(name, { lua });
+  return redis as Redis & BrokerScripts;
+}
