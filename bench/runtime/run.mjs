@@ -1,0 +1,217 @@
+// Runtime benchmark: celeriac against Debian's Celery (solo, prefork 2) and BullMQ (c=1, c=50) on
+// ONE redis-server that this script starts on a free port. Rounds alternate the systems (the order
+// rotates every round) and the tables show medians over the rounds.
+//
+//   node bench/runtime/run.mjs [--rounds 3] [--samples 200] [--celery-n 4000] [--bullmq-n 10000]
+//                              [--celeriac-n 40000] [--celeriac-c 100] [--systems a,b,...] [--json out.json]
+//
+// Per system and round: enqueue rates with no worker running (loop awaiting each call; loop with
+// 1,000 calls in flight; batch API), then the drain: the pre-enqueued tasks are held back
+// (RENAME of the list, or a paused BullMQ queue), the worker is spawned (spawn -> ready), idle RSS
+// is read after 1 s, the tasks are released and the clock runs until every result is stored;
+// worker CPU (/proc utime+stime, pool children included) and Redis CPU (INFO cpu) are divided by
+// the task count. Then lone-task round trips (send -> result) on the idle queue.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { cpuSec, processTree, rssMb } from './lib/processes.mjs';
+import { redisCpuSec, startRedis } from './lib/redis-server.mjs';
+import { median, quantile } from './lib/stats.mjs';
+import { bullmqSystem } from './systems/bullmq.mjs';
+import { celeriacBuilt, celeriacSystem } from './systems/celeriac.mjs';
+import { celerySystem } from './systems/celery.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+
+function parseArgs(argv) {
+  const options = {
+    rounds: 3,
+    samples: 200,
+    'celery-n': 4000,
+    'bullmq-n': 10_000,
+    'celeriac-n': 40_000,
+    'celeriac-c': 100,
+    systems: 'celeriac,celery-solo,celery-prefork2,bullmq-c1,bullmq-c50',
+    json: '',
+  };
+  for (let i = 0; i < argv.length; i += 2) {
+    const key = argv[i]?.replace(/^--/, '');
+    if (!key || !(key in options) || argv[i + 1] === undefined) {
+      throw new Error(`unknown or incomplete option ${argv[i]}; options: ${Object.keys(options).join(', ')}`);
+    }
+    options[key] = typeof options[key] === 'number' ? Number(argv[i + 1]) : argv[i + 1];
+  }
+  return options;
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** One measurement of one system: enqueue, spawn, drain, round trips. */
+async function measure(system, commands, samples) {
+  await commands.broker.flushall();
+  const enqueue = await system.enqueue(commands);
+  await system.hold(commands);
+  const { program, ready } = system.spawnWorker();
+  try {
+    const readyAt = await ready();
+    const spawnReadyMs = readyAt - program.spawnedAt;
+    await sleep(1000);
+    const pids = processTree(program.pid);
+    const treeCpu = () => pids.reduce((sum, pid) => sum + cpuSec(pid), 0);
+    const treeRss = () => pids.reduce((sum, pid) => sum + rssMb(pid), 0);
+    const rssIdleMb = treeRss();
+    let rssLoadMb = rssIdleMb;
+    const cpu0 = treeCpu();
+    const redis0 = await redisCpuSec(commands.broker);
+    const t0 = performance.now();
+    await system.release(commands);
+    const deadline = t0 + Math.max(60_000, system.n * 2);
+    let lastRss = t0;
+    let done = 0;
+    while (done < system.n) {
+      if (performance.now() > deadline) throw new Error(`${system.name}: only ${done}/${system.n} done in time`);
+      if (!program.running)
+        throw new Error(`${system.name} worker exited during the drain:\n${program.text.slice(-3000)}`);
+      await sleep(5);
+      done = await system.doneCount(commands);
+      if (performance.now() - lastRss > 50) {
+        rssLoadMb = Math.max(rssLoadMb, treeRss());
+        lastRss = performance.now();
+      }
+    }
+    const drainMs = performance.now() - t0;
+    rssLoadMb = Math.max(rssLoadMb, treeRss());
+    const workerCpu = treeCpu() - cpu0;
+    const redisCpu = (await redisCpuSec(commands.broker)) - redis0;
+    const roundTrips = await system.roundTrips(samples);
+    return {
+      n: system.n,
+      drainPerSec: system.n / (drainMs / 1000),
+      workerCpuUsPerTask: (workerCpu * 1e6) / system.n,
+      redisCpuUsPerTask: (redisCpu * 1e6) / system.n,
+      enqueueLoopPerSec: enqueue.loop,
+      enqueuePipelinedPerSec: enqueue.pipelined ?? Number.NaN,
+      enqueueBatchPerSec: enqueue.batch ?? Number.NaN,
+      rtP50Ms: quantile(roundTrips, 0.5),
+      rtP99Ms: quantile(roundTrips, 0.99),
+      rtSamples: roundTrips.length,
+      rssIdleMb,
+      rssLoadMb,
+      spawnReadyMs,
+    };
+  } finally {
+    await program.stop();
+  }
+}
+
+const COLUMNS = [
+  ['drainPerSec', 'drain/s', 0],
+  ['workerCpuUsPerTask', 'worker µs/task', 1],
+  ['redisCpuUsPerTask', 'redis µs/task', 1],
+  ['enqueueLoopPerSec', 'enqueue loop/s', 0],
+  ['enqueuePipelinedPerSec', 'enqueue 1k in flight/s', 0],
+  ['enqueueBatchPerSec', 'batch/s', 0],
+  ['rtP50Ms', 'RT p50 ms', 2],
+  ['rtP99Ms', 'RT p99 ms', 2],
+  ['rssIdleMb', 'RSS idle MB', 0],
+  ['rssLoadMb', 'RSS load MB', 0],
+  ['spawnReadyMs', 'spawn→ready ms', 0],
+];
+
+const fmt = (value, digits) =>
+  Number.isFinite(value)
+    ? value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+    : '–';
+
+function table(rows, header) {
+  const lines = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`];
+  for (const row of rows) lines.push(`| ${row.join(' | ')} |`);
+  return lines.join('\n');
+}
+
+async function main() {
+  const options = parseArgs(process.argv.slice(2));
+  const wanted = options.systems.split(',');
+  const redis = await startRedis();
+  const commands = { broker: new Redis(redis.url(0)), backend: new Redis(redis.url(1)) };
+  const factories = {
+    'celery-solo': () => celerySystem({ name: 'celery-solo', redis, pool: 'solo', n: options['celery-n'] }),
+    'celery-prefork2': () =>
+      celerySystem({ name: 'celery-prefork2', redis, pool: 'prefork', concurrency: 2, n: options['celery-n'] }),
+    'bullmq-c1': () => bullmqSystem({ name: 'bullmq-c1', redis, concurrency: 1, n: options['bullmq-n'] }),
+    'bullmq-c50': () => bullmqSystem({ name: 'bullmq-c50', redis, concurrency: 50, n: options['bullmq-n'] }),
+    celeriac: () =>
+      celeriacSystem({
+        name: `celeriac-c${options['celeriac-c']}`,
+        redis,
+        concurrency: options['celeriac-c'],
+        n: options['celeriac-n'],
+      }),
+  };
+  const systems = [];
+  for (const key of wanted) {
+    if (!factories[key]) throw new Error(`unknown system ${key}; known: ${Object.keys(factories).join(', ')}`);
+    if (key === 'celeriac' && !celeriacBuilt()) {
+      console.error('celeriac is not built (run `npm run build`); measuring the anchors only');
+      continue;
+    }
+    systems.push(factories[key]());
+  }
+  const results = Object.fromEntries(systems.map((s) => [s.name, []]));
+  const started = Date.now();
+  try {
+    for (let round = 0; round < options.rounds; round++) {
+      const order = systems.map((_, i) => systems[(i + round) % systems.length]);
+      for (const system of order) {
+        const r = await measure(system, commands, options.samples);
+        results[system.name].push(r);
+        console.error(
+          `round ${round + 1} ${system.name}: drain ${fmt(r.drainPerSec, 0)}/s, ${fmt(r.workerCpuUsPerTask, 1)} µs/task, ` +
+            `enqueue ${fmt(r.enqueueLoopPerSec, 0)}/s, RT p50 ${fmt(r.rtP50Ms, 2)} ms, ready ${fmt(r.spawnReadyMs, 0)} ms`,
+        );
+      }
+    }
+  } finally {
+    for (const system of systems) await system.close();
+    commands.broker.disconnect();
+    commands.backend.disconnect();
+    await redis.stop();
+  }
+
+  const medians = Object.fromEntries(
+    Object.entries(results).map(([name, runs]) => [
+      name,
+      Object.fromEntries(COLUMNS.map(([key]) => [key, median(runs.map((r) => r[key]))]).concat([['n', runs[0]?.n]])),
+    ]),
+  );
+  const names = Object.keys(medians);
+  console.log(
+    `\nMedians of ${options.rounds} interleaved rounds; ${os.cpus().length} cores (${os.cpus()[0]?.model}), ` +
+      `node ${process.version}, ${Math.round((Date.now() - started) / 1000)} s\n`,
+  );
+  console.log(
+    table(
+      names.map((name) => [name, fmt(medians[name].n, 0), ...COLUMNS.map(([key, , d]) => fmt(medians[name][key], d))]),
+      ['system', 'tasks', ...COLUMNS.map(([, label]) => label)],
+    ),
+  );
+  const base = names.find((name) => name.startsWith('celeriac'));
+  if (base) {
+    console.log(`\nRatios: each system's figure divided by ${base}'s (drain 0.03 = 3 % of celeriac's rate)\n`);
+    console.log(
+      table(
+        names.map((name) => [name, ...COLUMNS.map(([key]) => fmt(medians[name][key] / medians[base][key], 2))]),
+        ['system', ...COLUMNS.map(([, label]) => label)],
+      ),
+    );
+  }
+  const out =
+    options.json || path.join(HERE, '..', 'results', `runtime-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  mkdirSync(path.dirname(out), { recursive: true });
+  writeFileSync(out, JSON.stringify({ options, results, medians }, null, 2));
+  console.log(`\nraw figures: ${path.relative(process.cwd(), out)}`);
+}
+
+await main();

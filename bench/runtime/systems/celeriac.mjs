@@ -1,0 +1,101 @@
+// Celeriac (this repository, built): `celeriac worker` and the celeriac client.
+import { existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Program } from '../lib/processes.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '..', '..');
+const CLI = path.join(ROOT, 'apps', 'cli', 'bin', 'celeriac.js');
+const TASKS = path.join(HERE, 'celeriac-tasks.mjs');
+const BATCH = 1000;
+
+/** True when the packages the benchmark needs have been built (`npm run build`). */
+export function celeriacBuilt() {
+  return ['apps/cli/dist/bin.js', 'apps/cli/dist/index.js', 'libs/client/dist/index.js'].every((p) =>
+    existsSync(path.join(ROOT, p)),
+  );
+}
+
+/** Celeriac with one worker process running `concurrency` tasks at a time; `n` tasks per drain. */
+export function celeriacSystem({ name, redis, concurrency, n }) {
+  process.env.BENCH_BROKER_URL = redis.url(0);
+  process.env.BENCH_RESULT_BACKEND = redis.url(1);
+  let tasks;
+  const load = async () => {
+    tasks ??= await import(TASKS);
+    return tasks;
+  };
+  const readyFile = path.join(tmpdir(), `celeriac-bench-ready-${process.pid}.json`);
+  return {
+    name,
+    n,
+    async enqueue(commands) {
+      const { noop } = await load();
+      const loopN = Math.min(n, 20_000);
+      let start = performance.now();
+      for (let i = 0; i < loopN; i++) await noop.delay();
+      const loop = loopN / ((performance.now() - start) / 1000);
+      await commands.broker.flushdb();
+      start = performance.now();
+      const pending = [];
+      for (let i = 0; i < n; i++) {
+        pending.push(noop.delay());
+        if (pending.length === BATCH) await Promise.all(pending.splice(0));
+      }
+      await Promise.all(pending);
+      const pipelined = n / ((performance.now() - start) / 1000);
+      await commands.broker.flushdb();
+      start = performance.now();
+      for (let i = 0; i < n; i += 10_000) {
+        await noop.applyMany(Array.from({ length: Math.min(10_000, n - i) }, () => []));
+      }
+      const batch = n / ((performance.now() - start) / 1000);
+      return { loop, pipelined, batch };
+    },
+    async hold(commands) {
+      await commands.broker.rename('bench', 'bench.hold');
+    },
+    async release(commands) {
+      await commands.broker.rename('bench.hold', 'bench');
+    },
+    spawnWorker() {
+      rmSync(readyFile, { force: true });
+      const args = [CLI, 'worker', '-A', TASKS, '-Q', 'bench', '-c', String(concurrency), '-l', 'warn'];
+      args.push('-n', `${name}@bench`, '--ready-file', readyFile);
+      const program = new Program(name, process.execPath, args, { cwd: ROOT });
+      const ready = async () => {
+        const deadline = performance.now() + 30_000;
+        while (!existsSync(readyFile)) {
+          if (!program.running)
+            throw new Error(`${name} exited before it was ready; output:\n${program.text.slice(-3000)}`);
+          if (performance.now() > deadline)
+            throw new Error(`${name} not ready within 30 s; output:\n${program.text.slice(-3000)}`);
+          await new Promise((r) => setTimeout(r, 1));
+        }
+        return performance.now();
+      };
+      return { program, ready };
+    },
+    async doneCount(commands) {
+      return commands.backend.dbsize();
+    },
+    async roundTrips(samples) {
+      const { noop } = await load();
+      const out = [];
+      for (let i = 0; i < samples + 20; i++) {
+        const start = performance.now();
+        const result = await noop.delay();
+        await result.get({ timeout: 10_000 });
+        if (i >= 20) out.push(performance.now() - start);
+      }
+      return out;
+    },
+    async close() {
+      await tasks?.app.close();
+      tasks = undefined;
+      rmSync(readyFile, { force: true });
+    },
+  };
+}
