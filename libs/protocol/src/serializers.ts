@@ -63,7 +63,12 @@ const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsTyp
 /** Serializes a value into the bytes of a message body. */
 export function serialize(value: unknown, serializer: Serializer): Buffer {
   if (serializer === 'json') {
-    const text = JSON.stringify(value);
+    let text: string | undefined;
+    try {
+      text = JSON.stringify(value);
+    } catch (err) {
+      throw new EncodeError(`the value cannot be serialized as JSON: ${(err as Error).message}`);
+    }
     if (text === undefined) throw new EncodeError('the value cannot be serialized as JSON (undefined or a function)');
     return Buffer.from(text, 'utf8');
   }
