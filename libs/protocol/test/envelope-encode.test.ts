@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { decodeTaskEnvelope, EncodeError, encodeTaskEnvelope, type OutgoingTask } from '../src/index.js';
-import { loadFixture } from './support/fixtures.js';
+import { type FixtureJson, loadFixture } from './support/fixtures.js';
 
 const ACCEPT = ['json', 'msgpack'] as const;
 
-function keysDeep(o: Record<string, any>): unknown {
+function keysDeep(o: FixtureJson): unknown {
   return {
     top: Object.keys(o),
     headers: Object.keys(o.headers),

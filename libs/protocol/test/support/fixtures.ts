@@ -5,10 +5,14 @@ import { fileURLToPath } from 'node:url';
 const here = path.dirname(fileURLToPath(import.meta.url));
 // The fixtures sit next to the repository: <repo>/../shared/celery-fixtures.
 const repoRoot = path.resolve(here, '../../../..');
+/** Captured JSON, navigated freely by the tests (shapes differ per capture). */
+// biome-ignore lint/suspicious/noExplicitAny: fixtures are arbitrary captured JSON.
+export type FixtureJson = any;
+
 export const FIXTURE_DIR = path.resolve(repoRoot, '../shared/celery-fixtures');
 
 /** Parsed JSON of one fixture file, e.g. `loadFixture('a_add_json')`. */
-export function loadFixture(name: string): Record<string, any> {
+export function loadFixture(name: string): FixtureJson {
   return JSON.parse(readFileSync(path.join(FIXTURE_DIR, `${name}.json`), 'utf8'));
 }
 
@@ -23,12 +27,12 @@ export interface CapturedEnvelope {
   fixture: string;
   where: string;
   raw: string;
-  envelope: Record<string, any>;
+  envelope: FixtureJson;
   /** `body_decoded` beside the raw entry, when the capture has it. */
   bodyDecoded: unknown;
 }
 
-function parseEnvelope(raw: string): Record<string, any> | null {
+function parseEnvelope(raw: string): FixtureJson | null {
   try {
     const v = JSON.parse(raw);
     return typeof v === 'object' && v !== null && 'body' in v && 'properties' in v ? v : null;
@@ -42,7 +46,7 @@ export function findEnvelopes(fixture: string): CapturedEnvelope[] {
   const out: CapturedEnvelope[] = [];
   const walk = (node: unknown, where: string): void => {
     if (Array.isArray(node)) {
-      node.forEach((v, i) => walk(v, `${where}[${i}]`));
+      for (const [i, v] of node.entries()) walk(v, `${where}[${i}]`);
       return;
     }
     if (typeof node !== 'object' || node === null) return;
