@@ -1,4 +1,4 @@
-import { exceptionFromResult, type ResultDocument, type TaskState } from '@celeriac/protocol';
+import { exceptionFromResult, READY_STATES, type ResultDocument, type TaskState } from '@celeriac/protocol';
 import { TaskRevokedError, TimeoutError } from './errors.js';
 
 /** The slice of the result backend an `AsyncResult` reads. */
@@ -6,9 +6,6 @@ export interface ResultSource {
   get(taskId: string): Promise<ResultDocument | null>;
   waitFor(taskId: string, timeoutMs: number): Promise<ResultDocument | null>;
 }
-
-/** States after which a task's result no longer changes (Celery's READY_STATES). */
-export const READY_STATES: ReadonlySet<string> = new Set(['SUCCESS', 'FAILURE', 'REVOKED']);
 
 /** Options of `AsyncResult.get`. */
 export interface GetOptions {

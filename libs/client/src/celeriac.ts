@@ -148,7 +148,7 @@ export class Celeriac implements ChainSender {
     try {
       if (this.closing) throw new ClientClosedError(`send task ${name}`);
       const outgoing = this.buildOutgoing(name, args, kwargs, options ?? {}, useTaskOptions);
-      const item = this.toItem(outgoing, options);
+      const item = this.toItem(outgoing);
       const result = new AsyncResult(outgoing.id, this.resultSourceFn);
       return this.publisher.add(item).then(() => result);
     } catch (error) {
@@ -166,7 +166,7 @@ export class Celeriac implements ChainSender {
       const results: AsyncResult[] = new Array(argsList.length);
       for (let i = 0; i < argsList.length; i++) {
         const outgoing = this.buildOutgoing(name, argsList[i]!, {}, options, true);
-        items[i] = this.toItem(outgoing, options);
+        items[i] = this.toItem(outgoing);
         results[i] = new AsyncResult(outgoing.id, this.resultSourceFn);
       }
       return this.publisher.addMany(items).then(() => results);
@@ -179,7 +179,7 @@ export class Celeriac implements ChainSender {
   publish(outgoing: OutgoingTask): Promise<void> {
     if (this.closing) return Promise.reject(new ClientClosedError(`publish task ${outgoing.task}`));
     try {
-      return this.publisher.add(this.toItem(outgoing, undefined));
+      return this.publisher.add(this.toItem(outgoing));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -280,10 +280,8 @@ export class Celeriac implements ChainSender {
     return value;
   }
 
-  private toItem(outgoing: OutgoingTask, options: ApplyOptions | undefined): PublishItem {
-    let raw = encodeTaskEnvelope(outgoing);
-    const extraHeaders = options?.headers;
-    if (extraHeaders && Object.keys(extraHeaders).length > 0) raw = withExtraHeaders(raw, extraHeaders);
+  private toItem(outgoing: OutgoingTask): PublishItem {
+    const raw = encodeTaskEnvelope(outgoing);
     const item: PublishItem = { queue: outgoing.queue, raw };
     if (outgoing.priority) item.priority = outgoing.priority;
     return item;
@@ -317,21 +315,17 @@ export class Celeriac implements ChainSender {
       eta = options.eta;
     }
 
+    // The envelope's `properties.expiration` (ms string) is derived from `expires` by the encoder.
     let expires: Date | null = null;
-    let extraProperties: Record<string, unknown> | undefined;
     if (options.expires !== undefined && options.expires !== null) {
-      let expiresSec: number;
       if (options.expires instanceof Date) {
         if (Number.isNaN(options.expires.getTime())) throw new ApplyOptionsError('expires must be a valid Date');
         expires = options.expires;
-        expiresSec = (expires.getTime() - now) / 1000;
       } else if (typeof options.expires === 'number' && Number.isFinite(options.expires)) {
-        expiresSec = options.expires;
         expires = new Date(now + options.expires * 1000);
       } else {
         throw new ApplyOptionsError('expires must be a number of seconds or a Date');
       }
-      extraProperties = { expiration: String(Math.max(0, Math.trunc(expiresSec * 1000))) };
     }
 
     const serializer = (options.serializer ?? own.serializer ?? s.task_serializer ?? 'json') as Serializer;
@@ -368,7 +362,7 @@ export class Celeriac implements ChainSender {
       queue: route.queue,
       serializer,
     };
-    if (extraProperties) outgoing.extraProperties = extraProperties;
+    if (options.headers && Object.keys(options.headers).length > 0) outgoing.extraHeaders = options.headers;
     return outgoing;
   }
 }
@@ -376,11 +370,4 @@ export class Celeriac implements ChainSender {
 function toList(value: Signature | Signature[] | undefined): Signature[] | null {
   if (value === undefined || value === null) return null;
   return Array.isArray(value) ? value : [value];
-}
-
-// Custom headers go beside the protocol headers; the protocol's own fields win on a clash.
-function withExtraHeaders(raw: string, headers: Record<string, unknown>): string {
-  const envelope = JSON.parse(raw) as { headers: Record<string, unknown> };
-  envelope.headers = { ...headers, ...envelope.headers };
-  return JSON.stringify(envelope);
 }

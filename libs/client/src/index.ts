@@ -1,6 +1,6 @@
 export { annotationsFor, type TaskAnnotations } from './annotations.js';
 export type { ApplyOptions } from './apply-options.js';
-export { AsyncResult, type GetOptions, READY_STATES, type ResultSource } from './async-result.js';
+export { AsyncResult, type GetOptions, type ResultSource } from './async-result.js';
 export { Celeriac, type CeleriacOptions } from './celeriac.js';
 export { Chain, type ChainPlan, chain, planChain } from './chain.js';
 export { CeleriacConf } from './conf.js';
