@@ -1,0 +1,285 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { RedisServer } from '../../../test/support/redis-server.js';
+import { type Delivery, RedisBroker } from '../src/index.js';
+import { fixture, inspector, rawEntry, testLogger, until } from './helpers.js';
+
+let server: RedisServer;
+let redis: ReturnType<typeof inspector>;
+const brokers: RedisBroker[] = [];
+
+async function broker(options: { ownerId?: string; visibilityTimeoutMs?: number } = {}): Promise<RedisBroker> {
+  const b = new RedisBroker({ url: server.url(0), logger: testLogger(), ...options });
+  await b.start();
+  brokers.push(b);
+  return b;
+}
+
+beforeAll(async () => {
+  server = await RedisServer.start();
+  redis = inspector(server.url(0));
+});
+afterAll(async () => {
+  redis.disconnect();
+  await server.stop();
+});
+beforeEach(async () => {
+  await redis.flushall();
+});
+afterEach(async () => {
+  await Promise.all(brokers.splice(0).map((b) => b.close()));
+});
+
+interface VisibilityFixture {
+  original_publish: { raw: string }[];
+  unacked_hset_value_raw: string;
+  restored_message: { raw: string; envelope: unknown }[];
+}
+
+describe('publish, fetch and ack', () => {
+  it('writes exactly the keys kombu writes at each step', async () => {
+    const fx = fixture<VisibilityFixture>('visibility_timeout_restore');
+    const raw = fx.original_publish[0]!.raw;
+    const b = await broker();
+    await b.publish('celery', raw);
+    expect(await redis.keys('*')).toEqual(expect.arrayContaining(['celery', '_kombu.binding.celery']));
+    expect(await redis.lrange('celery', 0, -1)).toEqual([raw]);
+    expect(await redis.smembers('_kombu.binding.celery')).toEqual(['celery\x06\x16\x06\x16celery']);
+
+    const before = Date.now() / 1000;
+    const [delivery] = await b.fetchBatch(['celery'], 10);
+    expect(delivery).toEqual({ raw, queue: 'celery', deliveryTag: 'a414541f-a518-426e-a475-3e2a69571237' });
+    expect((await redis.keys('*')).sort()).toEqual(['_kombu.binding.celery', 'unacked', 'unacked_index']);
+    // Byte for byte what kombu stored for this message.
+    expect(await redis.hgetall('unacked')).toEqual({ [delivery!.deliveryTag]: fx.unacked_hset_value_raw });
+    const score = Number(await redis.zscore('unacked_index', delivery!.deliveryTag));
+    expect(score).toBeGreaterThanOrEqual(before - 0.01);
+    expect(score).toBeLessThanOrEqual(Date.now() / 1000 + 0.01);
+    expect(await redis.ttl('unacked')).toBe(-1);
+
+    await b.ack([delivery!.deliveryTag]);
+    expect(await redis.keys('*')).toEqual(['_kombu.binding.celery']);
+  });
+
+  it('finds the delivery tag with or without a space after the colon and keeps FIFO order', async () => {
+    const b = await broker();
+    await b.publishMany([
+      { queue: 'celery', raw: rawEntry('t-spaced') },
+      { queue: 'celery', raw: rawEntry('t-compact', { compact: true }) },
+    ]);
+    const got = await b.fetchBatch(['celery'], 10);
+    expect(got.map((d) => d.deliveryTag)).toEqual(['t-spaced', 't-compact']);
+    const value = JSON.parse((await redis.hget('unacked', 't-compact'))!);
+    expect(value).toEqual([JSON.parse(rawEntry('t-compact')), '', 'celery']);
+  });
+
+  it('acks many tags in one call and returns nothing for empty queues', async () => {
+    const b = await broker();
+    await b.publishMany(Array.from({ length: 50 }, (_, i) => ({ queue: 'q', raw: rawEntry(`t${i}`, { queue: 'q' }) })));
+    const got = await b.fetchBatch(['q'], 200);
+    expect(got).toHaveLength(50);
+    expect(await redis.hlen('unacked')).toBe(50);
+    expect(await redis.zcard('unacked_index')).toBe(50);
+    await b.ack(got.map((d) => d.deliveryTag));
+    expect(await redis.exists('unacked', 'unacked_index', 'q')).toBe(0);
+    expect(await b.fetchBatch(['q'], 200)).toEqual([]);
+  });
+
+  it('records a tagless entry under a synthesized tag so it can still be dead-lettered', async () => {
+    const b = await broker();
+    await b.publish('celery', 'not json at all');
+    const [d] = await b.fetchBatch(['celery'], 5);
+    expect(d!.raw).toBe('not json at all');
+    expect(d!.deliveryTag).toMatch(/^celeriac-untagged-/);
+    expect(JSON.parse((await redis.hget('unacked', d!.deliveryTag))!)).toEqual(['not json at all', '', 'celery']);
+    await b.deadLetter(d!, 'not_json');
+    expect(await redis.exists('unacked', 'unacked_index')).toBe(0);
+  });
+});
+
+describe('priorities and fairness', () => {
+  it('uses kombu sub-lists and serves lower priority numbers first', async () => {
+    const b = await broker();
+    await b.publish('celery', rawEntry('p9', { priority: 9 }), 9);
+    await b.publish('celery', rawEntry('p5', { priority: 5 }), 5);
+    await b.publish('celery', rawEntry('p3', { priority: 3 }), 3);
+    await b.publish('celery', rawEntry('p0'), 0);
+    expect((await redis.keys('celery*')).sort()).toEqual(['celery', 'celery\x06\x163', 'celery\x06\x169']);
+    expect(await redis.llen('celery\x06\x163')).toBe(2);
+    const got = await b.fetchBatch(['celery'], 10);
+    expect(got.map((d) => d.deliveryTag)).toEqual(['p0', 'p5', 'p3', 'p9']);
+    expect(got.every((d) => d.queue === 'celery')).toBe(true);
+  });
+
+  it('empties a lower step of every queue before a higher one', async () => {
+    const b = await broker();
+    await b.publish('a', rawEntry('a9', { queue: 'a' }), 9);
+    await b.publish('b', rawEntry('b0', { queue: 'b' }), 0);
+    const got = await b.fetchBatch(['a', 'b'], 10);
+    expect(got.map((d) => [d.queue, d.deliveryTag])).toEqual([
+      ['b', 'b0'],
+      ['a', 'a9'],
+    ]);
+  });
+
+  it('shares a batch between queues and rotates the first queue between calls', async () => {
+    const b = await broker();
+    const items = [];
+    for (let i = 0; i < 20; i++) {
+      items.push({ queue: 'a', raw: rawEntry(`a${i}`, { queue: 'a' }) });
+      items.push({ queue: 'b', raw: rawEntry(`b${i}`, { queue: 'b' }) });
+    }
+    await b.publishMany(items);
+    const batch = await b.fetchBatch(['a', 'b'], 10);
+    expect(batch.filter((d) => d.queue === 'a')).toHaveLength(5);
+    expect(batch.filter((d) => d.queue === 'b')).toHaveLength(5);
+    const singles: string[] = [];
+    for (let i = 0; i < 4; i++) singles.push((await b.fetchBatch(['a', 'b'], 1))[0]!.queue);
+    expect(singles).toEqual(['b', 'a', 'b', 'a']);
+    // One queue running dry leaves the rest of the batch to the other.
+    const rest = await b.fetchBatch(['a', 'b'], 100);
+    expect(rest).toHaveLength(26);
+  });
+});
+
+describe('waitForOne', () => {
+  it('wakes at once for a lone message and records it as unacked', async () => {
+    const b = await broker({ ownerId: 'w1:42' });
+    const producer = await broker();
+    const waiting = b.waitForOne(['other', 'celery'], 10);
+    await until(async () => ((await redis.client('LIST')) as string).includes('cmd=brpop'));
+    const sentAt = Date.now();
+    await producer.publish('celery', rawEntry('lone'));
+    const d = await waiting;
+    expect(Date.now() - sentAt).toBeLessThan(1_000);
+    expect(d).toEqual({ raw: rawEntry('lone'), queue: 'celery', deliveryTag: 'lone' });
+    expect(await redis.hexists('unacked', 'lone')).toBe(1);
+    expect(await redis.hkeys('celeriac.held.w1:42')).toEqual(['lone']);
+    await b.ack(['lone']);
+    expect(await redis.exists('unacked', 'unacked_index', 'celeriac.held.w1:42')).toBe(0);
+  });
+
+  it('returns null on timeout and takes priority sub-lists in step order', async () => {
+    const b = await broker();
+    expect(await b.waitForOne(['celery'], 0.2)).toBeNull();
+    await b.publish('celery', rawEntry('p6', { priority: 6 }), 6);
+    await b.publish('celery', rawEntry('p0'), 0);
+    expect((await b.waitForOne(['celery'], 1))!.deliveryTag).toBe('p0');
+    expect((await b.waitForOne(['celery'], 1))!.deliveryTag).toBe('p6');
+  });
+
+  it('resolves null when the broker closes during the wait', async () => {
+    const b = await broker();
+    const waiting = b.waitForOne(['celery'], 30);
+    await until(async () => ((await redis.client('LIST')) as string).includes('cmd=brpop'));
+    const started = Date.now();
+    await b.close();
+    expect(await waiting).toBeNull();
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+});
+
+describe('requeue, restores and dead letters', () => {
+  function expectRedelivered(raw: string, tag: string): void {
+    const env = JSON.parse(raw);
+    expect(env.headers.redelivered).toBe(true);
+    expect(env.properties.delivery_info.redelivered).toBe(true);
+    expect(env.properties.delivery_tag).toBe(tag);
+  }
+
+  it('requeue pushes back at the consumer end with redelivered flags and the same tag', async () => {
+    const b = await broker({ ownerId: 'w:1' });
+    await b.publishMany([
+      { queue: 'celery', raw: rawEntry('first') },
+      { queue: 'celery', raw: rawEntry('second') },
+    ]);
+    const [first] = await b.fetchBatch(['celery'], 1);
+    expect(await b.requeue([first!])).toBe(1);
+    expect(await redis.exists('unacked', 'unacked_index', 'celeriac.held.w:1')).toBe(0);
+    const again = await b.fetchBatch(['celery'], 1);
+    expect(again[0]!.deliveryTag).toBe('first');
+    expectRedelivered(again[0]!.raw, 'first');
+    // Requeueing something no longer held does not duplicate it.
+    await b.ack(['first']);
+    expect(await b.requeue(again)).toBe(0);
+    expect(await redis.llen('celery')).toBe(1);
+  });
+
+  it('visibility restore puts back only old entries, like kombu, and releases the mutex', async () => {
+    const b = await broker({ visibilityTimeoutMs: 150 });
+    const fx = fixture<VisibilityFixture>('visibility_timeout_restore');
+    await b.publish('celery', fx.original_publish[0]!.raw);
+    const [old] = await b.fetchBatch(['celery'], 1);
+    await new Promise((r) => setTimeout(r, 300));
+    await b.publish('celery', rawEntry('waiting'));
+    await b.publish('celery', rawEntry('young'));
+    const [waiting] = await b.fetchBatch(['celery'], 1);
+    expect(waiting!.deliveryTag).toBe('waiting');
+    expect(await b.restoreVisibilityTimeout()).toBe(1);
+    expect(await redis.exists('unacked_mutex')).toBe(0);
+    expect(await redis.hkeys('unacked')).toEqual(['waiting']);
+    // RPUSH: the restored entry is the next one taken, ahead of 'young'.
+    const [restored] = await b.fetchBatch(['celery'], 1);
+    expect(restored!.deliveryTag).toBe(old!.deliveryTag);
+    expect(JSON.parse(restored!.raw)).toEqual(fx.restored_message[0]!.envelope);
+  });
+
+  it('visibility restore does nothing while another consumer holds unacked_mutex', async () => {
+    const b = await broker({ visibilityTimeoutMs: 1 });
+    await b.publish('celery', rawEntry('x'));
+    await b.fetchBatch(['celery'], 1);
+    await redis.set('unacked_mutex', 'someone-else', 'PX', 300_000);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(await b.restoreVisibilityTimeout()).toBe(0);
+    expect(await redis.get('unacked_mutex')).toBe('someone-else');
+    expect(await redis.hexists('unacked', 'x')).toBe(1);
+  });
+
+  it('restoreOwner hands back what a dead consumer held and empties its record', async () => {
+    const dead = await broker({ ownerId: 'worker@a:123' });
+    const other = await broker({ ownerId: 'worker@b:456' });
+    await dead.publishMany(['t1', 't2', 't3'].map((t) => ({ queue: 'celery', raw: rawEntry(t) })));
+    await other.publish('celery', rawEntry('theirs'));
+    const mine = await dead.fetchBatch(['celery'], 3);
+    await other.fetchBatch(['celery'], 1);
+    await dead.ack([mine[0]!.deliveryTag]);
+    expect(await other.restoreOwner('worker@a:123')).toBe(2);
+    expect(await redis.exists('celeriac.held.worker@a:123')).toBe(0);
+    expect(await redis.hkeys('unacked')).toEqual(['theirs']);
+    const back = await redis.lrange('celery', 0, -1);
+    expect(back.map((raw) => JSON.parse(raw).properties.delivery_tag).sort()).toEqual(['t2', 't3']);
+    for (const raw of back) expectRedelivered(raw, JSON.parse(raw).properties.delivery_tag);
+    expect(await other.restoreOwner('worker@a:123')).toBe(0);
+  });
+
+  it('restoreOwner leaves alone a tag that was restored and delivered to someone else since', async () => {
+    const dead = await broker({ ownerId: 'dead:1', visibilityTimeoutMs: 50 });
+    const other = await broker({ ownerId: 'alive:2' });
+    await dead.publish('celery', rawEntry('t'));
+    await dead.fetchBatch(['celery'], 1);
+    await new Promise((r) => setTimeout(r, 120));
+    expect(await dead.restoreVisibilityTimeout()).toBe(1);
+    const [taken] = await other.fetchBatch(['celery'], 1);
+    expect(taken!.deliveryTag).toBe('t');
+    expect(await other.restoreOwner('dead:1')).toBe(0);
+    expect(await redis.llen('celery')).toBe(0);
+    expect(await redis.hexists('unacked', 't')).toBe(1);
+    expect(await redis.exists('celeriac.held.dead:1')).toBe(0);
+  });
+
+  it('deadLetter parks {raw, reason, queue, at} and acks the tag atomically', async () => {
+    const b = await broker({ ownerId: 'w:9' });
+    await b.publish('celery', rawEntry('bad'));
+    const [d] = (await b.fetchBatch(['celery'], 1)) as [Delivery];
+    await b.deadLetter(d, 'content_type_refused: application/x-python-serialize');
+    expect(await redis.exists('unacked', 'unacked_index', 'celeriac.held.w:9')).toBe(0);
+    const records = await redis.lrange('celeriac.dead-letter', 0, -1);
+    expect(records).toHaveLength(1);
+    const record = JSON.parse(records[0]!);
+    expect(record).toMatchObject({
+      raw: rawEntry('bad'),
+      reason: 'content_type_refused: application/x-python-serialize',
+      queue: 'celery',
+    });
+    expect(Date.parse(record.at)).toBeGreaterThan(Date.now() - 60_000);
+  });
+});
