@@ -33,7 +33,8 @@ function reprNumber(n: number): string {
   if (Number.isNaN(n)) return 'nan';
   if (n === Number.POSITIVE_INFINITY) return 'inf';
   if (n === Number.NEGATIVE_INFINITY) return '-inf';
-  if (Number.isInteger(n) && Math.abs(n) < 1e21) return Object.is(n, -0) ? '0' : n.toFixed(0);
+  // Shortest round-trip digits, as JSON.stringify sends the number to Python.
+  if (Number.isInteger(n) && Math.abs(n) < 1e21) return String(n);
   // Python pads the exponent to two digits: 1e-07, 1.5e+22.
   return String(n).replace(/e([+-])(\d)$/, 'e$10$2');
 }
