@@ -1,10 +1,8 @@
 import { z } from 'zod';
-import { celerySettingsSchema } from './celery-settings-schema.js';
+import { celerySettingsDoc, effectiveConfigDoc, layerDoc, programDoc } from './api-doc-schemas.js';
 import { effectiveConfigSchema } from './effective-config-schema.js';
-import { layerSchema } from './layer-schema.js';
 import { layerNameSchema, nodeNameSchema } from './names.js';
 import { nodeStatusSchema } from './node-status-schema.js';
-import { programSchema } from './program-schema.js';
 
 /** Token roles. */
 export const TOKEN_ROLES = ['admin', 'operator', 'viewer', 'agent'] as const;
@@ -50,13 +48,13 @@ const JSON_SCHEMA_OPTIONS = { io: 'input', unrepresentable: 'any' } as const;
 /** JSON Schemas (draft 2020-12) of the API bodies, for the center's /v1/openapi.json. */
 export function apiJsonSchemas(): Record<string, unknown> {
   const schemas: Record<string, z.ZodType> = {
-    Layer: layerSchema,
+    Layer: layerDoc,
     LayerName: layerNameSchema,
-    EffectiveConfig: effectiveConfigSchema,
-    Program: programSchema,
-    CelerySettings: celerySettingsSchema,
+    EffectiveConfig: effectiveConfigDoc,
+    Program: programDoc,
+    CelerySettings: celerySettingsDoc,
     NodeStatus: nodeStatusSchema,
-    NodeConfigResponse: nodeConfigResponseSchema,
+    NodeConfigResponse: nodeConfigResponseSchema.extend({ config: effectiveConfigDoc }),
     RollbackRequest: rollbackRequestSchema,
     TokenRequest: tokenRequestSchema,
     Error: errorResponseSchema,

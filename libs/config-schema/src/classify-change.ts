@@ -87,11 +87,17 @@ function same(a: unknown, b: unknown): boolean {
   return canonicalJson(a) === canonicalJson(b);
 }
 
-/** Leaf-level differences; objects are walked, arrays and scalars compared whole. */
+/** Leaf-level differences; objects (and an object against nothing) are walked, arrays and scalars compared whole. */
 function leafChanges(before: unknown, after: unknown, path: string[] = []): LeafChange[] {
-  if (isPlainObject(before) && isPlainObject(after)) {
-    const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
-    return keys.flatMap((key) => leafChanges(before[key], after[key], [...path, key]));
+  const bothObjects =
+    (isPlainObject(before) || before === undefined) &&
+    (isPlainObject(after) || after === undefined) &&
+    before !== after;
+  if (bothObjects) {
+    const old = (before ?? {}) as Record<string, unknown>;
+    const now = (after ?? {}) as Record<string, unknown>;
+    const keys = [...new Set([...Object.keys(old), ...Object.keys(now)])].sort();
+    return keys.flatMap((key) => leafChanges(old[key], now[key], [...path, key]));
   }
   return same(before, after) ? [] : [{ path, before, after }];
 }

@@ -57,6 +57,7 @@ export {
 } from './normalize-celery-settings.js';
 export {
   PROGRAM_DEFAULTS,
+  PROGRAM_FIELDS,
   PROGRAM_KINDS,
   type Program,
   type ProgramKind,

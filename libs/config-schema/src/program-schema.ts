@@ -102,7 +102,10 @@ const FIELD_CHECKS: Record<keyof Program, Check> = {
   loglevel: checkLogLevel,
 };
 
-const FIELD_NAMES = Object.keys(FIELD_CHECKS).join(', ');
+/** Every field a program may have. */
+export const PROGRAM_FIELDS = Object.keys(FIELD_CHECKS) as (keyof Program)[];
+
+const FIELD_NAMES = PROGRAM_FIELDS.join(', ');
 
 function checkFields(value: unknown, add: AddIssue, layer: boolean): value is Record<string, unknown> {
   if (!isPlainObject(value)) {
