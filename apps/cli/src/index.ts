@@ -1,1 +1,40 @@
-export {};
+// The `celeriac` package: what an application imports to define, send and run tasks.
+export {
+  type ApplyOptions,
+  ApplyOptionsError,
+  AsyncResult,
+  Celeriac,
+  CeleriacConf,
+  CeleriacError,
+  type CeleriacOptions,
+  Chain,
+  ClientClosedError,
+  ConfigError,
+  chain,
+  type GetOptions,
+  RemoteTaskError,
+  type ResultDocument,
+  type Route,
+  type RouteSpec,
+  routeFor,
+  type Serializer,
+  type Signature,
+  signature,
+  Task,
+  TaskAlreadyRegisteredError,
+  type TaskAnnotations,
+  type TaskFn,
+  type TaskOptions,
+  TaskRevokedError,
+  type TaskRoutes,
+  type TaskState,
+  TimeoutError,
+} from '@celeriac/client';
+export { createLogger, type Logger, type LoggerOptions } from '@celeriac/logger';
+export {
+  type RetryOptions,
+  type TaskContext,
+  Worker,
+  type WorkerOptions,
+  type WorkerState,
+} from '@celeriac/worker-runtime';

@@ -237,26 +237,32 @@ export class Celeriac implements ChainSender {
   }
 
   private startedBroker(): Promise<RedisBroker> {
-    if (!this.brokerStarted) {
-      const broker = this.broker();
-      this.brokerStarted = broker.start().then(() => broker);
-      this.brokerStarted.catch(() => {
-        this.brokerStarted = undefined;
+    let started = this.brokerStarted;
+    if (!started) {
+      const instance = this.broker();
+      started = instance.start().then(() => instance);
+      this.brokerStarted = started;
+      // A failed start is retried by the next caller (e.g. Redis was briefly unreachable).
+      started.catch(() => {
+        if (this.brokerStarted === started) this.brokerStarted = undefined;
       });
     }
-    return this.brokerStarted;
+    return started;
   }
 
   private startedBackend(): Promise<RedisResultBackend> {
     if (this.closing) return Promise.reject(new ClientClosedError('read a result'));
-    if (!this.backendStarted) {
-      const backend = this.backend();
-      this.backendStarted = backend.start().then(() => backend);
-      this.backendStarted.catch(() => {
-        this.backendStarted = undefined;
+    let started = this.backendStarted;
+    if (!started) {
+      const instance = this.backend();
+      started = instance.start().then(() => instance);
+      this.backendStarted = started;
+      // A failed start is retried by the next caller (e.g. Redis was briefly unreachable).
+      started.catch(() => {
+        if (this.backendStarted === started) this.backendStarted = undefined;
       });
     }
-    return this.backendStarted;
+    return started;
   }
 
   private resolveRoute(name: string, options: { queue?: string; priority?: number }, own: TaskOptions): Route {

@@ -1,3 +1,11 @@
+// Protocol types and the remote error class users meet through this package.
+export {
+  RemoteTaskError,
+  type ResultDocument,
+  type Serializer,
+  type Signature,
+  type TaskState,
+} from '@celeriac/protocol';
 export { annotationsFor, type TaskAnnotations } from './annotations.js';
 export type { ApplyOptions } from './apply-options.js';
 export { AsyncResult, type GetOptions, type ResultSource } from './async-result.js';
