@@ -1,0 +1,185 @@
+import { computeEffectiveConfig, type EffectiveConfig, groupsOf } from './effective-config.js';
+import type { ValidationIssue } from './errors.js';
+import type { Revision } from './types.js';
+
+/** What a node's effective config is now, and which revisions changed it. */
+export interface NodeView extends EffectiveConfig {
+  /** The latest revision that changed this effective config (0 before any). */
+  revision: number;
+  /** Every revision that changed it, oldest first. */
+  history: number[];
+}
+
+/** The effective configs a write would produce, computed once for validation and reused on commit. */
+export interface WritePlan {
+  layer: string;
+  document: Record<string, unknown>;
+  /** New effective configs of the nodes with a layer that the write touches. */
+  nodes: Map<string, EffectiveConfig>;
+  /** New defaults-only config (nodes without a layer), when defaults change. */
+  baseline?: EffectiveConfig;
+}
+
+/** Which nodes a committed revision changed. */
+export interface CommitResult {
+  changedNodes: string[];
+  /** True when nodes without a layer of their own changed too. */
+  baselineChanged: boolean;
+}
+
+/**
+ * The center's materialised view of the revision log: every revision, each layer's document, and
+ * each node's effective config with the revision that last changed it. Applying the same log in the
+ * same order gives the same view on every replica.
+ */
+export class CenterState {
+  readonly revisions: Revision[] = [];
+  private readonly layers = new Map<string, { revision: number; document: Record<string, unknown> }>();
+  private readonly nodes = new Map<string, NodeView>();
+  private baselineView: NodeView;
+
+  constructor() {
+    this.baselineView = { ...computeEffectiveConfig(() => undefined, undefined), revision: 0, history: [] };
+  }
+
+  /** The newest revision applied. */
+  get head(): number {
+    return this.revisions.length;
+  }
+
+  /** A layer's document and the revision of its last change. */
+  layer(layer: string): { revision: number; document: Record<string, unknown> } | undefined {
+    return this.layers.get(layer);
+  }
+
+  /** Every layer name, sorted. */
+  layerNames(): string[] {
+    return [...this.layers.keys()].sort();
+  }
+
+  /** Whether the node has a layer of its own. */
+  hasNodeLayer(node: string): boolean {
+    return this.nodes.has(node);
+  }
+
+  /** Nodes with a layer of their own. */
+  layerNodes(): string[] {
+    return [...this.nodes.keys()];
+  }
+
+  /** The node's effective config; a node without a layer gets the defaults-only config. */
+  view(node: string): NodeView {
+    return this.nodes.get(node) ?? this.baselineView;
+  }
+
+  /** The node's groups, as its layer names them. */
+  groups(node: string): string[] {
+    return groupsOf(this.layers.get(`nodes/${node}`)?.document);
+  }
+
+  /** A revision by number. */
+  revision(revision: number): Revision | undefined {
+    return this.revisions[revision - 1];
+  }
+
+  /** The layer's document as it was right after `revision` (undefined when it did not exist yet). */
+  layerDocumentAt(layer: string, revision: number): Record<string, unknown> | undefined {
+    for (let i = Math.min(revision, this.revisions.length) - 1; i >= 0; i--) {
+      const entry = this.revisions[i] as Revision;
+      if (entry.layer === layer) return entry.document;
+    }
+    return undefined;
+  }
+
+  /** Names of every layer that existed right after `revision`. */
+  layerNamesAt(revision: number): string[] {
+    const names = new Set<string>();
+    for (let i = 0; i < Math.min(revision, this.revisions.length); i++)
+      names.add((this.revisions[i] as Revision).layer);
+    return [...names].sort();
+  }
+
+  /** A node's effective config as it was right after `revision`. */
+  effectiveAt(node: string, revision: number): EffectiveConfig {
+    return computeEffectiveConfig((layer) => this.layerDocumentAt(layer, revision), node);
+  }
+
+  /**
+   * Computes what writing `document` to `layer` would do to every affected node. `extraNodes` are
+   * nodes known without a layer (they reported a status); their config is the defaults-only one.
+   */
+  plan(
+    layer: string,
+    document: Record<string, unknown>,
+    extraNodes: Iterable<string> = [],
+  ): {
+    plan: WritePlan;
+    issues: ValidationIssue[];
+  } {
+    const lookup = (name: string) => (name === layer ? document : this.layers.get(name)?.document);
+    const affected = new Set<string>();
+    if (layer === 'defaults') for (const node of this.nodes.keys()) affected.add(node);
+    else if (layer.startsWith('groups/')) {
+      const group = layer.slice('groups/'.length);
+      for (const node of this.nodes.keys()) if (this.groups(node).includes(group)) affected.add(node);
+    } else affected.add(layer.slice('nodes/'.length));
+    const plan: WritePlan = { layer, document, nodes: new Map() };
+    const issues: ValidationIssue[] = [];
+    for (const node of [...affected].sort()) {
+      const effective = computeEffectiveConfig(lookup, node);
+      plan.nodes.set(node, effective);
+      for (const issue of effective.issues) issues.push(effectiveIssue(node, issue));
+    }
+    if (layer === 'defaults') {
+      plan.baseline = computeEffectiveConfig(lookup, undefined);
+      const layerless = [...extraNodes].filter((node) => !this.nodes.has(node) && !affected.has(node)).sort();
+      const first = layerless[0];
+      if (first !== undefined) for (const issue of plan.baseline.issues) issues.push(effectiveIssue(first, issue));
+    }
+    return { plan, issues };
+  }
+
+  /** Applies an accepted revision, reusing `plan` when it was computed for exactly this write. */
+  commit(revision: Revision, plan?: WritePlan): CommitResult {
+    if (revision.revision !== this.head + 1) {
+      throw new Error(`revision ${revision.revision} applied out of order after ${this.head}`);
+    }
+    const usable = plan && plan.layer === revision.layer && plan.document === revision.document ? plan : undefined;
+    const computed = usable ?? this.plan(revision.layer, revision.document).plan;
+    this.revisions.push(revision);
+    this.layers.set(revision.layer, { revision: revision.revision, document: revision.document });
+    const changedNodes: string[] = [];
+    for (const [node, effective] of computed.nodes) {
+      const before = this.nodes.get(node) ?? this.baselineView;
+      if (before.hash === effective.hash) {
+        if (!this.nodes.has(node))
+          this.nodes.set(node, { ...effective, revision: before.revision, history: [...before.history] });
+        continue;
+      }
+      this.nodes.set(node, {
+        ...effective,
+        revision: revision.revision,
+        history: [...before.history, revision.revision],
+      });
+      changedNodes.push(node);
+    }
+    let baselineChanged = false;
+    if (computed.baseline && computed.baseline.hash !== this.baselineView.hash) {
+      this.baselineView = {
+        ...computed.baseline,
+        revision: revision.revision,
+        history: [...this.baselineView.history, revision.revision],
+      };
+      baselineChanged = true;
+    }
+    return { changedNodes, baselineChanged };
+  }
+}
+
+function effectiveIssue(node: string, issue: ValidationIssue): ValidationIssue {
+  return {
+    path: issue.path,
+    message: `in the effective config of node "${node}": ${issue.message}`,
+    node,
+  };
+}

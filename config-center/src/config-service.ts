@@ -1,0 +1,233 @@
+import { contentHash, mergeLayers, validateLayer } from '@celeriac/config-schema';
+import type { Logger } from '@celeriac/logger';
+import { CenterState, type CommitResult, type NodeView } from './center-state.js';
+import { CenterError } from './errors.js';
+import { jsonDiff } from './json-diff.js';
+import type { LongPollHub } from './long-poll-hub.js';
+import type { ConfigStore } from './store/config-store.js';
+import type { Author, NodeStatusRecord, Revision, RevisionKind } from './types.js';
+
+/** One write of a layer. */
+export interface WriteRequest {
+  layer: string;
+  kind: RevisionKind;
+  /** The whole document (put, rollback) or a merge patch (patch). */
+  body: unknown;
+  /** From If-Match: the revision the writer based the change on (0 = the layer must not exist). */
+  ifMatch: number | undefined;
+  author: Author;
+  message: string;
+  restoredFrom?: number;
+}
+
+/** What a write did. */
+export interface WriteOutcome {
+  /** The new revision, or undefined when the document did not change. */
+  revision: Revision | undefined;
+  /** Revision of the layer's last change after the write. */
+  layerRevision: number;
+  document: Record<string, unknown>;
+  created: boolean;
+}
+
+const MAX_WRITE_ATTEMPTS = 8;
+
+/**
+ * The center's logic without HTTP: keeps the state in step with the store, validates and writes
+ * layers (compare-and-append), and wakes the long-polls of exactly the nodes whose effective
+ * config changed.
+ */
+export class ConfigService {
+  readonly state = new CenterState();
+  private readonly statusNodes = new Set<string>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private started = false;
+  private closed = false;
+
+  constructor(
+    private readonly store: ConfigStore,
+    private readonly hub: LongPollHub,
+    private readonly logger: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    await this.store.start();
+    for (const record of await this.store.listNodeStatuses()) this.statusNodes.add(record.node);
+    await this.exclusive(() => this.catchUp());
+    this.store.onAppend((head) => {
+      if (this.closed || (head >= 0 && head <= this.state.head)) return;
+      this.exclusive(() => this.catchUp()).catch((error: unknown) =>
+        this.logger.error({ event: 'center.sync_failed', err: error }, 'could not read new revisions from the store'),
+      );
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.hub.close();
+    await this.queue.catch(() => undefined);
+    await this.store.close();
+  }
+
+  /** Nodes known to the center: those with a layer and those that reported a status. */
+  knownNodes(): string[] {
+    return [...new Set([...this.state.layerNodes(), ...this.statusNodes])].sort();
+  }
+
+  /** Validates and stores one layer write; throws 400/409/428 as `CenterError`. */
+  write(request: WriteRequest): Promise<WriteOutcome> {
+    return this.exclusive(async () => {
+      for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+        await this.catchUp();
+        const current = this.state.layer(request.layer);
+        const currentRevision = current?.revision ?? 0;
+        if (request.ifMatch === undefined && current && request.kind !== 'rollback') {
+          throw new CenterError(
+            'PRECONDITION_REQUIRED',
+            `${request.layer} exists; send "If-Match: ${currentRevision}" (the revision you based the change on) so that ` +
+              'a change made meanwhile is not overwritten',
+            { currentRevision },
+          );
+        }
+        if (request.ifMatch !== undefined && request.ifMatch !== currentRevision)
+          throw this.conflict(request.layer, currentRevision);
+        const next = request.kind === 'patch' ? mergeLayers(current?.document ?? {}, request.body) : request.body;
+        const validated = validateLayer(request.layer, next);
+        if (!validated.ok) {
+          throw new CenterError(
+            'VALIDATION_FAILED',
+            `${request.layer} was not changed: ${describeIssues(validated.issues.length)}`,
+            {
+              issues: validated.issues,
+            },
+          );
+        }
+        const document = validated.value as Record<string, unknown>;
+        if (current && contentHash(document) === contentHash(current.document)) {
+          return { revision: undefined, layerRevision: currentRevision, document: current.document, created: false };
+        }
+        const { plan, issues } = this.state.plan(request.layer, document, this.statusNodes);
+        if (issues.length > 0) {
+          throw new CenterError(
+            'VALIDATION_FAILED',
+            `${request.layer} was not changed: the merged config of an affected node would be invalid; ${describeIssues(issues.length)}`,
+            { issues },
+          );
+        }
+        const draft: Omit<Revision, 'revision'> = {
+          layer: request.layer,
+          kind: request.kind,
+          author: request.author,
+          time: new Date().toISOString(),
+          message: request.message,
+          diff: jsonDiff(current?.document ?? {}, document),
+          document,
+        };
+        if (request.restoredFrom !== undefined) draft.restored_from = request.restoredFrom;
+        const result = await this.store.append(draft, {
+          layerRevision: currentRevision,
+          headRevision: this.state.head,
+        });
+        if (result.ok) {
+          this.apply(result.revision, this.state.commit(result.revision, plan));
+          return { revision: result.revision, layerRevision: result.revision.revision, document, created: !current };
+        }
+        if (result.reason === 'layer_conflict') {
+          await this.catchUp();
+          throw this.conflict(request.layer, result.currentLayerRevision);
+        }
+      }
+      throw new CenterError(
+        'CONFLICT',
+        `${request.layer} was not changed: the store kept moving under heavy writing; retry`,
+        {
+          currentRevision: this.state.layer(request.layer)?.revision ?? 0,
+        },
+      );
+    });
+  }
+
+  /**
+   * The node's config when it changed after `after`; else waits up to `waitMs` for a change and
+   * resolves undefined when there was none (the caller answers 304).
+   */
+  async nodeConfig(
+    node: string,
+    after: number | undefined,
+    waitMs: number,
+    signal?: AbortSignal,
+  ): Promise<NodeView | undefined> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const view = this.state.view(node);
+      if (after === undefined || view.revision > after) return view;
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) return undefined;
+      const outcome = await this.hub.wait(node, remaining, signal);
+      if (outcome !== 'changed') return undefined;
+    }
+  }
+
+  /** Records an agent's status report. */
+  async reportStatus(node: string, status: Record<string, unknown>): Promise<NodeStatusRecord> {
+    const record: NodeStatusRecord = { node, received_at: new Date().toISOString(), status };
+    await this.store.putNodeStatus(record);
+    this.statusNodes.add(node);
+    return record;
+  }
+
+  /** Every stored status, keyed by node (also those reported through another replica). */
+  async statuses(): Promise<Map<string, NodeStatusRecord>> {
+    const records = await this.store.listNodeStatuses();
+    for (const record of records) this.statusNodes.add(record.node);
+    return new Map(records.map((r) => [r.node, r]));
+  }
+
+  private conflict(layer: string, currentRevision: number): CenterError {
+    return new CenterError(
+      'CONFLICT',
+      currentRevision === 0
+        ? `${layer} does not exist (it was based on a revision that is gone); create it with "If-Match: 0" or no If-Match`
+        : `${layer} changed since your revision; it is now at revision ${currentRevision}: fetch it, redo your change and send "If-Match: ${currentRevision}"`,
+      { currentRevision },
+    );
+  }
+
+  /** Reads revisions other writers appended and applies them in order. */
+  private async catchUp(): Promise<void> {
+    const revisions = await this.store.readRevisions(this.state.head);
+    for (const revision of revisions) {
+      if (revision.revision <= this.state.head) continue;
+      this.apply(revision, this.state.commit(revision));
+    }
+  }
+
+  private apply(revision: Revision, result: CommitResult): void {
+    for (const node of result.changedNodes) this.hub.wake(node);
+    if (result.baselineChanged) {
+      for (const node of this.hub.waitingNodes()) if (!this.state.hasNodeLayer(node)) this.hub.wake(node);
+    }
+    this.logger.debug(
+      {
+        event: 'center.revision_applied',
+        revision: revision.revision,
+        layer: revision.layer,
+        nodes: result.changedNodes.length,
+      },
+      'revision applied',
+    );
+  }
+
+  private exclusive<T>(step: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(step, step);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+}
+
+function describeIssues(count: number): string {
+  return count === 1 ? '1 problem, listed in "issues"' : `${count} problems, listed in "issues"`;
+}

@@ -1,0 +1,98 @@
+import { formatPath, nodeStatusSchema } from '@celeriac/config-schema';
+import type { FastifyInstance } from 'fastify';
+import { mustMaskSecrets } from '../access-policy.js';
+import { CenterError } from '../errors.js';
+import { assertNodeName } from '../layer-name.js';
+import { summarizeNode } from '../node-summary.js';
+import { maskSecrets } from '../secret-mask.js';
+import { guard, parseRevisionNumber, type RouteContext } from './route-context.js';
+
+/** Node config (long-poll), status reports and the node list. */
+export function registerNodeRoutes(app: FastifyInstance, context: RouteContext): void {
+  const { service } = context;
+
+  app.get('/v1/nodes/:node/config', async (request, reply) => {
+    const raw = (request.params as { node: string }).node;
+    const token = await guard(context, request, 'node-config:read', raw);
+    const node = assertNodeName(raw);
+    const query = request.query as { after?: string; wait?: string };
+    const after = parseRevisionNumber(query.after, 'after');
+    let waitMs = 0;
+    if (query.wait !== undefined && query.wait !== '') {
+      const seconds = Number(query.wait);
+      if (!Number.isFinite(seconds) || seconds < 0) {
+        throw new CenterError(
+          'BAD_REQUEST',
+          `wait must be a number of seconds of 0 or more, not ${JSON.stringify(query.wait.slice(0, 40))}`,
+        );
+      }
+      waitMs = Math.min(seconds * 1000, context.maxWaitMs);
+    }
+    const abort = new AbortController();
+    const onClose = () => {
+      if (!reply.raw.writableFinished) abort.abort();
+    };
+    reply.raw.once('close', onClose);
+    try {
+      const view = await service.nodeConfig(node, after, waitMs, abort.signal);
+      if (after !== undefined && waitMs > 0) context.metrics.observeLongPoll(view ? 'changed' : 'timeout');
+      if (!view) {
+        reply.code(304);
+        return reply.send();
+      }
+      reply.header('etag', `"${view.revision}"`);
+      return {
+        node,
+        revision: view.revision,
+        hash: view.hash,
+        config: mustMaskSecrets(token) ? maskSecrets(view.config) : view.config,
+      };
+    } finally {
+      reply.raw.off('close', onClose);
+    }
+  });
+
+  app.post('/v1/nodes/:node/status', async (request) => {
+    const raw = (request.params as { node: string }).node;
+    await guard(context, request, 'status:write', raw);
+    const node = assertNodeName(raw);
+    const parsed = nodeStatusSchema.safeParse(request.body);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message }));
+      throw new CenterError(
+        'VALIDATION_FAILED',
+        `the status report of ${node} was refused: ${issues.length} problem(s), listed in "issues"`,
+        {
+          issues,
+        },
+      );
+    }
+    const record = await service.reportStatus(node, parsed.data as Record<string, unknown>);
+    const view = service.state.view(node);
+    return { node, received_at: record.received_at, desired_revision: view.revision, desired_hash: view.hash };
+  });
+
+  app.get('/v1/nodes', async (request) => {
+    await guard(context, request, 'nodes:read');
+    const statuses = await service.statuses();
+    const now = Date.now();
+    return {
+      nodes: service
+        .knownNodes()
+        .map((node) => summarizeNode(service.state, node, statuses.get(node), context.staleAfterMs, now)),
+    };
+  });
+
+  app.get('/v1/nodes/:node', async (request) => {
+    await guard(context, request, 'nodes:read');
+    const node = assertNodeName((request.params as { node: string }).node);
+    const statuses = await service.statuses();
+    if (!service.knownNodes().includes(node)) {
+      throw new CenterError(
+        'NOT_FOUND',
+        `node ${node} is unknown: it has no layer and its agent never reported; check the name`,
+      );
+    }
+    return summarizeNode(service.state, node, statuses.get(node), context.staleAfterMs);
+  });
+}
