@@ -1,0 +1,100 @@
+import { hostname as osHostname } from 'node:os';
+import { parseWorkerArgs, WORKER_USAGE, type WorkerCliOptions } from './cli-options.js';
+import { WorkerCliError } from './errors.js';
+
+function nodeName(option: string | null): string {
+  const host = osHostname();
+  const name = option ?? 'celeriac@%h';
+  return name.replaceAll('%h', host).replaceAll('%n', host.split('.')[0] ?? host);
+}
+
+/**
+ * `celeriac worker ...`: loads the app, builds a worker, announces readiness, and runs until a
+ * signal stops it. Resolves to the exit code (0 after a clean stop, 1 on errors, 2 on usage errors).
+ */
+export async function runWorkerCli(argv: string[]): Promise<number> {
+  let options: WorkerCliOptions;
+  try {
+    options = parseWorkerArgs(argv);
+  } catch (error) {
+    process.stderr.write(`celeriac worker: ${(error as Error).message}\n\n${WORKER_USAGE}`);
+    return 2;
+  }
+  if (options.help) {
+    process.stdout.write(WORKER_USAGE);
+    return 0;
+  }
+  const [{ createLogger, redactUrl }, { Worker }, { loadApp }, { announceReady }, { installShutdownSignals }] =
+    await Promise.all([
+      import('@celeriac/logger'),
+      import('@celeriac/worker-runtime'),
+      import('./load-app.js'),
+      import('./readiness.js'),
+      import('./shutdown-signals.js'),
+    ]);
+  const name = nodeName(options.name);
+  const logger = createLogger({ level: options.logLevel, bindings: { name } });
+  let app: Awaited<ReturnType<typeof loadApp>>['app'] | undefined;
+  try {
+    ({ app } = await loadApp(options.app));
+    if (options.configFile !== null) {
+      if (typeof app.conf.loadFile !== 'function') {
+        throw new WorkerCliError('CONFIG_INVALID', 'The app has no conf.loadFile(); it is not a Celeriac app.');
+      }
+      await app.conf.loadFile(options.configFile);
+    }
+    if ('logger' in app) (app as { logger: unknown }).logger = logger.child({ component: 'client' });
+    const settings = app.conf.settings;
+    const defaultQueue = typeof settings.task_default_queue === 'string' ? settings.task_default_queue : 'celery';
+    const queues = options.queues ?? [defaultQueue];
+    const configured = settings.worker_concurrency;
+    const concurrency = options.concurrency ?? (typeof configured === 'number' && configured >= 1 ? configured : 16);
+    const pid = process.pid;
+    const worker = new Worker({
+      app,
+      queues,
+      concurrency,
+      ...(options.prefetchMultiplier !== null ? { prefetchMultiplier: options.prefetchMultiplier } : {}),
+      hostname: name,
+      ownerId: `${name}:${pid}`,
+      logger,
+      drainTimeoutMs: options.drainTimeoutMs,
+      watchdog: true,
+    });
+    const stopped = new Promise<void>((resolve) => {
+      worker.on('state', (state: string) => {
+        if (state === 'stopped') resolve();
+      });
+    });
+    const removeSignals = installShutdownSignals(worker, logger);
+    logger.info(
+      {
+        event: 'worker.starting',
+        broker: redactUrl(String(settings.broker_url)),
+        queues,
+        concurrency,
+        tasks: [...app.tasks.keys()],
+      },
+      `Starting ${name}`,
+    );
+    try {
+      await worker.start();
+      await announceReady({ readyFile: options.readyFile, name, queues, logger });
+      await stopped;
+    } finally {
+      removeSignals();
+    }
+    await app.close?.();
+    logger.flush?.();
+    return 0;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    logger.error(
+      { event: 'worker.failed', code: (error as { code?: string }).code, err: message },
+      `Worker failed: ${message}`,
+    );
+    await app?.close?.().catch(() => undefined);
+    logger.flush?.();
+    return 1;
+  }
+}

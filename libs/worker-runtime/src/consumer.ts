@@ -1,0 +1,143 @@
+import type { Delivery } from '@celeriac/broker';
+import type { Logger } from '@celeriac/logger';
+
+/** The broker calls the consumer uses. */
+export interface ConsumerSource {
+  fetchBatch(queues: readonly string[], max: number): Promise<Delivery[]>;
+  waitForOne(queues: readonly string[], timeoutSec: number): Promise<Delivery | null>;
+}
+
+/** Options of the fetch loop. */
+export interface ConsumerOptions {
+  source: ConsumerSource;
+  queues: readonly string[];
+  /** How many more messages the worker may hold now (prefetch limit minus held). */
+  freeSlots(): number;
+  /** The prefetch limit; one fetch asks for at most half of it so two can be in flight. */
+  prefetchLimit: number;
+  onDeliveries(deliveries: Delivery[]): void;
+  logger: Logger;
+  batchMax?: number;
+  /** BRPOP timeout while idle. */
+  idleWaitSec?: number;
+}
+
+const MAX_IN_FLIGHT = 2;
+const BACKOFF_MS = [100, 250, 500, 1000, 2000];
+
+/**
+ * The fetch loop: non-blocking batch fetches (two in flight under load, never more requested than
+ * the prefetch limit allows) and, once a fetch comes back empty, a blocking pop on the broker's
+ * own connection so a lone task on an idle queue starts at once.
+ */
+export class Consumer {
+  private running = false;
+  private inFlight = 0;
+  private requested = 0;
+  private idle = false;
+  private errors = 0;
+  private backoffTimer: NodeJS.Timeout | null = null;
+  private readonly pending = new Set<Promise<unknown>>();
+  private readonly batchMax: number;
+  private readonly perFetch: number;
+  private readonly idleWaitSec: number;
+
+  constructor(private readonly o: ConsumerOptions) {
+    this.batchMax = o.batchMax ?? 200;
+    this.perFetch = Math.max(1, Math.min(this.batchMax, Math.ceil(o.prefetchLimit / 2)));
+    this.idleWaitSec = o.idleWaitSec ?? 1;
+  }
+
+  start(): void {
+    this.running = true;
+    this.poke();
+  }
+
+  /** Starts fetches while there is room; call it whenever slots free up. */
+  poke(): void {
+    if (!this.running || this.idle || this.backoffTimer !== null) return;
+    while (this.inFlight < MAX_IN_FLIGHT) {
+      const free = this.o.freeSlots() - this.requested;
+      if (free <= 0) return;
+      this.fetch(Math.min(this.perFetch, free));
+    }
+  }
+
+  private track<T>(promise: Promise<T>): Promise<T> {
+    this.pending.add(promise);
+    void promise.finally(() => this.pending.delete(promise)).catch(() => undefined);
+    return promise;
+  }
+
+  private fetch(n: number): void {
+    this.inFlight++;
+    this.requested += n;
+    this.track(this.o.source.fetchBatch(this.o.queues, n)).then(
+      (deliveries) => {
+        this.inFlight--;
+        this.requested -= n;
+        this.errors = 0;
+        if (deliveries.length > 0) {
+          this.o.onDeliveries(deliveries);
+          this.poke();
+        } else if (this.inFlight === 0) {
+          // Only when every fetch came back empty: the other one decides otherwise.
+          this.waitIdle();
+        }
+      },
+      (error: unknown) => {
+        this.inFlight--;
+        this.requested -= n;
+        this.failed(error);
+      },
+    );
+  }
+
+  private waitIdle(): void {
+    if (!this.running || this.idle || this.o.freeSlots() <= 0) return;
+    this.idle = true;
+    // Not tracked by stop(): closing the broker ends a pending blocking pop (the broker hands back
+    // an entry popped meanwhile), so shutdown need not wait out the pop's timeout.
+    this.o.source.waitForOne(this.o.queues, this.idleWaitSec).then(
+      (delivery) => {
+        this.idle = false;
+        this.errors = 0;
+        if (delivery !== null) {
+          this.o.onDeliveries([delivery]);
+          this.poke();
+        } else {
+          this.waitIdle();
+        }
+      },
+      (error: unknown) => {
+        this.idle = false;
+        this.failed(error);
+      },
+    );
+  }
+
+  private failed(error: unknown): void {
+    if (!this.running) return;
+    const delayMs = BACKOFF_MS[Math.min(this.errors, BACKOFF_MS.length - 1)] as number;
+    if (this.errors === 0 || this.errors % 10 === 0) {
+      this.o.logger.warn(
+        { event: 'worker.fetch_failed', err: error, retry_in_ms: delayMs },
+        'Fetching from the broker failed; retrying',
+      );
+    }
+    this.errors++;
+    if (this.backoffTimer !== null || this.inFlight > 0) return;
+    this.backoffTimer = setTimeout(() => {
+      this.backoffTimer = null;
+      this.poke();
+    }, delayMs);
+  }
+
+  /** Stops fetching; resolves when every batch fetch already sent has come back (and was handed on). */
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.backoffTimer !== null) clearTimeout(this.backoffTimer);
+    this.backoffTimer = null;
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+}

@@ -1,0 +1,111 @@
+import { randomUUID } from 'node:crypto';
+import { type OutgoingTask, PRIORITY_SEPARATOR, type Signature, type TaskMessage } from '@celeriac/protocol';
+import type { WorkerApp } from './worker-app.js';
+
+/** The queue a message came from, without kombu's priority suffix. */
+export function sourceQueue(message: TaskMessage, deliveryQueue: string): string {
+  if (message.routingKey) return message.routingKey;
+  const cut = deliveryQueue.indexOf(PRIORITY_SEPARATOR);
+  return cut === -1 ? deliveryQueue : deliveryQueue.slice(0, cut);
+}
+
+function optionString(options: Record<string, unknown>, name: string): string | undefined {
+  const value = options[name];
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/**
+ * A message for a signature started by a finished task (link callback, errback or chain step):
+ * `parent_id` = the finished task, `root_id` kept, its `task_id` option kept when pre-assigned.
+ */
+export function signatureMessage(
+  app: WorkerApp,
+  sig: Signature,
+  args: unknown[],
+  parent: TaskMessage,
+  origin: string,
+  chain: Signature[] | null,
+): OutgoingTask {
+  const options = (sig.options ?? {}) as Record<string, unknown>;
+  const queueOption = optionString(options, 'queue');
+  const route = queueOption ? { queue: queueOption, priority: undefined } : app.routeFor(sig.task, options);
+  const countdown = options.countdown;
+  const priority = typeof options.priority === 'number' ? options.priority : route.priority;
+  return {
+    id: optionString(options, 'task_id') ?? randomUUID(),
+    task: sig.task,
+    args,
+    kwargs: (sig.kwargs ?? {}) as Record<string, unknown>,
+    embed: { callbacks: null, errbacks: null, chain, chord: null },
+    eta: typeof countdown === 'number' && countdown > 0 ? new Date(Date.now() + countdown * 1000) : null,
+    rootId: parent.rootId ?? parent.id,
+    parentId: parent.id,
+    origin,
+    replyTo: optionString(options, 'reply_to'),
+    ...(priority !== undefined ? { priority } : {}),
+    queue: route.queue,
+  };
+}
+
+/** The link callbacks and next chain step of a task that returned `result`. */
+export function successFollowUps(
+  app: WorkerApp,
+  message: TaskMessage,
+  result: unknown,
+  origin: string,
+): OutgoingTask[] {
+  const out: OutgoingTask[] = [];
+  const embed = message.embed;
+  if (embed.callbacks) {
+    for (const sig of embed.callbacks) {
+      out.push(signatureMessage(app, sig, sig.immutable ? sig.args : [result, ...sig.args], message, origin, null));
+    }
+  }
+  const chain = embed.chain;
+  if (chain && chain.length > 0) {
+    const next = chain[chain.length - 1] as Signature;
+    const rest = chain.slice(0, -1);
+    out.push(signatureMessage(app, next, next.immutable ? next.args : [result, ...next.args], message, origin, rest));
+  }
+  return out;
+}
+
+/** The link_error callbacks of a failed task: Celery's old-style errback, called with the task id. */
+export function errorFollowUps(app: WorkerApp, message: TaskMessage, origin: string): OutgoingTask[] {
+  const errbacks = message.embed.errbacks;
+  if (!errbacks) return [];
+  return errbacks.map((sig) =>
+    signatureMessage(app, sig, sig.immutable ? sig.args : [message.id, ...sig.args], message, origin, null),
+  );
+}
+
+/** The republished message of a retry, shaped as Celery's (`k_retry.json`). */
+export function retryMessage(message: TaskMessage, queue: string, eta: Date, origin: string): OutgoingTask {
+  const originalOrigin = message.headers.origin;
+  return {
+    id: message.id,
+    task: message.task,
+    args: message.args,
+    kwargs: message.kwargs,
+    embed: message.embed,
+    eta,
+    expires: message.expires,
+    retries: message.retries + 1,
+    timelimit: message.timelimit,
+    rootId: message.rootId ?? message.id,
+    parentId: message.id,
+    groupId: message.groupId,
+    groupIndex: message.groupIndex,
+    shadow: typeof message.headers.shadow === 'string' ? message.headers.shadow : null,
+    ignoreResult: message.ignoreResult,
+    origin,
+    ...(message.replyTo ? { replyTo: message.replyTo } : {}),
+    priority: message.priority,
+    queue,
+    serializer: message.serializer,
+    extraProperties: {
+      replaced_task_nesting: 0,
+      origin: typeof originalOrigin === 'string' ? originalOrigin : origin,
+    },
+  };
+}

@@ -1,0 +1,133 @@
+import type { Logger } from '@celeriac/logger';
+import { formatNaiveUtc, type ResultDocument } from '@celeriac/protocol';
+
+/** `date_done` placeholder: the flusher stamps a batch with one clock reading. */
+export const DATE_DONE_AT_FLUSH = '';
+
+/** What the flusher writes to. */
+export interface FlushTargets {
+  storeMany(docs: readonly ResultDocument[]): Promise<void>;
+  ack(tags: readonly string[]): Promise<void>;
+}
+
+const RETRY_DELAYS_MS = [50, 200, 1000, 2000];
+
+/**
+ * Batches result documents and acks: everything added in one turn of the event loop goes out as
+ * one `storeMany` and one `ack` call, sent in parallel (one Lua call each per batch, the design
+ * that made the prototype fast). Failed batches are retried a few times, then logged and dropped:
+ * unacked messages come back through the visibility-timeout restore.
+ */
+export class ResultFlusher {
+  private docs: ResultDocument[] = [];
+  private tags: string[] = [];
+  private scheduled: NodeJS.Immediate | null = null;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly retryTimers = new Set<NodeJS.Timeout>();
+  private closed = false;
+
+  constructor(
+    private readonly targets: FlushTargets,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Queues a result document (may be null) and an ack tag (may be null). */
+  add(doc: ResultDocument | null, tag: string | null): void {
+    if (doc !== null) this.docs.push(doc);
+    if (tag !== null) this.tags.push(tag);
+    if (this.scheduled === null) this.scheduled = setImmediate(this.flushNow);
+  }
+
+  /** Number of documents and acks waiting for the next flush. */
+  get pending(): number {
+    return this.docs.length + this.tags.length;
+  }
+
+  private readonly flushNow = (): void => {
+    this.scheduled = null;
+    if (this.docs.length === 0 && this.tags.length === 0) return;
+    const docs = this.docs;
+    const tags = this.tags;
+    this.docs = [];
+    this.tags = [];
+    if (docs.length > 0) {
+      const stamp = formatNaiveUtc(new Date());
+      for (let i = 0; i < docs.length; i++) {
+        const doc = docs[i] as ResultDocument;
+        if (doc.date_done === DATE_DONE_AT_FLUSH) doc.date_done = stamp;
+      }
+    }
+    this.send(docs, tags, 0);
+  };
+
+  private send(docs: ResultDocument[], tags: string[], attempt: number): void {
+    const work = Promise.all([
+      docs.length > 0
+        ? this.targets.storeMany(docs).then(
+            () => null,
+            (e: unknown) => e,
+          )
+        : null,
+      tags.length > 0
+        ? this.targets.ack(tags).then(
+            () => null,
+            (e: unknown) => e,
+          )
+        : null,
+    ]).then(([storeError, ackError]) => {
+      const failedDocs = storeError ? docs : [];
+      const failedTags = ackError ? tags : [];
+      if (failedDocs.length === 0 && failedTags.length === 0) return;
+      const delayMs = RETRY_DELAYS_MS[attempt];
+      const error = (storeError ?? ackError) as Error;
+      if (delayMs === undefined) {
+        this.logger.error(
+          { event: 'worker.flush_failed', results: failedDocs.length, acks: failedTags.length, err: error },
+          'Giving up storing results/acks after retries; unacked messages return after the visibility timeout',
+        );
+        return;
+      }
+      this.logger.warn(
+        {
+          event: 'worker.flush_retry',
+          attempt: attempt + 1,
+          results: failedDocs.length,
+          acks: failedTags.length,
+          err: error,
+        },
+        'Storing results/acks failed; retrying',
+      );
+      return new Promise<void>((resolve) => {
+        const timer = setTimeout(
+          () => {
+            this.retryTimers.delete(timer);
+            this.send(failedDocs, failedTags, attempt + 1);
+            resolve();
+          },
+          this.closed ? 0 : delayMs,
+        );
+        this.retryTimers.add(timer);
+      });
+    });
+    this.inFlight.add(work);
+    void work.finally(() => this.inFlight.delete(work));
+  }
+
+  /** Sends what is queued now and resolves when every batch sent so far has settled (retries included). */
+  async flush(): Promise<void> {
+    if (this.scheduled !== null) {
+      clearImmediate(this.scheduled);
+      this.flushNow();
+    }
+    while (this.inFlight.size > 0 || this.retryTimers.size > 0) {
+      await Promise.all([...this.inFlight]);
+      if (this.inFlight.size === 0 && this.retryTimers.size > 0) await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  /** Flushes, then refuses nothing but schedules no more retries with delays; idempotent. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.flush();
+  }
+}
