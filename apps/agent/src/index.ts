@@ -1,1 +1,48 @@
-export {};
+export { Agent, type AgentEvent, type AgentOptions, type AgentState } from './agent.js';
+export { type BackoffOptions, backoffDelayMs } from './backoff.js';
+export { CenterClient, type CenterClientOptions, type ServedConfig } from './center-client.js';
+export { type ChildRecord, ChildRegistry } from './child-registry.js';
+export { isTempFile, programDir, writeFileAtomic, writeFileAtomicSync } from './config-files.js';
+export { ConfigPoller, type ConfigPollerOptions } from './config-poller.js';
+export { ConfigWatcher, type DriftEvent } from './config-watcher.js';
+export { CrashBackoff, type CrashBackoffOptions, type CrashDecision } from './crash-backoff.js';
+export {
+  AgentError,
+  type AgentErrorCode,
+  AgentUsageError,
+  CenterRejectedError,
+  CenterUnreachableError,
+  ConfigInvalidError,
+  ConfigRenderError,
+  ProgramNotReadyError,
+  ProgramSpawnError,
+} from './errors.js';
+export { type KnownGoodConfig, LastKnownGood } from './last-known-good.js';
+export { type AgentMetrics, MetricsServer } from './metrics-server.js';
+export { OwnerRestorer } from './owner-restorer.js';
+export { isGroupAlive, processStartTicks, signalGroup, signalProcess } from './process-group.js';
+export { Program, type ProgramDeps, type ProgramOutcome, type ProgramSpec, type ReplicaExit } from './program.js';
+export {
+  buildLaunch,
+  configFilePath,
+  fileHash,
+  type Launch,
+  type LaunchContext,
+  type Readiness,
+  type RenderedConfig,
+  renderProgramConfig,
+} from './program-launch.js';
+export { isPythonIdentifier, pythonLiteral } from './python-literal.js';
+export { type ReadinessResult, waitForReadiness } from './readiness.js';
+export { type CeleryconfigOrigin, renderCeleryconfig } from './render-celeryconfig.js';
+export { renderArgv, renderTemplate } from './render-command-config.js';
+export { StatusReporter, type StatusReporterOptions } from './status-reporter.js';
+export type {
+  LastExit,
+  NodeConfig,
+  NodeStatus,
+  ProgramDefinition,
+  ProgramKind,
+  ProgramState,
+  ProgramStatus,
+} from './types.js';

@@ -1,0 +1,188 @@
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { programDir } from './config-files.js';
+import { renderCeleryconfig } from './render-celeryconfig.js';
+import { renderArgv, renderTemplate } from './render-command-config.js';
+import type { NodeConfig, ProgramDefinition } from './types.js';
+
+/** A command program counts as ready once it has stayed alive this long. */
+export const COMMAND_GRACE_MS = 500;
+
+/** Where the agent's programs come from on this host. */
+export interface LaunchContext {
+  node: string;
+  host: string;
+  stateDir: string;
+  /** Directory that relative app paths and commands are resolved against. */
+  workDir: string;
+  /** Path of `apps/cli/bin/celeriac.js`. */
+  celeriacBin: string;
+  /** Node.js executable for celeriac workers. */
+  nodePath: string;
+  /** Python executable for Celery workers. */
+  pythonPath: string;
+}
+
+/** How the agent knows a new process is ready. */
+export type Readiness =
+  | { type: 'file'; path: string }
+  | { type: 'line'; pattern: RegExp; logFile: string }
+  | { type: 'grace'; ms: number };
+
+/** Everything needed to spawn one replica. */
+export interface Launch {
+  file: string;
+  args: string[];
+  env: Record<string, string>;
+  cwd: string;
+  readiness: Readiness;
+  logFile: string;
+  /** `-n` name given to a worker, when the program is one. */
+  workerName?: string;
+}
+
+/** A program's rendered config file. */
+export interface RenderedConfig {
+  file: string;
+  content: string;
+  hash: string;
+}
+
+/** sha256 of a file's bytes, the `config_hash` reported for a program and what the watcher compares. */
+export function fileHash(content: string | Uint8Array): string {
+  return createHash('sha256').update(content).digest('hex');
+}
+
+/** The config file a program reads: config.json, celeryconfig.py, or the command's rendered file. */
+export function configFilePath(stateDir: string, name: string, def: ProgramDefinition): string {
+  const dir = programDir(stateDir, name);
+  if (def.kind === 'celeriac-worker') return path.join(dir, 'config.json');
+  if (def.kind === 'celery-worker') return path.join(dir, 'celeryconfig.py');
+  const base = def.config_file ? path.basename(def.config_file) : 'config';
+  return path.join(dir, base);
+}
+
+/** Renders the program's config file from the node's effective config. */
+export function renderProgramConfig(
+  name: string,
+  def: ProgramDefinition,
+  config: NodeConfig,
+  ctx: LaunchContext,
+  revision: number | null,
+): RenderedConfig {
+  const file = configFilePath(ctx.stateDir, name, def);
+  let content: string;
+  if (def.kind === 'celeriac-worker') {
+    content = `${JSON.stringify(sortKeys(config.celery), null, 2)}\n`;
+  } else if (def.kind === 'celery-worker') {
+    content = renderCeleryconfig(config.celery, { node: ctx.node, program: name, revision });
+  } else {
+    content = renderTemplate(def.config_template ?? '', templateContext(name, def, config, ctx, file));
+  }
+  return { file, content, hash: fileHash(content) };
+}
+
+/** Builds the command line of replica `replica` (1-based) of a program. */
+export function buildLaunch(
+  name: string,
+  def: ProgramDefinition,
+  replica: number,
+  config: NodeConfig,
+  ctx: LaunchContext,
+): Launch {
+  const dir = programDir(ctx.stateDir, name);
+  const configFile = configFilePath(ctx.stateDir, name, def);
+  const logFile = path.join(dir, 'logs', `${replica}.log`);
+  const readyFile = path.join(dir, 'ready', `${replica}.json`);
+  const env = { ...(def.env ?? {}), CELERIAC_PROGRAM: name, CELERIAC_REPLICA: String(replica) };
+  const workerName = `${ctx.node}.${name}.${replica}@${ctx.host}`;
+  const queues = (def.queues ?? []).join(',');
+  const concurrency = String(def.concurrency ?? 1);
+  if (def.kind === 'celeriac-worker') {
+    const args = [ctx.celeriacBin, 'worker', '-A', resolveApp(def.app ?? '', ctx.workDir)];
+    if (queues) args.push('-Q', queues);
+    args.push('-c', concurrency, '-l', def.loglevel ?? 'info', '--config', configFile);
+    args.push('-n', workerName, '--ready-file', readyFile);
+    return {
+      file: ctx.nodePath,
+      args,
+      env,
+      cwd: ctx.workDir,
+      readiness: { type: 'file', path: readyFile },
+      logFile,
+      workerName,
+    };
+  }
+  if (def.kind === 'celery-worker') {
+    const { module, moduleDir } = pythonModule(def.app ?? '', ctx.workDir);
+    const pythonPath = [dir, def.env?.PYTHONPATH, moduleDir, process.env.PYTHONPATH]
+      .filter(Boolean)
+      .join(path.delimiter);
+    const args = ['-m', 'celery', '-A', module, 'worker'];
+    if (queues) args.push('-Q', queues);
+    // The ready line is logged at INFO; mingle and gossip only delay start-up under a supervisor.
+    const level = def.loglevel && /^(debug|info)$/i.test(def.loglevel) ? def.loglevel : 'info';
+    args.push('-c', concurrency, '-n', workerName, '-l', level, '--without-mingle', '--without-gossip');
+    return {
+      file: ctx.pythonPath,
+      args,
+      env: { ...env, PYTHONPATH: pythonPath, CELERY_CONFIG_MODULE: 'celeryconfig', PYTHONUNBUFFERED: '1' },
+      cwd: ctx.workDir,
+      readiness: { type: 'line', pattern: new RegExp(`${escapeRegExp(workerName)} ready\\.`), logFile },
+      logFile,
+      workerName,
+    };
+  }
+  const context = templateContext(name, def, config, ctx, configFile);
+  const argv = renderArgv(def.command ?? [], { ...context, replica, ready_file: readyFile });
+  return {
+    file: argv[0] ?? '',
+    args: argv.slice(1),
+    env: { ...env, CELERIAC_CONFIG_FILE: configFile, CELERIAC_READY_FILE: readyFile },
+    cwd: ctx.workDir,
+    readiness: { type: 'grace', ms: COMMAND_GRACE_MS },
+    logFile,
+  };
+}
+
+function templateContext(
+  name: string,
+  def: ProgramDefinition,
+  config: NodeConfig,
+  ctx: LaunchContext,
+  configFile: string,
+): Record<string, unknown> {
+  return {
+    ...config,
+    node: ctx.node,
+    host: ctx.host,
+    program: { ...def, name },
+    config_path: configFile,
+    program_dir: programDir(ctx.stateDir, name),
+  };
+}
+
+function resolveApp(app: string, workDir: string): string {
+  return app.startsWith('./') || app.startsWith('../') ? path.resolve(workDir, app) : app;
+}
+
+/** `proj.tasks` is imported from the work dir; a path like `./py/tasks.py` becomes module `tasks` with its folder on PYTHONPATH. */
+function pythonModule(app: string, workDir: string): { module: string; moduleDir: string | undefined } {
+  if (app.endsWith('.py') || app.includes('/')) {
+    const full = path.resolve(workDir, app);
+    return { module: path.basename(full).replace(/\.py$/, ''), moduleDir: path.dirname(full) };
+  }
+  return { module: app, moduleDir: workDir };
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function sortKeys(value: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.keys(value)
+      .sort()
+      .map((k) => [k, value[k]]),
+  );
+}
