@@ -1,1 +1,13 @@
-export {};
+export {
+  ResultBackendArgumentError,
+  ResultBackendClosedError,
+  ResultBackendError,
+  ResultBackendUnavailableError,
+} from './errors.js';
+export { RESULT_KEY_PREFIX, resultKey, taskIdOfKey } from './keys.js';
+export {
+  RedisResultBackend,
+  type ResultBackendOptions,
+  type WaitForOptions,
+} from './redis-result-backend.js';
+export { isFinal } from './result-waiters.js';

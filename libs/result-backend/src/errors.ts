@@ -1,0 +1,43 @@
+import { redactSecrets, redactUrl } from '@celeriac/logger';
+
+/** Base class of every error the result backend raises; `code` is stable and safe to match on. */
+export class ResultBackendError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Redis could not be reached or answered with an error; the operation may be retried once it is back. */
+export class ResultBackendUnavailableError extends ResultBackendError {
+  constructor(url: string, operation: string, cause: unknown) {
+    const text = redactSecrets(cause instanceof Error ? cause.message : String(cause));
+    super(
+      'RESULT_BACKEND_UNAVAILABLE',
+      `result backend ${operation} failed: Redis at ${redactUrl(url)} did not serve it (${text}); ` +
+        'check that Redis is running and reachable, the operation can be retried once it is back',
+      { cause },
+    );
+  }
+}
+
+/** The backend is not started, or already closed. */
+export class ResultBackendClosedError extends ResultBackendError {
+  constructor(operation: string, state: 'not started' | 'closed') {
+    super(
+      'RESULT_BACKEND_CLOSED',
+      `result backend ${operation} called while it is ${state}; call start() first and do not use it after close()`,
+    );
+  }
+}
+
+/** An argument is outside what the backend accepts. */
+export class ResultBackendArgumentError extends ResultBackendError {
+  constructor(message: string) {
+    super('RESULT_BACKEND_BAD_ARGUMENT', message);
+  }
+}

@@ -1,0 +1,213 @@
+import type { Logger } from '@celeriac/logger';
+import { decodeResultDocument, encodeResult, type ResultDocument } from '@celeriac/protocol';
+import type { Redis } from 'ioredis';
+import {
+  ResultBackendArgumentError,
+  ResultBackendClosedError,
+  ResultBackendError,
+  ResultBackendUnavailableError,
+} from './errors.js';
+import { RESULT_KEY_PREFIX, resultKey } from './keys.js';
+import { closeRedisConnection, createRedisConnection } from './redis-connection.js';
+import { isFinal, ResultWaiters, type Waiter } from './result-waiters.js';
+import { defineResultScripts, type ResultBackendScripts } from './scripts/load-scripts.js';
+
+/** Options of {@link RedisResultBackend}. */
+export interface ResultBackendOptions {
+  /** `redis://[:password@]host:port/db` */
+  url: string;
+  logger: Logger;
+  /** TTL of stored results (Celery's `result_expires`); default 1 day, 0 = keep forever. */
+  resultExpiresSec?: number;
+}
+
+/** Options of one `waitFor` call. */
+export interface WaitForOptions {
+  /** Called with each non-final document (RETRY, STARTED, custom states) published while waiting. */
+  onUpdate?: (doc: ResultDocument) => void;
+}
+
+type State = 'created' | 'started' | 'closed';
+
+/**
+ * Celery's Redis result backend: `celery-task-meta-<id>` documents with an expiry, every write also
+ * PUBLISHed on the key's channel. Waiters share one subscriber connection and one SUBSCRIBE per task.
+ */
+export class RedisResultBackend {
+  private state: State = 'created';
+  private commands: (Redis & ResultBackendScripts) | undefined;
+  private subscriber: Redis | undefined;
+  private closing: Promise<void> | undefined;
+  private readonly url: string;
+  private readonly logger: Logger;
+  private readonly expiresArg: string;
+  private readonly waiters: ResultWaiters;
+
+  constructor(options: ResultBackendOptions) {
+    this.url = options.url;
+    this.logger = options.logger;
+    const expires = options.resultExpiresSec ?? 86_400;
+    if (!Number.isFinite(expires)) {
+      throw new ResultBackendArgumentError(`resultExpiresSec must be a number of seconds, got ${expires}`);
+    }
+    this.expiresArg = String(Math.max(0, Math.round(expires)));
+    this.waiters = new ResultWaiters(
+      (channel) => this.subscriber!.subscribe(channel),
+      (channel) => {
+        this.subscriber?.unsubscribe(channel).catch(() => undefined);
+      },
+    );
+  }
+
+  /** Connects the command and subscriber connections. */
+  async start(): Promise<void> {
+    if (this.state === 'started') return;
+    if (this.state === 'closed') throw new ResultBackendClosedError('start', 'closed');
+    const commands = defineResultScripts(createRedisConnection(this.url, 'result-backend', this.logger));
+    const subscriber = createRedisConnection(this.url, 'result-backend-sub', this.logger);
+    subscriber.on('message', (channel: string, message: string) => this.onMessage(channel, message));
+    let connectedOnce = false;
+    subscriber.on('ready', () => {
+      // A result published while the subscriber was reconnecting would be missed: read them again.
+      if (connectedOnce) for (const channel of this.waiters.channelNames()) void this.check(channel);
+      connectedOnce = true;
+    });
+    try {
+      await Promise.all([commands.connect(), subscriber.connect()]);
+    } catch (error) {
+      commands.disconnect(false);
+      subscriber.disconnect(false);
+      throw new ResultBackendUnavailableError(this.url, 'start', error);
+    }
+    this.commands = commands;
+    this.subscriber = subscriber;
+    this.state = 'started';
+  }
+
+  /** Fails pending waiters with a closed error and closes both connections. Idempotent. */
+  close(): Promise<void> {
+    if (!this.closing) this.closing = this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    const wasStarted = this.state === 'started';
+    this.state = 'closed';
+    if (!wasStarted) return;
+    for (const channel of this.waiters.channelNames()) {
+      this.waiters.fail(channel, new ResultBackendClosedError('waitFor', 'closed'));
+    }
+    this.subscriber?.disconnect(false);
+    if (this.commands) await closeRedisConnection(this.commands);
+  }
+
+  /** SETEX `celery-task-meta-<id>` and PUBLISH the same JSON on that channel, atomically. */
+  async store(doc: ResultDocument): Promise<void> {
+    await this.storeMany([doc]);
+  }
+
+  /** Stores and publishes many documents in one script call. */
+  async storeMany(docs: readonly ResultDocument[]): Promise<void> {
+    const redis = this.connection('storeMany');
+    if (docs.length === 0) return;
+    const args: string[] = [this.expiresArg, RESULT_KEY_PREFIX];
+    for (const doc of docs) {
+      if (!doc.task_id) throw new ResultBackendArgumentError('a result document needs a task_id to be stored');
+      args.push(doc.task_id, encodeResult(doc));
+    }
+    await this.run('storeMany', () => redis.storeMany(0, ...args));
+  }
+
+  /** The stored document, or null when there is none (PENDING, expired or forgotten). */
+  async get(taskId: string): Promise<ResultDocument | null> {
+    const redis = this.connection('get');
+    const raw = await this.run('get', () => redis.get(resultKey(taskId)));
+    return raw === null ? null : decodeResultDocument(raw, taskId);
+  }
+
+  /** Deletes a stored result. */
+  async forget(taskId: string): Promise<void> {
+    const redis = this.connection('forget');
+    await this.run('forget', () => redis.del(resultKey(taskId)));
+  }
+
+  /**
+   * Resolves with the first final document (SUCCESS, FAILURE, REVOKED) of a task, or null after
+   * `timeoutMs`. Subscribes first and then reads the key, so a result stored before the call is seen
+   * too. Non-final states go to `options.onUpdate` and the wait goes on.
+   */
+  waitFor(taskId: string, timeoutMs: number, options: WaitForOptions = {}): Promise<ResultDocument | null> {
+    try {
+      this.connection('waitFor');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const channel = resultKey(taskId);
+    return new Promise<ResultDocument | null>((resolve, reject) => {
+      const waiter: Waiter = { resolve, reject, onUpdate: options.onUpdate, timer: undefined };
+      const entry = this.waiters.add(channel, waiter);
+      if (Number.isFinite(timeoutMs)) {
+        waiter.timer = setTimeout(
+          () => {
+            this.waiters.remove(channel, waiter);
+            resolve(null);
+          },
+          Math.max(0, timeoutMs),
+        );
+      }
+      entry.subscribed.then(
+        () => this.check(channel),
+        (error: unknown) => this.waiters.fail(channel, this.wrap('waitFor', error)),
+      );
+    });
+  }
+
+  /** The latest non-final document seen for a task that is being waited for. */
+  latestUpdate(taskId: string): ResultDocument | undefined {
+    return this.waiters.latest(resultKey(taskId));
+  }
+
+  /** Reads the key of a channel that has waiters and hands a found document to them. */
+  private async check(channel: string): Promise<void> {
+    if (this.state !== 'started') return;
+    try {
+      const raw = await this.commands!.get(channel);
+      if (raw !== null) this.onMessage(channel, raw);
+    } catch (error) {
+      this.waiters.fail(channel, this.wrap('waitFor', error));
+    }
+  }
+
+  private onMessage(channel: string, message: string): void {
+    let doc: ResultDocument;
+    try {
+      doc = decodeResultDocument(message, channel.slice(RESULT_KEY_PREFIX.length));
+    } catch (error) {
+      this.logger.warn({ channel, err: (error as Error).message }, 'ignoring a result message that is not a result');
+      return;
+    }
+    if (!isFinal(doc)) this.logger.debug({ channel, status: doc.status }, 'result update');
+    this.waiters.deliver(channel, doc);
+  }
+
+  private connection(operation: string): Redis & ResultBackendScripts {
+    if (this.state !== 'started' || !this.commands) {
+      throw new ResultBackendClosedError(operation, this.state === 'closed' ? 'closed' : 'not started');
+    }
+    return this.commands;
+  }
+
+  private async run<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      throw this.wrap(operation, error);
+    }
+  }
+
+  private wrap(operation: string, error: unknown): ResultBackendError {
+    if (error instanceof ResultBackendError) return error;
+    if (this.state === 'closed') return new ResultBackendClosedError(operation, 'closed');
+    return new ResultBackendUnavailableError(this.url, operation, error);
+  }
+}
