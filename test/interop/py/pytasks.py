@@ -106,6 +106,14 @@ def record(self, tag=None):
     return os.environ.get("PYTASKS_WORKER_TAG", "python")
 
 
+@app.task(name="tasks.record_sleep", bind=True)
+def record_sleep(self, seconds):
+    """tasks.record, then sleeps: keeps tasks in flight for the shutdown and crash tests."""
+    _redis().hincrby("interop.runs", self.request.id, 1)
+    time.sleep(seconds)
+    return os.environ.get("PYTASKS_WORKER_TAG", "python")
+
+
 @app.task(name="tasks.order")
 def order(tag):
     """Appends `tag` to the list `interop.order`, so execution order can be checked."""
