@@ -69,7 +69,7 @@ describe('EtaScheduler', () => {
     const eta = new EtaScheduler<number>((n) => out.push(n));
     const base = Date.now() + 10;
     const offsets = Array.from({ length: 200 }, () => Math.floor(Math.random() * 50));
-    offsets.forEach((o) => eta.schedule(base + o, o));
+    for (const o of offsets) eta.schedule(base + o, o);
     await new Promise((r) => setTimeout(r, 120));
     expect(out).toEqual([...offsets].sort((a, b) => a - b));
     eta.close();
