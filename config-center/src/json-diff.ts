@@ -1,6 +1,6 @@
 import type { DiffEntry } from './types.js';
 
-const PLAIN_KEY = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+const PLAIN_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
@@ -23,6 +23,10 @@ function sameJson(a: unknown, b: unknown): boolean {
   return false;
 }
 
+function member(object: Record<string, unknown>, key: string): unknown {
+  return Object.hasOwn(object, key) ? object[key] : undefined;
+}
+
 /**
  * The leaf paths that differ between two JSON documents, each with its value before and after
  * (absent when the key did not exist). Objects are walked key by key; arrays and scalars compare
@@ -30,14 +34,21 @@ function sameJson(a: unknown, b: unknown): boolean {
  */
 export function jsonDiff(before: unknown, after: unknown, path = ''): DiffEntry[] {
   if (sameJson(before, after)) return [];
-  if (isObject(before) && isObject(after)) {
+  const walkBefore = isObject(before) && Object.keys(before).length > 0;
+  const walkAfter = isObject(after) && Object.keys(after).length > 0;
+  // An object that appears or disappears is listed leaf by leaf, like an edited one.
+  if (
+    (isObject(before) && isObject(after)) ||
+    (walkBefore && after === undefined) ||
+    (walkAfter && before === undefined)
+  ) {
+    const from = isObject(before) ? before : {};
+    const to = isObject(after) ? after : {};
     const out: DiffEntry[] = [];
-    const keys = new Set([...Object.keys(before), ...Object.keys(after)]);
+    const keys = new Set([...Object.keys(from), ...Object.keys(to)]);
     for (const key of [...keys].sort()) {
       const childPath = joinPath(path, key);
-      if (!Object.hasOwn(after, key)) out.push({ path: childPath, before: before[key] });
-      else if (!Object.hasOwn(before, key)) out.push({ path: childPath, after: after[key] });
-      else out.push(...jsonDiff(before[key], after[key], childPath));
+      out.push(...jsonDiff(member(from, key), member(to, key), childPath));
     }
     return out;
   }
