@@ -1,5 +1,162 @@
-// Placeholder until the agent command lands; replaced by its owner.
-export async function run(_argv: string[]): Promise<number> {
-  process.stderr.write('celeriac agent: not built yet\n');
-  return 1;
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { Agent, AgentUsageError } from '@celeriac/agent';
+import { parseDuration } from '@celeriac/config-schema';
+import { createLogger } from '@celeriac/logger';
+
+const USAGE = `Usage: celeriac agent --center <url> --node <name> --token <token> --state-dir <dir> [options]
+
+Supervises the programs of one node: long-polls the node's config from the center, writes each
+program's config file, restarts exactly the affected programs (rolling) and reports status.
+
+Options (flag, or environment variable):
+  --center <url>            center URL                         CELERIAC_CENTER
+  --node <name>             this node's name                   CELERIAC_NODE
+  --token <token>           agent token bound to the node      CELERIAC_TOKEN
+  --token-file <file>       read the token from a file         CELERIAC_TOKEN_FILE
+  --state-dir <dir>         config files, last-known-good, pids CELERIAC_STATE_DIR
+  --metrics-listen <h:p>    serve /healthz and /metrics (port 0 = any free port)
+  --work-dir <dir>          where relative app paths resolve (default: current dir)
+  --host <name>             host part of worker names (default: hostname)
+  --heartbeat <duration>    status heartbeat period (default 5s)
+  -l, --loglevel <level>    log level (default info)
+  -h, --help                this help
+
+SIGTERM or SIGINT stops every program gracefully (TERM, then KILL after its stop_timeout) and exits.
+`;
+
+/** `celeriac agent`: runs the supervisor agent of one node until SIGTERM/SIGINT. */
+export async function run(argv: string[]): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        center: { type: 'string' },
+        node: { type: 'string' },
+        token: { type: 'string' },
+        'token-file': { type: 'string' },
+        'state-dir': { type: 'string' },
+        'metrics-listen': { type: 'string' },
+        'work-dir': { type: 'string' },
+        host: { type: 'string' },
+        heartbeat: { type: 'string' },
+        loglevel: { type: 'string', short: 'l' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    process.stderr.write(`celeriac agent: ${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  let options: ReturnType<typeof readOptions>;
+  try {
+    options = readOptions(values);
+  } catch (error) {
+    process.stderr.write(`celeriac agent: ${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const logger = createLogger({
+    level: options.loglevel,
+    bindings: { component: 'agent', node: options.node },
+  });
+  const agent = new Agent({
+    centerUrl: options.center,
+    node: options.node,
+    token: options.token,
+    stateDir: options.stateDir,
+    logger,
+    metricsListen: options.metricsListen,
+    workDir: options.workDir,
+    host: options.host,
+    heartbeatMs: options.heartbeatMs,
+  });
+  let stopping = false;
+  const done = new Promise<number>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        logger.warn({ signal }, 'already stopping; programs get KILL after their stop timeout');
+        return;
+      }
+      stopping = true;
+      logger.info({ signal }, 'stopping the agent and its programs');
+      agent.close().then(
+        () => resolve(0),
+        (error: unknown) => {
+          logger.error({ err: error }, 'agent did not stop cleanly');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+  try {
+    await agent.start();
+  } catch (error) {
+    logger.error({ err: error }, 'agent failed to start');
+    await agent.close();
+    return 1;
+  }
+  logger.info(
+    { event: 'agent.started', metrics: agent.metricsUrl || undefined, state: agent.currentState },
+    'agent started',
+  );
+  return done;
+}
+
+function readOptions(values: Record<string, string | boolean | undefined>) {
+  const str = (name: string, env?: string): string | undefined => {
+    const value = values[name];
+    if (typeof value === 'string' && value !== '') return value;
+    const fromEnv = env ? process.env[env] : undefined;
+    return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv;
+  };
+  const missing: string[] = [];
+  const center = str('center', 'CELERIAC_CENTER');
+  const node = str('node', 'CELERIAC_NODE');
+  let token = str('token', 'CELERIAC_TOKEN');
+  const tokenFile = str('token-file', 'CELERIAC_TOKEN_FILE');
+  const stateDir = str('state-dir', 'CELERIAC_STATE_DIR');
+  if (!token && tokenFile) {
+    try {
+      token = readFileSync(tokenFile, 'utf8').trim();
+    } catch (error) {
+      throw new AgentUsageError(`cannot read --token-file ${tokenFile}: ${(error as Error).message}`);
+    }
+  }
+  if (!center) missing.push('--center (or CELERIAC_CENTER)');
+  if (!node) missing.push('--node (or CELERIAC_NODE)');
+  if (!token) missing.push('--token, --token-file (or CELERIAC_TOKEN)');
+  if (!stateDir) missing.push('--state-dir (or CELERIAC_STATE_DIR)');
+  if (missing.length > 0) throw new AgentUsageError(`missing ${missing.join(', ')}`);
+  if (center && !/^https?:\/\//.test(center)) {
+    throw new AgentUsageError(`--center must be an http:// or https:// URL, e.g. http://127.0.0.1:8700`);
+  }
+  let heartbeatMs: number | undefined;
+  const heartbeat = str('heartbeat');
+  if (heartbeat) {
+    try {
+      heartbeatMs = parseDuration(heartbeat);
+    } catch {
+      throw new AgentUsageError(`--heartbeat ${heartbeat} is not a duration; use e.g. 5s or 500ms`);
+    }
+  }
+  return {
+    center: center as string,
+    node: node as string,
+    token: token as string,
+    stateDir: stateDir as string,
+    metricsListen: str('metrics-listen'),
+    workDir: str('work-dir'),
+    host: str('host'),
+    loglevel: str('loglevel') ?? 'info',
+    heartbeatMs,
+  };
 }
