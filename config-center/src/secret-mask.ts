@@ -10,11 +10,23 @@ export function maskSecrets(value: unknown): unknown {
   if (typeof value === 'string') return redactSecrets(value);
   if (Array.isArray(value)) return value.map(maskSecrets);
   if (value !== null && typeof value === 'object') {
+    const record = value as Record<string, unknown>;
+    // A diff entry names the key in its path: { path: 'programs.w.env.API_TOKEN', before, after }.
+    const diffOfSecret =
+      typeof record.path === 'string' &&
+      ('before' in record || 'after' in record) &&
+      SECRET_KEY.test(lastSegment(record.path));
     const out: Record<string, unknown> = {};
     for (const [key, child] of Object.entries(value)) {
-      out[key] = SECRET_KEY.test(key) && child !== null && typeof child !== 'object' ? '***' : maskSecrets(child);
+      const secret = SECRET_KEY.test(key) || (diffOfSecret && (key === 'before' || key === 'after'));
+      out[key] = secret && child !== null && typeof child !== 'object' ? '***' : maskSecrets(child);
     }
     return out;
   }
   return value;
+}
+
+function lastSegment(path: string): string {
+  const match = /(?:\.([A-Za-z0-9_]+)|\["((?:[^"\\]|\\.)*)"\])$/.exec(path);
+  return match?.[1] ?? match?.[2] ?? path;
 }

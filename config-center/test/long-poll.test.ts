@@ -1,5 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, api, startTestCenter, type TestCenter, until, workerNodeLayer } from './support/center-harness.js';
+import {
+  ADMIN_TOKEN,
+  api,
+  startTestCenter,
+  type TestCenter,
+  until,
+  workerNodeLayer,
+} from './support/center-harness.js';
 
 const T = ADMIN_TOKEN;
 let center: TestCenter;
@@ -99,7 +106,11 @@ describe('long-poll', () => {
     const lonely = poll('lonely', first.body.revision, 20);
     const b = poll('b', (await api(center.url, 'GET', '/v1/nodes/b/config', { token: T })).body.revision, 20);
     await until(async () => (await held()) === 2, 10_000, '2 held long-polls');
-    const revision = await put('defaults', { celery: { task_default_queue: 'celery', result_expires: 120 } }, first.body.revision);
+    const revision = await put(
+      'defaults',
+      { celery: { task_default_queue: 'celery', result_expires: 120 } },
+      first.body.revision,
+    );
     expect((await lonely.promise).body.revision).toBe(revision);
     expect((await b.promise).body.revision).toBe(revision);
   });
