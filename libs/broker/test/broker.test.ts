@@ -72,6 +72,20 @@ describe('publish, fetch and ack', () => {
     expect(value).toEqual([JSON.parse(rawEntry('t-compact')), '', 'celery']);
   });
 
+  it('declares the kombu binding once per queue and records owner tags with their delivery score', async () => {
+    const b = await broker({ ownerId: 'w:7' });
+    await b.publish('jobs', rawEntry('j1', { queue: 'jobs' }));
+    await redis.del('_kombu.binding.jobs');
+    await b.publish('jobs', rawEntry('j2', { queue: 'jobs' }));
+    expect(await redis.exists('_kombu.binding.jobs')).toBe(0);
+    const got = await b.fetchBatch(['jobs'], 5);
+    const held = await redis.hgetall('celeriac.held.w:7');
+    expect(Object.keys(held).sort()).toEqual(['j1', 'j2']);
+    for (const d of got) {
+      expect(Number(held[d.deliveryTag])).toBe(Number(await redis.zscore('unacked_index', d.deliveryTag)));
+    }
+  });
+
   it('acks many tags in one call and returns nothing for empty queues', async () => {
     const b = await broker();
     await b.publishMany(Array.from({ length: 50 }, (_, i) => ({ queue: 'q', raw: rawEntry(`t${i}`, { queue: 'q' }) })));
@@ -165,6 +179,19 @@ describe('waitForOne', () => {
     await b.publish('celery', rawEntry('p0'), 0);
     expect((await b.waitForOne(['celery'], 1))!.deliveryTag).toBe('p0');
     expect((await b.waitForOne(['celery'], 1))!.deliveryTag).toBe('p6');
+  });
+
+  it('rotates the queue that delivered to the end of the order, like kombu', async () => {
+    const b = await broker();
+    await b.publishMany([
+      { queue: 'a', raw: rawEntry('a1', { queue: 'a' }) },
+      { queue: 'a', raw: rawEntry('a2', { queue: 'a' }) },
+      { queue: 'b', raw: rawEntry('b1', { queue: 'b' }) },
+      { queue: 'b', raw: rawEntry('b2', { queue: 'b' }) },
+    ]);
+    const order: string[] = [];
+    for (let i = 0; i < 4; i++) order.push((await b.waitForOne(['a', 'b'], 1))!.deliveryTag);
+    expect(order).toEqual(['a1', 'b1', 'a2', 'b2']);
   });
 
   it('resolves null when the broker closes during the wait', async () => {
