@@ -74,11 +74,12 @@ export class Consumer {
     this.requested += n;
     this.track(this.o.source.fetchBatch(this.o.queues, n)).then(
       (deliveries) => {
+        this.errors = 0;
+        // The batch stays counted as requested until the worker has taken it in.
+        if (deliveries.length > 0) this.o.onDeliveries(deliveries);
         this.inFlight--;
         this.requested -= n;
-        this.errors = 0;
         if (deliveries.length > 0) {
-          this.o.onDeliveries(deliveries);
           this.poke();
         } else if (this.inFlight === 0) {
           // Only when every fetch came back empty: the other one decides otherwise.

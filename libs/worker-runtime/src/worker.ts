@@ -118,6 +118,7 @@ export class Worker extends EventEmitter {
   private held = 0;
   private running = 0;
   private pumping = false;
+  private batching = false;
   private executed = 0;
   private rejected = 0;
   private restoreTimer: NodeJS.Timeout | null = null;
@@ -284,6 +285,7 @@ export class Worker extends EventEmitter {
       void this.handBack(deliveries);
       return;
     }
+    this.batching = true;
     for (let i = 0; i < deliveries.length; i++) {
       const delivery = deliveries[i] as Delivery;
       try {
@@ -297,6 +299,7 @@ export class Worker extends EventEmitter {
         });
       }
     }
+    this.batching = false;
     this.pump();
   }
 
@@ -352,7 +355,7 @@ export class Worker extends EventEmitter {
     const rate = job.plan.rateLimitPerSec;
     if (rate !== null && !this.limiter.admit(job.plan.name, rate, job)) return;
     this.ready.push(job);
-    this.pump();
+    if (!this.batching) this.pump();
   }
 
   private pump(): void {
