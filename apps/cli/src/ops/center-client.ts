@@ -1,0 +1,134 @@
+import { redactUrl } from '@celeriac/logger';
+import { CliError, EXIT } from './cli-errors.js';
+
+/** Where the center is and who we are. */
+export interface CenterClientOptions {
+  /** Base URL, e.g. http://127.0.0.1:8700. */
+  url: string;
+  token?: string | undefined;
+  timeoutMs?: number;
+}
+
+/** A JSON answer of the center. */
+export interface CenterResponse<T = unknown> {
+  status: number;
+  etag: string | undefined;
+  body: T;
+}
+
+/** Optional parts of a request. */
+export interface RequestOptions {
+  body?: unknown;
+  ifMatch?: number;
+  query?: Record<string, string | number | undefined>;
+}
+
+interface ErrorBody {
+  error?: {
+    code?: string;
+    message?: string;
+    issues?: { path?: string; message?: string; node?: string }[];
+    current_revision?: number;
+  };
+}
+
+/** The exit code for an HTTP error status. */
+export function exitCodeForStatus(status: number): number {
+  if (status === 401 || status === 403) return EXIT.auth;
+  if (status === 400) return EXIT.validation;
+  if (status === 409 || status === 428) return EXIT.conflict;
+  return EXIT.other;
+}
+
+/** A refused request, carrying the server's code, message and field issues. */
+export class CenterRequestError extends CliError {
+  readonly status: number;
+  readonly currentRevision: number | undefined;
+  constructor(status: number, code: string, message: string, details: string[], currentRevision: number | undefined) {
+    super(code, message, exitCodeForStatus(status), details);
+    this.status = status;
+    this.currentRevision = currentRevision;
+  }
+}
+
+/** The thin HTTP client of the ops CLI: JSON in and out, bearer token, If-Match, and errors with exit codes. */
+export class CenterClient {
+  private readonly base: string;
+  private readonly token: string | undefined;
+  private readonly timeoutMs: number;
+
+  constructor(options: CenterClientOptions) {
+    this.base = options.url.replace(/\/+$/, '');
+    this.token = options.token;
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+  }
+
+  /** The center URL without credentials, for messages. */
+  get displayUrl(): string {
+    return redactUrl(this.base);
+  }
+
+  async request<T = unknown>(method: string, path: string, options: RequestOptions = {}): Promise<CenterResponse<T>> {
+    const url = new URL(this.base + path);
+    for (const [key, value] of Object.entries(options.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(key, String(value));
+    }
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    if (options.body !== undefined) headers['content-type'] = 'application/json';
+    if (options.ifMatch !== undefined) headers['if-match'] = `"${options.ifMatch}"`;
+    let response: Response;
+    try {
+      response = await fetch(url, {
+        method,
+        headers,
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (error) {
+      throw this.unreachable(error);
+    }
+    const text = await response.text();
+    let body: unknown;
+    try {
+      body = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    if (!response.ok) throw this.refused(method, path, response.status, body);
+    return { status: response.status, etag: parseEtag(response.headers.get('etag')), body: body as T };
+  }
+
+  private refused(method: string, path: string, status: number, body: unknown): CenterRequestError {
+    const error = (body as ErrorBody | undefined)?.error;
+    const details = (error?.issues ?? []).map(
+      (issue) => `${issue.node ? `node ${issue.node}: ` : ''}${issue.path || '(document)'}: ${issue.message ?? ''}`,
+    );
+    let message = error?.message ?? `${method} ${path} failed with HTTP ${status}`;
+    if (status === 401) message += '; give a token with --token or CELERIAC_TOKEN';
+    if (status === 403) message += '; this token lacks the role for it (viewer tokens read, operator tokens write)';
+    return new CenterRequestError(status, error?.code ?? `HTTP_${status}`, message, details, error?.current_revision);
+  }
+
+  private unreachable(error: unknown): CliError {
+    const cause = (error as { cause?: { code?: string } })?.cause;
+    const code = cause?.code ?? (error as { name?: string })?.name;
+    const reason =
+      code === 'ECONNREFUSED'
+        ? 'connection refused'
+        : code === 'ENOTFOUND'
+          ? 'host not found'
+          : code === 'TimeoutError'
+            ? `no answer within ${this.timeoutMs} ms`
+            : (code ?? 'network error');
+    return new CliError(
+      'CENTER_UNREACHABLE',
+      `cannot reach the config center at ${this.displayUrl} (${reason}); check --center or CELERIAC_CENTER and that the center runs`,
+      EXIT.other,
+    );
+  }
+}
+
+function parseEtag(value: string | null): string | undefined {
+  return value === null ? undefined : value.replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+}
