@@ -4,6 +4,8 @@
  * Also measures a lone message through waitForOne and a result round trip through the backend.
  *
  *   npx tsx libs/broker/bench/fetch-ack-throughput.ts [messages]
+ *
+ * BENCH_OWNER=0 runs the drain without an owner id (no `celeriac.held.<owner>` records).
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
