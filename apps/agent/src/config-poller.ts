@@ -55,7 +55,7 @@ export class ConfigPoller {
   private async run(): Promise<void> {
     const { client, logger } = this.options;
     const waitSec = this.options.waitSec ?? 30;
-    const backoff = this.options.backoff ?? { initialMs: 250, maxMs: 10_000, jitter: 0.3 };
+    const backoff = this.options.backoff ?? { initialMs: 250, maxMs: 5000, jitter: 0.3 };
     while (!this.abort.signal.aborted) {
       let served: ServedConfig | null;
       try {

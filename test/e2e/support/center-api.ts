@@ -1,0 +1,96 @@
+/** A JSON answer of the center. */
+export interface ApiResponse {
+  status: number;
+  body: unknown;
+  etag: string | null;
+}
+
+/** The center's HTTP API as tests drive it (real HTTP, real center). */
+export class CenterApi {
+  constructor(
+    readonly url: string,
+    readonly token: string,
+  ) {}
+
+  async request(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<ApiResponse> {
+    const res = await fetch(`${this.url}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${this.token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...headers,
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = text;
+    }
+    return { status: res.status, body: parsed, etag: res.headers.get('etag') };
+  }
+
+  /** Creates a token and returns its secret. */
+  async createToken(role: 'admin' | 'operator' | 'viewer' | 'agent', node?: string): Promise<string> {
+    const res = await this.request('POST', '/v1/tokens', { role, node, name: `${role}-${node ?? 'all'}` });
+    if (res.status !== 201) throw new Error(`token creation failed: ${res.status} ${JSON.stringify(res.body)}`);
+    return (res.body as { token: string }).token;
+  }
+
+  /** Replaces a layer (If-Match its current revision when it exists); resolves with the response. */
+  async putLayer(layer: string, doc: unknown, message = 'test'): Promise<ApiResponse> {
+    const current = await this.request('GET', `/v1/layers/${layer}`);
+    const headers: Record<string, string> = { 'x-change-message': message };
+    if (current.status === 200 && current.etag) headers['if-match'] = current.etag;
+    return this.request('PUT', `/v1/layers/${layer}`, doc, headers);
+  }
+
+  /** `GET /v1/nodes/<node>`: desired vs applied revision, apply result, programs. */
+  async node(node: string): Promise<NodeSummary> {
+    const res = await this.request('GET', `/v1/nodes/${node}`);
+    if (res.status !== 200) throw new Error(`GET /v1/nodes/${node}: ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body as NodeSummary;
+  }
+}
+
+/** The part of a node summary tests look at. */
+export interface NodeSummary {
+  node: string;
+  desired_revision: number;
+  applied_revision: number | null;
+  attempted_revision: number | null;
+  apply_result: string | null;
+  message: string | null;
+  drift: boolean;
+  state: string;
+  programs: Record<string, { state: string; pids: number[]; restarts: number; config_hash: string }>;
+}
+
+/** Polls `check` until it returns a value that is not undefined/false, or throws after `timeoutMs`. */
+export async function eventually<T>(
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 15_000,
+  what = 'condition',
+): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return value as T;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > end) {
+      throw new Error(`${what} not met within ${timeoutMs} ms${last ? `: ${(last as Error).message}` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
