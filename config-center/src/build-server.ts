@@ -1,5 +1,5 @@
 import type { Logger } from '@celeriac/logger';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, LogController } from 'fastify';
 import { CenterMetrics } from './center-metrics.js';
 import { ConfigService } from './config-service.js';
 import { CenterError } from './errors.js';
@@ -57,11 +57,13 @@ export async function buildServer(options: CenterServerOptions): Promise<Fastify
 
   const app = Fastify({
     loggerInstance: options.logger as unknown as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // A line per request would be thousands of lines per minute with long-polling agents.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimitBytes ?? 1024 * 1024,
     requestTimeout: options.requestTimeoutMs ?? 30_000,
     // Idle sockets of held long-polls must outlive the longest wait.
     connectionTimeout: maxWaitMs + 15_000,
+    handlerTimeout: maxWaitMs + 10_000,
     keepAliveTimeout: 5_000,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
@@ -133,6 +135,8 @@ function toCenterError(error: FastifyError): CenterError {
         'UNSUPPORTED_MEDIA_TYPE',
         'send the body as application/json (or application/merge-patch+json for PATCH)',
       );
+    case 'FST_ERR_HANDLER_TIMEOUT':
+      return new CenterError('SERVICE_UNAVAILABLE', 'the center took too long to answer; retry');
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new CenterError('BAD_REQUEST', 'the body is empty; send a JSON document');
     case 'FST_ERR_CTP_INVALID_JSON_BODY':

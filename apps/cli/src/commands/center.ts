@@ -1,5 +1,105 @@
-// Placeholder until the center command lands; replaced by its owner.
-export async function run(_argv: string[]): Promise<number> {
-  process.stderr.write('celeriac center: not built yet\n');
-  return 1;
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { CenterError, startCenter } from '@celeriac/config-center';
+import { createLogger, redactUrl } from '@celeriac/logger';
+
+const USAGE = `Usage: celeriac center [options]
+
+Runs the config center: layered configs with revisions, long-poll, auth (HTTP API under /v1).
+
+Options:
+  --data <dir>              data directory of the file store (default ./data)
+  --listen <host:port>      address to listen on (default 127.0.0.1:8700)
+  --store <file|redis://..> where revisions live: the embedded file store (default) or a Redis URL
+                            shared by several center replicas
+  --admin-token-file <f>    file holding the first admin token (else CELERIAC_ADMIN_TOKEN; without
+                            either, one is generated at first start and printed once)
+  --log-level <level>       debug, info, warn, error (default info)
+  -h, --help                show this help
+
+SIGTERM or SIGINT stops it cleanly: held long-polls are answered with 304, the store is closed.
+`;
+
+/** Exit codes: 0 clean stop, 1 failure at start, 2 bad usage. */
+export async function run(argv: string[]): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        data: { type: 'string', default: './data' },
+        listen: { type: 'string', default: '127.0.0.1:8700' },
+        store: { type: 'string', default: 'file' },
+        'admin-token-file': { type: 'string' },
+        'log-level': { type: 'string', default: 'info' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    process.stderr.write(`celeriac center: ${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  let adminToken = process.env.CELERIAC_ADMIN_TOKEN?.trim() || undefined;
+  const tokenFile = values['admin-token-file'] as string | undefined;
+  if (tokenFile !== undefined) {
+    try {
+      adminToken = readFileSync(tokenFile, 'utf8').trim();
+    } catch (error) {
+      process.stderr.write(
+        `celeriac center: cannot read --admin-token-file ${tokenFile}: ${(error as Error).message}\n`,
+      );
+      return 2;
+    }
+  }
+  const logger = createLogger({ level: values['log-level'] as string, bindings: { component: 'center' } });
+  let center: Awaited<ReturnType<typeof startCenter>>;
+  try {
+    center = await startCenter({
+      dataDir: values.data as string,
+      listen: values.listen as string,
+      store: values.store as string,
+      ...(adminToken === undefined ? {} : { adminToken }),
+      logger,
+      onAdminTokenGenerated: (token) => {
+        // Printed once on stdout, never logged: the operator stores it; later starts do not show it.
+        process.stdout.write(
+          `\nFirst admin token (shown only now; store it safely, e.g. export CELERIAC_TOKEN=...):\n${token}\n\n`,
+        );
+      },
+    });
+  } catch (error) {
+    const message = error instanceof CenterError ? error.message : redactUrl((error as Error).message);
+    logger.error({ event: 'center.start_failed', store: redactUrl(String(values.store)) }, message);
+    process.stderr.write(`celeriac center: ${message}\n`);
+    return 1;
+  }
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        logger.warn({ event: 'center.forced_exit', signal }, 'second signal: exiting now');
+        process.exit(1);
+      }
+      stopping = true;
+      logger.info({ event: 'center.stopping', signal }, 'stopping: answering held long-polls and closing the store');
+      center.close().then(
+        () => {
+          logger.info({ event: 'center.stopped' }, 'config center stopped');
+          resolve(0);
+        },
+        (error: unknown) => {
+          logger.error({ event: 'center.stop_failed', err: error }, 'the center did not close cleanly');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
 }
