@@ -56,7 +56,7 @@ export class RedisServer {
 
   /** (Re)starts the server on its port. */
   async restart(): Promise<void> {
-    if (this.child && this.child.exitCode === null) return;
+    if (this.child && this.child.exitCode === null && this.child.signalCode === null) return;
     this.child = spawn(
       'redis-server',
       ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir],
