@@ -4,7 +4,12 @@ import { TaskRevokedError, TimeoutError } from './errors.js';
 /** The slice of the result backend an `AsyncResult` reads. */
 export interface ResultSource {
   get(taskId: string): Promise<ResultDocument | null>;
-  waitFor(taskId: string, timeoutMs: number): Promise<ResultDocument | null>;
+  /** Resolves with the first final document, or null after `timeoutMs`; non-final ones go to `onUpdate`. */
+  waitFor(
+    taskId: string,
+    timeoutMs: number,
+    options?: { onUpdate?: (doc: ResultDocument) => void },
+  ): Promise<ResultDocument | null>;
 }
 
 /** Options of `AsyncResult.get`. */
@@ -14,9 +19,6 @@ export interface GetOptions {
   /** Throw the task's error (default); `false` returns it instead. */
   propagate?: boolean;
 }
-
-// A wait without a timeout is done in slices so that no timer exceeds Node's 2^31 ms limit.
-const UNBOUNDED_SLICE_MS = 60_000;
 
 /** A handle on one task's result in the backend (`celery-task-meta-<id>`). */
 export class AsyncResult {
@@ -88,18 +90,14 @@ export class AsyncResult {
   async get(options: GetOptions = {}): Promise<unknown> {
     const propagate = options.propagate ?? true;
     const timeoutMs = options.timeout;
-    const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + timeoutMs;
-    while (!this.isReadyLocally()) {
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) throw new TimeoutError(this.id, timeoutMs ?? 0);
-      const before = this.doc;
-      const doc = await this.source().waitFor(this.id, Math.min(remaining, UNBOUNDED_SLICE_MS));
-      if (doc) this.doc = doc;
-      else if (timeoutMs !== undefined && Date.now() >= deadline) throw new TimeoutError(this.id, timeoutMs);
-      if (doc && !READY_STATES.has(doc.status) && sameDocument(before, doc)) {
-        // The backend answered with the state we already had (e.g. STARTED); give the worker time.
-        await new Promise((r) => setTimeout(r, Math.max(0, Math.min(5, deadline - Date.now()))));
-      }
+    if (!this.isReadyLocally()) {
+      const doc = await this.source().waitFor(this.id, timeoutMs ?? Number.POSITIVE_INFINITY, {
+        onUpdate: (update) => {
+          this.doc = update;
+        },
+      });
+      if (!doc) throw new TimeoutError(this.id, timeoutMs ?? 0);
+      this.doc = doc;
     }
     return this.outcome(propagate);
   }
@@ -115,10 +113,6 @@ export class AsyncResult {
     if (propagate) throw error;
     return error;
   }
-}
-
-function sameDocument(a: ResultDocument | null, b: ResultDocument): boolean {
-  return a !== null && a.status === b.status && a.date_done === b.date_done && a.traceback === b.traceback;
 }
 
 function revokedError(id: string, doc: ResultDocument): TaskRevokedError {

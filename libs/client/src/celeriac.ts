@@ -56,7 +56,7 @@ export class Celeriac implements ChainSender {
     this.publisher = new CoalescingPublisher(() => this.startedBroker());
     this.resultSource = {
       get: async (id) => (await this.startedBackend()).get(id),
-      waitFor: async (id, timeoutMs) => (await this.startedBackend()).waitFor(id, timeoutMs),
+      waitFor: async (id, timeoutMs, options) => (await this.startedBackend()).waitFor(id, timeoutMs, options),
     };
     this.resultSourceFn = () => this.resultSource;
   }
@@ -162,8 +162,8 @@ export class Celeriac implements ChainSender {
       if (this.closing) throw new ClientClosedError(`send task ${name}`);
       if (options.task_id !== undefined)
         throw new ApplyOptionsError('applyMany cannot reuse one task_id for many tasks');
-      const items: PublishItem[] = new Array(argsList.length);
       const results: AsyncResult[] = new Array(argsList.length);
+      const items: PublishItem[] = new Array(argsList.length);
       for (let i = 0; i < argsList.length; i++) {
         const outgoing = this.buildOutgoing(name, argsList[i]!, {}, options, true);
         items[i] = this.toItem(outgoing);

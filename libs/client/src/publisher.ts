@@ -17,7 +17,8 @@ interface Batch {
   reject: (error: unknown) => void;
 }
 
-// Large bursts are cut into chunks so that no single command carries hundreds of megabytes.
+// A burst is cut into chunks, each sent as soon as it is full, so that Redis stores one chunk
+// while the producer builds the next, and no single command carries hundreds of megabytes.
 const MAX_ITEMS_PER_CALL = 5_000;
 
 /**
@@ -27,7 +28,9 @@ const MAX_ITEMS_PER_CALL = 5_000;
 export class CoalescingPublisher {
   private batch: Batch | null = null;
   private readonly target: () => Promise<PublishTarget>;
-  private inFlight = new Set<Promise<void>>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private ready: PublishTarget | undefined;
+  private sending: Promise<unknown> = Promise.resolve();
 
   constructor(target: () => Promise<PublishTarget>) {
     this.target = target;
@@ -37,14 +40,20 @@ export class CoalescingPublisher {
   add(item: PublishItem): Promise<void> {
     const batch = this.current();
     batch.items.push(item);
+    if (batch.items.length >= MAX_ITEMS_PER_CALL) this.flush(batch);
     return batch.promise;
   }
 
-  /** Queues many items for this tick's batch, in order. */
+  /** Queues many items in order; resolves once all of them are in Redis. */
   addMany(items: readonly PublishItem[]): Promise<void> {
-    const batch = this.current();
-    for (const item of items) batch.items.push(item);
-    return batch.promise;
+    const promises: Promise<void>[] = [];
+    let last: Promise<void> | undefined;
+    for (const item of items) {
+      const p = this.add(item);
+      if (p !== last) promises.push(p);
+      last = p;
+    }
+    return promises.length === 1 ? promises[0]! : Promise.all(promises).then(() => undefined);
   }
 
   /** Resolves when everything queued so far has been written (or failed). */
@@ -70,22 +79,27 @@ export class CoalescingPublisher {
   }
 
   private flush(batch: Batch): void {
-    if (this.batch === batch) this.batch = null;
+    if (this.batch !== batch) return;
+    this.batch = null;
     const done = this.send(batch.items).then(batch.resolve, batch.reject);
     this.inFlight.add(done);
     done.finally(() => this.inFlight.delete(done));
   }
 
-  private async send(items: PublishItem[]): Promise<void> {
-    const target = await this.target();
-    if (items.length <= MAX_ITEMS_PER_CALL) {
-      await target.publishMany(items);
-      return;
-    }
-    const calls: Promise<void>[] = [];
-    for (let i = 0; i < items.length; i += MAX_ITEMS_PER_CALL) {
-      calls.push(target.publishMany(items.slice(i, i + MAX_ITEMS_PER_CALL)));
-    }
-    await Promise.all(calls);
+  private send(items: PublishItem[]): Promise<void> {
+    // Once connected, the command is written at once (in call order); before that, batches queue
+    // behind the connection attempt in the order they were flushed.
+    if (this.ready) return this.ready.publishMany(items);
+    const sent = this.sending
+      .then(
+        () => this.target(),
+        () => this.target(),
+      )
+      .then((target) => {
+        this.ready = target;
+        return target.publishMany(items);
+      });
+    this.sending = sent.catch(() => {});
+    return sent;
   }
 }
