@@ -6,9 +6,9 @@ import { fileURLToPath } from 'node:url';
 import { Program } from '../lib/processes.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(HERE, '..', '..');
+const ROOT = path.resolve(HERE, '..', '..', '..');
 const CLI = path.join(ROOT, 'apps', 'cli', 'bin', 'celeriac.js');
-const TASKS = path.join(HERE, 'celeriac-tasks.mjs');
+const TASKS = path.join(HERE, '..', 'celeriac-tasks.mjs');
 const BATCH = 1000;
 
 /** True when the packages the benchmark needs have been built (`npm run build`). */
