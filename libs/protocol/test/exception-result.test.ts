@@ -55,10 +55,8 @@ describe('encodeExceptionResult', () => {
     for (const [err, type, module] of cases) {
       expect(encodeExceptionResult(err).result, type).toMatchObject({ exc_type: type, exc_module: module });
     }
-    const ref = throwIn(() => {
-      // biome-ignore lint/correctness/noUndeclaredVariables: the ReferenceError is the point.
-      return (undefinedNameForWireCapture as never)();
-    });
+    // Evaluated at run time so that the name really is undefined: a genuine JS ReferenceError.
+    const ref = throwIn(() => new Function('return undefinedNameForWireCapture')());
     const { result, traceback } = encodeExceptionResult(ref);
     expect(result.exc_type).toBe('NameError');
     expect(result.exc_message).toEqual(['undefinedNameForWireCapture is not defined']);
