@@ -1,7 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisServer } from '../../test/support/redis-server.js';
 import { RedisStore } from '../src/index.js';
-import { ADMIN_TOKEN, api, captureLogger, startTestCenter, type TestCenter, until, workerNodeLayer } from './support/center-harness.js';
+import {
+  ADMIN_TOKEN,
+  api,
+  captureLogger,
+  startTestCenter,
+  type TestCenter,
+  until,
+  workerNodeLayer,
+} from './support/center-harness.js';
 
 const T = ADMIN_TOKEN;
 let redis: RedisServer;
@@ -26,9 +34,17 @@ afterAll(async () => {
 describe('two center replicas on one Redis', () => {
   it('a write through one replica wakes a long-poll held by the other', async () => {
     expect((await api(a.url, 'PUT', '/v1/layers/nodes/w1', { token: T, body: workerNodeLayer([]) })).status).toBe(201);
-    await until(async () => (await api(b.url, 'GET', '/v1/nodes/w1/config', { token: T })).body.revision === 1, 10_000, 'replica b to see revision 1');
+    await until(
+      async () => (await api(b.url, 'GET', '/v1/nodes/w1/config', { token: T })).body.revision === 1,
+      10_000,
+      'replica b to see revision 1',
+    );
     const held = api(b.url, 'GET', '/v1/nodes/w1/config?after=1&wait=20', { token: T });
-    await until(async () => /celeriac_center_long_polls_held 1/.test((await api(b.url, 'GET', '/metrics')).text), 10_000, 'b to hold the long-poll');
+    await until(
+      async () => /celeriac_center_long_polls_held 1/.test((await api(b.url, 'GET', '/metrics')).text),
+      10_000,
+      'b to hold the long-poll',
+    );
     const started = Date.now();
     const write = await api(a.url, 'PATCH', '/v1/layers/nodes/w1', {
       token: T,
@@ -46,7 +62,11 @@ describe('two center replicas on one Redis', () => {
   it('refuses the stale one of two concurrent writes based on the same revision', async () => {
     for (let round = 0; round < 5; round++) {
       const current = (await api(a.url, 'GET', '/v1/layers/nodes/w1', { token: T })).body.revision as number;
-      await until(async () => (await api(b.url, 'GET', '/v1/layers/nodes/w1', { token: T })).body.revision === current, 10_000, 'b in step');
+      await until(
+        async () => (await api(b.url, 'GET', '/v1/layers/nodes/w1', { token: T })).body.revision === current,
+        10_000,
+        'b in step',
+      );
       const [fromA, fromB] = await Promise.all([
         api(a.url, 'PATCH', '/v1/layers/nodes/w1', {
           token: T,
@@ -120,7 +140,11 @@ describe('two center replicas on one Redis', () => {
         two.append(draft('two'), { layerRevision: 0, headRevision: 0 }),
       ]);
       expect(results.filter((r) => r.ok)).toHaveLength(1);
-      expect(results.find((r) => !r.ok)).toMatchObject({ ok: false, reason: 'layer_conflict', currentLayerRevision: 1 });
+      expect(results.find((r) => !r.ok)).toMatchObject({
+        ok: false,
+        reason: 'layer_conflict',
+        currentLayerRevision: 1,
+      });
       const moved = await one.append({ ...draft('other'), layer: 'groups/h' }, { layerRevision: 0, headRevision: 0 });
       expect(moved).toMatchObject({ ok: false, reason: 'head_moved', headRevision: 1 });
       const stored = await two.readRevisions(0);
