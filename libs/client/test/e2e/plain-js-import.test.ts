@@ -40,6 +40,27 @@ await app.close();
 console.log(JSON.stringify(out));
 `;
 
+// The README's TypeScript example, type-checked against the built declarations.
+const TS_APP = `
+import { AsyncResult, Celeriac, type TaskOptions, TimeoutError } from 'celeriac';
+export const app = new Celeriac('tasks', { broker_url: 'redis://127.0.0.1:6379/0', result_backend: 'redis://127.0.0.1:6379/1' });
+const options: TaskOptions = { rate_limit: '10/m', params: ['a', 'b'] };
+export const add = app.task('tasks.add', (a: number, b: number) => a + b, options);
+export async function main(): Promise<number> {
+  const r: AsyncResult = await add.delay(2, 3);
+  await add.applyAsync([2, 3], {}, { queue: 'q', countdown: 1, eta: new Date(), expires: 60, priority: 3, serializer: 'msgpack' });
+  const value = await r.get({ timeout: 1000 });
+  const state: string = r.state;
+  const tb: string | null = r.traceback;
+  await app.sendTask('tasks.mul', [2, 3], {}, { queue: 'math' });
+  await app.close();
+  void state;
+  void tb;
+  void TimeoutError;
+  return value as number;
+}
+`;
+
 let server: RedisServer;
 let dir: string;
 
@@ -50,6 +71,22 @@ beforeAll(async () => {
   mkdirSync(path.join(dir, 'node_modules'));
   symlinkSync(path.join(ROOT, 'apps/cli'), path.join(dir, 'node_modules/celeriac'), 'dir');
   writeFileSync(path.join(dir, 'app.mjs'), APP);
+  writeFileSync(path.join(dir, 'app.ts'), TS_APP);
+  writeFileSync(
+    path.join(dir, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        module: 'NodeNext',
+        moduleResolution: 'NodeNext',
+        target: 'ES2022',
+        strict: true,
+        noEmit: true,
+        skipLibCheck: true,
+        types: [],
+      },
+      files: ['app.ts'],
+    }),
+  );
 }, 300_000);
 
 afterAll(async () => {
@@ -77,5 +114,14 @@ describe('the built celeriac package from plain JavaScript', () => {
     } finally {
       redis.disconnect();
     }
+  });
+
+  it('type-checks the TypeScript usage example against the built declarations', async () => {
+    const tsc = path.join(ROOT, 'node_modules/typescript/bin/tsc');
+    const result = await run(process.execPath, [tsc, '-p', dir], { cwd: dir, timeout: 120_000 }).then(
+      () => 'ok',
+      (error: { stdout?: string }) => error.stdout ?? String(error),
+    );
+    expect(result).toBe('ok');
   });
 });
