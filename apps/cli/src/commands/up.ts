@@ -1,5 +1,454 @@
-// Placeholder until the up command lands; replaced by its owner.
-export async function run(_argv: string[]): Promise<number> {
-  process.stderr.write('celeriac up: not built yet\n');
-  return 1;
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Agent, processStartTicks, signalProcess } from '@celeriac/agent';
+import { Celeriac } from '@celeriac/client';
+import { type RunningCenter, startCenter } from '@celeriac/config-center';
+import { createLogger, type Logger, redactUrl } from '@celeriac/logger';
+
+const USAGE = `Usage: celeriac up [options]
+
+Starts a whole local fleet on this machine: a redis-server on a free port (unless --broker), a
+config center (state in ./.celeriac), an agent for node "local" running a demo worker program,
+and prints the center URL, an operator token and commands to try. Ctrl-C stops all of it.
+
+Options:
+  --dir <dir>           state directory (default ./.celeriac)
+  --broker <url>        use this Redis instead of starting one (redis://host:port/db)
+  --listen <host:port>  center address (default 127.0.0.1:8700; taken → any free port)
+  --demo-producer       also send a tasks.add every second and log the results
+  -l, --loglevel <lvl>  log level (default info)
+  -h, --help            this help
+`;
+
+const DEMO_TASKS = fileURLToPath(new URL('../../../../deploy/demo/tasks.mjs', import.meta.url));
+
+interface UpState {
+  redisPort?: number;
+  redisPid?: number;
+  redisStartTicks?: string;
+  adminToken?: string;
+  operatorToken?: string;
+  agentToken?: string;
+}
+
+/** `celeriac up`: redis, center, agent and demo worker on one machine until Ctrl-C/SIGTERM. */
+export async function run(argv: string[]): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        dir: { type: 'string' },
+        broker: { type: 'string' },
+        listen: { type: 'string' },
+        'demo-producer': { type: 'boolean' },
+        loglevel: { type: 'string', short: 'l' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }));
+  } catch (error) {
+    process.stderr.write(`celeriac up: ${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const broker = typeof values.broker === 'string' ? values.broker : undefined;
+  if (broker && !/^rediss?:\/\//.test(broker)) {
+    process.stderr.write(`celeriac up: --broker must be a redis:// URL, e.g. redis://127.0.0.1:6379/0\n`);
+    return 2;
+  }
+  const dir = path.resolve(typeof values.dir === 'string' ? values.dir : '.celeriac');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const logger = createLogger({ level: typeof values.loglevel === 'string' ? values.loglevel : 'info' });
+  const fleet = new LocalFleet(dir, logger);
+
+  let stopping: Promise<void> | undefined;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn({ signal }, 'already stopping; workers get KILL after their stop timeout');
+      return;
+    }
+    logger.info({ signal }, 'stopping the local fleet');
+    stopping = fleet.close();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  try {
+    const info = await fleet.start({
+      broker,
+      listen: typeof values.listen === 'string' ? values.listen : '127.0.0.1:8700',
+      demoProducer: values['demo-producer'] === true,
+    });
+    process.stdout.write(banner(info));
+  } catch (error) {
+    logger.error({ err: (error as Error).message }, 'celeriac up failed');
+    await fleet.close();
+    return 1;
+  }
+  await new Promise<void>((resolve) => {
+    const wait = setInterval(() => {
+      if (stopping) {
+        clearInterval(wait);
+        resolve();
+      }
+    }, 100);
+  });
+  await stopping;
+  process.stdout.write('celeriac up: stopped (agent and workers, center, redis)\n');
+  return 0;
+}
+
+interface FleetInfo {
+  centerUrl: string;
+  operatorToken: string;
+  brokerUrl: string;
+  dir: string;
+  metricsUrl: string;
+}
+
+/** Redis + center + agent for node `local`, started and stopped in order. */
+class LocalFleet {
+  private redis: ChildProcess | undefined;
+  private center: RunningCenter | undefined;
+  private agent: Agent | undefined;
+  private producer: DemoProducer | undefined;
+  private closing: Promise<void> | undefined;
+  private readonly stateFile: string;
+  private state: UpState = {};
+
+  constructor(
+    private readonly dir: string,
+    private readonly logger: Logger,
+  ) {
+    this.stateFile = path.join(dir, 'up.json');
+  }
+
+  async start(o: { broker?: string; listen: string; demoProducer: boolean }): Promise<FleetInfo> {
+    this.state = this.readState();
+    this.killLeftoverRedis();
+    const brokerUrl = o.broker ?? (await this.startRedis());
+    const resultBackend = withDb(brokerUrl, 1);
+    this.state.adminToken ??= `cel_${randomBytes(24).toString('base64url')}`;
+    this.saveState();
+
+    this.center = await this.startCenter(o.listen);
+    const admin = new Api(this.center.url, this.state.adminToken);
+    this.state.operatorToken = await admin.ensureToken(this.state.operatorToken, 'operator');
+    this.state.agentToken = await admin.ensureToken(this.state.agentToken, 'agent', 'local');
+    this.saveState();
+    await this.seed(admin, brokerUrl, resultBackend);
+
+    this.agent = new Agent({
+      centerUrl: this.center.url,
+      node: 'local',
+      token: this.state.agentToken,
+      stateDir: path.join(this.dir, 'agent'),
+      logger: this.logger.child({ component: 'agent', node: 'local' }),
+      metricsListen: '127.0.0.1:0',
+    });
+    await this.agent.start();
+    if (o.demoProducer) {
+      this.producer = new DemoProducer(brokerUrl, resultBackend, this.logger.child({ component: 'producer' }));
+      this.producer.start();
+    }
+    return {
+      centerUrl: this.center.url,
+      operatorToken: this.state.operatorToken,
+      brokerUrl,
+      dir: this.dir,
+      metricsUrl: this.agent.metricsUrl,
+    };
+  }
+
+  /** Producer, then agent (workers stop warm), then center, then redis. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.producer?.close();
+      await this.agent?.close();
+      await this.center?.close();
+      await this.stopRedis();
+    })();
+    return this.closing;
+  }
+
+  private async startRedis(): Promise<string> {
+    const port =
+      this.state.redisPort && (await isPortFree(this.state.redisPort)) ? this.state.redisPort : await freePort();
+    const redisDir = path.join(this.dir, 'redis');
+    mkdirSync(redisDir, { recursive: true });
+    // Its own process group: Ctrl-C in the terminal must not stop Redis before the workers drained.
+    const child = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', redisDir],
+      { stdio: 'ignore', detached: true },
+    );
+    const failed = new Promise<never>((_, reject) =>
+      child.once('error', (error) =>
+        reject(new Error(`cannot start redis-server (${error.message}); install it or pass --broker redis://...`)),
+      ),
+    );
+    this.redis = child;
+    await Promise.race([waitForPort(port, 5000), failed]);
+    this.state.redisPort = port;
+    this.state.redisPid = child.pid;
+    this.state.redisStartTicks = child.pid ? (processStartTicks(child.pid) ?? undefined) : undefined;
+    this.saveState();
+    this.logger.info({ port }, 'redis-server started');
+    return `redis://127.0.0.1:${port}/0`;
+  }
+
+  private async stopRedis(): Promise<void> {
+    const child = this.redis;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+    this.state.redisPid = undefined;
+    this.state.redisStartTicks = undefined;
+    this.saveState();
+  }
+
+  /** A redis-server left running by an `up` that was killed: stop it if it is still the same process. */
+  private killLeftoverRedis(): void {
+    const { redisPid, redisStartTicks } = this.state;
+    if (redisPid && redisStartTicks && processStartTicks(redisPid) === redisStartTicks) {
+      this.logger.warn({ pid: redisPid }, 'stopping the redis-server of a previous celeriac up');
+      signalProcess(redisPid, 'SIGKILL');
+    }
+  }
+
+  private async startCenter(listen: string): Promise<RunningCenter> {
+    const options = {
+      logger: this.logger.child({ component: 'center' }),
+      dataDir: path.join(this.dir, 'center'),
+      adminToken: this.state.adminToken,
+    };
+    try {
+      return await startCenter({ ...options, listen });
+    } catch (error) {
+      this.logger.warn({ listen, err: (error as Error).message }, 'center address taken; using a free port');
+      return startCenter({ ...options, listen: '127.0.0.1:0' });
+    }
+  }
+
+  /** The defaults and nodes/local layers, created when missing; the broker URL kept current. */
+  private async seed(admin: Api, brokerUrl: string, resultBackend: string): Promise<void> {
+    const defaults = await admin.request('GET', '/v1/layers/defaults');
+    if (defaults.status === 404) {
+      await admin.write('defaults', undefined, {
+        celery: {
+          broker_url: brokerUrl,
+          result_backend: resultBackend,
+          task_serializer: 'json',
+          result_serializer: 'json',
+          accept_content: ['json', 'msgpack'],
+          task_default_queue: 'celery',
+        },
+      });
+    } else {
+      const doc = defaults.body as { celery?: Record<string, unknown> };
+      if (doc.celery?.broker_url !== brokerUrl || doc.celery?.result_backend !== resultBackend) {
+        await admin.write('defaults', defaults.etag ?? undefined, {
+          ...doc,
+          celery: { ...doc.celery, broker_url: brokerUrl, result_backend: resultBackend },
+        });
+      }
+    }
+    const local = await admin.request('GET', '/v1/layers/nodes/local');
+    if (local.status === 404) {
+      await admin.write('nodes/local', undefined, {
+        programs: {
+          demo: {
+            kind: 'celeriac-worker',
+            app: DEMO_TASKS,
+            queues: ['celery'],
+            replicas: 2,
+            concurrency: 8,
+            stop_timeout: '10s',
+          },
+        },
+      });
+    }
+  }
+
+  private readState(): UpState {
+    try {
+      return JSON.parse(readFileSync(this.stateFile, 'utf8')) as UpState;
+    } catch {
+      return {};
+    }
+  }
+
+  private saveState(): void {
+    writeFileSync(this.stateFile, `${JSON.stringify(this.state, null, 2)}\n`, { mode: 0o600 });
+  }
+}
+
+/** Sends tasks.add(i, i) every second and logs each result. */
+class DemoProducer {
+  private readonly app: Celeriac;
+  private timer: NodeJS.Timeout | undefined;
+  private n = 0;
+  private readonly inFlight = new Set<Promise<void>>();
+
+  constructor(
+    brokerUrl: string,
+    resultBackend: string,
+    private readonly logger: Logger,
+  ) {
+    this.app = new Celeriac('producer', { broker_url: brokerUrl, result_backend: resultBackend });
+  }
+
+  start(): void {
+    this.timer = setInterval(() => {
+      const i = ++this.n;
+      const p = this.send(i).finally(() => this.inFlight.delete(p));
+      this.inFlight.add(p);
+    }, 1000);
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await Promise.allSettled([...this.inFlight]);
+    await this.app.close();
+  }
+
+  private async send(i: number): Promise<void> {
+    try {
+      const started = Date.now();
+      const result = await this.app.sendTask('tasks.add', [i, i]);
+      const value = await result.get({ timeout: 15_000 });
+      this.logger.info({ task: 'tasks.add', args: [i, i], result: value, ms: Date.now() - started }, 'demo task done');
+    } catch (error) {
+      this.logger.warn({ task: 'tasks.add', err: (error as Error).message }, 'demo task failed');
+    }
+  }
+}
+
+/** Minimal admin client of the center's HTTP API. */
+class Api {
+  constructor(
+    readonly url: string,
+    private readonly token: string,
+  ) {}
+
+  async request(method: string, route: string, body?: unknown, headers: Record<string, string> = {}) {
+    const res = await fetch(`${this.url}${route}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${this.token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...headers,
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let parsed: unknown;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = text;
+    }
+    return { status: res.status, body: parsed, etag: res.headers.get('etag') };
+  }
+
+  /** Reuses `existing` when the center still accepts it, else creates a new token of `role`. */
+  async ensureToken(existing: string | undefined, role: 'operator' | 'agent', node?: string): Promise<string> {
+    if (existing) {
+      const probe = node ? `/v1/nodes/${node}/config` : '/v1/nodes';
+      const res = await fetch(`${this.url}${probe}`, { headers: { authorization: `Bearer ${existing}` } });
+      await res.arrayBuffer();
+      if (res.status === 200) return existing;
+    }
+    const res = await this.request('POST', '/v1/tokens', { role, node, name: `celeriac up ${role}` });
+    if (res.status !== 201) throw new Error(`could not create the ${role} token: ${JSON.stringify(res.body)}`);
+    return (res.body as { token: string }).token;
+  }
+
+  /** PUT a layer (If-Match `etag` when it exists). */
+  async write(layer: string, etag: string | undefined, doc: unknown): Promise<void> {
+    const headers: Record<string, string> = { 'x-change-message': 'celeriac up' };
+    if (etag) headers['if-match'] = etag;
+    const res = await this.request('PUT', `/v1/layers/${layer}`, doc, headers);
+    if (res.status >= 300) throw new Error(`could not write ${layer}: ${JSON.stringify(res.body)}`);
+  }
+}
+
+function banner(info: FleetInfo): string {
+  return `
+Celeriac local fleet is up.
+
+  center     ${info.centerUrl}
+  operator   ${info.operatorToken}
+  broker     ${redactUrl(info.brokerUrl)}
+  agent      node "local", metrics ${info.metricsUrl}/metrics
+  state      ${info.dir}
+
+Try, in another terminal:
+
+  export CELERIAC_CENTER=${info.centerUrl} CELERIAC_TOKEN=${info.operatorToken}
+  npx celeriac nodes
+  npx celeriac config get nodes/local
+  npx celeriac config set defaults 'celery.task_annotations["tasks.add"].rate_limit=5/s' -m "slow down add"
+  npx celeriac config set nodes/local programs.demo.replicas=3 -m "more workers"
+  npx celeriac config history --node local
+
+The agent restarts the demo workers (rolling) when a change touches them; watch it here.
+Ctrl-C stops everything.
+`;
+}
+
+function withDb(url: string, db: number): string {
+  const u = new URL(url);
+  u.pathname = `/${db}`;
+  return u.toString();
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function isPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.end();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`redis-server did not listen on port ${port} within ${timeoutMs} ms`);
 }
