@@ -144,9 +144,9 @@ function printWrite(result: WriteResponse): void {
     out(`${result.layer}: no change (still at revision ${result.revision})\n`);
     return;
   }
-  const restored = result.restored_from === undefined ? '' : ` restores revision ${result.restored_from},`;
+  const restored = result.restored_from === undefined ? '' : ` restores revision ${result.restored_from}`;
   const count = result.diff.length;
-  out(`${result.layer}: revision ${result.revision}${restored} ${count} change${count === 1 ? '' : 's'}\n`);
+  out(`${result.layer}: revision ${result.revision}${restored}, ${count} change${count === 1 ? '' : 's'}\n`);
   for (const line of formatDiff(result.diff, '  ')) out(`${line}\n`);
 }
 

@@ -1,4 +1,4 @@
-import { redactUrl } from '@celeriac/logger';
+import { redactSecrets, redactUrl } from '@celeriac/logger';
 import { CliError, EXIT } from './cli-errors.js';
 
 /** Where the center is and who we are. */
@@ -111,16 +111,12 @@ export class CenterClient {
   }
 
   private unreachable(error: unknown): CliError {
-    const cause = (error as { cause?: { code?: string } })?.cause;
+    const cause = (error as { cause?: { code?: string; message?: string } })?.cause;
     const code = cause?.code ?? (error as { name?: string })?.name;
-    const reason =
-      code === 'ECONNREFUSED'
-        ? 'connection refused'
-        : code === 'ENOTFOUND'
-          ? 'host not found'
-          : code === 'TimeoutError'
-            ? `no answer within ${this.timeoutMs} ms`
-            : (code ?? 'network error');
+    let reason = redactSecrets(cause?.message ?? (error as Error)?.message ?? code ?? 'network error');
+    if (code === 'ECONNREFUSED') reason = 'connection refused';
+    else if (code === 'ENOTFOUND') reason = 'host not found';
+    else if (code === 'TimeoutError') reason = `no answer within ${this.timeoutMs} ms`;
     return new CliError(
       'CENTER_UNREACHABLE',
       `cannot reach the config center at ${this.displayUrl} (${reason}); check --center or CELERIAC_CENTER and that the center runs`,
