@@ -42,12 +42,14 @@ async function cli(
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON answers
+type Json = any;
+
 async function api(
   method: string,
   urlPath: string,
   token: string,
   body?: unknown,
-): Promise<{ status: number; body: any }> {
+): Promise<{ status: number; body: Json }> {
   const response = await fetch(center.url + urlPath, {
     method,
     headers: {

@@ -42,19 +42,49 @@ const LIVE_FIELDS = ['stop_timeout', 'ready_timeout'] as const;
 
 const PLACEHOLDER = /\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}/g;
 
-/** The `celery.<key>` names a command program's template and argv refer to; `all` when they use `{{celery}}` whole. */
+/** The `{{path}}` placeholders of a command program's template and argv. */
+function templateReferences(program: Program): string[][] {
+  const refs: string[][] = [];
+  for (const text of [program.config_template ?? '', ...(program.command ?? [])]) {
+    for (const match of text.matchAll(PLACEHOLDER)) refs.push((match[1] as string).split('.'));
+  }
+  return refs;
+}
+
+/** The `celery.<key>` names a command program refers to; `all` when it uses `{{celery}}` whole. */
 function templateCeleryKeys(program: Program): Set<string> | 'all' {
   const keys = new Set<string>();
-  const texts = [program.config_template ?? '', ...(program.command ?? [])];
-  for (const text of texts) {
-    for (const match of text.matchAll(PLACEHOLDER)) {
-      const [head, key] = (match[1] as string).split('.');
-      if (head !== 'celery') continue;
-      if (key === undefined) return 'all';
-      keys.add(key);
-    }
+  for (const [head, key] of templateReferences(program)) {
+    if (head !== 'celery') continue;
+    if (key === undefined) return 'all';
+    keys.add(key);
   }
   return keys;
+}
+
+function lookup(root: unknown, path: readonly string[]): unknown {
+  let value = root;
+  for (const key of path) {
+    if (!isPlainObject(value) || !Object.hasOwn(value, key)) return undefined;
+    value = value[key];
+  }
+  return value;
+}
+
+/** Values a command's template takes from other parts of the config (`{{programs.workers.queues}}`, `{{groups}}`). */
+function templateConfigChanges(program: Program, before: EffectiveConfig, after: EffectiveConfig): string[] {
+  const reasons: string[] = [];
+  const seen = new Set<string>();
+  for (const ref of templateReferences(program)) {
+    if (ref[0] !== 'programs' && ref[0] !== 'groups') continue;
+    const name = ref.join('.');
+    if (seen.has(name)) continue;
+    seen.add(name);
+    const old = lookup(before, ref);
+    const now = lookup(after, ref);
+    if (!same(old, now)) reasons.push(describe(`template value ${name}`, old, now));
+  }
+  return reasons;
 }
 
 /**
@@ -151,6 +181,7 @@ function classifyProgram(name: string, before: EffectiveConfig, after: Effective
   for (const key of keys) {
     if (!same(oldCelery[key], newCelery[key])) restart.push(describe(key, oldCelery[key], newCelery[key]));
   }
+  if (now.kind === 'command' && old.kind === 'command') restart.push(...templateConfigChanges(now, before, after));
   const replicas = old.replicas === now.replicas ? [] : [`replicas ${old.replicas} → ${now.replicas}`];
   if (restart.length > 0) return { action: 'restart', reasons: [...restart, ...replicas] };
   if (replicas.length > 0) return { action: 'scale', reasons: replicas };

@@ -181,6 +181,19 @@ describe('classifyChange', () => {
     expect(result.other).toEqual({ action: 'restart', reasons: ['timezone set (UTC)'] });
   });
 
+  it("restarts a command program when another program's values its template names change", () => {
+    const tpl = { programs: { other: { config_template: 'queues={{programs.ts.queues}} groups={{groups}}' } } };
+    const result = classifyChange(config(tpl), config(mergeLayers(tpl, { programs: { ts: { queues: ['a', 'b'] } } })));
+    expect(result.other).toEqual({
+      action: 'restart',
+      reasons: ['template value programs.ts.queues changed (["celery"] → ["a","b"])'],
+    });
+    expect(result.ts?.action).toBe('restart');
+    expect(
+      classifyChange(config(tpl), config(mergeLayers(tpl, { programs: { ts: { concurrency: 2 } } }))).other?.action,
+    ).toBe('none');
+  });
+
   it('summarises long changes', () => {
     const many = Object.fromEntries(Array.from({ length: 5 }, (_, i) => [`tasks.t${i}`, { rate_limit: '1/s' }]));
     const reason = classifyChange(config(), config({ celery: { task_annotations: many } })).ts?.reasons[0];
