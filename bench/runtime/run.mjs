@@ -161,6 +161,7 @@ async function main() {
   }
   const results = Object.fromEntries(systems.map((s) => [s.name, []]));
   const started = Date.now();
+  const loadAtStart = os.loadavg()[0];
   try {
     for (let round = 0; round < options.rounds; round++) {
       const order = systems.map((_, i) => systems[(i + round) % systems.length]);
@@ -189,7 +190,8 @@ async function main() {
   const names = Object.keys(medians);
   console.log(
     `\nMedians of ${options.rounds} interleaved rounds; ${os.cpus().length} cores (${os.cpus()[0]?.model}), ` +
-      `node ${process.version}, ${Math.round((Date.now() - started) / 1000)} s\n`,
+      `node ${process.version}, ${Math.round((Date.now() - started) / 1000)} s, ` +
+      `load average ${loadAtStart.toFixed(1)} at start and ${os.loadavg()[0].toFixed(1)} at the end\n`,
   );
   console.log(
     table(
@@ -210,7 +212,7 @@ async function main() {
   const out =
     options.json || path.join(HERE, '..', 'results', `runtime-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   mkdirSync(path.dirname(out), { recursive: true });
-  writeFileSync(out, JSON.stringify({ options, results, medians }, null, 2));
+  writeFileSync(out, JSON.stringify({ options, loadAtStart, loadAtEnd: os.loadavg()[0], results, medians }, null, 2));
   console.log(`\nraw figures: ${path.relative(process.cwd(), out)}`);
 }
 
