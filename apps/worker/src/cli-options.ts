@@ -89,7 +89,7 @@ export function parseWorkerArgs(argv: string[], env: NodeJS.ProcessEnv = process
     logLevel: level === 'warning' ? 'warn' : level === 'critical' ? 'fatal' : level,
     configFile: (values.config as string | undefined) ?? null,
     name: (values.hostname as string | undefined) ?? null,
-    readyFile: (values['ready-file'] as string | undefined) ?? env.CELERIAC_READY_FILE ?? null,
+    readyFile: (values['ready-file'] as string | undefined) || env.CELERIAC_READY_FILE || null,
     prefetchMultiplier: positiveInt('--prefetch-multiplier', values['prefetch-multiplier'] as string | undefined),
     drainTimeoutMs: drainSec * 1000,
     help,

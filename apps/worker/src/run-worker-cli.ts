@@ -35,6 +35,7 @@ export async function runWorkerCli(argv: string[]): Promise<number> {
   const name = nodeName(options.name);
   const logger = createLogger({ level: options.logLevel, bindings: { name } });
   let app: Awaited<ReturnType<typeof loadApp>>['app'] | undefined;
+  let worker: InstanceType<typeof Worker> | undefined;
   try {
     ({ app } = await loadApp(options.app));
     if (options.configFile !== null) {
@@ -50,7 +51,7 @@ export async function runWorkerCli(argv: string[]): Promise<number> {
     const configured = settings.worker_concurrency;
     const concurrency = options.concurrency ?? (typeof configured === 'number' && configured >= 1 ? configured : 16);
     const pid = process.pid;
-    const worker = new Worker({
+    worker = new Worker({
       app,
       queues,
       concurrency,
@@ -61,12 +62,13 @@ export async function runWorkerCli(argv: string[]): Promise<number> {
       drainTimeoutMs: options.drainTimeoutMs,
       watchdog: true,
     });
+    const running = worker;
     const stopped = new Promise<void>((resolve) => {
-      worker.on('state', (state: string) => {
+      running.on('state', (state: string) => {
         if (state === 'stopped') resolve();
       });
     });
-    const removeSignals = installShutdownSignals(worker, logger);
+    const removeSignals = installShutdownSignals(running, logger);
     logger.info(
       {
         event: 'worker.starting',
@@ -78,7 +80,7 @@ export async function runWorkerCli(argv: string[]): Promise<number> {
       `Starting ${name}`,
     );
     try {
-      await worker.start();
+      await running.start();
       await announceReady({ readyFile: options.readyFile, name, queues, logger });
       await stopped;
     } finally {
@@ -93,6 +95,7 @@ export async function runWorkerCli(argv: string[]): Promise<number> {
       { event: 'worker.failed', code: (error as { code?: string }).code, err: message },
       `Worker failed: ${message}`,
     );
+    await worker?.coldShutdown().catch(() => undefined);
     await app?.close?.().catch(() => undefined);
     logger.flush?.();
     return 1;
