@@ -340,8 +340,11 @@ export class Celeriac implements ChainSender {
     }
 
     const priority = route.priority;
-    if (priority !== undefined && (!Number.isInteger(priority) || priority < 0 || priority > 9)) {
-      throw new ApplyOptionsError(`priority must be an integer from 0 to 9, got ${String(priority)}`);
+    // 0-9 on Redis; larger values (AMQP allows 255) land in the highest step, as with kombu.
+    if (priority !== undefined && (!Number.isInteger(priority) || priority < 0 || priority > 255)) {
+      throw new ApplyOptionsError(
+        `priority must be an integer from 0 to 9 (0 is served first), got ${String(priority)}`,
+      );
     }
 
     const hard = options.time_limit ?? own.time_limit ?? (s.task_time_limit as number | null) ?? null;

@@ -28,6 +28,7 @@ export {
   globToRegExp,
   type Route,
   type RouteMap,
+  type RoutePair,
   type RouterFn,
   type RouteSpec,
   routeFor,

@@ -12,7 +12,7 @@ export type RouteSpec = string | { queue?: string; routing_key?: string; priorit
 export type RouteMap = Record<string, RouteSpec> | ReadonlyArray<readonly [string | RegExp, RouteSpec]>;
 
 /** `task_routes`: one map, or a list of maps tried in order (first match wins). */
-export type TaskRoutes = RouteMap | RouterFn | ReadonlyArray<RouteMap | RouterFn> | null | undefined;
+export type TaskRoutes = RouteMap | RouterFn | ReadonlyArray<RouteMap | RouterFn | RoutePair> | null | undefined;
 
 type Matcher = (taskName: string) => RouteSpec | undefined;
 
@@ -70,20 +70,34 @@ function compileMap(map: RouteMap): Matcher {
 /** A router function, as Celery allows in `task_routes`: name → route value, or undefined to pass. */
 export type RouterFn = (taskName: string) => RouteSpec | undefined | null;
 
-function compileRouter(router: RouteMap | RouterFn): Matcher {
+/** One `[pattern, route]` pair, as a list entry of `task_routes` in JSON configs. */
+export type RoutePair = readonly [string | RegExp, RouteSpec];
+
+function isPair(value: unknown): value is RoutePair {
+  return (
+    Array.isArray(value) &&
+    value.length === 2 &&
+    (typeof value[0] === 'string' || value[0] instanceof RegExp) &&
+    !Array.isArray(value[1])
+  );
+}
+
+function compileRouter(router: RouteMap | RouterFn | RoutePair): Matcher {
   if (typeof router === 'function') return (taskName) => router(taskName) ?? undefined;
-  return compileMap(router);
+  if (isPair(router)) return compileMap([router]);
+  return compileMap(router as RouteMap);
 }
 
 /**
  * Turns `task_routes` into one lookup function; unmatched names give `undefined`. As in Celery, an
  * array is a list of routers tried in order (each a map, an ordered list of `[pattern, route]` pairs,
- * or a function) and the first match wins.
+ * or a function) and the first match wins; a bare `[pattern, route]` pair is accepted as an entry
+ * too, as the config center's schema allows.
  */
 export function compileRoutes(routes: TaskRoutes): Matcher {
   if (routes === null || routes === undefined) return () => undefined;
   if (Array.isArray(routes)) {
-    const matchers = (routes as ReadonlyArray<RouteMap | RouterFn>).map(compileRouter);
+    const matchers = (routes as ReadonlyArray<RouteMap | RouterFn | RoutePair>).map(compileRouter);
     return (taskName) => {
       for (const m of matchers) {
         const hit = m(taskName);

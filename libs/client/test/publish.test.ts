@@ -131,7 +131,8 @@ describe('delay / applyAsync / sendTask on Redis', () => {
     const step3 = await entries('celery\x06\x163');
     expect(step3.map((e) => e.envelope.properties.priority)).toEqual([3, 5]);
     expect((await only('celery\x06\x169')).envelope.properties.priority).toBe(9);
-    await expect(add.applyAsync([1], {}, { priority: 10 })).rejects.toBeInstanceOf(ApplyOptionsError);
+    await expect(add.applyAsync([1], {}, { priority: -1 })).rejects.toBeInstanceOf(ApplyOptionsError);
+    await expect(add.applyAsync([1], {}, { priority: 2.5 })).rejects.toBeInstanceOf(ApplyOptionsError);
   });
 
   it('countdown and eta become absolute ISO dates with 6 fractional digits', async () => {

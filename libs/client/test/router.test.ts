@@ -53,6 +53,14 @@ describe('routeFor against Celery 5.2 router results', () => {
     expect(routeFor('x.y', [], 'celery').queue).toBe('celery');
   });
 
+  it('accepts bare [pattern, route] pairs as list entries, as the config schema allows', () => {
+    const routes: TaskRoutes = [['tasks.add', 'q1'], ['tasks.*', { queue: 'q2', priority: 4 }], { 'other.*': 'q3' }];
+    expect(routeFor('tasks.add', routes, 'celery').queue).toBe('q1');
+    expect(routeFor('tasks.mul', routes, 'celery')).toEqual({ queue: 'q2', routing_key: 'q2', priority: 4 });
+    expect(routeFor('other.x', routes, 'celery').queue).toBe('q3');
+    expect(routeFor('none', routes, 'celery').queue).toBe('celery');
+  });
+
   it('accepts router functions in a list, as Celery does', () => {
     const routes: TaskRoutes = [(name) => (name.endsWith('.slow') ? { queue: 'slow' } : undefined), { '*': 'rest' }];
     expect(routeFor('a.slow', routes, 'celery').queue).toBe('slow');
