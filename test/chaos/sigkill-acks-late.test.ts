@@ -42,13 +42,13 @@ describe('chaos: SIGKILL with acks_late', () => {
       env: { INTEROP_WORKER_TAG: 'killed' },
     });
     workers.push(doomed);
+    const sentAt = Date.now();
     const result = await app.sendTask('tasks.record_sleep', [2], {}, { queue: 'late' });
     await pollUntil(async () => ((await brokerDb.hget('interop.runs', result.id)) === '1' ? true : undefined), {
       what: 'the task to start on the first worker',
       detail: () => doomed.program.tail(),
     });
     await doomed.kill();
-    const killedAt = Date.now();
     // acks_late: the delivery was not acked, so it is still recorded as unacked.
     expect(await brokerDb.hlen('unacked')).toBe(1);
     expect(await brokerDb.zcard('unacked_index')).toBe(1);
@@ -60,13 +60,22 @@ describe('chaos: SIGKILL with acks_late', () => {
       env: { INTEROP_WORKER_TAG: 'survivor' },
     });
     workers.push(survivor);
-    expect(await result.get({ timeout: 45_000 })).toBe('survivor');
-    // Not restored before the visibility timeout had passed.
-    expect(Date.now() - killedAt).toBeGreaterThanOrEqual(VISIBILITY_TIMEOUT_SEC * 1000);
+    const rerunAt = await pollUntil(
+      async () => ((await brokerDb.hget('interop.runs', result.id)) === '2' ? Date.now() : undefined),
+      {
+        what: 'the task to run again on the survivor',
+        timeoutMs: 45_000,
+        intervalMs: 20,
+        detail: () => survivor.program.tail(),
+      },
+    );
+    // Not restored before the visibility timeout (counted from the delivery, which followed the send).
+    expect(rerunAt - sentAt).toBeGreaterThanOrEqual(VISIBILITY_TIMEOUT_SEC * 1000 - 50);
+    expect(await result.get({ timeout: 30_000 })).toBe('survivor');
     expect(await brokerDb.hget('interop.runs', result.id)).toBe('2');
     await pollUntil(async () => ((await brokerDb.hlen('unacked')) === 0 ? true : undefined), {
       what: 'the unacked hash to empty after the second run',
       timeoutMs: 10_000,
     });
-  });
+  }, 90_000);
 });
