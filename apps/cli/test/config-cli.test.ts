@@ -227,6 +227,17 @@ describe('celeriac config', () => {
     expect(after.stdout).toContain('back to 10/m');
   });
 
+  it('warns about a likely typo in a setting name, and unsets it again', async () => {
+    const typo = await cli(['config', 'set', 'groups/web', 'celery.task_serialiser=json', '-m', 'typo']);
+    expect(typo.exitCode).toBe(0);
+    expect(typo.stderr).toContain(
+      'warning: celery.task_serialiser is not a Celery setting; it is kept, but no worker reads it (did you mean task_serializer?)',
+    );
+    const fixed = await cli(['config', 'unset', 'groups/web', 'celery.task_serialiser', '-m', 'fix typo']);
+    expect(fixed.exitCode).toBe(0);
+    expect(fixed.stderr).toBe('');
+  });
+
   it('unsets keys', async () => {
     const result = await cli(['config', 'unset', 'groups/web', 'celery.task_default_queue', '-m', 'drop queue']);
     expect(result.exitCode).toBe(0);

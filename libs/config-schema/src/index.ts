@@ -8,7 +8,7 @@ export {
   type TokenRole,
   tokenRequestSchema,
 } from './api-schemas.js';
-export { OLD_CELERY_SETTING_NAMES } from './celery-setting-names.js';
+export { CELERY_SETTING_NAMES, OLD_CELERY_SETTING_NAMES } from './celery-setting-names.js';
 export {
   acceptedSerializers,
   type CelerySettings,

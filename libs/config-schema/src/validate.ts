@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { CELERY_SETTING_NAMES, OLD_CELERY_SETTING_NAMES } from './celery-setting-names.js';
 import { type EffectiveConfig, effectiveConfigSchema } from './effective-config-schema.js';
 import { type Layer, layerSchema } from './layer-schema.js';
 import { isPlainObject } from './merge-layers.js';
@@ -39,9 +40,67 @@ function toIssues(error: z.ZodError): ValidationIssue[] {
   return error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message }));
 }
 
+/** Levenshtein distance, for "did you mean" hints. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      current[j] = Math.min(
+        (previous[j] as number) + 1,
+        (current[j - 1] as number) + 1,
+        (previous[j - 1] as number) + cost,
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length] as number;
+}
+
+/** The known setting closest to `name`, when it is close enough to be a likely typo. */
+function closestSetting(name: string): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(2, Math.floor(name.length / 5)) + 1;
+  for (const known of CELERY_SETTING_NAMES) {
+    const distance = editDistance(name.toLowerCase(), known);
+    if (distance < bestDistance) {
+      best = known;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+/** Old and new name given together, and settings Celery does not know (likely typos). */
 function celeryWarnings(doc: unknown): string[] {
   if (!isPlainObject(doc) || !isPlainObject(doc.celery)) return [];
-  return normalizeCelerySettingsWithWarnings(doc.celery).warnings.map((warning) => `celery: ${warning}`);
+  const { settings, warnings } = normalizeCelerySettingsWithWarnings(doc.celery);
+  const out = warnings.map((warning) => `celery: ${warning}`);
+  for (const key of Object.keys(settings)) {
+    if (CELERY_SETTING_NAMES.has(key) || key.startsWith('celeriac_')) continue;
+    const hint = closestSetting(key);
+    out.push(
+      `celery.${key} is not a Celery setting; it is kept, but no worker reads it${hint ? ` (did you mean ${hint}?)` : ''}`,
+    );
+  }
+  return out;
+}
+
+/** Issues about a setting the document gave under its old upper-case name say so. */
+function mentionOldNames(doc: unknown, issues: ValidationIssue[]): ValidationIssue[] {
+  if (!isPlainObject(doc) || !isPlainObject(doc.celery)) return issues;
+  const oldNames = new Map<string, string>();
+  for (const key of Object.keys(doc.celery)) {
+    const name = OLD_CELERY_SETTING_NAMES[key];
+    if (name !== undefined && !Object.hasOwn(doc.celery, name)) oldNames.set(name, key);
+  }
+  if (oldNames.size === 0) return issues;
+  return issues.map((issue) => {
+    const match = /^celery\.([a-z0-9_]+)(?=$|[.[])/.exec(issue.path);
+    const old = match ? oldNames.get(match[1] as string) : undefined;
+    return old ? { ...issue, message: `${issue.message} (set as ${old})` } : issue;
+  });
 }
 
 /**
@@ -57,7 +116,7 @@ export function validateLayer(layer: string, doc: unknown): ValidationResult<Lay
     issues.push({ path: 'groups', message: 'only a node layer lists groups; set "groups" in nodes/<node>' });
   }
   const parsed = layerSchema.safeParse(doc);
-  if (!parsed.success) issues.push(...toIssues(parsed.error));
+  if (!parsed.success) issues.push(...mentionOldNames(doc, toIssues(parsed.error)));
   if (issues.length > 0 || !parsed.success) return { ok: false, issues };
   return { ok: true, value: parsed.data, warnings: celeryWarnings(doc) };
 }
@@ -65,6 +124,6 @@ export function validateLayer(layer: string, doc: unknown): ValidationResult<Lay
 /** Validates a merged config: complete programs, Celery settings and their cross-checks; defaults filled in. */
 export function validateEffectiveConfig(doc: unknown): ValidationResult<EffectiveConfig> {
   const parsed = effectiveConfigSchema.safeParse(doc);
-  if (!parsed.success) return { ok: false, issues: toIssues(parsed.error) };
+  if (!parsed.success) return { ok: false, issues: mentionOldNames(doc, toIssues(parsed.error)) };
   return { ok: true, value: parsed.data, warnings: celeryWarnings(doc) };
 }

@@ -61,6 +61,17 @@ describe('validateLayer', () => {
       expect(result.warnings).toEqual([expect.stringContaining('CELERY_ROUTES and task_routes are both set')]);
   });
 
+  it('warns about settings Celery does not know, suggesting the likely one', () => {
+    const result = validateLayer('defaults', {
+      celery: { task_serialiser: 'json', CELERY_FOO: 1, celeriac_extra: true, totally_unrelated_name: 1 },
+    });
+    expect(result.ok && result.warnings).toEqual([
+      'celery.task_serialiser is not a Celery setting; it is kept, but no worker reads it (did you mean task_serializer?)',
+      'celery.CELERY_FOO is not a Celery setting; it is kept, but no worker reads it',
+      'celery.totally_unrelated_name is not a Celery setting; it is kept, but no worker reads it',
+    ]);
+  });
+
   it.each([
     ['nodes/../etc'],
     ['nodes/'],
@@ -238,7 +249,12 @@ describe('validateLayer', () => {
     [
       'broker transport options',
       { celery: { BROKER_TRANSPORT_OPTIONS: { visibility_timeout: 'long' } } },
-      [{ path: 'celery.broker_transport_options.visibility_timeout', message: 'must be a number greater than 0' }],
+      [
+        {
+          path: 'celery.broker_transport_options.visibility_timeout',
+          message: 'must be a number greater than 0 (set as BROKER_TRANSPORT_OPTIONS)',
+        },
+      ],
     ],
     ['celery of the wrong type', { celery: [] }, [{ path: 'celery', message: 'must be an object of Celery settings' }]],
     [

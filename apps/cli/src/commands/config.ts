@@ -128,6 +128,7 @@ function baseRevision(args: ParsedArgs, read: number): number {
   return given === undefined ? read : requireRevision(given, '--revision');
 }
 
+/** Sends the whole layer; the center validates it. Local warnings (likely typos) go to stderr. */
 async function putLayer(
   client: CenterClient,
   layer: string,
@@ -136,7 +137,10 @@ async function putLayer(
   message: string,
 ): Promise<WriteResponse> {
   const body = { ...document, message };
-  return (await client.request<WriteResponse>('PUT', `/v1/layers/${layer}`, { body, ifMatch })).body;
+  const result = (await client.request<WriteResponse>('PUT', `/v1/layers/${layer}`, { body, ifMatch })).body;
+  const local = validateLayer(layer, document);
+  if (local.ok) for (const warning of local.warnings) process.stderr.write(`warning: ${warning}\n`);
+  return result;
 }
 
 function printWrite(result: WriteResponse): void {
