@@ -10,7 +10,7 @@ import { RedisServer } from '../support/redis-server.js';
 
 const VISIBILITY_TIMEOUT_SEC = 2;
 
-describe('chaos: unacked restore across languages', () => {
+describe('chaos: unacked restore across languages', { timeout: 90_000 }, () => {
   let redis: RedisServer;
   let app: Celeriac;
   let brokerDb: Redis;
@@ -58,7 +58,7 @@ describe('chaos: unacked restore across languages', () => {
     running.push(celeriac);
     expect(await result.get({ timeout: 45_000 })).toBe('celeriac');
     expect(await brokerDb.hget('interop.runs', result.id)).toBe('2');
-  }, 90_000);
+  });
 
   it('a Python worker re-runs what a killed celeriac worker held', async () => {
     const celeriac = await CeleriacWorkerProcess.start({ config, queues: ['from-ts'], concurrency: 1 });
@@ -76,5 +76,5 @@ describe('chaos: unacked restore across languages', () => {
     running.push(python);
     expect(await result.get({ timeout: 45_000 })).toBe('python');
     expect(await brokerDb.hget('interop.runs', result.id)).toBe('2');
-  }, 90_000);
+  });
 });

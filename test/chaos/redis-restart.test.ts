@@ -6,7 +6,7 @@ import { pollUntil } from '../support/celery-poll.js';
 import { CeleriacWorkerProcess } from '../support/celery-ts-worker.js';
 import { RedisServer } from '../support/redis-server.js';
 
-describe('chaos: Redis restart', () => {
+describe('chaos: Redis restart', { timeout: 90_000 }, () => {
   let redis: RedisServer;
   let app: Celeriac;
   let worker: CeleriacWorkerProcess;
@@ -61,5 +61,5 @@ describe('chaos: Redis restart', () => {
     const values = await Promise.all(later.map((r) => r.get({ timeout: 15_000 })));
     expect(values).toEqual(Array.from({ length: 20 }, (_, i) => i * 2));
     expect(worker.program.running).toBe(true);
-  }, 90_000);
+  });
 });

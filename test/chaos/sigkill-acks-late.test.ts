@@ -9,7 +9,7 @@ import { RedisServer } from '../support/redis-server.js';
 
 const VISIBILITY_TIMEOUT_SEC = 2;
 
-describe('chaos: SIGKILL with acks_late', () => {
+describe('chaos: SIGKILL with acks_late', { timeout: 90_000 }, () => {
   let redis: RedisServer;
   let app: Celeriac;
   let brokerDb: Redis;
@@ -77,5 +77,5 @@ describe('chaos: SIGKILL with acks_late', () => {
       what: 'the unacked hash to empty after the second run',
       timeoutMs: 10_000,
     });
-  }, 90_000);
+  });
 });

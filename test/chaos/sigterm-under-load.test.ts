@@ -9,7 +9,7 @@ import { RedisServer } from '../support/redis-server.js';
 
 const TASKS = 200;
 
-describe('chaos: SIGTERM under load', () => {
+describe('chaos: SIGTERM under load', { timeout: 90_000 }, () => {
   let redis: RedisServer;
   let app: Celeriac;
   let brokerDb: Redis;

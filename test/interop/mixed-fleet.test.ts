@@ -11,7 +11,7 @@ import { RedisServer } from '../support/redis-server.js';
 
 const TOTAL = 1000;
 
-describe('mixed fleet: Python and celeriac workers on one queue', () => {
+describe('mixed fleet: Python and celeriac workers on one queue', { timeout: 90_000 }, () => {
   let redis: RedisServer;
   let pyWorker: CeleryWorker;
   let tsWorker: CeleriacWorkerProcess;

@@ -6,7 +6,7 @@ import { type PythonClientLine, runPythonClient } from '../support/celery-python
 import { CeleriacWorkerProcess } from '../support/celery-ts-worker.js';
 import { RedisServer } from '../support/redis-server.js';
 
-describe('Python Celery client -> celeriac worker', () => {
+describe('Python Celery client -> celeriac worker', { timeout: 90_000 }, () => {
   let redis: RedisServer;
   let worker: CeleriacWorkerProcess;
   let config: Record<string, unknown>;

@@ -6,7 +6,7 @@ import { runPythonClient } from '../support/celery-python-client.js';
 import { CeleryWorker } from '../support/celery-worker.js';
 import { RedisServer } from '../support/redis-server.js';
 
-describe('interop harness: Python client -> Python worker', () => {
+describe('interop harness: Python client -> Python worker', { timeout: 90_000 }, () => {
   let redis: RedisServer;
   let worker: CeleryWorker;
   let config: Record<string, unknown>;

@@ -10,7 +10,7 @@ import { RedisServer } from '../support/redis-server.js';
 
 const GET = { timeout: 20_000 };
 
-describe('celeriac client -> Python Celery worker', () => {
+describe('celeriac client -> Python Celery worker', { timeout: 90_000 }, () => {
   let redis: RedisServer;
   let worker: CeleryWorker;
   let app: Celeriac;
