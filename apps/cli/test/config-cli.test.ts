@@ -188,6 +188,7 @@ describe('celeriac config', () => {
     const conflict = await cli(['config', 'apply', 'groups/web', '-f', jsonFile, '--revision', String(stale)]);
     expect(conflict.exitCode).toBe(5);
     expect(conflict.stderr).toContain(`it is now at revision ${now}`);
+    expect(conflict.stderr).toContain('run the command again');
     const { body } = await api('GET', '/v1/layers/groups/web', ADMIN);
     expect(body.document).toEqual({ celery: { task_default_queue: 'web2' } });
 

@@ -383,6 +383,11 @@ export async function run(argv: string[]): Promise<number> {
     }
     return await subcommand(clientFromArgs(args), args);
   } catch (error) {
+    if (error instanceof CenterRequestError && error.status === 409) {
+      error.details.push(
+        'someone changed the layer after it was read; look at "celeriac config history <layer>" and run the command again',
+      );
+    }
     return reportError('celeriac config', error);
   }
 }
