@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Delivery } from '@celeriac/broker';
 import type { Logger } from '@celeriac/logger';
-import { decodeTaskEnvelope, type ResultDocument } from '@celeriac/protocol';
+import { type DecodeOptions, decodeTaskEnvelope, type ResultDocument } from '@celeriac/protocol';
 import { Consumer, type ConsumerSource } from './consumer.js';
 import { WorkerError } from './errors.js';
 import { EtaScheduler } from './eta-scheduler.js';
@@ -112,6 +112,7 @@ export class Worker extends EventEmitter {
   private readonly limiter: RateLimiter<Job>;
   private watchdog: EventLoopWatchdog | null = null;
   private prefetchLimit = 0;
+  private decodeOptions: DecodeOptions = { accept: ['json'] };
   private ready: Job[] = [];
   private readyHead = 0;
   private readonly active = new Set<Job>();
@@ -177,6 +178,7 @@ export class Worker extends EventEmitter {
     const o = this.options;
     try {
       this.settings = readWorkerSettings(o.app.conf.settings);
+      this.decodeOptions = { accept: this.settings.accept, maxBytes: o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES };
       const multiplier = o.prefetchMultiplier ?? this.settings.prefetchMultiplier;
       this.prefetchLimit = this.concurrency * Math.max(1, Math.floor(multiplier));
       if (o.broker) {
@@ -318,10 +320,7 @@ export class Worker extends EventEmitter {
   }
 
   private accept(delivery: Delivery): void {
-    const decoded = decodeTaskEnvelope(delivery.raw, {
-      accept: this.settings.accept,
-      maxBytes: this.options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
-    });
+    const decoded = decodeTaskEnvelope(delivery.raw, this.decodeOptions);
     if (!decoded.ok) {
       this.rejected++;
       this.rejection.reject(delivery, decoded);
