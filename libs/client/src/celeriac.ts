@@ -279,7 +279,7 @@ export class Celeriac implements ChainSender {
   }
 
   private redisUrl(setting: string, value: unknown): string {
-    if (typeof value !== 'string' || !/^(redis|rediss|unix):\/\//.test(value)) {
+    if (typeof value !== 'string' || !/^rediss?:\/\//.test(value)) {
       const shown = typeof value === 'string' ? redactUrl(value) : String(value);
       throw new ConfigError(`${setting} must be a redis:// or rediss:// URL, got "${shown}"`);
     }
