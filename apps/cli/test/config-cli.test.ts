@@ -246,6 +246,16 @@ describe('celeriac config', () => {
     expect((await cli(['config', 'unset', 'groups/web', 'celery.nothing'])).exitCode).toBe(2);
   });
 
+  it('applies a document from stdin', async () => {
+    const result = await cli(['config', 'apply', 'groups/batch', '-f', '-', '-m', 'from stdin'], {
+      input: 'celery:\n  worker_prefetch_multiplier: 1\n',
+    });
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toMatch(
+      /^groups\/batch: revision \d+, 1 change\n {2}\+ celery.worker_prefetch_multiplier: 1$/,
+    );
+  });
+
   it('lists layers', async () => {
     const result = await cli(['config', 'layers'], { token: viewer });
     expect(result.stdout).toMatch(/^LAYER\s+REVISION\n/);
