@@ -3,4 +3,4 @@ export { WorkerCliError, type WorkerCliErrorCode } from './errors.js';
 export { type LoadedApp, loadApp } from './load-app.js';
 export { announceReady, type ReadyInfo } from './readiness.js';
 export { runWorkerCli } from './run-worker-cli.js';
-export { installShutdownSignals, type Stoppable } from './shutdown-signals.js';
+export { installCrashHandlers, installShutdownSignals, type Stoppable } from './shutdown-signals.js';

@@ -24,14 +24,19 @@ export async function runWorkerCli(argv: string[]): Promise<number> {
     process.stdout.write(WORKER_USAGE);
     return 0;
   }
-  const [{ createLogger, redactUrl }, { Worker }, { loadApp }, { announceReady }, { installShutdownSignals }] =
-    await Promise.all([
-      import('@celeriac/logger'),
-      import('@celeriac/worker-runtime'),
-      import('./load-app.js'),
-      import('./readiness.js'),
-      import('./shutdown-signals.js'),
-    ]);
+  const [
+    { createLogger, redactUrl },
+    { Worker },
+    { loadApp },
+    { announceReady },
+    { installShutdownSignals, installCrashHandlers },
+  ] = await Promise.all([
+    import('@celeriac/logger'),
+    import('@celeriac/worker-runtime'),
+    import('./load-app.js'),
+    import('./readiness.js'),
+    import('./shutdown-signals.js'),
+  ]);
   const name = nodeName(options.name);
   const logger = createLogger({ level: options.logLevel, bindings: { name } });
   let app: Awaited<ReturnType<typeof loadApp>>['app'] | undefined;
@@ -69,6 +74,7 @@ export async function runWorkerCli(argv: string[]): Promise<number> {
       });
     });
     const removeSignals = installShutdownSignals(running, logger);
+    const removeCrashHandlers = installCrashHandlers(running, logger);
     logger.info(
       {
         event: 'worker.starting',
@@ -85,6 +91,7 @@ export async function runWorkerCli(argv: string[]): Promise<number> {
       await stopped;
     } finally {
       removeSignals();
+      removeCrashHandlers();
     }
     await app.close?.();
     logger.flush?.();

@@ -37,3 +37,24 @@ export function installShutdownSignals(worker: Stoppable, logger: Logger): () =>
     process.off('SIGQUIT', onCold);
   };
 }
+
+/**
+ * A stray rejected promise in task code is logged, not fatal (a worker outlives one bad task). An
+ * uncaught exception leaves the process in an unknown state: log it, hand back what is held (cold
+ * shutdown) and exit 1 so the supervisor restarts a clean process.
+ */
+export function installCrashHandlers(worker: Stoppable, logger: Logger): () => void {
+  const onRejection = (reason: unknown): void => {
+    logger.error({ event: 'worker.unhandled_rejection', err: reason }, 'Unhandled promise rejection in task code');
+  };
+  const onException = (error: Error): void => {
+    logger.fatal({ event: 'worker.uncaught_exception', err: error }, 'Uncaught exception: cold shutdown, exit 1');
+    void worker.coldShutdown().finally(() => process.exit(1));
+  };
+  process.on('unhandledRejection', onRejection);
+  process.on('uncaughtException', onException);
+  return () => {
+    process.off('unhandledRejection', onRejection);
+    process.off('uncaughtException', onException);
+  };
+}

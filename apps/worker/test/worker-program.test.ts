@@ -133,7 +133,11 @@ describe('celeriac worker (spawned)', () => {
     const r = await app.sendTask('tasks.add', [], { a: 2, b: 3 }, { queue: 'other' });
     expect(await r.get({ timeout: 10_000 })).toBe(5);
     const starting = w.lines.find((l) => l.event === 'worker.starting');
-    expect(starting?.tasks).toEqual(['tasks.add', 'tasks.slow_pid', 'tasks.spin']);
+    expect(starting?.tasks).toEqual(['tasks.add', 'tasks.slow_pid', 'tasks.spin', 'tasks.stray']);
+    // A stray rejection in task code is logged; the worker goes on.
+    expect(await (await app.sendTask('tasks.stray')).get({ timeout: 10_000 })).toBe('ok');
+    await until(() => w.lines.find((l) => l.event === 'worker.unhandled_rejection'));
+    expect(await (await app.sendTask('tasks.add', [1, 1])).get({ timeout: 10_000 })).toBe(2);
     w.child.kill('SIGTERM');
     expect(await w.exited).toEqual({ code: 0, signal: null });
     expect(w.lines.some((l) => l.event === 'worker.stopped')).toBe(true);

@@ -75,7 +75,8 @@ export class ResultFlusher {
           )
         : null,
     ]).then(([storeError, ackError]) => {
-      const failedDocs = storeError ? docs : [];
+      // A late STARTED must not overwrite a final state stored meanwhile: only retry the others.
+      const failedDocs = storeError ? docs.filter((d) => d.status !== 'STARTED') : [];
       const failedTags = ackError ? tags : [];
       if (failedDocs.length === 0 && failedTags.length === 0) return;
       const delayMs = RETRY_DELAYS_MS[attempt];
