@@ -135,6 +135,29 @@ describe('Python Celery client -> celeriac worker', { timeout: 90_000 }, () => {
     ]);
   });
 
+  it('applies time limits, ignore_result, and refuses unknown tasks and pickle without stopping', async () => {
+    const out = await run([
+      { op: 'send', ref: 'hard', name: 'tasks.sleep', args: [5], options: { time_limit: 1 }, wait: 20 },
+      { op: 'send', ref: 'ignored', name: 'tasks.add', args: [1, 1], options: { ignore_result: true } },
+      { op: 'send', ref: 'unknown', name: 'tasks.no_such_task', wait: 20 },
+      { op: 'send', ref: 'pickle', name: 'tasks.add', args: [1, 2], options: { serializer: 'pickle' }, wait: 20 },
+      { op: 'send', ref: 'after', name: 'tasks.add', args: [20, 22], wait: 20 },
+    ]);
+    expect(out.get('hard')).toMatchObject({ ok: false, state: 'FAILURE', exc_type: 'TimeLimitExceeded' });
+    expect(out.get('unknown')).toMatchObject({ ok: false, state: 'FAILURE', exc_type: 'NotRegistered' });
+    expect(out.get('pickle')).toMatchObject({ ok: false, state: 'FAILURE' });
+    expect(out.get('after')).toMatchObject({ ok: true, result: 42 });
+    const backendDb = new Redis(redis.url(1));
+    try {
+      expect(await backendDb.exists(`celery-task-meta-${out.get('ignored')?.id}`)).toBe(0);
+    } finally {
+      backendDb.disconnect();
+    }
+    // The refused pickle message is kept for inspection, not redelivered.
+    const dead = await brokerDb.lrange('celeriac.dead-letter', 0, -1);
+    expect(dead.some((entry) => entry.includes(out.get('pickle')?.id as string))).toBe(true);
+  });
+
   it('serves lower priority numbers first', async () => {
     const tags = [9, 6, 3, 0];
     await run(
