@@ -96,17 +96,18 @@ describe('AsyncResult against a real Redis backend', () => {
     const py = fixture('g3_fail_valueerror_multiarg');
     const [id, entry] = Object.entries(py.result_backend)[0] as [string, { raw: string }];
     const r = app.AsyncResult(id);
-    const pending = r.get({ timeout: 10_000 });
+    // The outcome is captured at once so that the rejection is never unhandled meanwhile.
+    const pending = r.get({ timeout: 10_000 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     await waitForSubscriber(`celery-task-meta-${id}`);
     await backendRedis
       .multi()
       .setex(`celery-task-meta-${id}`, 86400, entry.raw)
       .publish(`celery-task-meta-${id}`, entry.raw)
       .exec();
-    const error = await pending.then(
-      () => undefined,
-      (e: unknown) => e,
-    );
+    const error = await pending;
     expect(error).toBeInstanceOf(RemoteTaskError);
     expect(error).toMatchObject({ excType: 'ValueError', excModule: 'builtins', excMessage: ['bad value', 42] });
     expect((error as RemoteTaskError).traceback).toContain('Traceback');
