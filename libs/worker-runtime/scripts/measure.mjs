@@ -2,7 +2,8 @@
 //   node libs/worker-runtime/scripts/measure.mjs [tasks=40000] [concurrency=100] [multiplier=4]
 // Needs `npm run build`. Starts its own redis-server on a free port.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -66,14 +67,27 @@ const worker = new Worker({
   hostname: 'measure@local',
   logger,
 });
+// MEASURE_PROFILE=<file.cpuprofile> profiles the drain phase only.
+const profileFile = process.env.MEASURE_PROFILE;
+const session = profileFile ? new Session() : null;
+if (session) {
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+}
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 await worker.start();
-while (worker.stats().executed < total) await new Promise((r) => setTimeout(r, 2));
+while (worker.stats().executed < total) await new Promise((r) => setTimeout(r, 10));
 while ((await probe.dbsize()) < total) await new Promise((r) => setTimeout(r, 1));
 const drainMs = performance.now() - t0;
 const cpu = process.cpuUsage(cpu0);
 const cpuUsPerTask = (cpu.user + cpu.system) / total;
+if (session) {
+  const { profile } = await session.post('Profiler.stop');
+  writeFileSync(profileFile, JSON.stringify(profile));
+  session.disconnect();
+}
 
 // 2. Lone task on an idle queue: delay → get round trips, one at a time.
 await new Promise((r) => setTimeout(r, 1500));
