@@ -116,6 +116,7 @@ export class Worker extends EventEmitter {
   private ready: Job[] = [];
   private readyHead = 0;
   private readonly active = new Set<Job>();
+  private readonly handingBack = new Set<Promise<void>>();
   private held = 0;
   private running = 0;
   private pumping = false;
@@ -396,17 +397,21 @@ export class Worker extends EventEmitter {
     if (!this.pumping) this.pump();
   }
 
-  /** Hands deliveries back to their queues (redelivered) at once. */
-  private async handBack(deliveries: Delivery[]): Promise<void> {
-    if (deliveries.length === 0) return;
-    try {
-      await this.broker.requeue(deliveries);
-    } catch (error) {
-      this.options.logger.error(
-        { event: 'worker.requeue_failed', count: deliveries.length, err: error },
-        'Could not hand messages back; they return after the visibility timeout',
-      );
-    }
+  /** Hands deliveries back to their queues (redelivered) at once; `stop()` waits for every hand-back. */
+  private handBack(deliveries: Delivery[]): Promise<void> {
+    if (deliveries.length === 0) return Promise.resolve();
+    const work = this.broker.requeue(deliveries).then(
+      () => undefined,
+      (error: unknown) => {
+        this.options.logger.error(
+          { event: 'worker.requeue_failed', count: deliveries.length, err: error },
+          'Could not hand messages back; they return after the visibility timeout',
+        );
+      },
+    );
+    this.handingBack.add(work);
+    void work.finally(() => this.handingBack.delete(work));
+    return work;
   }
 
   /** Takes every held-but-not-started job out of memory. */
@@ -499,6 +504,7 @@ export class Worker extends EventEmitter {
     const closing = (async () => {
       await stopFetching;
       await Promise.all([handBack, this.handBack(giveBack)]);
+      while (this.handingBack.size > 0) await Promise.all([...this.handingBack]);
       this.executor.close();
       await this.rejection.settle();
       await this.flusher.close();
