@@ -9,7 +9,13 @@ import type { ApplyOptions } from './apply-options.js';
 import { AsyncResult, type ResultSource } from './async-result.js';
 import { Chain, type ChainSender, planChain } from './chain.js';
 import { CeleriacConf } from './conf.js';
-import { ApplyOptionsError, ClientClosedError, ConfigError, TaskAlreadyRegisteredError } from './errors.js';
+import {
+  ApplyOptionsError,
+  BatchPartiallySentError,
+  ClientClosedError,
+  ConfigError,
+  TaskAlreadyRegisteredError,
+} from './errors.js';
 import { CoalescingPublisher, type PublishItem } from './publisher.js';
 import { compileRoutes, expandRoute, type Route, type TaskRoutes } from './router.js';
 import { Task } from './task.js';
@@ -156,23 +162,36 @@ export class Celeriac implements ChainSender {
     }
   }
 
-  /** @internal Sends one message per args list in one batch; used by `Task.applyMany`. */
+  /**
+   * @internal Sends one message per args list; used by `Task.applyMany`. Entries are handed to the
+   * publisher as they are built, so Redis stores one chunk while the next is encoded.
+   */
   applyTaskMany(name: string, argsList: readonly unknown[][], options: ApplyOptions = {}): Promise<AsyncResult[]> {
-    try {
-      if (this.closing) throw new ClientClosedError(`send task ${name}`);
-      if (options.task_id !== undefined)
-        throw new ApplyOptionsError('applyMany cannot reuse one task_id for many tasks');
-      const results: AsyncResult[] = new Array(argsList.length);
-      const items: PublishItem[] = new Array(argsList.length);
-      for (let i = 0; i < argsList.length; i++) {
-        const outgoing = this.buildOutgoing(name, argsList[i]!, {}, options, true);
-        items[i] = this.toItem(outgoing);
-        results[i] = new AsyncResult(outgoing.id, this.resultSourceFn);
-      }
-      return this.publisher.addMany(items).then(() => results);
-    } catch (error) {
-      return Promise.reject(error);
+    if (this.closing) return Promise.reject(new ClientClosedError(`send task ${name}`));
+    if (options.task_id !== undefined) {
+      return Promise.reject(new ApplyOptionsError('applyMany cannot reuse one task_id for many tasks'));
     }
+    const results: AsyncResult[] = new Array(argsList.length);
+    const batches: Promise<void>[] = [];
+    let lastBatch: Promise<void> | undefined;
+    for (let i = 0; i < argsList.length; i++) {
+      let item: PublishItem;
+      let id: string;
+      try {
+        const outgoing = this.buildOutgoing(name, argsList[i]!, {}, options, true);
+        item = this.toItem(outgoing);
+        id = outgoing.id;
+      } catch (error) {
+        if (i === 0) return Promise.reject(error);
+        const failure = new BatchPartiallySentError(i, results.slice(0, i), error);
+        return Promise.all(batches).then(() => Promise.reject(failure));
+      }
+      const batch = this.publisher.add(item);
+      if (batch !== lastBatch) batches.push(batch);
+      lastBatch = batch;
+      results[i] = new AsyncResult(id, this.resultSourceFn);
+    }
+    return Promise.all(batches).then(() => results);
   }
 
   /** Publishes a fully built task message (the path workers use for retries, callbacks and chains). */

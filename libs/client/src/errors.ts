@@ -66,3 +66,22 @@ export class TaskAlreadyRegisteredError extends CeleriacError {
     );
   }
 }
+
+/**
+ * `applyMany` could not encode one entry of its batch. Entries are streamed to Redis as they are
+ * built, so the ones before it were sent: their results are in `sent`.
+ */
+export class BatchPartiallySentError extends CeleriacError {
+  readonly failedIndex: number;
+  readonly sent: readonly unknown[];
+
+  constructor(failedIndex: number, sent: readonly unknown[], cause: unknown) {
+    super(
+      'BATCH_PARTIALLY_SENT',
+      `argsList[${failedIndex}] cannot be sent (${(cause as Error)?.message ?? String(cause)}); the ${failedIndex} tasks before it were sent (see .sent), the rest were not`,
+      { cause },
+    );
+    this.failedIndex = failedIndex;
+    this.sent = sent;
+  }
+}

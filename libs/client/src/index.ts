@@ -15,6 +15,7 @@ export { CeleriacConf } from './conf.js';
 export { CELERY_DEFAULTS } from './defaults.js';
 export {
   ApplyOptionsError,
+  BatchPartiallySentError,
   CeleriacError,
   ClientClosedError,
   ConfigError,

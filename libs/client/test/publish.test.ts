@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RedisServer } from '../../../test/support/redis-server.js';
 import { Celeriac } from '../src/celeriac.js';
 import { chain } from '../src/chain.js';
-import { ApplyOptionsError, ClientClosedError } from '../src/errors.js';
+import { ApplyOptionsError, BatchPartiallySentError, ClientClosedError } from '../src/errors.js';
 
 const FIXTURES = '/work/shared/celery-fixtures';
 const fixture = (name: string) => JSON.parse(readFileSync(`${FIXTURES}/${name}.json`, 'utf8'));
@@ -258,6 +258,23 @@ describe('delay / applyAsync / sendTask on Redis', () => {
     const all = await entries('celery');
     expect(all.map((e) => e.message.args[0])).toEqual(Array.from({ length: 12_000 }, (_, i) => i));
     expect(all.map((e) => e.message.id)).toEqual(results.map((r) => r.id));
+  });
+
+  it('applyMany: an entry that cannot be encoded stops the batch; the ones before it are sent and reported', async () => {
+    const add = app.task('tasks.add', (i: number) => i);
+    await expect(add.applyMany([[1n], [2]])).rejects.not.toBeInstanceOf(BatchPartiallySentError);
+    expect(await redis.llen('celery')).toBe(0);
+    const argsList: unknown[][] = Array.from({ length: 8000 }, (_, i) => [i]);
+    argsList[6000] = [10n];
+    const error = await add.applyMany(argsList).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(BatchPartiallySentError);
+    expect(error).toMatchObject({ code: 'BATCH_PARTIALLY_SENT', failedIndex: 6000 });
+    expect((error as BatchPartiallySentError).sent).toHaveLength(6000);
+    const all = await entries('celery');
+    expect(all.map((e) => e.message.args[0])).toEqual(Array.from({ length: 6000 }, (_, i) => i));
   });
 
   it('chain publishes the first step with the rest reversed in embed.chain and returns the last result', async () => {
