@@ -3,6 +3,7 @@ export {
   type ApplyOptions,
   ApplyOptionsError,
   AsyncResult,
+  BatchPartiallySentError,
   Celeriac,
   CeleriacConf,
   CeleriacError,
