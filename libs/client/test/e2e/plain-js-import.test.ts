@@ -12,11 +12,19 @@ const run = promisify(execFile);
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../..');
 
 const APP = `
-import { AsyncResult, Celeriac, RemoteTaskError, Task, TimeoutError, Worker, createLogger } from 'celeriac';
+import { AsyncResult, Celeriac, chain, RemoteTaskError, Task, TimeoutError, Worker, createLogger } from 'celeriac';
 
 const [brokerUrl, backendUrl] = process.argv.slice(2);
 const app = new Celeriac('plain', { BROKER_URL: brokerUrl, CELERY_RESULT_BACKEND: backendUrl });
 const add = app.task('tasks.add', (a, b) => a + b);
+const mul = app.task('tasks.mul', (a, b) => a * b);
+const greet = app.task('tasks.greet', (name, punctuation = '!') => 'hello ' + name + punctuation, {
+  params: ['name', 'punctuation'],
+});
+const boom = app.task('tasks.boom', () => {
+  throw new RangeError('too big');
+});
+app.conf.update({ CELERY_ROUTES: { 'tasks.mul': 'math' } });
 const out = {
   exports: [Celeriac, Task, AsyncResult, TimeoutError, RemoteTaskError, Worker].map((v) => typeof v),
   isTask: add instanceof Task,
@@ -30,6 +38,13 @@ const worker = new Worker({ app, queues: ['celery'], concurrency: 2, hostname: '
 await worker.start();
 out.sum = await r.get({ timeout: 10000 });
 out.state = r.state;
+const mathWorker = new Worker({ app, queues: ['math'], concurrency: 1, hostname: 'math@test', logger });
+await mathWorker.start();
+out.chain = await (await chain(add.s(1, 2), mul.s(10), add.s(5)).applyAsync()).get({ timeout: 10000 });
+out.kwargs = await (await greet.applyAsync(['ada'], { punctuation: '?' })).get({ timeout: 10000 });
+const failed = await (await boom.delay()).get({ timeout: 10000, propagate: false });
+out.failure = { isRemote: failed instanceof RemoteTaskError, excType: failed.excType, hasStack: String(failed.traceback).includes('too big') };
+await mathWorker.warmShutdown();
 try {
   await app.AsyncResult('nobody-runs-this').get({ timeout: 100 });
 } catch (error) {
@@ -107,6 +122,10 @@ describe('the built celeriac package from plain JavaScript', () => {
     expect(out.sum).toBe(5);
     expect(out.state).toBe('SUCCESS');
     expect(out.timeout).toEqual({ isTimeoutError: true, code: 'RESULT_TIMEOUT' });
+    expect(out.chain).toBe(35);
+    expect(out.kwargs).toBe('hello ada?');
+    // The worker names JS errors after their nearest Python builtin (RangeError → ValueError).
+    expect(out.failure).toEqual({ isRemote: true, excType: 'ValueError', hasStack: true });
     const redis = new Redis(server.url(0));
     try {
       const raw = await redis.lindex('plainq\x06\x163', 0);
