@@ -207,6 +207,7 @@ export class Celeriac implements ChainSender {
   /** The shared broker connection (created on first use). */
   broker(): RedisBroker {
     if (!this.brokerInstance) {
+      if (this.closing) throw new ClientClosedError('open a broker connection');
       const url = this.redisUrl('broker_url', this.conf.settings.broker_url);
       const transport = (this.conf.settings.broker_transport_options ?? {}) as Record<string, unknown>;
       const visibility = transport.visibility_timeout;
@@ -222,6 +223,7 @@ export class Celeriac implements ChainSender {
   /** The shared result backend (created on first use); without `result_backend` the broker's Redis is used. */
   backend(): RedisResultBackend {
     if (!this.backendInstance) {
+      if (this.closing) throw new ClientClosedError('open a result backend connection');
       const s = this.conf.settings;
       const configured = s.result_backend ?? s.broker_url;
       const url = this.redisUrl('result_backend', configured);
