@@ -51,6 +51,8 @@ export class Celeriac implements ChainSender {
   private routeMatcher: ((name: string) => unknown) | undefined;
   private readonly optionsCache = new Map<string, TaskOptions>();
   private closing: Promise<void> | undefined;
+  // Set once close() has sent what was queued: from then on no connection is opened again.
+  private connectionsClosed = false;
 
   constructor(main: string, settings: Record<string, unknown> = {}, options: CeleriacOptions = {}) {
     this.main = main;
@@ -207,7 +209,7 @@ export class Celeriac implements ChainSender {
   /** The shared broker connection (created on first use). */
   broker(): RedisBroker {
     if (!this.brokerInstance) {
-      if (this.closing) throw new ClientClosedError('open a broker connection');
+      if (this.connectionsClosed) throw new ClientClosedError('open a broker connection');
       const url = this.redisUrl('broker_url', this.conf.settings.broker_url);
       const transport = (this.conf.settings.broker_transport_options ?? {}) as Record<string, unknown>;
       const visibility = transport.visibility_timeout;
@@ -223,7 +225,7 @@ export class Celeriac implements ChainSender {
   /** The shared result backend (created on first use); without `result_backend` the broker's Redis is used. */
   backend(): RedisResultBackend {
     if (!this.backendInstance) {
-      if (this.closing) throw new ClientClosedError('open a result backend connection');
+      if (this.connectionsClosed) throw new ClientClosedError('open a result backend connection');
       const s = this.conf.settings;
       const configured = s.result_backend ?? s.broker_url;
       const url = this.redisUrl('result_backend', configured);
@@ -245,6 +247,7 @@ export class Celeriac implements ChainSender {
 
   private async doClose(): Promise<void> {
     await this.publisher.drain();
+    this.connectionsClosed = true;
     const closes: Promise<unknown>[] = [];
     if (this.brokerInstance) {
       const broker = this.brokerInstance;
