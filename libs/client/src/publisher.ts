@@ -19,7 +19,7 @@ interface Batch {
 
 // A burst is cut into chunks, each sent as soon as it is full, so that Redis stores one chunk
 // while the producer builds the next, and no single command carries hundreds of megabytes.
-const MAX_ITEMS_PER_CALL = 5_000;
+const MAX_ITEMS_PER_CALL = 2_000;
 
 /**
  * Coalesces every publish made in the same tick into one `publishMany` call (one multi-value LPUSH
