@@ -57,7 +57,7 @@ console.log(JSON.stringify(out));
 
 // The README's TypeScript example, type-checked against the built declarations.
 const TS_APP = `
-import { AsyncResult, Celeriac, type TaskOptions, TimeoutError } from 'celeriac';
+import { AsyncResult, Celeriac, createLogger, type TaskOptions, TimeoutError, Worker } from 'celeriac';
 export const app = new Celeriac('tasks', { broker_url: 'redis://127.0.0.1:6379/0', result_backend: 'redis://127.0.0.1:6379/1' });
 const options: TaskOptions = { rate_limit: '10/m', params: ['a', 'b'] };
 export const add = app.task('tasks.add', (a: number, b: number) => a + b, options);
@@ -68,6 +68,8 @@ export async function main(): Promise<number> {
   const state: string = r.state;
   const tb: string | null = r.traceback;
   await app.sendTask('tasks.mul', [2, 3], {}, { queue: 'math' });
+  const worker = new Worker({ app, queues: ['celery'], concurrency: 2, hostname: 'w@h', logger: createLogger() });
+  await worker.warmShutdown();
   await app.close();
   void state;
   void tb;
