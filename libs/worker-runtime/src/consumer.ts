@@ -35,6 +35,7 @@ export class Consumer {
   private inFlight = 0;
   private requested = 0;
   private idle = false;
+  private idleWait: Promise<void> | null = null;
   private errors = 0;
   private backoffTimer: NodeJS.Timeout | null = null;
   private readonly pending = new Set<Promise<unknown>>();
@@ -98,8 +99,8 @@ export class Consumer {
     if (!this.running || this.idle || this.o.freeSlots() <= 0) return;
     this.idle = true;
     // Not tracked by stop(): closing the broker ends a pending blocking pop (the broker hands back
-    // an entry popped meanwhile), so shutdown need not wait out the pop's timeout.
-    this.o.source.waitForOne(this.o.queues, this.idleWaitSec).then(
+    // an entry popped meanwhile), so shutdown need not wait out the pop's timeout. See idleSettled().
+    const wait = this.o.source.waitForOne(this.o.queues, this.idleWaitSec).then(
       (delivery) => {
         this.idle = false;
         this.errors = 0;
@@ -115,6 +116,23 @@ export class Consumer {
         this.failed(error);
       },
     );
+    this.idleWait = wait;
+    void wait.finally(() => {
+      if (this.idleWait === wait) this.idleWait = null;
+    });
+  }
+
+  /**
+   * Resolves once the pending blocking pop (if any) has come back and its delivery was handed on,
+   * or after `timeoutMs`. A worker that just pushed messages back calls it before closing the
+   * broker: its own pending pop may take one of them, and that one must be handed back too.
+   */
+  async idleSettled(timeoutMs: number): Promise<void> {
+    const wait = this.idleWait;
+    if (wait === null) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([wait, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
   }
 
   private failed(error: unknown): void {

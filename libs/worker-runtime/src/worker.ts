@@ -77,6 +77,8 @@ export interface WorkerStats {
 const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 const MAX_RESTORE_INTERVAL_MS = 60_000;
 const MIN_RESTORE_INTERVAL_MS = 1_000;
+/** Longest wait for the idle blocking pop after a hand-back (its timeout is 1 s). */
+const IDLE_SETTLE_MS = 1_500;
 
 function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
   let timer: NodeJS.Timeout | undefined;
@@ -504,6 +506,9 @@ export class Worker extends EventEmitter {
     const closing = (async () => {
       await stopFetching;
       await Promise.all([handBack, this.handBack(giveBack)]);
+      // Our own pending blocking pop may take back what we just pushed: wait for it and hand that
+      // back too (once the pop returns no other is issued), before the broker closes.
+      if (waiting.length + giveBack.length > 0) await this.consumer.idleSettled(IDLE_SETTLE_MS);
       while (this.handingBack.size > 0) await Promise.all([...this.handingBack]);
       this.executor.close();
       await this.rejection.settle();

@@ -131,12 +131,14 @@ describe('worker: rate limits', () => {
     const sent = Date.now();
     const other = await free.delay();
     const freeRanAt = (await other.get({ timeout: 5000 })) as number;
-    expect(freeRanAt - sent).toBeLessThan(300);
+    expect(freeRanAt - sent).toBeLessThan(1000);
     await Promise.all(results.map((r) => r.get({ timeout: 10_000 })));
+    // The other task type did not wait behind the limited ones.
+    expect(freeRanAt).toBeLessThan(times[7] as number);
     // 8 tasks at 10/s: the first at once, then one per ~100 ms.
     const span = (times[7] as number) - (times[0] as number);
     expect(span).toBeGreaterThanOrEqual(650);
-    expect(span).toBeLessThan(2000);
+    expect(span).toBeLessThan(4000);
     const observedRate = 7 / (span / 1000);
     expect(observedRate).toBeLessThanOrEqual(10.8);
     expect(observedRate).toBeGreaterThan(4);
