@@ -126,6 +126,7 @@ export class Worker extends EventEmitter {
   private executed = 0;
   private rejected = 0;
   private restoreTimer: NodeJS.Timeout | null = null;
+  private restoring: Promise<void> | null = null;
   private drained: (() => void) | null = null;
   private shutdown: Promise<void> | null = null;
   private cold = false;
@@ -230,7 +231,9 @@ export class Worker extends EventEmitter {
       onDeliveries: (deliveries) => this.onDeliveries(deliveries),
       logger: o.logger,
     });
-    await this.restore();
+    // The first restore runs beside start-up (as kombu's does at consumer start) instead of
+    // delaying readiness by its round trips.
+    void this.restore();
     const intervalMs = Math.min(
       MAX_RESTORE_INTERVAL_MS,
       Math.max(MIN_RESTORE_INTERVAL_MS, this.settings.visibilityTimeoutMs / 2),
@@ -269,7 +272,14 @@ export class Worker extends EventEmitter {
     }
   }
 
-  private async restore(): Promise<void> {
+  private restore(): Promise<void> {
+    this.restoring ??= this.restoreOnce().finally(() => {
+      this.restoring = null;
+    });
+    return this.restoring;
+  }
+
+  private async restoreOnce(): Promise<void> {
     try {
       const n = await this.broker.restoreVisibilityTimeout();
       if (n > 0)
@@ -505,6 +515,7 @@ export class Worker extends EventEmitter {
     const forceMs = this.options.forceTimeoutMs ?? 10_000;
     const closing = (async () => {
       await stopFetching;
+      await this.restoring;
       await Promise.all([handBack, this.handBack(giveBack)]);
       // Our own pending blocking pop may take back what we just pushed: wait for it and hand that
       // back too (once the pop returns no other is issued), before the broker closes.
