@@ -43,6 +43,13 @@ export class ResultFlusher {
     return this.docs.length + this.tags.length;
   }
 
+  /** Sends what is queued now instead of at the end of this event-loop turn. */
+  sendQueued(): void {
+    if (this.scheduled === null) return;
+    clearImmediate(this.scheduled);
+    this.flushNow();
+  }
+
   private readonly flushNow = (): void => {
     this.scheduled = null;
     if (this.docs.length === 0 && this.tags.length === 0) return;

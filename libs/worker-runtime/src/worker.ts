@@ -316,6 +316,8 @@ export class Worker extends EventEmitter {
     }
     this.batching = false;
     this.pump();
+    // Results of the tasks this batch ran synchronously go out now, ahead of the next fetch.
+    this.flusher.sendQueued();
   }
 
   private planFor(name: string): TaskPlan | null | Error {
