@@ -33,7 +33,8 @@ export class ResultFlusher {
 
   /** Queues a result document (may be null) and an ack tag (may be null). */
   add(doc: ResultDocument | null, tag: string | null): void {
-    if (doc !== null) this.docs.push(doc);
+    // A document without a task id would make the backend refuse the whole batch.
+    if (doc !== null && typeof doc.task_id === 'string' && doc.task_id !== '') this.docs.push(doc);
     if (tag !== null) this.tags.push(tag);
     if (this.scheduled === null) this.scheduled = setImmediate(this.flushNow);
   }
@@ -69,12 +70,7 @@ export class ResultFlusher {
 
   private send(docs: ResultDocument[], tags: string[], attempt: number): void {
     const work = Promise.all([
-      docs.length > 0
-        ? this.targets.storeMany(docs).then(
-            () => null,
-            (e: unknown) => e,
-          )
-        : null,
+      docs.length > 0 ? this.store(docs, attempt > 0) : null,
       tags.length > 0
         ? this.targets.ack(tags).then(
             () => null,
@@ -83,11 +79,11 @@ export class ResultFlusher {
         : null,
     ]).then(([storeError, ackError]) => {
       // A late STARTED must not overwrite a final state stored meanwhile: only retry the others.
-      const failedDocs = storeError ? docs.filter((d) => d.status !== 'STARTED') : [];
+      const failedDocs = storeError ? storeError.docs.filter((d) => d.status !== 'STARTED') : [];
       const failedTags = ackError ? tags : [];
       if (failedDocs.length === 0 && failedTags.length === 0) return;
       const delayMs = RETRY_DELAYS_MS[attempt];
-      const error = (storeError ?? ackError) as Error;
+      const error = (storeError?.error ?? ackError) as Error;
       if (delayMs === undefined) {
         this.logger.error(
           { event: 'worker.flush_failed', results: failedDocs.length, acks: failedTags.length, err: error },
@@ -119,6 +115,24 @@ export class ResultFlusher {
     });
     this.inFlight.add(work);
     void work.finally(() => this.inFlight.delete(work));
+  }
+
+  /**
+   * Stores documents; on a retry one by one, so that one document the backend refuses (e.g. not
+   * encodable) cannot keep the others out. Resolves to what failed, or null.
+   */
+  private store(docs: ResultDocument[], oneByOne: boolean): Promise<{ docs: ResultDocument[]; error: unknown } | null> {
+    if (!oneByOne || docs.length === 1) {
+      return this.targets.storeMany(docs).then(
+        () => null,
+        (error: unknown) => ({ docs, error }),
+      );
+    }
+    return Promise.all(docs.map((doc) => this.store([doc], false))).then((outcomes) => {
+      const failed = outcomes.filter((o) => o !== null);
+      if (failed.length === 0) return null;
+      return { docs: failed.flatMap((f) => f.docs), error: failed[0]?.error };
+    });
   }
 
   /** Sends what is queued now and resolves when every batch sent so far has settled (retries included). */

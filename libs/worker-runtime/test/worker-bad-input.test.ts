@@ -119,6 +119,21 @@ describe('worker: bad input is dead-lettered, a FAILURE stored when possible, an
     expect(await h.broker.llen('celery')).toBe(0);
   });
 
+  it('a message with an empty task id runs without keeping the results of its batch out', async () => {
+    const { add, stillConsuming } = await setup();
+    const env = envelope('55555555-5555-4555-8555-555555555555');
+    (env.headers as Record<string, unknown>).id = '';
+    const others = await add.applyMany([
+      [1, 1],
+      [2, 2],
+    ]);
+    await h.broker.lpush('celery', JSON.stringify(env));
+    const more = await add.applyMany([[3, 3]]);
+    for (const r of [...others, ...more]) expect(await r.get({ timeout: 10_000 })).toBeGreaterThan(0);
+    expect(await h.doc('')).toBeNull();
+    await stillConsuming();
+  });
+
   it('property: random and mutated entries never crash the worker; a valid task still completes', async () => {
     const { stillConsuming, worker } = await setup(64 * 1024);
     const valid = encodeTaskEnvelope({
