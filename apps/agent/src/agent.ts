@@ -476,7 +476,7 @@ export class Agent {
       stopTimeoutMs: durationMs(def.stop_timeout, DEFAULT_STOP_TIMEOUT_MS),
       readyTimeoutMs: durationMs(def.ready_timeout, DEFAULT_READY_TIMEOUT_MS),
       configHash: rendered.hash,
-      launch: (replica) => buildLaunch(name, def, replica, config, ctx),
+      launch: (replica, generation) => buildLaunch(name, def, replica, config, ctx, generation),
     };
     if (brokerUrl) spec.brokerUrl = brokerUrl;
     return { spec, rendered };

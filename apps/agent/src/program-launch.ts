@@ -39,6 +39,18 @@ export interface Launch {
   logFile: string;
   /** `-n` name given to a worker, when the program is one. */
   workerName?: string;
+  /** Commands run (in order, each bounded in time) before the process gets TERM. */
+  drain?: DrainCommand[];
+  /** Pause after the drain commands, for work already on its way to the process to be handed back. */
+  drainSettleMs?: number;
+}
+
+/** A short command that makes a process stop taking work before it is stopped. */
+export interface DrainCommand {
+  file: string;
+  args: string[];
+  env: Record<string, string>;
+  cwd: string;
 }
 
 /** A program's rendered config file. */
@@ -82,13 +94,19 @@ export function renderProgramConfig(
   return { file, content, hash: fileHash(content) };
 }
 
-/** Builds the command line of replica `replica` (1-based) of a program. */
+/**
+ * Builds the command line of replica `replica` (1-based) of a program. `generation` numbers the
+ * processes of the program: a Celery worker's name carries it, because during a rolling restart
+ * the old and the new process of a replica run side by side and remote control (which the agent
+ * uses to drain the old one) addresses workers by name.
+ */
 export function buildLaunch(
   name: string,
   def: ProgramDefinition,
   replica: number,
   config: NodeConfig,
   ctx: LaunchContext,
+  generation = 1,
 ): Launch {
   const dir = programDir(ctx.stateDir, name);
   const configFile = configFilePath(ctx.stateDir, name, def);
@@ -114,6 +132,7 @@ export function buildLaunch(
     };
   }
   if (def.kind === 'celery-worker') {
+    const celeryName = `${ctx.node}.${name}.${replica}.g${generation}@${ctx.host}`;
     const { module, moduleDir } = pythonModule(def.app ?? '', ctx.workDir);
     const pythonPath = [dir, def.env?.PYTHONPATH, moduleDir, process.env.PYTHONPATH]
       .filter(Boolean)
@@ -122,15 +141,29 @@ export function buildLaunch(
     if (queues) args.push('-Q', queues);
     // The ready line is logged at INFO; mingle and gossip only delay start-up under a supervisor.
     const level = def.loglevel && /^(debug|info)$/i.test(def.loglevel) ? def.loglevel : 'info';
-    args.push('-c', concurrency, '-n', workerName, '-l', level, '--without-mingle', '--without-gossip');
+    args.push('-c', concurrency, '-n', celeryName, '-l', level, '--without-mingle', '--without-gossip');
+    const pythonEnv = { ...env, PYTHONPATH: pythonPath, CELERY_CONFIG_MODULE: 'celeryconfig', PYTHONUNBUFFERED: '1' };
+    // Celery 5.2 can drop the message its last BRPOP returns when a warm shutdown races it; told
+    // to stop consuming first (remote control), it hands such a message back to the queue.
+    const consumed = def.queues?.length ? def.queues : [String(config.celery.task_default_queue ?? 'celery')];
+    const drain = consumed.map((queue) => ({
+      file: ctx.pythonPath,
+      args: ['-m', 'celery', '-A', module, 'control', 'cancel_consumer', queue, '-d', celeryName, '--timeout', '2'],
+      env: pythonEnv,
+      cwd: ctx.workDir,
+    }));
     return {
       file: ctx.pythonPath,
       args,
-      env: { ...env, PYTHONPATH: pythonPath, CELERY_CONFIG_MODULE: 'celeryconfig', PYTHONUNBUFFERED: '1' },
+      env: pythonEnv,
       cwd: ctx.workDir,
-      readiness: { type: 'line', pattern: new RegExp(`${escapeRegExp(workerName)} ready\\.`), logFile },
+      readiness: { type: 'line', pattern: new RegExp(`${escapeRegExp(celeryName)} ready\\.`), logFile },
       logFile,
-      workerName,
+      workerName: celeryName,
+      drain,
+      // kombu's BRPOP in flight at the cancel lasts up to 1 s; what it returns is requeued only while
+      // the worker still runs.
+      drainSettleMs: 1500,
     };
   }
   const context = templateContext(name, def, config, ctx, configFile);

@@ -19,7 +19,8 @@ export interface ProgramSpec {
   configHash: string;
   /** Broker URL whose held-task records a dead worker's tasks are restored from. */
   brokerUrl?: string;
-  launch(replica: number): Launch;
+  /** `generation` counts the processes this program started (1, 2, ...), for names that must differ per process. */
+  launch(replica: number, generation: number): Launch;
 }
 
 /** Told about every exit of a replica (expected or not), so that its held tasks can be put back. */
@@ -64,6 +65,7 @@ class Replica {
     public role: ReplicaRole,
     readonly ownerId: string | undefined,
     readonly brokerUrl: string | undefined,
+    readonly launch: Launch,
     exited: Promise<LastExit>,
   ) {
     this.exited = exited;
@@ -93,6 +95,7 @@ export class Program {
   private readonly draining = new Set<Replica>();
   private readonly all = new Set<Replica>();
   private restarts = 0;
+  private generation = 0;
   private lastExit: LastExit | null = null;
   private stopping = false;
   private closed = false;
@@ -290,7 +293,7 @@ export class Program {
   }
 
   private async awaitReady(replica: Replica): Promise<ProgramOutcome> {
-    const launch = this.spec.launch(replica.index);
+    const launch = replica.launch;
     const result = await waitForReadiness(replica, launch.readiness, {
       timeoutMs: this.spec.readyTimeoutMs,
       logOffset: this.logOffsets.get(replica.pid) ?? 0,
@@ -314,7 +317,8 @@ export class Program {
   private readonly logOffsets = new Map<number, number>();
 
   private spawn(index: number, role: ReplicaRole): Replica {
-    const launch = this.spec.launch(index);
+    this.generation += 1;
+    const launch = this.spec.launch(index, this.generation);
     mkdirSync(path.dirname(launch.logFile), { recursive: true });
     if (launch.readiness.type === 'file') {
       mkdirSync(path.dirname(launch.readiness.path), { recursive: true });
@@ -361,7 +365,7 @@ export class Program {
       (result) => ({ code: result.exitCode ?? null, signal: result.signal ?? null, at: new Date().toISOString() }),
       () => ({ code: null, signal: null, at: new Date().toISOString() }),
     );
-    const replica = new Replica(index, pid, Date.now(), role, ownerId, brokerUrl, exited);
+    const replica = new Replica(index, pid, Date.now(), role, ownerId, brokerUrl, launch, exited);
     this.all.add(replica);
     this.deps.registry.add({
       program: this.name,
@@ -458,6 +462,7 @@ export class Program {
     if (replica.hasExited()) return;
     replica.state = 'stopping';
     if (stopTimeoutMs > 0) {
+      await this.drain(replica, Math.min(5000, stopTimeoutMs / 2));
       signalProcess(replica.pid, 'SIGTERM');
       let timer: NodeJS.Timeout | undefined;
       const timedOut = await Promise.race([
@@ -475,6 +480,39 @@ export class Program {
     }
     signalGroup(replica.pid, 'SIGKILL');
     await replica.exited;
+  }
+
+  /** Runs the launch's drain commands (e.g. Celery's cancel_consumer) before TERM; failures are logged only. */
+  private async drain(replica: Replica, timeoutMs: number): Promise<void> {
+    for (const command of replica.launch.drain ?? []) {
+      if (replica.hasExited()) return;
+      const result = await execa(command.file, command.args, {
+        cwd: command.cwd,
+        env: command.env,
+        extendEnv: true,
+        reject: false,
+        timeout: timeoutMs,
+        stdin: 'ignore',
+      });
+      if (result.failed) {
+        this.deps.logger.warn(
+          {
+            program: this.name,
+            replica: replica.index,
+            pid: replica.pid,
+            exitCode: result.exitCode,
+            timedOut: result.timedOut,
+          },
+          'could not ask the process to stop consuming before TERM; stopping it anyway',
+        );
+      }
+    }
+    const settleMs = replica.launch.drain?.length ? (replica.launch.drainSettleMs ?? 0) : 0;
+    if (settleMs > 0 && !replica.hasExited()) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([replica.exited, new Promise((r) => (timer = setTimeout(r, settleMs)))]);
+      clearTimeout(timer);
+    }
   }
 }
 

@@ -51,7 +51,20 @@ afterAll(async () => {
 function startAgent(): ChildProcess {
   const child = spawn(
     process.execPath,
-    [CLI, 'agent', '--center', center.url, '--node', 'n2', '--token', token, '--state-dir', stateDir, '--heartbeat', '300ms'],
+    [
+      CLI,
+      'agent',
+      '--center',
+      center.url,
+      '--node',
+      'n2',
+      '--token',
+      token,
+      '--state-dir',
+      stateDir,
+      '--heartbeat',
+      '300ms',
+    ],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   children.push(child);

@@ -70,6 +70,7 @@ export interface NodeSummary {
   message: string | null;
   drift: boolean;
   state: string;
+  last_seen: string | null;
   programs: Record<string, { state: string; pids: number[]; restarts: number; config_hash: string }>;
 }
 
