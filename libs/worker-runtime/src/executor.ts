@@ -282,7 +282,7 @@ export class Executor {
     }
     const embed = job.message.embed;
     if (embed.callbacks || (embed.chain && embed.chain.length > 0)) {
-      const followUps = successFollowUps(this.app, job.message, result, this.origin);
+      const followUps = this.followUps(job, () => successFollowUps(this.app, job.message, result, this.origin));
       void this.publishFollowUps(job, followUps).then((children) => {
         this.finish(
           job,
@@ -292,6 +292,27 @@ export class Executor {
       return;
     }
     this.finish(job, this.ignoresResult(job) ? null : this.document(job, 'SUCCESS', { result, traceback: null }));
+  }
+
+  /** Builds follow-up messages; a malformed signature is logged and skipped, never fatal. */
+  private followUps(job: Job, build: () => OutgoingTask[]): OutgoingTask[] {
+    try {
+      return build();
+    } catch (error) {
+      this.logger.error(
+        { event: 'task.follow_up_invalid', task_id: job.message.id, err: error },
+        'A callback, errback or chain step of this task cannot be sent; skipped',
+      );
+      return [];
+    }
+  }
+
+  /** Ends a job whose handling threw (a bug or hostile input): FAILURE stored, slot freed. */
+  crashed(job: Job, error: unknown): void {
+    if (job.state === 'done') return;
+    this.logger.error({ event: 'task.crashed', task_id: job.message.id, err: error }, 'Handling this task failed');
+    const doc = this.ignoresResult(job) ? null : this.document(job, 'FAILURE', exceptionDocument(error));
+    this.finish(job, doc);
   }
 
   private async publishFollowUps(job: Job, followUps: OutgoingTask[]): Promise<unknown[]> {
@@ -348,7 +369,7 @@ export class Executor {
       },
       'Task failed',
     );
-    const errbacks = errorFollowUps(this.app, m, this.origin);
+    const errbacks = this.followUps(job, () => errorFollowUps(this.app, m, this.origin));
     const doc = this.ignoresResult(job) ? null : this.document(job, 'FAILURE', exceptionDocument(error));
     if (errbacks.length > 0) {
       void this.publishFollowUps(job, errbacks).then(() => this.finish(job, doc));

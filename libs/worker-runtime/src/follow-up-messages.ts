@@ -26,7 +26,10 @@ export function signatureMessage(
   origin: string,
   chain: Signature[] | null,
 ): OutgoingTask {
-  const options = (sig.options ?? {}) as Record<string, unknown>;
+  const options = (sig.options !== null && typeof sig.options === 'object' ? sig.options : {}) as Record<
+    string,
+    unknown
+  >;
   const queueOption = optionString(options, 'queue');
   const route = queueOption ? { queue: queueOption, priority: undefined } : app.routeFor(sig.task, options);
   const countdown = options.countdown;
@@ -35,7 +38,9 @@ export function signatureMessage(
     id: optionString(options, 'task_id') ?? randomUUID(),
     task: sig.task,
     args,
-    kwargs: (sig.kwargs ?? {}) as Record<string, unknown>,
+    kwargs: (sig.kwargs !== null && typeof sig.kwargs === 'object' && !Array.isArray(sig.kwargs)
+      ? sig.kwargs
+      : {}) as Record<string, unknown>,
     embed: { callbacks: null, errbacks: null, chain, chord: null },
     eta: typeof countdown === 'number' && countdown > 0 ? new Date(Date.now() + countdown * 1000) : null,
     rootId: parent.rootId ?? parent.id,
@@ -45,6 +50,16 @@ export function signatureMessage(
     ...(priority !== undefined ? { priority } : {}),
     queue: route.queue,
   };
+}
+
+/** A signature from the wire is only checked to be an object: refuse what cannot be sent. */
+function usable(sig: Signature): boolean {
+  return typeof sig.task === 'string' && sig.task !== '';
+}
+
+function argsWith(sig: Signature, first: unknown): unknown[] {
+  const args = Array.isArray(sig.args) ? sig.args : [];
+  return sig.immutable === true ? args : [first, ...args];
 }
 
 /** The link callbacks and next chain step of a task that returned `result`. */
@@ -58,14 +73,14 @@ export function successFollowUps(
   const embed = message.embed;
   if (embed.callbacks) {
     for (const sig of embed.callbacks) {
-      out.push(signatureMessage(app, sig, sig.immutable ? sig.args : [result, ...sig.args], message, origin, null));
+      if (usable(sig)) out.push(signatureMessage(app, sig, argsWith(sig, result), message, origin, null));
     }
   }
   const chain = embed.chain;
   if (chain && chain.length > 0) {
     const next = chain[chain.length - 1] as Signature;
     const rest = chain.slice(0, -1);
-    out.push(signatureMessage(app, next, next.immutable ? next.args : [result, ...next.args], message, origin, rest));
+    if (usable(next)) out.push(signatureMessage(app, next, argsWith(next, result), message, origin, rest));
   }
   return out;
 }
@@ -74,9 +89,9 @@ export function successFollowUps(
 export function errorFollowUps(app: WorkerApp, message: TaskMessage, origin: string): OutgoingTask[] {
   const errbacks = message.embed.errbacks;
   if (!errbacks) return [];
-  return errbacks.map((sig) =>
-    signatureMessage(app, sig, sig.immutable ? sig.args : [message.id, ...sig.args], message, origin, null),
-  );
+  return errbacks
+    .filter(usable)
+    .map((sig) => signatureMessage(app, sig, argsWith(sig, message.id), message, origin, null));
 }
 
 /** The republished message of a retry, shaped as Celery's (`k_retry.json`). */

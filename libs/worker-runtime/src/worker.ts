@@ -399,8 +399,12 @@ export class Worker extends EventEmitter {
     this.running++;
     this.active.add(job);
     const expires = job.message.expires;
-    if (expires !== null && expires.getTime() <= Date.now()) this.executor.revokeExpired(job);
-    else this.executor.run(job);
+    try {
+      if (expires !== null && expires.getTime() <= Date.now()) this.executor.revokeExpired(job);
+      else this.executor.run(job);
+    } catch (error) {
+      this.executor.crashed(job, error);
+    }
   }
 
   private finished(job: Job): void {

@@ -134,6 +134,25 @@ describe('worker: bad input is dead-lettered, a FAILURE stored when possible, an
     await stillConsuming();
   });
 
+  it('malformed callback signatures are skipped; the task and the worker go on', async () => {
+    const { stillConsuming, log } = await setup();
+    const id = '66666666-6666-4666-8666-666666666666';
+    const env = envelope(id);
+    const body = JSON.stringify([
+      [4, 5],
+      {},
+      { callbacks: [{}, { task: 't.add', args: 7 }], errbacks: null, chain: [{ task: 42 }], chord: null },
+    ]);
+    env.body = Buffer.from(body).toString('base64');
+    await h.broker.lpush('celery', JSON.stringify(env));
+    const doc = await h.waitDoc(id);
+    expect(doc).toMatchObject({ status: 'SUCCESS', result: 9 });
+    // {task: 't.add', args: 7} is sent as add(9) with the bad args dropped: it fails on its own.
+    expect(doc.children).toHaveLength(1);
+    expect(log.events('task.crashed')).toHaveLength(0);
+    await stillConsuming();
+  });
+
   it('property: random and mutated entries never crash the worker; a valid task still completes', async () => {
     const { stillConsuming, worker } = await setup(64 * 1024);
     const valid = encodeTaskEnvelope({
