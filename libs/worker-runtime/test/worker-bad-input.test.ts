@@ -186,13 +186,36 @@ describe('worker: bad input is dead-lettered, a FAILURE stored when possible, an
         }),
       })
       .map((e) => JSON.stringify(e));
+    // Well-formed envelopes around random bodies: random args/kwargs and embeds (callbacks, chain).
+    const sigLike = fc.oneof(
+      fc.jsonValue(),
+      fc.record({ task: fc.constantFrom('t.add', 't.none', ''), args: fc.jsonValue(), immutable: fc.boolean() }),
+    );
+    const randomBody = fc
+      .tuple(
+        fc.jsonValue(),
+        fc.jsonValue(),
+        fc.record({
+          callbacks: fc.oneof(fc.constant(null), fc.array(sigLike, { maxLength: 2 })),
+          errbacks: fc.oneof(fc.constant(null), fc.array(sigLike, { maxLength: 2 })),
+          chain: fc.oneof(fc.constant(null), fc.array(sigLike, { maxLength: 2 })),
+          chord: fc.constant(null),
+        }),
+        fc.uuid(),
+      )
+      .map(([args, kwargs, embed, id]) => {
+        const env = envelope(id);
+        env.body = Buffer.from(JSON.stringify([args, kwargs, embed])).toString('base64');
+        return JSON.stringify(env);
+      });
     let pushed = 0;
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.oneof(fc.string(), mutated, jsonish, envelopeLike), { minLength: 1, maxLength: 8 }),
+        fc.array(fc.oneof(fc.string(), mutated, jsonish, envelopeLike, randomBody), { minLength: 1, maxLength: 8 }),
         async (entries) => {
           pushed += entries.length;
-          await h.broker.lpush('celery', ...entries.filter((e) => e.length > 0));
+          const nonEmpty = entries.filter((e) => e.length > 0);
+          if (nonEmpty.length > 0) await h.broker.lpush('celery', ...nonEmpty);
           expect(worker.state).toBe('running');
         },
       ),
@@ -204,5 +227,7 @@ describe('worker: bad input is dead-lettered, a FAILURE stored when possible, an
     await waitFor(async () =>
       (await h.broker.llen('celery')) === 0 && (await h.broker.hlen('unacked')) === 0 ? true : undefined,
     );
+    // No slot or prefetch room leaked either.
+    await waitFor(() => (worker.stats().running === 0 && worker.stats().held === 0 ? true : undefined));
   });
 });
