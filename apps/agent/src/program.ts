@@ -138,22 +138,49 @@ export class Program {
   }
 
   /**
-   * Rolling restart onto `spec`: per slot, start a new process, wait for readiness, then stop the
-   * old one. If a new process is not ready in time it is killed, the old processes keep running,
-   * the previous spec is kept, and the outcome says why.
+   * Rolling restart onto `spec`: a new process for every replica first, and once all of them are
+   * ready the old ones get stopped (warm). Capacity never drops and the change takes one start-up
+   * time, not one per replica. If any new process is not ready in time, all new ones are killed,
+   * every old process keeps running, the previous spec stays, and the outcome says why.
    */
   async rollingRestart(spec: ProgramSpec): Promise<ProgramOutcome> {
     const previous = this.spec;
     this.spec = spec;
     this.stopping = false;
-    for (let index = 1; index <= spec.replicas; index++) {
-      const result = await this.replaceSlot(index);
-      if (!result.ok) {
-        this.spec = previous;
-        return result;
+    const indexes = Array.from({ length: spec.replicas }, (_, i) => i + 1);
+    const slots = indexes.map((index) => this.slot(index));
+    for (const slot of slots) {
+      if (slot.timer) clearTimeout(slot.timer);
+      slot.timer = undefined;
+      slot.busy = true;
+    }
+    try {
+      const fresh: Replica[] = [];
+      let failure: ProgramOutcome | undefined;
+      for (const index of indexes) {
+        try {
+          fresh.push(this.spawn(index, 'candidate'));
+        } catch (error) {
+          failure = { ok: false, message: (error as Error).message };
+          break;
+        }
       }
+      this.deps.onChange();
+      if (!failure) {
+        const outcome = combine(await Promise.all(fresh.map((replica) => this.awaitReady(replica))));
+        if (!outcome.ok) failure = outcome;
+      }
+      if (failure) {
+        await Promise.all(fresh.map((replica) => this.stopReplica(replica, 0)));
+        this.spec = previous;
+        return failure;
+      }
+      fresh.forEach((replica, k) => this.promote(slots[k] as Slot, replica));
+    } finally {
+      for (const slot of slots) slot.busy = false;
     }
     await this.stopSlotsAbove(spec.replicas);
+    this.deps.onChange();
     return { ok: true };
   }
 
@@ -241,42 +268,21 @@ export class Program {
     return ready;
   }
 
-  private async replaceSlot(index: number): Promise<ProgramOutcome> {
-    const slot = this.slot(index);
-    if (slot.timer) clearTimeout(slot.timer);
-    slot.timer = undefined;
-    slot.busy = true;
-    try {
-      let fresh: Replica;
-      try {
-        fresh = this.spawn(index, 'candidate');
-      } catch (error) {
-        return { ok: false, message: (error as Error).message };
-      }
-      this.deps.onChange();
-      const ready = await this.awaitReady(fresh);
-      if (!ready.ok) {
-        await this.stopReplica(fresh, 0);
-        return ready;
-      }
-      const old = slot.current;
-      fresh.role = 'current';
-      slot.current = fresh;
-      slot.fatal = false;
-      slot.backoff.reset();
-      slot.backoff.started();
-      if (old && !old.hasExited()) {
-        old.role = 'draining';
-        this.draining.add(old);
-        void this.stopReplica(old).finally(() => {
-          this.draining.delete(old);
-          this.deps.onChange();
-        });
-      }
-      this.deps.onChange();
-      return { ok: true };
-    } finally {
-      slot.busy = false;
+  /** Makes a ready candidate the slot's process and drains the one it replaces. */
+  private promote(slot: Slot, fresh: Replica): void {
+    const old = slot.current;
+    fresh.role = 'current';
+    slot.current = fresh;
+    slot.fatal = false;
+    slot.backoff.reset();
+    slot.backoff.started();
+    if (old && !old.hasExited()) {
+      old.role = 'draining';
+      this.draining.add(old);
+      void this.stopReplica(old).finally(() => {
+        this.draining.delete(old);
+        this.deps.onChange();
+      });
     }
   }
 

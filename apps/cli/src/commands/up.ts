@@ -256,7 +256,7 @@ class LocalFleet {
         },
       });
     } else {
-      const doc = defaults.body as { celery?: Record<string, unknown> };
+      const doc = (defaults.body as { document: { celery?: Record<string, unknown> } }).document;
       if (doc.celery?.broker_url !== brokerUrl || doc.celery?.result_backend !== resultBackend) {
         await admin.write('defaults', defaults.etag ?? undefined, {
           ...doc,
