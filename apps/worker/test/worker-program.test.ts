@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Celeriac } from '@celeriac/client';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RedisServer } from '../../../test/support/redis-server.js';
+import { freePort, RedisServer } from '../../../test/support/redis-server.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../../..');
@@ -27,10 +27,16 @@ interface Spawned {
   ipc: unknown[];
 }
 
-function spawnWorker(args: string[]): Spawned {
+function spawnWorker(args: string[], env: Record<string, string> = {}): Spawned {
   const child = spawn(process.execPath, [bin, 'worker', ...args], {
     cwd: root,
-    env: { ...process.env, TEST_BROKER_URL: redis.url(0), TEST_BACKEND_URL: redis.url(1), CELERIAC_READY_FILE: '' },
+    env: {
+      ...process.env,
+      TEST_BROKER_URL: redis.url(0),
+      TEST_BACKEND_URL: redis.url(1),
+      CELERIAC_READY_FILE: '',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
   children.push(child);
@@ -169,6 +175,21 @@ describe('celeriac worker (spawned)', () => {
     expect((await missing.exited).code).toBe(1);
     const failed = missing.lines.find((l) => l.event === 'worker.failed');
     expect(failed).toMatchObject({ code: 'APP_NOT_FOUND' });
+  });
+
+  it('never logs the password of the broker URL, also when it cannot connect', async () => {
+    // Nothing listens there: start-up fails, and its error names the URL.
+    const secretUrl = `redis://:s3cret-pw@127.0.0.1:${await freePort()}/0`;
+    const w = spawnWorker(['-A', path.join(fixtures, 'tasks.ts')], {
+      TEST_BROKER_URL: secretUrl,
+      TEST_BACKEND_URL: secretUrl,
+    });
+    const exit = await w.exited;
+    expect(exit.code).toBe(1);
+    const output = JSON.stringify(w.lines) + w.stderr.join('');
+    expect(output).toContain('worker.failed');
+    expect(output).toContain('redis://:***@127.0.0.1');
+    expect(output).not.toContain('s3cret-pw');
   });
 
   it('after SIGKILL with acks_late, the task runs again on another worker once the visibility timeout passes', async () => {
