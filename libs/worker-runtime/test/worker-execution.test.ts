@@ -100,6 +100,26 @@ describe('worker: running tasks and storing results', () => {
     expect(seen[0]?.signal.aborted).toBe(false);
   });
 
+  it('stores custom states with ctx.updateState (e.g. PROGRESS with its meta)', async () => {
+    const app = h.app();
+    const hold = gate();
+    const progress = app.task(
+      't.progress',
+      async (ctx: TaskContext) => {
+        await ctx.updateState('PROGRESS', { done: 3, total: 10 });
+        await hold.promise;
+        return 'finished';
+      },
+      { bind: true },
+    );
+    await h.worker(app);
+    const r = await progress.delay();
+    const doc = await h.waitDoc(r.id, 'PROGRESS');
+    expect(doc).toMatchObject({ status: 'PROGRESS', result: { done: 3, total: 10 }, date_done: null, task_id: r.id });
+    hold.open();
+    expect(await r.get({ timeout: 5000 })).toBe('finished');
+  });
+
   it('stores nothing with ignore_result (task option, per call, or task_ignore_result)', async () => {
     const app = h.app();
     const quiet = app.task('t.quiet', () => 1, { ignore_result: true });
