@@ -182,6 +182,7 @@ export class Worker extends EventEmitter {
     const o = this.options;
     try {
       this.settings = readWorkerSettings(o.app.conf.settings);
+      this.planAllTasks();
       this.decodeOptions = { accept: this.settings.accept, maxBytes: o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES };
       const multiplier = o.prefetchMultiplier ?? this.settings.prefetchMultiplier;
       this.prefetchLimit = this.concurrency * Math.max(1, Math.floor(multiplier));
@@ -243,6 +244,21 @@ export class Worker extends EventEmitter {
     this.setState('running');
     this.consumer.start();
     this.emit('ready');
+  }
+
+  /** Resolves every registered task's options now, so that bad ones stop start-up, all reported together. */
+  private planAllTasks(): void {
+    const problems: string[] = [];
+    for (const task of this.options.app.tasks.values()) {
+      try {
+        this.plans.set(task.name, buildTaskPlan(this.options.app, task, this.settings));
+      } catch (error) {
+        problems.push((error as Error).message);
+      }
+    }
+    if (problems.length > 0) {
+      throw new WorkerError('WORKER_BAD_SETTING', `Invalid task options:\n- ${problems.join('\n- ')}`);
+    }
   }
 
   private async connect(): Promise<void> {

@@ -144,6 +144,21 @@ describe('worker: rate limits', () => {
     expect(observedRate).toBeGreaterThan(4);
   });
 
+  it('refuses to start with an invalid rate limit, naming every bad task', async () => {
+    const app = h.app({ task_annotations: { 't.a': { rate_limit: '10/d' } } });
+    app.task('t.a', () => 1);
+    app.task('t.b', () => 2, { rate_limit: 'fast' });
+    app.task('t.c', () => 3, { rate_limit: '5/s' });
+    const error = await h.worker(app).then(
+      () => null,
+      (e: unknown) => e as Error & { code: string },
+    );
+    expect(error?.code).toBe('WORKER_BAD_SETTING');
+    expect(error?.message).toContain('t.a');
+    expect(error?.message).toContain('t.b');
+    expect(error?.message).not.toContain('t.c');
+  });
+
   it('takes rate_limit from the task options too', async () => {
     const app = h.app();
     const times: number[] = [];
