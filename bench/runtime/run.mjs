@@ -59,8 +59,8 @@ async function measure(system, commands, samples) {
     const spawnReadyMs = readyAt - program.spawnedAt;
     await sleep(1000);
     const pids = processTree(program.pid);
-    const treeCpu = () => pids.reduce((sum, pid) => sum + cpuSec(pid), 0);
-    const treeRss = () => pids.reduce((sum, pid) => sum + rssMb(pid), 0);
+    const treeCpu = () => cpuSec(pids);
+    const treeRss = () => rssMb(pids);
     const rssIdleMb = treeRss();
     let rssLoadMb = rssIdleMb;
     const cpu0 = treeCpu();

@@ -116,10 +116,10 @@ export function processTree(pid) {
   return pids;
 }
 
-/** user + system CPU seconds of the pid and its children. */
-export function cpuSec(pid) {
+/** user + system CPU seconds of the given processes (read /proc once per pid). */
+export function cpuSec(pids) {
   let ticks = 0;
-  for (const p of processTree(pid)) {
+  for (const p of pids) {
     try {
       const f = statFields(p);
       ticks += Number(f[11]) + Number(f[12]);
@@ -130,10 +130,10 @@ export function cpuSec(pid) {
   return ticks / CLOCK_TICKS_PER_SEC;
 }
 
-/** Resident memory (MB) of the pid and its children. */
-export function rssMb(pid) {
+/** Resident memory (MB) of the given processes. */
+export function rssMb(pids) {
   let kb = 0;
-  for (const p of processTree(pid)) {
+  for (const p of pids) {
     try {
       const match = readFileSync(`/proc/${p}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB/m);
       kb += match ? Number(match[1]) : 0;
