@@ -30,6 +30,8 @@ export interface ExecutorHooks {
 export interface ExecutorOptions {
   app: WorkerApp;
   flusher: ResultFlusher;
+  /** `result_extended`: documents also carry name, args, kwargs, worker, retries and queue. */
+  resultExtended?: boolean;
   /** Direct result writes for `ctx.updateState` (not batched: the task awaits them). */
   store(doc: ResultDocument): Promise<void>;
   logger: Logger;
@@ -73,6 +75,7 @@ export class Executor {
   private readonly hooks: ExecutorHooks;
   private readonly store: (doc: ResultDocument) => Promise<void>;
   private readonly runs = new Set<Run>();
+  private readonly resultExtended: boolean;
 
   constructor(options: ExecutorOptions) {
     this.app = options.app;
@@ -82,6 +85,7 @@ export class Executor {
     this.origin = `gen${process.pid}@${options.hostname.includes('@') ? options.hostname.split('@')[1] : options.hostname}`;
     this.hooks = options.hooks;
     this.store = options.store;
+    this.resultExtended = options.resultExtended === true;
   }
 
   /** Stores REVOKED (expired) and acks without running, like Celery (`d2_expired_revoked.json`). */
@@ -102,14 +106,13 @@ export class Executor {
     const { message: m, plan } = job;
     if (plan.trackStarted && !this.ignoresResult(job)) {
       this.flusher.add(
-        {
-          status: 'STARTED',
-          result: { pid: process.pid, hostname: this.hostname },
-          traceback: null,
-          children: [],
-          date_done: null,
-          task_id: m.id,
-        },
+        this.document(
+          job,
+          'STARTED',
+          { result: { pid: process.pid, hostname: this.hostname }, traceback: null },
+          [],
+          null,
+        ),
         null,
       );
     }
@@ -229,16 +232,35 @@ export class Executor {
     dateDone: string | null = DATE_DONE_AT_FLUSH,
   ): ResultDocument {
     const m = job.message;
-    const doc: ResultDocument = {
+    if (m.groupId === null && m.parentId === null && !this.resultExtended) {
+      return {
+        status,
+        result: outcome.result,
+        traceback: outcome.traceback,
+        children,
+        date_done: dateDone,
+        task_id: m.id,
+      };
+    }
+    // Celery's key order: group_id, parent_id, then the result_extended fields, task_id last.
+    const doc = {
       status,
       result: outcome.result,
       traceback: outcome.traceback,
       children,
       date_done: dateDone,
-      task_id: m.id,
-    };
+    } as ResultDocument;
     if (m.groupId !== null) doc.group_id = m.groupId;
     if (m.parentId !== null) doc.parent_id = m.parentId;
+    if (this.resultExtended) {
+      doc.name = m.task;
+      doc.args = m.args;
+      doc.kwargs = m.kwargs;
+      doc.worker = this.hostname;
+      doc.retries = m.retries;
+      doc.queue = m.routingKey || null;
+    }
+    doc.task_id = m.id;
     return doc;
   }
 

@@ -7,6 +7,7 @@ export interface WorkerSettings {
   accept: string[];
   acksLate: boolean;
   trackStarted: boolean;
+  resultExtended: boolean;
   ignoreResult: boolean;
   timeLimitSec: number | null;
   softTimeLimitSec: number | null;
@@ -56,6 +57,7 @@ export function readWorkerSettings(settings: Record<string, unknown>): WorkerSet
     accept,
     acksLate: settings.task_acks_late === true,
     trackStarted: settings.task_track_started === true,
+    resultExtended: settings.result_extended === true,
     ignoreResult: settings.task_ignore_result === true,
     timeLimitSec: positiveNumberOrNull(settings, 'task_time_limit'),
     softTimeLimitSec: positiveNumberOrNull(settings, 'task_soft_time_limit'),

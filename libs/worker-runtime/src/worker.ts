@@ -212,6 +212,7 @@ export class Worker extends EventEmitter {
       store: backend ? (doc) => backend.store(doc) : async () => undefined,
       logger: o.logger,
       hostname: o.hostname,
+      resultExtended: this.settings.resultExtended,
       hooks: {
         acked: () => {
           this.held--;

@@ -162,6 +162,45 @@ describe('worker: running tasks and storing results', () => {
     expect(await r.get({ timeout: 5000 })).toBe('done');
   });
 
+  it('with result_extended stores name, args, kwargs, worker, retries, queue in Celery key order', async () => {
+    const app = h.app({ result_extended: true, task_track_started: true });
+    const hold = gate();
+    const slow = app.task('t.slow_ack', async (n: number) => {
+      await hold.promise;
+      return `slept ${n}`;
+    });
+    await h.worker(app, { hostname: 'w6@wire' });
+    const r = await slow.delay(2);
+    const started = await h.waitDoc(r.id, 'STARTED');
+    const keys = [
+      'status',
+      'result',
+      'traceback',
+      'children',
+      'date_done',
+      'name',
+      'args',
+      'kwargs',
+      'worker',
+      'retries',
+      'queue',
+      'task_id',
+    ];
+    expect(Object.keys(started)).toEqual(keys);
+    expect(started).toMatchObject({
+      name: 't.slow_ack',
+      args: [2],
+      kwargs: {},
+      worker: 'w6@wire',
+      retries: 0,
+      queue: 'celery',
+    });
+    hold.open();
+    const done = await h.waitDoc(r.id, 'SUCCESS');
+    expect(Object.keys(done)).toEqual(keys);
+    expect(done.result).toBe('slept 2');
+  });
+
   it('runs at most `concurrency` tasks at once', async () => {
     const app = h.app();
     let running = 0;

@@ -202,6 +202,15 @@ describe('worker: link, link_error and chains', () => {
     const middleId = lastDoc?.parent_id as string;
     const middle = await h.doc(middleId);
     expect(middle).toMatchObject({ status: 'SUCCESS', result: 30, children: [[[last.id, null], null]] });
+    expect(Object.keys(middle ?? {})).toEqual([
+      'status',
+      'result',
+      'traceback',
+      'children',
+      'date_done',
+      'parent_id',
+      'task_id',
+    ]);
     const head = await h.doc(middle?.parent_id as string);
     expect(head).toMatchObject({ status: 'SUCCESS', result: 3, children: [[[middleId, null], null]] });
   });
