@@ -125,8 +125,16 @@ export class CenterState {
     } else affected.add(layer.slice('nodes/'.length));
     const plan: WritePlan = { layer, document, nodes: new Map() };
     const issues: ValidationIssue[] = [];
+    // The effective config depends on the node only through its layer: nodes whose layers are
+    // equal share one computation (and one config object, serialised once when served).
+    const memo = new Map<string, EffectiveConfig>();
     for (const node of [...affected].sort()) {
-      const effective = computeEffectiveConfig(lookup, node);
+      const key = JSON.stringify(lookup(`nodes/${node}`) ?? null);
+      let effective = memo.get(key);
+      if (!effective) {
+        effective = computeEffectiveConfig(lookup, node);
+        memo.set(key, effective);
+      }
       plan.nodes.set(node, effective);
       for (const issue of effective.issues) issues.push(effectiveIssue(node, issue));
     }

@@ -7,6 +7,18 @@ import { summarizeNode } from '../node-summary.js';
 import { maskSecrets } from '../secret-mask.js';
 import { guard, parseRevisionNumber, type RouteContext } from './route-context.js';
 
+const serialized = new WeakMap<object, string>();
+
+/** JSON of a config object, computed once per object (nodes with equal layers share one). */
+function serializedConfig(config: Record<string, unknown>): string {
+  let json = serialized.get(config);
+  if (json === undefined) {
+    json = JSON.stringify(config);
+    serialized.set(config, json);
+  }
+  return json;
+}
+
 /** Node config (long-poll), status reports and the node list. */
 export function registerNodeRoutes(app: FastifyInstance, context: RouteContext): void {
   const { service } = context;
@@ -41,12 +53,12 @@ export function registerNodeRoutes(app: FastifyInstance, context: RouteContext):
         return reply.send();
       }
       reply.header('etag', `"${view.revision}"`);
-      return {
-        node,
-        revision: view.revision,
-        hash: view.hash,
-        config: mustMaskSecrets(token) ? maskSecrets(view.config) : view.config,
-      };
+      if (mustMaskSecrets(token)) {
+        return { node, revision: view.revision, hash: view.hash, config: maskSecrets(view.config) };
+      }
+      // Pre-serialised: a change can answer a thousand long-polls at once with one config.
+      reply.type('application/json; charset=utf-8');
+      return `{"node":${JSON.stringify(node)},"revision":${view.revision},"hash":${JSON.stringify(view.hash)},"config":${serializedConfig(view.config)}}`;
     } finally {
       reply.raw.off('close', onClose);
     }

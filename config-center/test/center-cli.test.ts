@@ -1,0 +1,82 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { api, until } from './support/center-harness.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const BIN = path.join(ROOT, 'apps/cli/bin/celeriac.js');
+let dataDir: string;
+const children: ChildProcess[] = [];
+
+function startCli(extraEnv: Record<string, string> = {}) {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extraEnv };
+  if (!('CELERIAC_ADMIN_TOKEN' in extraEnv)) delete env.CELERIAC_ADMIN_TOKEN;
+  const child = spawn(process.execPath, [BIN, 'center', '--data', dataDir, '--listen', '127.0.0.1:0'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  const output = { stdout: '', stderr: '' };
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output.stdout += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output.stderr += chunk.toString();
+  });
+  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const url = async () => {
+    await until(() => /listening on (http:\/\/\S+)/.test(output.stdout), 20_000, 'the center to listen');
+    return (/listening on (http:\/\/[^\s"]+)/.exec(output.stdout) as RegExpExecArray)[1] as string;
+  };
+  return { child, output, exited, url };
+}
+
+beforeAll(() => {
+  execFileSync('npx', ['tsc', '-b', 'apps/cli'], { cwd: ROOT, stdio: 'ignore', timeout: 240_000 });
+  dataDir = mkdtempSync(path.join(tmpdir(), 'celeriac-center-cli-'));
+}, 300_000);
+afterAll(() => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('celeriac center', () => {
+  it('prints a generated admin token once, logs where it listens, and stops cleanly on SIGTERM', async () => {
+    const first = startCli();
+    const url = await first.url();
+    const token = /\n(cel_[A-Za-z0-9_-]{20,})\n/.exec(first.output.stdout)?.[1];
+    expect(token).toBeDefined();
+    expect(first.output.stdout).toContain('"store":"file:');
+    expect((await api(url, 'GET', '/v1/tokens', { token: token as string })).status).toBe(200);
+
+    const held = api(url, 'GET', '/v1/nodes/n1/config?after=0&wait=60', { token: token as string });
+    await until(async () => /long_polls_held 1/.test((await api(url, 'GET', '/metrics')).text), 10_000, 'a held poll');
+    first.child.kill('SIGTERM');
+    expect((await held).status).toBe(304);
+    expect(await first.exited).toEqual({ code: 0, signal: null });
+    // The token appears once, in the banner, never in a log line.
+    expect(first.output.stdout.split(token as string)).toHaveLength(2);
+
+    const second = startCli();
+    const secondUrl = await second.url();
+    expect(second.output.stdout).not.toContain('cel_');
+    expect((await api(secondUrl, 'GET', '/v1/tokens', { token: token as string })).status).toBe(200);
+    second.child.kill('SIGTERM');
+    expect((await second.exited).code).toBe(0);
+  });
+
+  it('refuses bad flags with exit code 2', async () => {
+    const bad = spawn(process.execPath, [BIN, 'center', '--nope'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    bad.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const code = await new Promise((resolve) => bad.once('exit', resolve));
+    expect(code).toBe(2);
+    expect(stderr).toContain('--nope');
+  });
+});
