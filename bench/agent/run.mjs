@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -57,7 +57,9 @@ function run(file, args, log) {
   const out = [];
   child.stdout.on('data', (c) => out.push(c));
   child.stderr.on('data', (c) => out.push(c));
-  child.on('exit', () => writeFileSync(path.join(dir, `${log}.log`), Buffer.concat(out)));
+  child.on('exit', () => {
+    if (existsSync(dir)) writeFileSync(path.join(dir, `${log}.log`), Buffer.concat(out));
+  });
   children.push(child);
   return child;
 }
@@ -145,6 +147,8 @@ const resultBackend = `redis://127.0.0.1:${redisPort}/1`;
 const centerPort = await freePort();
 centerUrl = `http://127.0.0.1:${centerPort}`;
 writeFileSync(path.join(dir, 'admin-token'), ADMIN);
+const loadStart = Number(loadavg()[0].toFixed(2));
+let failed = false;
 
 try {
   run(
@@ -252,6 +256,7 @@ try {
     return { p50: percentile(xs, 50), p99: percentile(xs, 99), max: xs.at(-1) };
   };
   const result = {
+    loadAverage1m: { start: loadStart, end: Number(loadavg()[0].toFixed(2)) },
     replicas: REPLICAS,
     idle: {
       changes: idle.length,
@@ -273,9 +278,14 @@ try {
     },
   };
   console.log(JSON.stringify(result, null, 2));
+} catch (error) {
+  failed = true;
+  console.error(`bench failed: ${error.message}; logs kept in ${dir}`);
+  process.exitCode = 1;
 } finally {
   for (const c of children.reverse()) if (c.exitCode === null) c.kill('SIGTERM');
   await sleep(1500);
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
+  await sleep(100);
+  if (!failed) rmSync(dir, { recursive: true, force: true });
 }

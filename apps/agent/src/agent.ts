@@ -445,6 +445,8 @@ export class Agent {
     this.logger.warn({ program: event.program, file: event.file }, 'applying a hand edit of a config file (drift)');
     this.changed();
     const outcome = await entry.program.rollingRestart(spec);
+    // The processes now run on the edited file: the next revision compares against it.
+    if (outcome.ok) entry.rendered = { file: event.file, content: event.content, hash: event.hash };
     this.message = outcome.ok
       ? `config file of ${event.program} was edited on the host; applied and reported as drift`
       : `config file of ${event.program} was edited on the host and failed to apply: ${outcome.message}`;

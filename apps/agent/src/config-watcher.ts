@@ -9,6 +9,8 @@ export interface DriftEvent {
   program: string;
   file: string;
   hash: string;
+  /** The file's new content. */
+  content: string;
 }
 
 /**
@@ -89,6 +91,6 @@ export class ConfigWatcher {
     if (!current || current.hash === hash || this.closed) return;
     this.options.logger.warn({ program: entry.program, file }, 'config file was changed on the host');
     this.expected.set(file, { program: entry.program, hash });
-    this.options.onDrift({ program: entry.program, file, hash });
+    this.options.onDrift({ program: entry.program, file, hash, content: content.toString('utf8') });
   }
 }

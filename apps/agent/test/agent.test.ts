@@ -33,18 +33,19 @@ setInterval(() => {}, 1000);
 `,
 );
 
-function layer(queue: string, bTemplate = 'static\n') {
-  const program = (name: string, template: string) => ({
+function layer(queue: string, bTemplate = 'static\n', bReplicas = 1) {
+  const program = (name: string, template: string, replicas = 1) => ({
     kind: 'command',
     command: [process.execPath, prog, name, journal],
     config_template: template,
     config_file: `${name}.conf`,
     stop_timeout: '3s',
     ready_timeout: '10s',
+    replicas,
   });
   return {
     celery: { broker_url: 'redis://127.0.0.1:6399/0', task_default_queue: queue },
-    programs: { a: program('a', 'queue={{celery.task_default_queue}}\n'), b: program('b', bTemplate) },
+    programs: { a: program('a', 'queue={{celery.task_default_queue}}\n'), b: program('b', bTemplate, bReplicas) },
   };
 }
 
@@ -174,6 +175,33 @@ describe('Agent against a real center', () => {
     expect(node.message).toMatch(/edited on the host/);
     expect(starts('a').at(-1)?.cfg).toBe('queue=by-hand');
     expect(agent.status().programs.b!.pids).toEqual([bBefore]);
+  });
+
+  it('scales a program without restarting its replica; the next revision replaces a hand edit', async () => {
+    const [aBefore] = agent.status().programs.a!.pids;
+    const [bBefore] = agent.status().programs.b!.pids;
+    const res = await admin.putLayer('nodes/n1', layer('q2', 'static\n', 2));
+    revision = (res.body as { revision: number }).revision;
+    const node = await eventually(async () => {
+      const n = await admin.node('n1');
+      return n.applied_revision === revision && n.programs.b?.pids.length === 2 ? n : undefined;
+    });
+    expect(node.message).toMatch(/b: scale \(replicas 1 → 2\)/);
+    expect(node.programs.b!.pids[0]).toBe(bBefore);
+    // a ran on a hand-edited file (previous test): the center's config takes over again.
+    expect(node.message).toMatch(/a: restart \(config file had been edited on the host/);
+    expect(node.programs.a!.pids[0]).not.toBe(aBefore);
+    expect(starts('a').at(-1)?.cfg).toBe('queue=q2');
+    expect(node.drift).toBe(false);
+    const aNow = node.programs.a!.pids[0];
+    const back = await admin.putLayer('nodes/n1', layer('q2'));
+    revision = (back.body as { revision: number }).revision;
+    await eventually(async () => {
+      const n = await admin.node('n1');
+      return n.applied_revision === revision && n.programs.b?.pids.length === 1 ? n : undefined;
+    });
+    expect(agent.status().programs.b!.pids).toEqual([bBefore]);
+    expect(agent.status().programs.a!.pids).toEqual([aNow]);
   });
 
   it('keeps programs running without the center and starts them from last-known-good', async () => {

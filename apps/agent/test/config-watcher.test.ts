@@ -52,7 +52,14 @@ describe('ConfigWatcher', () => {
     writeFileSync(file, '{"task_serializer":"msgpack"}\n');
     await until(() => events.length > 0);
     await new Promise((r) => setTimeout(r, 300));
-    expect(events).toEqual([{ program: 'w', file, hash: fileHash('{"task_serializer":"msgpack"}\n') }]);
+    expect(events).toEqual([
+      {
+        program: 'w',
+        file,
+        hash: fileHash('{"task_serializer":"msgpack"}\n'),
+        content: '{"task_serializer":"msgpack"}\n',
+      },
+    ]);
 
     // The edited content is now the expected one; the agent writing new content it expects is quiet.
     const next = '{"task_serializer":"json","x":1}\n';
