@@ -83,4 +83,34 @@ describe('chaos: SIGTERM under load', { timeout: 90_000 }, () => {
     const runs = await brokerDb.hgetall('interop.runs');
     expect(ids.filter((id) => runs[id] !== '1')).toEqual([]);
   });
+
+  it('hands back a held countdown task at once, and the next worker runs it when due', async () => {
+    const config = { broker_url: redis.url(0), result_backend: redis.url(1) };
+    const holder = await CeleriacWorkerProcess.start({ config, queues: ['eta'], concurrency: 2 });
+    workers.push(holder);
+    const sentAt = Date.now() / 1000;
+    const result = await app.sendTask('tasks.stamp', [], {}, { queue: 'eta', countdown: 6 });
+    // Celery semantics: the worker pops an eta message at once and holds it (recorded as unacked).
+    await pollUntil(
+      async () => ((await brokerDb.llen('eta')) === 0 && (await brokerDb.hlen('unacked')) === 1 ? true : undefined),
+      {
+        what: 'the worker to hold the countdown task',
+        detail: () => holder.program.tail(),
+      },
+    );
+    const stopStarted = Date.now();
+    expect(await holder.stop(30_000)).toEqual({ code: 0, signal: null });
+    expect(Date.now() - stopStarted).toBeLessThan(4500);
+    expect(await brokerDb.hlen('unacked')).toBe(0);
+    const [entry] = await brokerDb.lrange('eta', 0, -1);
+    expect(JSON.parse(entry as string)).toMatchObject({
+      headers: { id: result.id, redelivered: true },
+      properties: { delivery_info: { redelivered: true } },
+    });
+
+    const next = await CeleriacWorkerProcess.start({ config, queues: ['eta'], concurrency: 2 });
+    workers.push(next);
+    const ranAt = (await result.get({ timeout: 30_000 })) as number;
+    expect(ranAt - sentAt).toBeGreaterThanOrEqual(5.8);
+  });
 });
