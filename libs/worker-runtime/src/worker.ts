@@ -234,14 +234,8 @@ export class Worker extends EventEmitter {
       logger: o.logger,
     });
     // The first restore runs beside start-up (as kombu's does at consumer start) instead of
-    // delaying readiness by its round trips.
+    // delaying readiness by its round trips; the next ones follow, each timed from the end of the last.
     void this.restore();
-    const intervalMs = Math.min(
-      MAX_RESTORE_INTERVAL_MS,
-      Math.max(MIN_RESTORE_INTERVAL_MS, this.settings.visibilityTimeoutMs / 2),
-    );
-    this.restoreTimer = setInterval(() => void this.restore(), intervalMs);
-    this.restoreTimer.unref();
     this.setState('running');
     this.consumer.start();
     this.emit('ready');
@@ -292,8 +286,28 @@ export class Worker extends EventEmitter {
   private restore(): Promise<void> {
     this.restoring ??= this.restoreOnce().finally(() => {
       this.restoring = null;
+      this.scheduleRestore();
     });
     return this.restoring;
+  }
+
+  /**
+   * The next restore comes 1.5 visibility timeouts (1 s to 60 s) after the end of the last one.
+   * Not less: a message this worker just restored and took again would otherwise look timed out
+   * at the very moment a task as long as the visibility timeout finishes, and run a third time.
+   */
+  private scheduleRestore(): void {
+    if (this.stateValue !== 'running' && this.stateValue !== 'starting') return;
+    const intervalMs = Math.min(
+      MAX_RESTORE_INTERVAL_MS,
+      Math.max(MIN_RESTORE_INTERVAL_MS, this.settings.visibilityTimeoutMs * 1.5),
+    );
+    if (this.restoreTimer !== null) clearTimeout(this.restoreTimer);
+    this.restoreTimer = setTimeout(() => {
+      this.restoreTimer = null;
+      void this.restore();
+    }, intervalMs);
+    this.restoreTimer.unref();
   }
 
   private async restoreOnce(): Promise<void> {
@@ -496,7 +510,7 @@ export class Worker extends EventEmitter {
     if ((this.stateValue as WorkerState) === 'stopped') return;
     this.setState('draining');
     log.info({ event: 'worker.draining', running: this.running, held: this.held, cold: this.cold }, 'Shutting down');
-    if (this.restoreTimer !== null) clearInterval(this.restoreTimer);
+    if (this.restoreTimer !== null) clearTimeout(this.restoreTimer);
     this.restoreTimer = null;
     const stopFetching = this.consumer.stop();
     const waiting = this.takeWaiting();
