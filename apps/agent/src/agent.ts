@@ -174,9 +174,10 @@ export class Agent {
       this.setReachable(false);
       this.logger.warn({ err: (error as Error).message }, 'center unreachable at start');
     }
-    if (first) {
-      await this.enqueue(() => this.apply(first, 'center'));
-    } else {
+    if (first) await this.enqueue(() => this.apply(first, 'center'));
+    if (!first || (this.applyResult === 'invalid' && this.programs.size === 0)) {
+      // Unreachable center, or an invalid config at start: run the last config that worked.
+      const refused = first ? { revision: this.attemptedRevision, message: this.message } : undefined;
       const saved = await this.lastKnownGood.load((error) =>
         this.logger.error({ err: error.message }, 'ignoring the last-known-good copy'),
       );
@@ -188,6 +189,11 @@ export class Agent {
             'last-known-good',
           ),
         );
+        if (refused && this.applyResult === 'ok') {
+          this.applyResult = 'invalid';
+          this.attemptedRevision = refused.revision;
+          this.message = `${refused.message}; running the last-known-good revision ${saved.revision}`;
+        }
       }
     }
     this.state = this.centerReachable ? 'running' : 'degraded';

@@ -237,4 +237,21 @@ describe('Agent against a real center', () => {
     expect(second.status().programs.a!.pids).toEqual(status.programs.a!.pids);
     await eventually(() => second.currentState === 'running', 10_000, 'agent sees the center again');
   });
+
+  it('starts from last-known-good when the center serves a config it cannot apply', async () => {
+    const good = revision;
+    const res = await admin.putLayer('nodes/n1', layer('q2', 'x={{celery.no_such_setting}}\n'));
+    const bad = (res.body as { revision: number }).revision;
+    const running = agents.at(-1) as Agent;
+    await eventually(() => running.status().attempted_revision === bad, 10_000, 'bad revision seen');
+    await running.close();
+
+    const third = newAgent();
+    await third.start();
+    const status = third.status();
+    expect(status).toMatchObject({ applied_revision: good, attempted_revision: bad, apply_result: 'invalid' });
+    expect(status.message).toMatch(/running the last-known-good revision/);
+    expect(status.programs.a?.state).toBe('running');
+    expect(status.programs.b?.state).toBe('running');
+  });
 });
