@@ -23,7 +23,10 @@ const now = () => performance.timeOrigin + performance.now();
 execFileSync('npx', ['tsc', '-b', 'config-center'], { cwd: ROOT, stdio: 'inherit' });
 
 const center = fork(path.join(HERE, 'center-process.mjs'), [], {
-  execArgv: ['--expose-gc', ...(process.env.CENTER_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CENTER_CPU_PROF}`] : [])],
+  execArgv: [
+    '--expose-gc',
+    ...(process.env.CENTER_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CENTER_CPU_PROF}`] : []),
+  ],
   env: { ...process.env, CELERIAC_ADMIN_TOKEN: TOKEN },
 });
 const [{ url }] = await once(center, 'message');
