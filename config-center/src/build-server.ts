@@ -46,8 +46,8 @@ export async function buildServer(options: CenterServerOptions): Promise<Fastify
   const hub = new LongPollHub();
   const service = new ConfigService(options.store, hub, options.logger);
   const tokens = new TokenService(options.store);
-  await service.start();
   try {
+    await service.start();
     const generated = await tokens.ensureBootstrapAdmin(options.adminToken);
     if (generated !== undefined) options.onAdminTokenGenerated?.(generated);
   } catch (error) {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisServer } from '../../test/support/redis-server.js';
-import { RedisStore } from '../src/index.js';
+import { CenterError, RedisStore, startCenter } from '../src/index.js';
 import {
   ADMIN_TOKEN,
   api,
@@ -155,5 +155,24 @@ describe('two center replicas on one Redis', () => {
       await one.close();
       await two.close();
     }
+  });
+});
+
+describe('Redis store set-up errors', () => {
+  it('fails to start on an unreachable Redis with a coded error that hides the password', async () => {
+    const lines: string[] = [];
+    const url = 'redis://:hunter2secret@127.0.0.1:1/0';
+    const store = new RedisStore({ url, logger: captureLogger(lines) });
+    expect(store.description).toBe('redis://:***@127.0.0.1:1/0');
+    const error = await startCenter({
+      listen: '127.0.0.1:0',
+      store,
+      logger: captureLogger(lines),
+      adminToken: ADMIN_TOKEN,
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CenterError);
+    expect((error as CenterError).code).toBe('SERVICE_UNAVAILABLE');
+    expect((error as CenterError).message).not.toContain('hunter2secret');
+    expect(lines.join('')).not.toContain('hunter2secret');
   });
 });
