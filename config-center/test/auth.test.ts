@@ -168,6 +168,15 @@ describe('secrets', () => {
     }
     const viewer = await api(center.url, 'GET', '/v1/layers/defaults', { token: tokens.viewer as string });
     expect(viewer.body.document.celery.broker_url).toBe('redis://:***@10.0.0.5:6379/0');
+    const failed = await api(center.url, 'POST', '/v1/nodes/n1/status', {
+      token: tokens.agent as string,
+      body: { ...STATUS, apply_result: 'failed', message: `cannot reach redis://:${SECRET}@10.0.0.5:6379/0` },
+    });
+    expect(failed.status).toBe(200);
+    for (const urlPath of ['/v1/nodes', '/v1/nodes/n1']) {
+      expect((await api(center.url, 'GET', urlPath, { token: tokens.viewer as string })).text).not.toContain(SECRET);
+      expect((await api(center.url, 'GET', urlPath, { token: tokens.operator as string })).text).toContain(SECRET);
+    }
     expect(viewer.body.document.programs.workers.env.API_TOKEN).toBe('***');
   });
 

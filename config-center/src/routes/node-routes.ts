@@ -85,18 +85,18 @@ export function registerNodeRoutes(app: FastifyInstance, context: RouteContext):
   });
 
   app.get('/v1/nodes', async (request) => {
-    await guard(context, request, 'nodes:read');
+    const token = await guard(context, request, 'nodes:read');
     const statuses = await service.statuses();
     const now = Date.now();
-    return {
-      nodes: service
-        .knownNodes()
-        .map((node) => summarizeNode(service.state, node, statuses.get(node), context.staleAfterMs, now)),
-    };
+    const nodes = service
+      .knownNodes()
+      .map((node) => summarizeNode(service.state, node, statuses.get(node), context.staleAfterMs, now));
+    // Agents' messages may quote URLs with passwords.
+    return { nodes: mustMaskSecrets(token) ? maskSecrets(nodes) : nodes };
   });
 
   app.get('/v1/nodes/:node', async (request) => {
-    await guard(context, request, 'nodes:read');
+    const token = await guard(context, request, 'nodes:read');
     const node = assertNodeName((request.params as { node: string }).node);
     const statuses = await service.statuses();
     if (!service.knownNodes().includes(node)) {
@@ -105,6 +105,7 @@ export function registerNodeRoutes(app: FastifyInstance, context: RouteContext):
         `node ${node} is unknown: it has no layer and its agent never reported; check the name`,
       );
     }
-    return summarizeNode(service.state, node, statuses.get(node), context.staleAfterMs);
+    const summary = summarizeNode(service.state, node, statuses.get(node), context.staleAfterMs);
+    return mustMaskSecrets(token) ? maskSecrets(summary) : summary;
   });
 }
