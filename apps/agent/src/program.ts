@@ -53,6 +53,9 @@ export interface ProgramOutcome {
 
 type ReplicaRole = 'candidate' | 'current' | 'draining';
 
+/** How long a process that missed its ready timeout is still watched for readiness. */
+const LATE_READY_WATCH_MS = 10 * 60_000;
+
 class Replica {
   state: 'starting' | 'running' | 'stopping' | 'exited' = 'starting';
   exitInfo: LastExit | null = null;
@@ -265,7 +268,26 @@ export class Program {
     slot.backoff.started();
     this.deps.onChange();
     const ready = await this.awaitReady(replica);
+    if (!ready.ok) this.keepWatching(replica);
     return ready;
+  }
+
+  /**
+   * A process that is the only one of its slot stays even when it was not ready in time (there is
+   * nothing older to fall back to); its state turns to running if it gets ready later.
+   */
+  private keepWatching(replica: Replica): void {
+    if (replica.hasExited() || replica.state !== 'starting') return;
+    void waitForReadiness(replica, replica.launch.readiness, { timeoutMs: LATE_READY_WATCH_MS }).then((result) => {
+      if (result.ready && replica.state === 'starting') {
+        replica.state = 'running';
+        this.deps.logger.info(
+          { program: this.name, replica: replica.index, pid: replica.pid },
+          'program replica ready (late)',
+        );
+        this.deps.onChange();
+      }
+    });
   }
 
   /** Makes a ready candidate the slot's process and drains the one it replaces. */
@@ -454,7 +476,7 @@ export class Program {
     slot.current = replica;
     slot.backoff.started();
     this.deps.onChange();
-    await this.awaitReady(replica);
+    if (!(await this.awaitReady(replica)).ok) this.keepWatching(replica);
   }
 
   /** TERM to the leader (a Celery main process coordinates its pool's warm shutdown), KILL to the group after the timeout. */
