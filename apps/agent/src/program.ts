@@ -178,7 +178,7 @@ export class Program {
         this.spec = previous;
         return failure;
       }
-      fresh.forEach((replica, k) => this.promote(slots[k] as Slot, replica));
+      for (const [k, replica] of fresh.entries()) this.promote(slots[k] as Slot, replica);
     } finally {
       for (const slot of slots) slot.busy = false;
     }
