@@ -25,8 +25,8 @@ const draft = (value: number) => ({
   document: { celery: { result_expires: value } },
 });
 
-async function storeWith(dir: string, count: number): Promise<void> {
-  const store = new FileStore({ dataDir: dir, logger: captureLogger([]) });
+async function storeWith(dir: string, count: number, snapshotEvery = 100): Promise<void> {
+  const store = new FileStore({ dataDir: dir, logger: captureLogger([]), snapshotEvery });
   await store.start();
   for (let i = 0; i < count; i++) {
     const result = await store.append(draft(i), { layerRevision: i, headRevision: i });
@@ -93,5 +93,25 @@ describe('FileStore', () => {
     });
     await store.close();
     await store.close();
+  });
+
+  it('refuses a log that lost revisions its snapshot says were written', async () => {
+    const dir = tempDir();
+    await storeWith(dir, 5, 2);
+    expect(JSON.parse(readFileSync(path.join(dir, 'snapshot.json'), 'utf8'))).toEqual({
+      head: 4,
+      layers: { defaults: 4 },
+    });
+    const log = path.join(dir, 'revisions.log');
+    const records = readFileSync(log, 'utf8').split('\n');
+    writeFileSync(log, `${records.slice(0, 3).join('\n')}\n`);
+    const store = new FileStore({ dataDir: dir, logger: captureLogger([]) });
+    await expect(store.start()).rejects.toMatchObject({ code: 'STORE_CORRUPT' });
+    await store.close();
+    writeFileSync(log, records.join('\n'));
+    const intact = new FileStore({ dataDir: dir, logger: captureLogger([]) });
+    await intact.start();
+    expect(await intact.readRevisions(0)).toHaveLength(5);
+    await intact.close();
   });
 });

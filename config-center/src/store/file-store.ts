@@ -15,6 +15,14 @@ export interface FileStoreOptions {
   logger: Logger;
   /** How long node statuses are batched before they are written; default 1000 ms. */
   statusFlushMs?: number;
+  /** A snapshot of every layer's revision is written after this many revisions; default 100. */
+  snapshotEvery?: number;
+}
+
+/** `snapshot.json`: which revision each layer was at when the log had `head` revisions. */
+interface Snapshot {
+  head: number;
+  layers: Record<string, number>;
 }
 
 /**
@@ -27,6 +35,8 @@ export class FileStore implements ConfigStore {
   private readonly logFile: string;
   private readonly tokensFile: string;
   private readonly nodesFile: string;
+  private readonly snapshotFile: string;
+  private readonly snapshotEvery: number;
   private readonly lockFile: string;
   private readonly statusFlushMs: number;
   private handle: FileHandle | undefined;
@@ -46,6 +56,8 @@ export class FileStore implements ConfigStore {
     this.logFile = path.join(options.dataDir, 'revisions.log');
     this.tokensFile = path.join(options.dataDir, 'tokens.json');
     this.nodesFile = path.join(options.dataDir, 'nodes.json');
+    this.snapshotFile = path.join(options.dataDir, 'snapshot.json');
+    this.snapshotEvery = options.snapshotEvery ?? 100;
     this.lockFile = path.join(options.dataDir, 'center.lock');
     this.statusFlushMs = options.statusFlushMs ?? 1000;
   }
@@ -79,6 +91,7 @@ export class FileStore implements ConfigStore {
     this.logBytes = parsed.validBytes;
     this.revisions = parsed.revisions;
     for (const revision of this.revisions) this.layerRevisions.set(revision.layer, revision.revision);
+    await this.checkSnapshot();
     await syncDirectory(this.options.dataDir);
     this.tokens = new Map((await this.readJson<TokenRecord[]>(this.tokensFile, [])).map((t) => [t.id, t]));
     this.statuses = new Map((await this.readJson<NodeStatusRecord[]>(this.nodesFile, [])).map((s) => [s.node, s]));
@@ -126,6 +139,12 @@ export class FileStore implements ConfigStore {
       this.logBytes += record.length;
       this.revisions.push(revision);
       this.layerRevisions.set(revision.layer, revision.revision);
+      if (revision.revision % this.snapshotEvery === 0) {
+        // The revision is durable already; a failed snapshot only delays the next check.
+        await this.writeSnapshot().catch((error: unknown) =>
+          this.options.logger.warn({ event: 'store.snapshot_failed', err: error }, 'could not write snapshot.json'),
+        );
+      }
       for (const listener of this.listeners) listener(revision.revision);
       return { ok: true, revision };
     });
@@ -178,6 +197,39 @@ export class FileStore implements ConfigStore {
 
   async listNodeStatuses(): Promise<NodeStatusRecord[]> {
     return [...this.statuses.values()];
+  }
+
+  /**
+   * The snapshot is written after the revisions it names were fsynced, so a log shorter than the
+   * snapshot, or one that disagrees with it, lost acknowledged revisions: refuse to start on it.
+   */
+  private async checkSnapshot(): Promise<void> {
+    const snapshot = await this.readJson<Snapshot | null>(this.snapshotFile, null);
+    if (!snapshot) return;
+    const problem =
+      snapshot.head > this.revisions.length
+        ? `has ${this.revisions.length} revisions but ${this.snapshotFile} shows ${snapshot.head} were written`
+        : Object.entries(snapshot.layers).find(
+              ([layer, revision]) => this.layerRevisionAt(layer, snapshot.head) !== revision,
+            )
+          ? `does not match ${this.snapshotFile} at revision ${snapshot.head}`
+          : undefined;
+    if (problem) {
+      throw new CenterError(
+        'STORE_CORRUPT',
+        `${this.logFile} ${problem}: acknowledged revisions are missing; restore the data directory from a backup`,
+      );
+    }
+  }
+
+  private layerRevisionAt(layer: string, head: number): number {
+    for (let i = head - 1; i >= 0; i--) if (this.revisions[i]?.layer === layer) return i + 1;
+    return 0;
+  }
+
+  private async writeSnapshot(): Promise<void> {
+    const snapshot: Snapshot = { head: this.revisions.length, layers: Object.fromEntries(this.layerRevisions) };
+    await writeFileAtomic(this.snapshotFile, JSON.stringify(snapshot));
   }
 
   private flushStatuses(): Promise<void> {
