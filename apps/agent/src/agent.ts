@@ -196,6 +196,8 @@ export class Agent {
         }
       }
     }
+    // close() may have been called while the first config was being applied.
+    if (this.closing) return;
     this.state = this.centerReachable ? 'running' : 'degraded';
     this.reporter.start();
     this.poller.start(first?.revision ?? this.appliedRevision ?? null);
