@@ -5,9 +5,22 @@ import { defineConfig } from 'vitest/config';
 // Tests import workspace packages from their sources, so a test never runs against a stale build.
 const root = path.dirname(new URL(import.meta.url).pathname);
 const workspaces: string[] = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).workspaces;
-const alias = workspaces.map((dir) => {
-  const name: string = JSON.parse(readFileSync(path.join(root, dir, 'package.json'), 'utf8')).name;
-  return { find: new RegExp(`^${name.replace('/', '\\/')}$`), replacement: path.join(root, dir, 'src/index.ts') };
+// Subpath exports (e.g. `@celeriac/config-schema/normalize`) map to the source of their dist file.
+const alias = workspaces.flatMap((dir) => {
+  const pkg = JSON.parse(readFileSync(path.join(root, dir, 'package.json'), 'utf8'));
+  const name: string = pkg.name;
+  const exact = (specifier: string) => new RegExp(`^${specifier.replace('/', '\\/')}$`);
+  const subpaths = Object.entries((pkg.exports ?? {}) as Record<string, { default?: string }>)
+    .filter(([key, target]) => key !== '.' && typeof target.default === 'string')
+    .map(([key, target]) => ({
+      find: exact(name + key.slice(1)),
+      replacement: path.join(
+        root,
+        dir,
+        (target.default as string).replace(/^\.\/dist\//, 'src/').replace(/\.js$/, '.ts'),
+      ),
+    }));
+  return [{ find: exact(name), replacement: path.join(root, dir, 'src/index.ts') }, ...subpaths];
 });
 
 export default defineConfig({

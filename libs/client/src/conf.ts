@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { normalizeCelerySettings } from '@celeriac/config-schema';
+import { normalizeCelerySettings } from '@celeriac/config-schema/normalize';
 import { CELERY_DEFAULTS } from './defaults.js';
 import { ConfigError } from './errors.js';
 

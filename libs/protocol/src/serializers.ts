@@ -1,4 +1,5 @@
-import { Packr, Unpackr } from 'msgpackr';
+import { createRequire } from 'node:module';
+import type { Packr, Unpackr } from 'msgpackr';
 import { EncodeError } from './errors.js';
 
 /** Body serializers Celeriac speaks; pickle and yaml are never decoded. */
@@ -56,9 +57,19 @@ export function acceptedContentTypes(accept: readonly string[]): ReadonlySet<str
   return set;
 }
 
-// useRecords:false keeps plain msgpack maps (msgpackr's record extension is unreadable by Python).
-const packr = new Packr({ useRecords: false, encodeUndefinedAsNil: true, variableMapSize: true });
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
+let packr: Packr | undefined;
+let unpackr: Unpackr | undefined;
+
+// msgpackr is loaded on first use: most apps speak JSON only, and loading it costs start-up time and memory.
+function msgpack(): { packr: Packr; unpackr: Unpackr } {
+  if (packr === undefined || unpackr === undefined) {
+    const lib = createRequire(import.meta.url)('msgpackr') as typeof import('msgpackr');
+    // useRecords:false keeps plain msgpack maps (msgpackr's record extension is unreadable by Python).
+    packr = new lib.Packr({ useRecords: false, encodeUndefinedAsNil: true, variableMapSize: true });
+    unpackr = new lib.Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
+  }
+  return { packr, unpackr };
+}
 
 /** Serializes a value into the bytes of a message body. */
 export function serialize(value: unknown, serializer: Serializer): Buffer {
@@ -73,7 +84,7 @@ export function serialize(value: unknown, serializer: Serializer): Buffer {
     return Buffer.from(text, 'utf8');
   }
   try {
-    return packr.pack(value);
+    return msgpack().packr.pack(value);
   } catch (err) {
     throw new EncodeError(`the value cannot be serialized as msgpack: ${(err as Error).message}`);
   }
@@ -82,5 +93,5 @@ export function serialize(value: unknown, serializer: Serializer): Buffer {
 /** Deserializes body bytes; throws on malformed input (callers on the hot path catch). */
 export function deserialize(bytes: Buffer, serializer: Serializer): unknown {
   if (serializer === 'json') return JSON.parse(bytes.toString('utf8'));
-  return unpackr.unpack(bytes);
+  return msgpack().unpackr.unpack(bytes);
 }
