@@ -7,14 +7,14 @@ import { parseRevisionLog } from '../src/index.js';
 import { ADMIN_TOKEN, api } from './support/center-harness.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const CHILD = path.join(import.meta.dirname, 'support/center-child.mjs');
+const CHILD = path.join(import.meta.dirname, 'support/center-child.ts');
 const ROUNDS = 15;
 let dataDir: string;
 let child: ChildProcess | undefined;
 
 function startChild(): Promise<string> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [CHILD, dataDir], {
+    const proc = spawn(process.execPath, ['--import', 'tsx', CHILD, dataDir], {
       env: { ...process.env, CELERIAC_ADMIN_TOKEN: ADMIN_TOKEN },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -51,8 +51,12 @@ function killChild(): Promise<void> {
 }
 
 beforeAll(() => {
-  // The child runs the built package, as a deployment does.
-  execFileSync('npx', ['tsc', '-b', 'config-center'], { cwd: ROOT, stdio: 'ignore', timeout: 180_000 });
+  // The child runs this package's sources; the libraries it imports run from their builds.
+  execFileSync('npx', ['tsc', '-b', 'libs/config-schema', 'libs/logger'], {
+    cwd: ROOT,
+    stdio: 'ignore',
+    timeout: 180_000,
+  });
   dataDir = mkdtempSync(path.join(tmpdir(), 'celeriac-center-crash-'));
 }, 200_000);
 afterAll(async () => {
