@@ -4,6 +4,7 @@ import { CenterMetrics } from './center-metrics.js';
 import { ConfigService } from './config-service.js';
 import { CenterError } from './errors.js';
 import { LongPollHub } from './long-poll-hub.js';
+import { registerConsoleRoutes } from './routes/console-routes.js';
 import { registerLayerRoutes } from './routes/layer-routes.js';
 import { registerNodeRoutes } from './routes/node-routes.js';
 import { registerRevisionRoutes } from './routes/revision-routes.js';
@@ -111,6 +112,7 @@ export async function buildServer(options: CenterServerOptions): Promise<Fastify
   registerNodeRoutes(app, context);
   registerRevisionRoutes(app, context);
   registerTokenRoutes(app, context);
+  registerConsoleRoutes(app, context);
 
   // Answer held long-polls (304) before the server waits for in-flight requests.
   app.addHook('preClose', async () => {
