@@ -16,7 +16,8 @@ async function writeAtomically(file: string, content: string): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
   const temp = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(4).toString('hex')}.tmp`);
   try {
-    await writeFile(temp, content, { flush: true });
+    // No fsync: the file only matters while this process lives, and rename alone makes it appear whole.
+    await writeFile(temp, content);
     await rename(temp, file);
   } catch (error) {
     await rm(temp, { force: true });

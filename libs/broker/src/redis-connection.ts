@@ -15,6 +15,8 @@ export function createRedisConnection(url: string, role: string, logger: Logger)
     lazyConnect: true,
     connectionName: `celeriac-${role}`,
     enableAutoPipelining: false,
+    // CLIENT SETINFO reads ioredis's package.json and costs a round trip per connect; start-up matters more.
+    disableClientInfo: true,
     maxRetriesPerRequest: 3,
     retryStrategy: (times) => Math.min(50 * times, 1_000),
   });
