@@ -10,12 +10,24 @@ interface CommandEntry {
 
 /** Every `celeriac` sub-command; each lives in its own file under `commands/`. */
 export const COMMANDS: Record<string, CommandEntry> = {
-  worker: { summary: 'run a task worker (-A module -Q queues -c concurrency)', load: () => import('./commands/worker.js') },
-  center: { summary: 'run the config center (HTTP API, revisions, long-poll)', load: () => import('./commands/center.js') },
+  worker: {
+    summary: 'run a task worker (-A module -Q queues -c concurrency)',
+    load: () => import('./commands/worker.js'),
+  },
+  center: {
+    summary: 'run the config center (HTTP API, revisions, long-poll)',
+    load: () => import('./commands/center.js'),
+  },
   agent: { summary: 'run the supervisor agent of one node', load: () => import('./commands/agent.js') },
-  config: { summary: 'read and change the central config (get, set, apply, edit, diff, history, rollback)', load: () => import('./commands/config.js') },
+  config: {
+    summary: 'read and change the central config (get, set, apply, edit, diff, history, rollback)',
+    load: () => import('./commands/config.js'),
+  },
   nodes: { summary: 'show every node and its state', load: () => import('./commands/nodes.js') },
-  up: { summary: 'start a whole local fleet: redis, center, agent and a demo worker', load: () => import('./commands/up.js') },
+  up: {
+    summary: 'start a whole local fleet: redis, center, agent and a demo worker',
+    load: () => import('./commands/up.js'),
+  },
 };
 
 /** The top-level help text. */
