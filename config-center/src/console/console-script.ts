@@ -199,11 +199,11 @@ export const CONSOLE_SCRIPT = String.raw`
         const p = programs[name] || {};
         return h('tr', { 'data-program': name }, [
           h('td', { text: name }),
-          h('td', { text: p.kind || '—' }),
+          h('td', { className: 'nowrap', text: p.kind || '—' }),
           h('td', {}, [badge(p.state)]),
           h('td', { className: 'num', text: (p.pids || []).join(', ') || '—' }),
           h('td', { className: 'num', text: p.restarts === undefined ? '—' : p.restarts }),
-          h('td', { text: lastExit(p.last_exit) }),
+          h('td', { className: 'nowrap', text: lastExit(p.last_exit) }),
           h('td', { className: 'mono', title: p.config_hash || '', text: p.config_hash ? String(p.config_hash).slice(0, 12) : '—' }),
         ]);
       })),
@@ -233,7 +233,7 @@ export const CONSOLE_SCRIPT = String.raw`
             ? h('div', { className: 'muted', text: 'attempted r' + node.attempted_revision }) : null,
         ]),
         h('td', {}, [badge(node.apply_result), node.message ? h('div', { text: node.message }) : null]),
-        h('td', { title: node.last_seen || '', text: node.last_seen ? ago(node.last_seen) : 'never' }),
+        h('td', { className: 'nowrap', title: node.last_seen || '', text: node.last_seen ? ago(node.last_seen) : 'never' }),
         h('td', { text: node.drift ? 'yes' : 'no' }),
         h('td', { text: node.stale ? 'yes' : 'no' }),
         h('td', {}, [programsTable(node.programs)]),
@@ -408,19 +408,24 @@ export const CONSOLE_SCRIPT = String.raw`
       return;
     }
     const writable = session.who.may.write_config;
+    // Newest first: the first revision seen of a layer is its current content.
+    const seen = new Set();
     list.replaceChildren(...revisions.map((rev) => {
       const author = rev.author || {};
+      const current = !seen.has(rev.layer);
+      seen.add(rev.layer);
       const item = h('li', { className: 'revision panel', 'data-revision': rev.revision }, [
         h('div', { className: 'revision-head' }, [
           h('strong', { text: 'r' + rev.revision }),
           h('span', { className: 'mono', text: rev.layer }),
           h('span', { className: 'badge', text: rev.kind === 'rollback' ? 'rollback to r' + rev.restored_from : rev.kind }),
           h('span', { className: 'muted', text: 'by ' + (author.name || '?') + ' (' + (author.role || '?') + ') · ' + utc(rev.time) }),
+          current ? h('span', { className: 'badge current', text: 'current' }) : null,
         ]),
         h('p', { className: 'message', text: rev.message || '(no message)' }),
         diffTable(rev.diff),
       ]);
-      if (writable) item.append(rollbackControls(rev));
+      if (writable && !current) item.append(rollbackControls(rev));
       return item;
     }));
   }

@@ -7,13 +7,15 @@ export const CONSOLE_CSS = `
   --bad: #a31b1b; --bad-bg: #fbe1e1; --idle: #4a5260; --idle-bg: #e6e9ee;
 }
 * { box-sizing: border-box; }
+[hidden] { display: none !important; }
 body { margin: 0; font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--ink); background: var(--ground); }
 header { display: flex; flex-wrap: wrap; gap: 0.5rem 1.5rem; align-items: center; padding: 0.6rem 1.25rem; background: #17202e; color: #fff; }
 header h1 { font-size: 1.1rem; margin: 0; font-weight: 600; }
 header nav { display: flex; gap: 0.25rem; }
 header nav button { background: transparent; color: #d8e1ee; border: 1px solid transparent; }
 header nav button[aria-current="page"] { background: #fff; color: #17202e; }
-#who { margin-left: auto; font-size: 0.9rem; color: #d8e1ee; }
+#session { margin-left: auto; }
+#who { font-size: 0.9rem; color: #d8e1ee; }
 #who strong { color: #fff; }
 header #sign-out { background: transparent; color: #fff; border-color: #6c7a90; }
 main { padding: 1rem 1.25rem 3rem; max-width: 110rem; margin: 0 auto; }
@@ -36,10 +38,14 @@ code, textarea, .mono { font-family: ui-monospace, "SFMono-Regular", Menlo, Cons
 #sign-in-form { display: grid; gap: 0.5rem; }
 table { border-collapse: collapse; width: 100%; background: var(--paper); }
 th, td { text-align: left; vertical-align: top; padding: 0.4rem 0.55rem; border-bottom: 1px solid var(--line); }
-th { font-size: 0.8rem; text-transform: uppercase; letter-spacing: 0.03em; color: var(--muted); background: #f8f9fb; }
+thead th { font-size: 0.8rem; text-transform: uppercase; letter-spacing: 0.03em; color: var(--muted); background: #f8f9fb; }
+tbody th { font-weight: 600; }
+tbody th .muted { font-weight: 400; font-size: 0.85rem; }
 td.num { font-variant-numeric: tabular-nums; }
+td.nowrap, td.num { white-space: nowrap; }
+caption { text-align: left; padding: 0 0 0.35rem; }
 table.programs { background: transparent; }
-table.programs th { background: transparent; font-size: 0.72rem; }
+table.programs thead th { background: transparent; font-size: 0.72rem; }
 table.programs td, table.programs th { padding: 0.2rem 0.45rem; border-bottom-color: #eceff3; }
 .badge { display: inline-block; padding: 0.05rem 0.5rem; border-radius: 999px; font-size: 0.8rem; font-weight: 600; background: var(--idle-bg); color: var(--idle); }
 .badge.good { background: var(--ok-bg); color: var(--ok); }
@@ -53,7 +59,8 @@ table.programs td, table.programs th { padding: 0.2rem 0.45rem; border-bottom-co
 #open-layer-form { display: grid; gap: 0.35rem; }
 #editor { display: grid; gap: 0.5rem; }
 #layer-doc { width: 100%; min-height: 28rem; resize: vertical; }
-#editor-feedback { display: grid; gap: 0.75rem; }
+#editor-feedback { display: grid; gap: 0.75rem; min-width: 0; }
+#editor-feedback code, #editor-feedback td { overflow-wrap: anywhere; }
 #editor-feedback > div { padding: 0.75rem; border-radius: 6px; border: 1px solid var(--line); background: var(--paper); }
 #editor-feedback .issues { border-color: #e9a7a7; background: var(--bad-bg); }
 #editor-feedback .conflict { border-color: #e6c277; background: var(--warn-bg); }
@@ -66,6 +73,7 @@ table.programs td, table.programs th { padding: 0.2rem 0.45rem; border-bottom-co
 #history-list { list-style: none; margin: 0; padding: 0; display: grid; gap: 0.75rem; }
 .revision-head { display: flex; flex-wrap: wrap; gap: 0.5rem 1rem; align-items: baseline; }
 .revision .message { margin: 0.35rem 0; }
+.badge.current { background: #e8f0fc; color: var(--accent); }
 .rollback-form { display: flex; flex-wrap: wrap; gap: 0.5rem; align-items: end; margin-top: 0.5rem; }
 .rollback-form input { min-width: 22rem; }
 `;
