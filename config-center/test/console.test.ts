@@ -281,6 +281,45 @@ describe('web console in chromium', () => {
     expect(pageErrors).toEqual([]);
   });
 
+  it('creates a missing layer without If-Match and refuses an agent token', { timeout: 60_000 }, async () => {
+    const page = await openPage();
+    const agent = await api(center.url, 'POST', '/v1/tokens', {
+      token: ADMIN_TOKEN,
+      body: { role: 'agent', node: 'web-1' },
+    });
+    expect(agent.status).toBe(201);
+    await page.getByLabel('Token').fill(agent.body.token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('#sign-in-error', { hasText: 'cannot use the console' }).waitFor();
+    expect(await page.locator('#app').isHidden()).toBe(true);
+
+    await signIn(page, operatorToken);
+    await page.getByRole('button', { name: 'Layers', exact: true }).click();
+    await page.getByLabel('Open or create a layer').fill('groups/web');
+    await page.getByRole('button', { name: 'Open', exact: true }).click();
+    await page.locator('#editor-revision', { hasText: 'New layer' }).waitFor();
+    await page.getByLabel('Layer document (JSON)').fill('{"celery": {"task_default_queue": "web"}}');
+    await page.getByLabel('Change message').fill('queue of the web group – naïve café');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.locator('#editor-feedback', { hasText: /Saved as revision \d+/ }).waitFor();
+    await page.locator('#layer-list button', { hasText: 'groups/web' }).waitFor();
+    const created = await layerDocument('groups/web');
+    expect(created.document).toEqual({ celery: { task_default_queue: 'web' } });
+    const revision = (await api(center.url, 'GET', `/v1/revisions/${created.revision}`, { token: ADMIN_TOKEN })).body;
+    // A message that a header cannot carry goes in the body and arrives intact.
+    expect(revision.message).toBe('queue of the web group – naïve café');
+
+    // Text that is not JSON is caught before anything is sent.
+    await page.getByLabel('Layer document (JSON)').fill('{"celery": ');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.locator('#issue-list', { hasText: '(document)' }).waitFor();
+    expect(await shown(page.locator('#editor-feedback'))).toContain('not valid JSON; nothing was sent');
+    expect((await layerDocument('groups/web')).revision).toBe(created.revision);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.close();
+    expect(pageErrors).toEqual([]);
+  });
+
   it('gives a viewer a read-only editor with secrets masked and no rollback', { timeout: 60_000 }, async () => {
     const page = await openPage();
     await signIn(page, viewerToken);
