@@ -120,6 +120,7 @@ beforeAll(async () => {
     applied_revision: node.body.revision,
     apply_result: 'ok',
     programs: { workers: workers('running', 1) },
+    agent: { pid: 777, started_at: '2026-11-24T21:00:00.000Z', version: '0.1.0' },
   });
 
   profileDir = mkdtempSync(path.join(tmpdir(), 'celeriac-console-chromium-'));
@@ -177,6 +178,8 @@ describe('web console in chromium', () => {
     expect(await shown(row)).toContain('in sync');
     expect(await shown(row)).toContain(`r${desired}`);
     expect(await shown(row)).toContain('groups: web');
+    expect(await shown(row)).toContain('agent 0.1.0, pid 777');
+    expect(await shown(page.locator('#nodes-table caption'))).toBe('1 node(s): 1 in sync');
     expect(await shown(program)).toMatch(
       /celeriac-worker\s+running\s+4242, 4243\s+1\s+code 1 at 2026-11-24 22:00:00 UTC/,
     );

@@ -210,6 +210,12 @@ export const CONSOLE_SCRIPT = String.raw`
     ]);
   }
 
+  function countStates(nodes) {
+    const counts = {};
+    for (const node of nodes) counts[node.state] = (counts[node.state] || 0) + 1;
+    return Object.keys(counts).sort().map((state) => counts[state] + ' ' + state.replace('_', ' ')).join(', ');
+  }
+
   function renderNodes(nodes) {
     const list = byId('nodes-list');
     if (!nodes || nodes.length === 0) {
@@ -218,12 +224,13 @@ export const CONSOLE_SCRIPT = String.raw`
     }
     const head = ['Node', 'State', 'Desired', 'Applied', 'Apply result', 'Last seen', 'Drift', 'Stale', 'Programs'];
     list.replaceChildren(h('table', { id: 'nodes-table' }, [
-      h('caption', { className: 'muted', text: nodes.length + ' node(s)' }),
+      h('caption', { className: 'muted', text: nodes.length + ' node(s): ' + countStates(nodes) }),
       h('thead', {}, [h('tr', {}, head.map((label) => h('th', { scope: 'col', text: label })))]),
       h('tbody', {}, nodes.map((node) => h('tr', { 'data-node': node.node }, [
         h('th', { scope: 'row' }, [
           node.node,
           node.groups && node.groups.length ? h('div', { className: 'muted', text: 'groups: ' + node.groups.join(', ') }) : null,
+          node.agent ? h('div', { className: 'muted', text: 'agent ' + (node.agent.version || '?') + ', pid ' + (node.agent.pid || '?') }) : null,
         ]),
         h('td', {}, [badge(node.state)]),
         h('td', { className: 'num', text: 'r' + node.desired_revision }),
