@@ -210,6 +210,12 @@ export class Agent {
     return this.closing;
   }
 
+  /** KILLs every program's processes now, without waiting for their stop timeouts (a second SIGTERM/SIGINT). */
+  kill(): void {
+    this.logger.warn('killing every program process now');
+    for (const entry of this.programs.values()) entry.program.killAll();
+  }
+
   private async shutdown(): Promise<void> {
     if (this.state === 'created') {
       this.state = 'stopped';

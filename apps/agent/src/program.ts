@@ -215,6 +215,11 @@ export class Program {
     this.deps.onChange();
   }
 
+  /** KILLs the process group of every process at once (a second Ctrl-C); stop() still settles. */
+  killAll(): void {
+    for (const replica of this.all) signalGroup(replica.pid, 'SIGKILL');
+  }
+
   /** Stops and forgets the program for good. */
   async close(): Promise<void> {
     if (this.closed) return;

@@ -197,6 +197,21 @@ describe('Program', () => {
     expect(t.lines().filter(([e]) => e === 'start').length).toBe(3);
   });
 
+  it('killAll() ends a stop that would otherwise wait out the stop timeout', async () => {
+    const t = setup();
+    const body = `process.removeAllListeners('SIGTERM'); process.on('SIGTERM', () => log('ignored'));`;
+    const program = t.make(t.spec('g1', { replicas: 2, body, stopTimeoutMs: 30_000 }));
+    await program.start();
+    const pids = program.pids();
+    const started = Date.now();
+    const stopping = program.stop();
+    await until(() => t.lines().filter(([e]) => e === 'ignored').length === 2);
+    program.killAll();
+    await stopping;
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(pids.some(alive)).toBe(false);
+  });
+
   it('KILLs the whole process group when TERM is ignored past stop_timeout', async () => {
     const t = setup();
     const body = `

@@ -22,7 +22,8 @@ Options (flag, or environment variable):
   -l, --loglevel <level>    log level (default info)
   -h, --help                this help
 
-SIGTERM or SIGINT stops every program gracefully (TERM, then KILL after its stop_timeout) and exits.
+SIGTERM or SIGINT stops every program gracefully (TERM, then KILL after its stop_timeout) and exits;
+a second one KILLs them at once.
 `;
 
 /** `celeriac agent`: runs the supervisor agent of one node until SIGTERM/SIGINT. */
@@ -81,7 +82,8 @@ export async function run(argv: string[]): Promise<number> {
   const done = new Promise<number>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
       if (stopping) {
-        logger.warn({ signal }, 'already stopping; programs get KILL after their stop timeout');
+        logger.warn({ signal }, 'second signal: killing the programs now');
+        agent.kill();
         return;
       }
       stopping = true;

@@ -14,7 +14,8 @@ const USAGE = `Usage: celeriac up [options]
 
 Starts a whole local fleet on this machine: a redis-server on a free port (unless --broker), a
 config center (state in ./.celeriac), an agent for node "local" running a demo worker program,
-and prints the center URL, an operator token and commands to try. Ctrl-C stops all of it.
+and prints the center URL, an operator token and commands to try. Ctrl-C stops all of it (a
+second Ctrl-C kills the workers instead of waiting for their tasks).
 
 Options:
   --dir <dir>           state directory (default ./.celeriac)
@@ -73,7 +74,8 @@ export async function run(argv: string[]): Promise<number> {
   let stopping: Promise<void> | undefined;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
-      logger.warn({ signal }, 'already stopping; workers get KILL after their stop timeout');
+      logger.warn({ signal }, 'second signal: killing the workers now');
+      fleet.kill();
       return;
     }
     logger.info({ signal }, 'stopping the local fleet');
@@ -166,6 +168,11 @@ class LocalFleet {
       dir: this.dir,
       metricsUrl: this.agent.metricsUrl,
     };
+  }
+
+  /** KILLs the workers at once (second Ctrl-C); close() then finishes quickly. */
+  kill(): void {
+    this.agent?.kill();
   }
 
   /** Producer, then agent (workers stop warm), then center, then redis. Idempotent. */
