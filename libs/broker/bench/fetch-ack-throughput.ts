@@ -11,6 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createLogger } from '@celeriac/logger';
 import { Redis } from 'ioredis';
+import { CELERY_FIXTURES_DIR } from '../../../test/support/celery-fixtures.js';
 import { RedisServer } from '../../../test/support/redis-server.js';
 import { RedisResultBackend } from '../../result-backend/src/index.js';
 import { RedisBroker } from '../src/index.js';
@@ -19,7 +20,7 @@ const TOTAL = Number(process.argv[2] ?? 40_000);
 const BATCH = 200;
 const IN_FLIGHT = 2;
 
-const fixture = JSON.parse(readFileSync('/work/shared/celery-fixtures/visibility_timeout_restore.json', 'utf8')) as {
+const fixture = JSON.parse(readFileSync(`${CELERY_FIXTURES_DIR}/visibility_timeout_restore.json`, 'utf8')) as {
   original_publish: { raw: string }[];
 };
 const template = fixture.original_publish[0]!.raw;

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { createLogger, type Logger } from '@celeriac/logger';
 import { Redis } from 'ioredis';
+import { CELERY_FIXTURES_DIR } from '../../../test/support/celery-fixtures.js';
 
-const FIXTURES = '/work/shared/celery-fixtures/';
+const FIXTURES = `${CELERY_FIXTURES_DIR}/`;
 
 /** A fixture file parsed. */
 export function fixture<T = Record<string, unknown>>(name: string): T {

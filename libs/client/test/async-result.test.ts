@@ -2,11 +2,12 @@ import { readFileSync } from 'node:fs';
 import { RemoteTaskError } from '@celeriac/protocol';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CELERY_FIXTURES_DIR } from '../../../test/support/celery-fixtures.js';
 import { RedisServer } from '../../../test/support/redis-server.js';
 import { Celeriac } from '../src/celeriac.js';
 import { TaskRevokedError, TimeoutError } from '../src/errors.js';
 
-const FIXTURES = '/work/shared/celery-fixtures';
+const FIXTURES = CELERY_FIXTURES_DIR;
 const fixture = (name: string) => JSON.parse(readFileSync(`${FIXTURES}/${name}.json`, 'utf8'));
 
 let server: RedisServer;

@@ -2,12 +2,13 @@ import { readFileSync } from 'node:fs';
 import { decodeTaskEnvelope, formatCeleryDate, type TaskMessage } from '@celeriac/protocol';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { CELERY_FIXTURES_DIR } from '../../../test/support/celery-fixtures.js';
 import { RedisServer } from '../../../test/support/redis-server.js';
 import { Celeriac } from '../src/celeriac.js';
 import { chain } from '../src/chain.js';
 import { ApplyOptionsError, BatchPartiallySentError, ClientClosedError } from '../src/errors.js';
 
-const FIXTURES = '/work/shared/celery-fixtures';
+const FIXTURES = CELERY_FIXTURES_DIR;
 const fixture = (name: string) => JSON.parse(readFileSync(`${FIXTURES}/${name}.json`, 'utf8'));
 const ISO6 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}\+00:00$/;
 

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { CELERY_FIXTURES_DIR } from '../../../test/support/celery-fixtures.js';
 import { annotationsFor } from '../src/annotations.js';
 import { globToRegExp, routeFor, type TaskRoutes } from '../src/router.js';
 
-const FIXTURES = '/work/shared/celery-fixtures';
+const FIXTURES = CELERY_FIXTURES_DIR;
 const semantics = JSON.parse(readFileSync(`${FIXTURES}/routing_and_rate_limit_semantics.json`, 'utf8')) as {
   task_routes: Record<
     string,

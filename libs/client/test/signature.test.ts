@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { CELERY_FIXTURES_DIR } from '../../../test/support/celery-fixtures.js';
 import { Celeriac } from '../src/celeriac.js';
 import { chain, planChain } from '../src/chain.js';
 import { signature } from '../src/signature.js';
 
-const FIXTURES = '/work/shared/celery-fixtures';
+const FIXTURES = CELERY_FIXTURES_DIR;
 const body = (name: string) => JSON.parse(readFileSync(`${FIXTURES}/${name}.json`, 'utf8')).broker.message.body_decoded;
 
 describe('signatures', () => {

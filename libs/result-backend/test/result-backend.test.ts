@@ -3,6 +3,7 @@ import { createLogger } from '@celeriac/logger';
 import { encodeResult, type ResultDocument } from '@celeriac/protocol';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { CELERY_FIXTURES_DIR } from '../../../test/support/celery-fixtures.js';
 import { RedisServer } from '../../../test/support/redis-server.js';
 import { RedisResultBackend, ResultBackendClosedError, type ResultBackendError } from '../src/index.js';
 
@@ -101,7 +102,7 @@ describe('store', () => {
   });
 
   it('reads documents written by Python Celery', async () => {
-    const fx = JSON.parse(readFileSync('/work/shared/celery-fixtures/result_pubsub_messages.json', 'utf8')) as {
+    const fx = JSON.parse(readFileSync(`${CELERY_FIXTURES_DIR}/result_pubsub_messages.json`, 'utf8')) as {
       messages: { channel: string; data: string }[];
     };
     const b = await backend();
@@ -153,6 +154,29 @@ describe('waitFor', () => {
     expect(updates).toEqual(['STARTED', 'PROGRESS', 'RETRY']);
   });
 
+  it('reports a state stored before the wait once, however many reads and messages carry it', async () => {
+    const waiterSide = await backend();
+    const workerSide = await backend();
+    await workerSide.store(doc('t4', 'STARTED', { pid: 1, hostname: 'w' }));
+    const updates: string[] = [];
+    const done = waiterSide.waitFor('t4', 10_000, { onUpdate: (d) => updates.push(d.status) });
+    await until(async () => (await numsub('celery-task-meta-t4')) === 1);
+    await until(() => updates.length === 1);
+    await workerSide.store(doc('t4', 'PROGRESS', { done: 50 }));
+    await until(() => updates.length === 2);
+    await workerSide.store(doc('t4', 'SUCCESS', 7));
+    expect((await done)!.result).toBe(7);
+    expect(updates).toEqual(['STARTED', 'PROGRESS']);
+  });
+
+  it('finds a result stored before the wait', async () => {
+    const waiterSide = await backend();
+    const workerSide = await backend();
+    await workerSide.store(doc('t5', 'SUCCESS', 8));
+    expect((await waiterSide.waitFor('t5', 10_000))!.result).toBe(8);
+    await until(async () => (await numsub('celery-task-meta-t5')) === 0);
+  });
+
   it('resolves null on timeout and leaves the channel', async () => {
     const b = await backend();
     const started = Date.now();
@@ -162,7 +186,7 @@ describe('waitFor', () => {
   });
 
   it('wakes on a message published by Python Celery', async () => {
-    const fx = JSON.parse(readFileSync('/work/shared/celery-fixtures/result_pubsub_messages.json', 'utf8')) as {
+    const fx = JSON.parse(readFileSync(`${CELERY_FIXTURES_DIR}/result_pubsub_messages.json`, 'utf8')) as {
       messages: { channel: string; data: string }[];
     };
     const message = fx.messages[0]!;

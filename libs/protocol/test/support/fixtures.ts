@@ -1,15 +1,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { CELERY_FIXTURES_DIR } from '../../../../test/support/celery-fixtures.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-// The fixtures sit next to the repository: <repo>/../shared/celery-fixtures.
-const repoRoot = path.resolve(here, '../../../..');
 /** Captured JSON, navigated freely by the tests (shapes differ per capture). */
 // biome-ignore lint/suspicious/noExplicitAny: fixtures are arbitrary captured JSON.
 export type FixtureJson = any;
 
-export const FIXTURE_DIR = path.resolve(repoRoot, '../shared/celery-fixtures');
+export const FIXTURE_DIR = CELERY_FIXTURES_DIR;
 
 /** Parsed JSON of one fixture file, e.g. `loadFixture('a_add_json')`. */
 export function loadFixture(name: string): FixtureJson {
