@@ -18,4 +18,4 @@ export {
   UNACKED_KEY,
   UNACKED_MUTEX_KEY,
 } from './keys.js';
-export { type BrokerOptions, type Delivery, RedisBroker } from './redis-broker.js';
+export { type BrokerOptions, type Delivery, RedisBroker, type WaitForOneOptions } from './redis-broker.js';

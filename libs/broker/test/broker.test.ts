@@ -172,6 +172,21 @@ describe('waitForOne', () => {
     expect(await redis.exists('unacked', 'unacked_index', 'celeriac.held.w1:42')).toBe(0);
   });
 
+  it('with awaitRecord false resolves before the record is confirmed, yet an ack right after leaves nothing held', async () => {
+    const b = await broker({ ownerId: 'w1:43' });
+    const producer = await broker();
+    await producer.publish('celery', rawEntry('fast'));
+    const d = await b.waitForOne(['celery'], 1, { awaitRecord: false });
+    expect(d).toEqual({ raw: rawEntry('fast'), queue: 'celery', deliveryTag: 'fast' });
+    await until(async () => (await redis.hexists('unacked', 'fast')) === 1);
+    expect(await redis.hkeys('celeriac.held.w1:43')).toEqual(['fast']);
+    // The record went out first on the same connection: an immediate ack always finds it.
+    await producer.publish('celery', rawEntry('acked-at-once'));
+    const e = await b.waitForOne(['celery'], 1, { awaitRecord: false });
+    await b.ack([e!.deliveryTag, 'fast']);
+    expect(await redis.exists('unacked', 'unacked_index', 'celeriac.held.w1:43')).toBe(0);
+  });
+
   it('returns null on timeout and takes priority sub-lists in step order', async () => {
     const b = await broker();
     expect(await b.waitForOne(['celery'], 0.2)).toBeNull();

@@ -156,7 +156,7 @@ export class RedisResultBackend {
         );
       }
       entry.subscribed.then(
-        () => this.check(channel),
+        () => (this.waiters.has(channel) ? this.check(channel) : undefined),
         (error: unknown) => this.waiters.fail(channel, this.wrap('waitFor', error)),
       );
     });
@@ -170,15 +170,22 @@ export class RedisResultBackend {
   /** Reads the key of a channel that has waiters and hands a found document to them. */
   private async check(channel: string): Promise<void> {
     if (this.state !== 'started') return;
+    const before = this.waiters.deliveredCount(channel);
     try {
       const raw = await this.commands!.get(channel);
-      if (raw !== null) this.onMessage(channel, raw);
+      if (raw !== null) this.onMessage(channel, raw, before);
     } catch (error) {
       this.waiters.fail(channel, this.wrap('waitFor', error));
     }
   }
 
-  private onMessage(channel: string, message: string): void {
+  /**
+   * Hands a published or read document to the channel's waiters. `readAfter` (reads only): the
+   * delivered count when the read was sent; a non-final document read while a message arrived is
+   * older than (or the same as) that message and is dropped, as is one read again unchanged.
+   */
+  private onMessage(channel: string, message: string, readAfter?: number): void {
+    if (readAfter !== undefined && message === this.waiters.lastText(channel)) return;
     let doc: ResultDocument;
     try {
       doc = decodeResultDocument(message, channel.slice(RESULT_KEY_PREFIX.length));
@@ -186,8 +193,9 @@ export class RedisResultBackend {
       this.logger.warn({ channel, err: (error as Error).message }, 'ignoring a result message that is not a result');
       return;
     }
+    if (readAfter !== undefined && readAfter !== this.waiters.deliveredCount(channel) && !isFinal(doc)) return;
     if (!isFinal(doc)) this.logger.debug({ channel, status: doc.status }, 'result update');
-    this.waiters.deliver(channel, doc);
+    this.waiters.deliver(channel, doc, message);
   }
 
   private connection(operation: string): Redis & ResultBackendScripts {

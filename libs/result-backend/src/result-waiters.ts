@@ -16,6 +16,10 @@ export interface ChannelWaiters {
   subscribed: Promise<unknown>;
   /** The latest non-final document seen on the channel. */
   latest: ResultDocument | undefined;
+  /** Documents delivered so far (tells a read whether a message overtook it). */
+  delivered: number;
+  /** The text of the last document delivered (a read that returns it again is not news). */
+  lastText: string | undefined;
 }
 
 /** Whether a state ends a task: SUCCESS, FAILURE, REVOKED. */
@@ -39,7 +43,13 @@ export class ResultWaiters {
   add(channel: string, waiter: Waiter): ChannelWaiters {
     let entry = this.channels.get(channel);
     if (!entry) {
-      entry = { waiters: new Set(), subscribed: this.subscribe(channel), latest: undefined };
+      entry = {
+        waiters: new Set(),
+        subscribed: this.subscribe(channel),
+        latest: undefined,
+        delivered: 0,
+        lastText: undefined,
+      };
       this.channels.set(channel, entry);
     }
     entry.waiters.add(waiter);
@@ -58,9 +68,11 @@ export class ResultWaiters {
   }
 
   /** Hands a document of `channel` to its waiters: a final one settles them, another one is an update. */
-  deliver(channel: string, doc: ResultDocument): void {
+  deliver(channel: string, doc: ResultDocument, text?: string): void {
     const entry = this.channels.get(channel);
     if (!entry) return;
+    entry.delivered++;
+    entry.lastText = text;
     if (isFinal(doc)) {
       for (const waiter of [...entry.waiters]) {
         this.remove(channel, waiter);
@@ -85,6 +97,21 @@ export class ResultWaiters {
   /** The latest non-final document seen on a channel that still has waiters. */
   latest(channel: string): ResultDocument | undefined {
     return this.channels.get(channel)?.latest;
+  }
+
+  /** Documents delivered on a channel so far, or -1 when it has no waiters. */
+  deliveredCount(channel: string): number {
+    return this.channels.get(channel)?.delivered ?? -1;
+  }
+
+  /** The text of the last document delivered on a channel. */
+  lastText(channel: string): string | undefined {
+    return this.channels.get(channel)?.lastText;
+  }
+
+  /** Whether a channel has waiters. */
+  has(channel: string): boolean {
+    return this.channels.has(channel);
   }
 
   /** Channels that have waiters. */

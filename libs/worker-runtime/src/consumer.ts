@@ -4,7 +4,12 @@ import type { Logger } from '@celeriac/logger';
 /** The broker calls the consumer uses. */
 export interface ConsumerSource {
   fetchBatch(queues: readonly string[], max: number): Promise<Delivery[]>;
-  waitForOne(queues: readonly string[], timeoutSec: number): Promise<Delivery | null>;
+  /** `awaitRecord: false`: resolve once the unacked record is sent, not confirmed (a lone task starts a round trip sooner). */
+  waitForOne(
+    queues: readonly string[],
+    timeoutSec: number,
+    options?: { awaitRecord?: boolean },
+  ): Promise<Delivery | null>;
 }
 
 /** Options of the fetch loop. */
@@ -23,6 +28,7 @@ export interface ConsumerOptions {
 }
 
 const MAX_IN_FLIGHT = 2;
+const WAIT_OPTIONS = { awaitRecord: false };
 const BACKOFF_MS = [100, 250, 500, 1000, 2000];
 
 /**
@@ -35,6 +41,8 @@ export class Consumer {
   private inFlight = 0;
   private requested = 0;
   private idle = false;
+  /** Whether the last fetch came back full: only then is a second one sent beside it (a backlog). */
+  private backlog = false;
   private idleWait: Promise<void> | null = null;
   private errors = 0;
   private backoffTimer: NodeJS.Timeout | null = null;
@@ -57,7 +65,7 @@ export class Consumer {
   /** Starts fetches while there is room; call it whenever slots free up. */
   poke(): void {
     if (!this.running || this.idle || this.backoffTimer !== null) return;
-    while (this.inFlight < MAX_IN_FLIGHT) {
+    while (this.inFlight < (this.backlog ? MAX_IN_FLIGHT : 1)) {
       const free = this.o.freeSlots() - this.requested;
       if (free <= 0) return;
       this.fetch(Math.min(this.perFetch, free));
@@ -76,6 +84,7 @@ export class Consumer {
     this.track(this.o.source.fetchBatch(this.o.queues, n)).then(
       (deliveries) => {
         this.errors = 0;
+        this.backlog = deliveries.length === n;
         // The batch stays counted as requested until the worker has taken it in.
         if (deliveries.length > 0) this.o.onDeliveries(deliveries);
         this.inFlight--;
@@ -100,7 +109,7 @@ export class Consumer {
     this.idle = true;
     // Not tracked by stop(): closing the broker ends a pending blocking pop (the broker hands back
     // an entry popped meanwhile), so shutdown need not wait out the pop's timeout. See idleSettled().
-    const wait = this.o.source.waitForOne(this.o.queues, this.idleWaitSec).then(
+    const wait = this.o.source.waitForOne(this.o.queues, this.idleWaitSec, WAIT_OPTIONS).then(
       (delivery) => {
         this.idle = false;
         this.errors = 0;

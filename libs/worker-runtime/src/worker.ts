@@ -346,9 +346,10 @@ export class Worker extends EventEmitter {
       }
     }
     this.batching = false;
-    this.pump();
+    this.pump(false);
     // Results of the tasks this batch ran synchronously go out now, ahead of the next fetch.
     this.flusher.sendQueued();
+    this.consumer.poke();
   }
 
   private planFor(name: string): TaskPlan | null | Error {
@@ -403,7 +404,7 @@ export class Worker extends EventEmitter {
     if (!this.batching) this.pump();
   }
 
-  private pump(): void {
+  private pump(poke = true): void {
     if (this.pumping) return;
     this.pumping = true;
     try {
@@ -422,7 +423,7 @@ export class Worker extends EventEmitter {
     } finally {
       this.pumping = false;
     }
-    this.consumer?.poke();
+    if (poke) this.consumer?.poke();
   }
 
   private startJob(job: Job): void {
