@@ -72,24 +72,40 @@ export function buildResultDocument(input: ResultInput): ResultDocument {
   return doc as ResultDocument;
 }
 
+const KEY_TEXT = new Map<string, string>();
+const MAX_KEY_TEXTS = 256;
+
+/** `"key": ` for a document key; the few keys a worker writes are computed once. */
+function keyText(key: string): string {
+  let text = KEY_TEXT.get(key);
+  if (text === undefined) {
+    text = `${JSON.stringify(key)}: `;
+    if (KEY_TEXT.size < MAX_KEY_TEXTS) KEY_TEXT.set(key, text);
+  }
+  return text;
+}
+
 /** JSON text of a result document, as stored and published (Python's `", "` / `": "` separators at the top). */
 export function encodeResult(doc: ResultDocument): string {
   let out = '{';
-  let first = true;
-  for (const key of Object.keys(doc)) {
+  for (const key in doc) {
+    if (!Object.hasOwn(doc, key)) continue;
     const value = doc[key];
     if (value === undefined) continue;
     let json: string | undefined;
-    try {
-      json = JSON.stringify(value);
-    } catch (err) {
-      throw new EncodeError(
-        `result field ${key} of task ${doc.task_id} cannot be stored as JSON: ${(err as Error).message}`,
-      );
+    if (typeof value === 'string') json = JSON.stringify(value);
+    else if (value === null) json = 'null';
+    else {
+      try {
+        json = JSON.stringify(value);
+      } catch (err) {
+        throw new EncodeError(
+          `result field ${key} of task ${doc.task_id} cannot be stored as JSON: ${(err as Error).message}`,
+        );
+      }
+      if (json === undefined) json = 'null';
     }
-    if (json === undefined) json = 'null';
-    out += `${first ? '' : ', '}${JSON.stringify(key)}: ${json}`;
-    first = false;
+    out += out.length === 1 ? keyText(key) + json : `, ${keyText(key)}${json}`;
   }
   return `${out}}`;
 }
