@@ -77,6 +77,8 @@ export class RedisBroker {
   private blocking: Redis | undefined;
   private closing: Promise<void> | undefined;
   private pendingWait: Promise<unknown> | undefined;
+  /** Redis CLIENT ID of the blocking connection, so close() can unblock a pending pop cleanly. */
+  private blockingClientId: number | undefined;
   private readonly declared = new Set<string>();
   private readonly fetchCycle = new QueueCycle();
   private waitOrder: string[] = [];
@@ -109,6 +111,14 @@ export class RedisBroker {
     const blocking = createRedisConnection(this.url, 'broker-blocking', this.logger);
     // After a reconnect Redis may have lost the bindings (a restart without persistence): declare again.
     commands.on('ready', () => this.declared.clear());
+    blocking.on('ready', () => {
+      blocking.client('ID').then(
+        (id) => {
+          this.blockingClientId = Number(id);
+        },
+        () => undefined,
+      );
+    });
     try {
       await Promise.all([commands.connect(), blocking.connect()]);
     } catch (error) {
@@ -131,9 +141,30 @@ export class RedisBroker {
 
   private async doClose(): Promise<void> {
     this.state = 'closed';
+    await this.unblockPendingPop();
     this.blocking?.disconnect(false);
     if (this.pendingWait) await this.pendingWait.catch(() => undefined);
     if (this.commands) await closeRedisConnection(this.commands);
+  }
+
+  /**
+   * Dropping the blocking connection while BRPOP waits can lose an entry that Redis popped just
+   * then (the reply is never read). CLIENT UNBLOCK ends the pop as a timeout instead; an entry that
+   * did arrive is read and handed back by `recordPopped`.
+   */
+  private async unblockPendingPop(): Promise<void> {
+    const pending = this.pendingWait;
+    const commands = this.commands;
+    if (!pending || this.blockingClientId === undefined || commands?.status !== 'ready') return;
+    await commands.client('UNBLOCK', this.blockingClientId).catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      pending.catch(() => undefined),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, 2_000);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   /** LPUSHes one entry onto the queue's list for its priority; declares the queue binding once. */
