@@ -145,6 +145,7 @@ export class RedisResultBackend {
     const channel = resultKey(taskId);
     return new Promise<ResultDocument | null>((resolve, reject) => {
       const waiter: Waiter = { resolve, reject, onUpdate: options.onUpdate, timer: undefined };
+      const fresh = !this.waiters.has(channel);
       const entry = this.waiters.add(channel, waiter);
       if (Number.isFinite(timeoutMs)) {
         waiter.timer = setTimeout(
@@ -155,6 +156,9 @@ export class RedisResultBackend {
           Math.max(0, timeoutMs),
         );
       }
+      // Read the key beside the SUBSCRIBE (a lone task's result is often stored before the subscription
+      // is: found a round trip sooner), and again once subscribed, for a result published in between.
+      if (fresh) void this.check(channel);
       entry.subscribed.then(
         () => (this.waiters.has(channel) ? this.check(channel) : undefined),
         (error: unknown) => this.waiters.fail(channel, this.wrap('waitFor', error)),
