@@ -1,4 +1,5 @@
 import { apiJsonSchemas } from '@celeriac/config-schema';
+import { ROLES } from './types.js';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: unknown) => ({ content: { 'application/json': { schema } } });
@@ -11,6 +12,24 @@ const errors = {
 const layerParam = { name: 'layer', in: 'path', required: true, schema: ref('LayerName') };
 const nodeParam = { name: 'node', in: 'path', required: true, schema: { type: 'string' } };
 const object = { type: 'object' };
+const boolean = { type: 'boolean' };
+/** The answer of `GET /v1/whoami` (the console shows the role and hides what the token may not do). */
+const whoAmI = {
+  type: 'object',
+  required: ['id', 'name', 'role', 'node', 'secrets_masked', 'may'],
+  properties: {
+    id: { type: 'string' },
+    name: { type: 'string' },
+    role: { type: 'string', enum: ROLES },
+    node: { type: ['string', 'null'], description: 'the node an agent token is bound to' },
+    secrets_masked: boolean,
+    may: {
+      type: 'object',
+      required: ['read_config', 'write_config', 'read_nodes', 'manage_tokens'],
+      properties: { read_config: boolean, write_config: boolean, read_nodes: boolean, manage_tokens: boolean },
+    },
+  },
+};
 
 /** The OpenAPI 3.1 description of the center's API; component schemas come from the zod schemas. */
 export function buildOpenApiDocument(version: string): Record<string, unknown> {
@@ -20,7 +39,7 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
     openapi: '3.1.0',
     info: { title: 'Celeriac config center', version },
     components: {
-      schemas,
+      schemas: { ...schemas, WhoAmI: whoAmI },
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
     },
     security: [{ bearer: [] }],
@@ -124,6 +143,12 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
       '/v1/tokens/{id}': {
         parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
         delete: { summary: 'Revoke a token (admin)', responses: { '200': json(object), ...errors } },
+      },
+      '/v1/whoami': {
+        get: {
+          summary: 'The token in use: id, name, role, bound node, whether secrets are masked, what it may do',
+          responses: { '200': json(ref('WhoAmI')), '401': errors['401'] },
+        },
       },
       '/healthz': { get: { security: [], summary: 'Liveness', responses: { '200': json(object) } } },
       '/metrics': {

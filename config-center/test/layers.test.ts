@@ -281,5 +281,9 @@ describe('errors as coded JSON', () => {
     expect(openapi.body.components.schemas.NodeStatus.type).toBe('object');
     expect(openapi.body.components.schemas.Layer).toBeDefined();
     expect(Object.keys(openapi.body.paths)).toContain('/v1/nodes/{node}/config');
+    expect(openapi.body.paths['/v1/whoami'].get.responses['200'].content['application/json'].schema).toEqual({
+      $ref: '#/components/schemas/WhoAmI',
+    });
+    expect(openapi.body.components.schemas.WhoAmI.properties.may.required).toContain('write_config');
   });
 });
