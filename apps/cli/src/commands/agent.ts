@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { Agent, AgentUsageError } from '@celeriac/agent';
 import { parseDuration } from '@celeriac/config-schema';
 import { createLogger } from '@celeriac/logger';
+import { type CommandValues, parseCommandArgs, usageError } from '../parse-command-args.js';
+import { onStopSignals } from '../stop-signals.js';
 
 const USAGE = `Usage: celeriac agent --center <url> --node <name> --token <token> --state-dir <dir> [options]
 
@@ -28,40 +29,24 @@ a second one KILLs them at once.
 
 /** `celeriac agent`: runs the supervisor agent of one node until SIGTERM/SIGINT. */
 export async function run(argv: string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        center: { type: 'string' },
-        node: { type: 'string' },
-        token: { type: 'string' },
-        'token-file': { type: 'string' },
-        'state-dir': { type: 'string' },
-        'metrics-listen': { type: 'string' },
-        'work-dir': { type: 'string' },
-        host: { type: 'string' },
-        heartbeat: { type: 'string' },
-        loglevel: { type: 'string', short: 'l' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    process.stderr.write(`celeriac agent: ${(error as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+  const parsed = parseCommandArgs('agent', USAGE, argv, {
+    center: { type: 'string' },
+    node: { type: 'string' },
+    token: { type: 'string' },
+    'token-file': { type: 'string' },
+    'state-dir': { type: 'string' },
+    'metrics-listen': { type: 'string' },
+    'work-dir': { type: 'string' },
+    host: { type: 'string' },
+    heartbeat: { type: 'string' },
+    loglevel: { type: 'string', short: 'l' },
+  });
+  if (parsed.exitCode !== undefined) return parsed.exitCode;
   let options: ReturnType<typeof readOptions>;
   try {
-    options = readOptions(values);
+    options = readOptions(parsed.values);
   } catch (error) {
-    process.stderr.write(`celeriac agent: ${(error as Error).message}\n\n${USAGE}`);
-    return 2;
+    return usageError('agent', (error as Error).message, USAGE);
   }
   const logger = createLogger({
     level: options.loglevel,
@@ -78,26 +63,23 @@ export async function run(argv: string[]): Promise<number> {
     host: options.host,
     heartbeatMs: options.heartbeatMs,
   });
-  let stopping = false;
   const done = new Promise<number>((resolve) => {
-    const stop = (signal: NodeJS.Signals) => {
-      if (stopping) {
+    onStopSignals(
+      (signal) => {
+        logger.info({ signal }, 'stopping the agent and its programs');
+        agent.close().then(
+          () => resolve(0),
+          (error: unknown) => {
+            logger.error({ err: error }, 'agent did not stop cleanly');
+            resolve(1);
+          },
+        );
+      },
+      (signal) => {
         logger.warn({ signal }, 'second signal: killing the programs now');
         agent.kill();
-        return;
-      }
-      stopping = true;
-      logger.info({ signal }, 'stopping the agent and its programs');
-      agent.close().then(
-        () => resolve(0),
-        (error: unknown) => {
-          logger.error({ err: error }, 'agent did not stop cleanly');
-          resolve(1);
-        },
-      );
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
+      },
+    );
   });
   try {
     await agent.start();
@@ -113,7 +95,7 @@ export async function run(argv: string[]): Promise<number> {
   return done;
 }
 
-function readOptions(values: Record<string, string | boolean | undefined>) {
+function readOptions(values: CommandValues) {
   const str = (name: string, env?: string): string | undefined => {
     const value = values[name];
     if (typeof value === 'string' && value !== '') return value;

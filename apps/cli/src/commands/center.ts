@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { CenterError, startCenter } from '@celeriac/config-center';
 import { createLogger, redactUrl } from '@celeriac/logger';
+import { parseCommandArgs, usageError } from '../parse-command-args.js';
+import { onStopSignals } from '../stop-signals.js';
 
 const USAGE = `Usage: celeriac center [options]
 
@@ -22,39 +23,22 @@ SIGTERM or SIGINT stops it cleanly: held long-polls are answered with 304, the s
 
 /** Exit codes: 0 clean stop, 1 failure at start, 2 bad usage. */
 export async function run(argv: string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        data: { type: 'string', default: './data' },
-        listen: { type: 'string', default: '127.0.0.1:8700' },
-        store: { type: 'string', default: 'file' },
-        'admin-token-file': { type: 'string' },
-        'log-level': { type: 'string', default: 'info' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    process.stderr.write(`celeriac center: ${(error as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+  const parsed = parseCommandArgs('center', USAGE, argv, {
+    data: { type: 'string', default: './data' },
+    listen: { type: 'string', default: '127.0.0.1:8700' },
+    store: { type: 'string', default: 'file' },
+    'admin-token-file': { type: 'string' },
+    'log-level': { type: 'string', default: 'info' },
+  });
+  if (parsed.exitCode !== undefined) return parsed.exitCode;
+  const { values } = parsed;
   let adminToken = process.env.CELERIAC_ADMIN_TOKEN?.trim() || undefined;
   const tokenFile = values['admin-token-file'] as string | undefined;
   if (tokenFile !== undefined) {
     try {
       adminToken = readFileSync(tokenFile, 'utf8').trim();
     } catch (error) {
-      process.stderr.write(
-        `celeriac center: cannot read --admin-token-file ${tokenFile}: ${(error as Error).message}\n`,
-      );
-      return 2;
+      return usageError('center', `cannot read --admin-token-file ${tokenFile}: ${(error as Error).message}`);
     }
   }
   const logger = createLogger({ level: values['log-level'] as string, bindings: { component: 'center' } });
@@ -80,26 +64,24 @@ export async function run(argv: string[]): Promise<number> {
     return 1;
   }
   return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: NodeJS.Signals) => {
-      if (stopping) {
+    onStopSignals(
+      (signal) => {
+        logger.info({ event: 'center.stopping', signal }, 'stopping: answering held long-polls and closing the store');
+        center.close().then(
+          () => {
+            logger.info({ event: 'center.stopped' }, 'config center stopped');
+            resolve(0);
+          },
+          (error: unknown) => {
+            logger.error({ event: 'center.stop_failed', err: error }, 'the center did not close cleanly');
+            resolve(1);
+          },
+        );
+      },
+      (signal) => {
         logger.warn({ event: 'center.forced_exit', signal }, 'second signal: exiting now');
         process.exit(1);
-      }
-      stopping = true;
-      logger.info({ event: 'center.stopping', signal }, 'stopping: answering held long-polls and closing the store');
-      center.close().then(
-        () => {
-          logger.info({ event: 'center.stopped' }, 'config center stopped');
-          resolve(0);
-        },
-        (error: unknown) => {
-          logger.error({ event: 'center.stop_failed', err: error }, 'the center did not close cleanly');
-          resolve(1);
-        },
-      );
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
+      },
+    );
   });
 }

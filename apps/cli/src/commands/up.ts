@@ -4,11 +4,12 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { Agent, processStartTicks, signalProcess } from '@celeriac/agent';
 import { Celeriac } from '@celeriac/client';
 import { type RunningCenter, startCenter } from '@celeriac/config-center';
 import { createLogger, type Logger, redactUrl } from '@celeriac/logger';
+import { parseCommandArgs, usageError } from '../parse-command-args.js';
+import { onStopSignals } from '../stop-signals.js';
 
 const USAGE = `Usage: celeriac up [options]
 
@@ -39,50 +40,37 @@ interface UpState {
 
 /** `celeriac up`: redis, center, agent and demo worker on one machine until Ctrl-C/SIGTERM. */
 export async function run(argv: string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        dir: { type: 'string' },
-        broker: { type: 'string' },
-        listen: { type: 'string' },
-        'demo-producer': { type: 'boolean' },
-        loglevel: { type: 'string', short: 'l' },
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }));
-  } catch (error) {
-    process.stderr.write(`celeriac up: ${(error as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+  const parsed = parseCommandArgs('up', USAGE, argv, {
+    dir: { type: 'string' },
+    broker: { type: 'string' },
+    listen: { type: 'string' },
+    'demo-producer': { type: 'boolean' },
+    loglevel: { type: 'string', short: 'l' },
+  });
+  if (parsed.exitCode !== undefined) return parsed.exitCode;
+  const { values } = parsed;
   const broker = typeof values.broker === 'string' ? values.broker : undefined;
   if (broker && !/^rediss?:\/\//.test(broker)) {
-    process.stderr.write(`celeriac up: --broker must be a redis:// URL, e.g. redis://127.0.0.1:6379/0\n`);
-    return 2;
+    return usageError('up', '--broker must be a redis:// URL, e.g. redis://127.0.0.1:6379/0');
   }
   const dir = path.resolve(typeof values.dir === 'string' ? values.dir : '.celeriac');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const logger = createLogger({ level: typeof values.loglevel === 'string' ? values.loglevel : 'info' });
   const fleet = new LocalFleet(dir, logger);
 
-  let stopping: Promise<void> | undefined;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      logger.warn({ signal }, 'second signal: killing the workers now');
-      fleet.kill();
-      return;
-    }
-    logger.info({ signal }, 'stopping the local fleet');
-    stopping = fleet.close();
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  // Settles when the first SIGINT/SIGTERM has closed the fleet (the server and children keep the process alive until then).
+  const stopped = new Promise<void>((resolve) => {
+    onStopSignals(
+      (signal) => {
+        logger.info({ signal }, 'stopping the local fleet');
+        resolve(fleet.close());
+      },
+      (signal) => {
+        logger.warn({ signal }, 'second signal: killing the workers now');
+        fleet.kill();
+      },
+    );
+  });
   try {
     const info = await fleet.start({
       broker,
@@ -95,15 +83,7 @@ export async function run(argv: string[]): Promise<number> {
     await fleet.close();
     return 1;
   }
-  await new Promise<void>((resolve) => {
-    const wait = setInterval(() => {
-      if (stopping) {
-        clearInterval(wait);
-        resolve();
-      }
-    }, 100);
-  });
-  await stopping;
+  await stopped;
   process.stdout.write('celeriac up: stopped (agent and workers, center, redis)\n');
   return 0;
 }
