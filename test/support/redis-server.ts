@@ -1,39 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { freePort, spawnRedisServer, waitForPort } from '../../apps/cli/src/local-redis.js';
 
-/** Asks the kernel for a free TCP port on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForPort(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.end();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`redis-server did not listen on port ${port} within ${timeoutMs} ms`);
-}
+/** Asks the kernel for a free TCP port on 127.0.0.1 (the same helper `celeriac up` uses). */
+export { freePort };
 
 /** A private redis-server for one test file: start it, kill it, restart it on the same port. */
 export class RedisServer {
@@ -57,11 +29,7 @@ export class RedisServer {
   /** (Re)starts the server on its port. */
   async restart(): Promise<void> {
     if (this.child && this.child.exitCode === null && this.child.signalCode === null) return;
-    this.child = spawn(
-      'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir],
-      { stdio: 'ignore' },
-    );
+    this.child = spawnRedisServer(this.port, this.dir);
     await waitForPort(this.port, 5000);
   }
 

@@ -1,13 +1,13 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, processStartTicks, signalProcess } from '@celeriac/agent';
 import { Celeriac } from '@celeriac/client';
 import { type RunningCenter, startCenter } from '@celeriac/config-center';
 import { createLogger, type Logger, redactUrl } from '@celeriac/logger';
+import { freePort, isPortFree, spawnRedisServer, waitForPort } from '../local-redis.js';
 import { parseCommandArgs, usageError } from '../parse-command-args.js';
 import { onStopSignals } from '../stop-signals.js';
 
@@ -172,11 +172,7 @@ class LocalFleet {
     const redisDir = path.join(this.dir, 'redis');
     mkdirSync(redisDir, { recursive: true });
     // Its own process group: Ctrl-C in the terminal must not stop Redis before the workers drained.
-    const child = spawn(
-      'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', redisDir],
-      { stdio: 'ignore', detached: true },
-    );
+    const child = spawnRedisServer(port, redisDir, { detached: true });
     const failed = new Promise<never>((_, reject) =>
       child.once('error', (error) =>
         reject(new Error(`cannot start redis-server (${error.message}); install it or pass --broker redis://...`)),
@@ -400,42 +396,4 @@ function withDb(url: string, db: number): string {
   const u = new URL(url);
   u.pathname = `/${db}`;
   return u.toString();
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function isPortFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
-async function waitForPort(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.end();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`redis-server did not listen on port ${port} within ${timeoutMs} ms`);
 }
