@@ -9,6 +9,7 @@ import { editDocument, stripComments } from '../ops/edit-document.js';
 import { type OptionSpec, type ParsedArgs, parseArgs, stringOption } from '../ops/parse-args.js';
 import { askYesNo } from '../ops/prompt.js';
 import { formatOfFile, parseDocument } from '../ops/read-document.js';
+import { type LayerResponse, readLayer } from '../ops/read-layer.js';
 import { reportError } from '../ops/report-error.js';
 import { parseAssignment, parsePath, setPath, unsetPath } from '../ops/set-path.js';
 import { formatTable } from '../ops/table.js';
@@ -58,12 +59,6 @@ const OPTIONS: OptionSpec[] = [
   { name: 'json', value: false },
 ];
 
-interface LayerResponse {
-  layer: string;
-  revision: number;
-  document: Record<string, unknown>;
-}
-
 interface WriteResponse {
   layer: string;
   revision: number;
@@ -110,16 +105,6 @@ function requireRevision(value: string | undefined, what: string): number {
 function noExtra(args: ParsedArgs, count: number): void {
   const extra = args.positionals.slice(count);
   if (extra.length > 0) throw new UsageError(`unexpected argument${extra.length > 1 ? 's' : ''}: ${extra.join(' ')}`);
-}
-
-/** The layer's document and revision; a layer that does not exist yet is {} at revision 0. */
-async function readLayer(client: CenterClient, layer: string): Promise<LayerResponse> {
-  try {
-    return (await client.request<LayerResponse>('GET', `/v1/layers/${layer}`)).body;
-  } catch (error) {
-    if (error instanceof CenterRequestError && error.status === 404) return { layer, revision: 0, document: {} };
-    throw error;
-  }
 }
 
 /** The revision a write is based on: --revision, else the one just read. */

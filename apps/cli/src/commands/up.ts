@@ -8,6 +8,8 @@ import { Celeriac } from '@celeriac/client';
 import { type RunningCenter, startCenter } from '@celeriac/config-center';
 import { createLogger, type Logger, redactUrl } from '@celeriac/logger';
 import { freePort, isPortFree, spawnRedisServer, waitForPort } from '../local-redis.js';
+import { CenterClient, CenterRequestError } from '../ops/center-client.js';
+import { readLayer } from '../ops/read-layer.js';
 import { parseCommandArgs, usageError } from '../parse-command-args.js';
 import { onStopSignals } from '../stop-signals.js';
 
@@ -122,9 +124,9 @@ class LocalFleet {
     this.saveState();
 
     this.center = await this.startCenter(o.listen);
-    const admin = new Api(this.center.url, this.state.adminToken);
-    this.state.operatorToken = await admin.ensureToken(this.state.operatorToken, 'operator');
-    this.state.agentToken = await admin.ensureToken(this.state.agentToken, 'agent', 'local');
+    const admin = new CenterClient({ url: this.center.url, token: this.state.adminToken });
+    this.state.operatorToken = await ensureToken(admin, this.center.url, this.state.operatorToken, 'operator');
+    this.state.agentToken = await ensureToken(admin, this.center.url, this.state.agentToken, 'agent', 'local');
     this.saveState();
     await this.seed(admin, brokerUrl, resultBackend);
 
@@ -225,10 +227,10 @@ class LocalFleet {
   }
 
   /** The defaults and nodes/local layers, created when missing; the broker URL kept current. */
-  private async seed(admin: Api, brokerUrl: string, resultBackend: string): Promise<void> {
-    const defaults = await admin.request('GET', '/v1/layers/defaults');
-    if (defaults.status === 404) {
-      await admin.write('defaults', undefined, {
+  private async seed(admin: CenterClient, brokerUrl: string, resultBackend: string): Promise<void> {
+    const defaults = await readLayer(admin, 'defaults');
+    if (defaults.revision === 0) {
+      await writeLayer(admin, 'defaults', undefined, {
         celery: {
           broker_url: brokerUrl,
           result_backend: resultBackend,
@@ -239,17 +241,17 @@ class LocalFleet {
         },
       });
     } else {
-      const doc = (defaults.body as { document: { celery?: Record<string, unknown> } }).document;
+      const doc = defaults.document as { celery?: Record<string, unknown> };
       if (doc.celery?.broker_url !== brokerUrl || doc.celery?.result_backend !== resultBackend) {
-        await admin.write('defaults', defaults.etag ?? undefined, {
+        await writeLayer(admin, 'defaults', defaults.revision, {
           ...doc,
           celery: { ...doc.celery, broker_url: brokerUrl, result_backend: resultBackend },
         });
       }
     }
-    const local = await admin.request('GET', '/v1/layers/nodes/local');
-    if (local.status === 404) {
-      await admin.write('nodes/local', undefined, {
+    const local = await readLayer(admin, 'nodes/local');
+    if (local.revision === 0) {
+      await writeLayer(admin, 'nodes/local', undefined, {
         programs: {
           demo: {
             kind: 'celeriac-worker',
@@ -319,53 +321,51 @@ class DemoProducer {
   }
 }
 
-/** Minimal admin client of the center's HTTP API. */
-class Api {
-  constructor(
-    readonly url: string,
-    private readonly token: string,
-  ) {}
-
-  async request(method: string, route: string, body?: unknown, headers: Record<string, string> = {}) {
-    const res = await fetch(`${this.url}${route}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${this.token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...headers,
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    let parsed: unknown;
+/** Reuses `existing` when the center still accepts it, else creates a new token of `role`. */
+async function ensureToken(
+  admin: CenterClient,
+  centerUrl: string,
+  existing: string | undefined,
+  role: 'operator' | 'agent',
+  node?: string,
+): Promise<string> {
+  if (existing) {
     try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      parsed = text;
+      await new CenterClient({ url: centerUrl, token: existing }).request(
+        'GET',
+        node ? `/v1/nodes/${node}/config` : '/v1/nodes',
+      );
+      return existing;
+    } catch (error) {
+      if (!(error instanceof CenterRequestError)) throw error;
     }
-    return { status: res.status, body: parsed, etag: res.headers.get('etag') };
   }
+  try {
+    const created = await admin.request<{ token: string }>('POST', '/v1/tokens', {
+      body: { role, node, name: `celeriac up ${role}` },
+    });
+    return created.body.token;
+  } catch (error) {
+    throw refused(`could not create the ${role} token`, error);
+  }
+}
 
-  /** Reuses `existing` when the center still accepts it, else creates a new token of `role`. */
-  async ensureToken(existing: string | undefined, role: 'operator' | 'agent', node?: string): Promise<string> {
-    if (existing) {
-      const probe = node ? `/v1/nodes/${node}/config` : '/v1/nodes';
-      const res = await fetch(`${this.url}${probe}`, { headers: { authorization: `Bearer ${existing}` } });
-      await res.arrayBuffer();
-      if (res.status === 200) return existing;
-    }
-    const res = await this.request('POST', '/v1/tokens', { role, node, name: `celeriac up ${role}` });
-    if (res.status !== 201) throw new Error(`could not create the ${role} token: ${JSON.stringify(res.body)}`);
-    return (res.body as { token: string }).token;
+/** PUTs a layer (If-Match `revision` when it exists) with the change message "celeriac up". */
+async function writeLayer(client: CenterClient, layer: string, revision: number | undefined, doc: object) {
+  try {
+    await client.request('PUT', `/v1/layers/${layer}`, {
+      body: { ...doc, message: 'celeriac up' },
+      ...(revision === undefined ? {} : { ifMatch: revision }),
+    });
+  } catch (error) {
+    throw refused(`could not write ${layer}`, error);
   }
+}
 
-  /** PUT a layer (If-Match `etag` when it exists). */
-  async write(layer: string, etag: string | undefined, doc: unknown): Promise<void> {
-    const headers: Record<string, string> = { 'x-change-message': 'celeriac up' };
-    if (etag) headers['if-match'] = etag;
-    const res = await this.request('PUT', `/v1/layers/${layer}`, doc, headers);
-    if (res.status >= 300) throw new Error(`could not write ${layer}: ${JSON.stringify(res.body)}`);
-  }
+/** A refused request as `<what>: <center's message>; <issues>`; other errors as they are. */
+function refused(what: string, error: unknown): unknown {
+  if (!(error instanceof CenterRequestError)) return error;
+  return new Error([`${what}: ${error.message}`, ...error.details].join('; '));
 }
 
 function banner(info: FleetInfo): string {
