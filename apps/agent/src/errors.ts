@@ -16,10 +16,10 @@ export class AgentError extends Error {
   constructor(
     readonly code: AgentErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: ErrorOptions,
   ) {
     super(message, options);
-    this.name = 'AgentError';
+    this.name = new.target.name;
   }
 }
 
@@ -27,15 +27,13 @@ export class AgentError extends Error {
 export class AgentUsageError extends AgentError {
   constructor(message: string) {
     super('AGENT_USAGE', message);
-    this.name = 'AgentUsageError';
   }
 }
 
 /** The center could not be reached (network error, timeout) or answered with a server error. */
 export class CenterUnreachableError extends AgentError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(message: string, options?: ErrorOptions) {
     super('CENTER_UNREACHABLE', message, options);
-    this.name = 'CenterUnreachableError';
   }
 }
 
@@ -46,7 +44,6 @@ export class CenterRejectedError extends AgentError {
     message: string,
   ) {
     super(status === 401 || status === 403 ? 'CENTER_AUTH' : 'CENTER_REJECTED', message);
-    this.name = 'CenterRejectedError';
   }
 }
 
@@ -60,7 +57,6 @@ export class ConfigInvalidError extends AgentError {
       'CONFIG_INVALID',
       `${context} is invalid and was not applied: ${issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ')}`,
     );
-    this.name = 'ConfigInvalidError';
   }
 }
 
@@ -68,15 +64,13 @@ export class ConfigInvalidError extends AgentError {
 export class ConfigRenderError extends AgentError {
   constructor(message: string) {
     super('CONFIG_RENDER', message);
-    this.name = 'ConfigRenderError';
   }
 }
 
 /** A program's process could not be started (missing executable, bad cwd). */
 export class ProgramSpawnError extends AgentError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(message: string, options?: ErrorOptions) {
     super('PROGRAM_SPAWN_FAILED', message, options);
-    this.name = 'ProgramSpawnError';
   }
 }
 
@@ -84,6 +78,5 @@ export class ProgramSpawnError extends AgentError {
 export class ProgramNotReadyError extends AgentError {
   constructor(message: string, code: 'PROGRAM_NOT_READY' | 'PROGRAM_EXITED' = 'PROGRAM_NOT_READY') {
     super(code, message);
-    this.name = 'ProgramNotReadyError';
   }
 }
