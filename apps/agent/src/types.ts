@@ -1,25 +1,14 @@
+import type { Program, ProgramKind } from '@celeriac/config-schema';
+
 /** Program kinds the agent can supervise. */
-export type ProgramKind = 'celeriac-worker' | 'celery-worker' | 'command';
+export type { ProgramKind };
 
 /**
- * A program as the agent reads it from a validated effective config (see programSchema in
- * @celeriac/config-schema); only the fields the agent acts on are typed here.
+ * A program as the agent reads it from a validated effective config: config-schema's `Program`
+ * with the durations optional (the agent falls back to their defaults) and unknown fields kept.
  */
-export interface ProgramDefinition {
-  kind: ProgramKind;
-  app?: string;
-  queues?: string[];
-  replicas: number;
-  concurrency?: number;
-  env?: Record<string, string>;
-  stop_timeout?: string | number;
-  ready_timeout?: string | number;
-  command?: string[];
-  config_template?: string;
-  config_file?: string;
-  loglevel?: string;
-  [other: string]: unknown;
-}
+export type ProgramDefinition = Omit<Program, 'stop_timeout' | 'ready_timeout'> &
+  Partial<Pick<Program, 'stop_timeout' | 'ready_timeout'>> & { [other: string]: unknown };
 
 /** A node's effective config as the agent uses it. */
 export interface NodeConfig {
