@@ -1,11 +1,11 @@
-import { formatPath, nodeStatusSchema } from '@celeriac/config-schema';
+import { nodeStatusSchema } from '@celeriac/config-schema';
 import type { FastifyInstance } from 'fastify';
 import { mustMaskSecrets } from '../access-policy.js';
 import { CenterError } from '../errors.js';
 import { assertNodeName } from '../layer-name.js';
 import { summarizeNode } from '../node-summary.js';
 import { maskSecrets } from '../secret-mask.js';
-import { guard, parseRevisionNumber, type RouteContext } from './route-context.js';
+import { guard, parseBody, parseRevisionNumber, type RouteContext } from './route-context.js';
 
 const serialized = new WeakMap<object, string>();
 
@@ -68,18 +68,12 @@ export function registerNodeRoutes(app: FastifyInstance, context: RouteContext):
     const raw = (request.params as { node: string }).node;
     await guard(context, request, 'status:write', raw);
     const node = assertNodeName(raw);
-    const parsed = nodeStatusSchema.safeParse(request.body);
-    if (!parsed.success) {
-      const issues = parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message }));
-      throw new CenterError(
-        'VALIDATION_FAILED',
-        `the status report of ${node} was refused: ${issues.length} problem(s), listed in "issues"`,
-        {
-          issues,
-        },
-      );
-    }
-    const record = await service.reportStatus(node, parsed.data as Record<string, unknown>);
+    const status = parseBody(
+      nodeStatusSchema,
+      request.body,
+      (issues) => `the status report of ${node} was refused: ${issues.length} problem(s), listed in "issues"`,
+    );
+    const record = await service.reportStatus(node, status as Record<string, unknown>);
     const view = service.state.view(node);
     return { node, received_at: record.received_at, desired_revision: view.revision, desired_hash: view.hash };
   });

@@ -1,4 +1,4 @@
-import { formatPath, rollbackRequestSchema } from '@celeriac/config-schema';
+import { rollbackRequestSchema } from '@celeriac/config-schema';
 import type { FastifyInstance } from 'fastify';
 import { mustMaskSecrets } from '../access-policy.js';
 import { CenterError } from '../errors.js';
@@ -7,7 +7,7 @@ import { assertLayerName, assertNodeName } from '../layer-name.js';
 import { maskSecrets } from '../secret-mask.js';
 import type { Revision } from '../types.js';
 import { changeMessage } from './layer-routes.js';
-import { authorOf, guard, parseRevisionNumber, type RouteContext } from './route-context.js';
+import { authorOf, guard, parseBody, parseRevisionNumber, type RouteContext } from './route-context.js';
 
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
@@ -82,23 +82,16 @@ export function registerRevisionRoutes(app: FastifyInstance, context: RouteConte
 
   app.post('/v1/rollback', async (request, reply) => {
     const token = await guard(context, request, 'config:write');
-    const parsed = rollbackRequestSchema.safeParse(request.body);
-    if (!parsed.success) {
-      const issues = parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message }));
-      throw new CenterError(
-        'VALIDATION_FAILED',
-        'the rollback request needs {"revision": <number>, "message": "why"}',
-        { issues },
-      );
-    }
-    const target = state.revision(parsed.data.revision);
+    const rollback = parseBody(
+      rollbackRequestSchema,
+      request.body,
+      () => 'the rollback request needs {"revision": <number>, "message": "why"}',
+    );
+    const target = state.revision(rollback.revision);
     if (!target) {
-      throw new CenterError(
-        'NOT_FOUND',
-        `revision ${parsed.data.revision} does not exist; the newest is ${state.head}`,
-      );
+      throw new CenterError('NOT_FOUND', `revision ${rollback.revision} does not exist; the newest is ${state.head}`);
     }
-    const message = changeMessage(request, parsed.data.message) || `rollback to revision ${target.revision}`;
+    const message = changeMessage(request, rollback.message) || `rollback to revision ${target.revision}`;
     const outcome = await service.write({
       layer: target.layer,
       kind: 'rollback',

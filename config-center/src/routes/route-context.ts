@@ -1,9 +1,11 @@
+import { formatPath } from '@celeriac/config-schema';
 import type { Logger } from '@celeriac/logger';
 import type { FastifyRequest } from 'fastify';
+import type { z } from 'zod';
 import { authorize, type Permission } from '../access-policy.js';
 import type { CenterMetrics } from '../center-metrics.js';
 import type { ConfigService } from '../config-service.js';
-import { CenterError } from '../errors.js';
+import { CenterError, type ValidationIssue } from '../errors.js';
 import type { LongPollHub } from '../long-poll-hub.js';
 import type { TokenService } from '../token-service.js';
 import type { Author, TokenRecord } from '../types.js';
@@ -52,4 +54,15 @@ export function parseRevisionNumber(value: unknown, what: string): number | unde
     );
   }
   return Number(text);
+}
+
+/**
+ * The request body parsed by `schema`, or a VALIDATION_FAILED error listing every issue, with the
+ * message `refused(issues)` says.
+ */
+export function parseBody<T>(schema: z.ZodType<T>, body: unknown, refused: (issues: ValidationIssue[]) => string): T {
+  const parsed = schema.safeParse(body);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message }));
+  throw new CenterError('VALIDATION_FAILED', refused(issues), { issues });
 }

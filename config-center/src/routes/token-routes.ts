@@ -1,8 +1,8 @@
-import { formatPath, tokenRequestSchema } from '@celeriac/config-schema';
+import { tokenRequestSchema } from '@celeriac/config-schema';
 import type { FastifyInstance } from 'fastify';
 import { CenterError } from '../errors.js';
 import type { Role, TokenRecord } from '../types.js';
-import { guard, type RouteContext } from './route-context.js';
+import { guard, parseBody, type RouteContext } from './route-context.js';
 
 function publicView(token: TokenRecord): Omit<TokenRecord, 'hash'> {
   const { hash: _hash, ...rest } = token;
@@ -13,21 +13,15 @@ function publicView(token: TokenRecord): Omit<TokenRecord, 'hash'> {
 export function registerTokenRoutes(app: FastifyInstance, context: RouteContext): void {
   app.post('/v1/tokens', async (request, reply) => {
     await guard(context, request, 'tokens:manage');
-    const parsed = tokenRequestSchema.safeParse(request.body);
-    if (!parsed.success) {
-      const issues = parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message }));
-      throw new CenterError(
-        'VALIDATION_FAILED',
-        'the token request was refused; it needs {"role", "node" (agents), "name"}',
-        {
-          issues,
-        },
-      );
-    }
+    const requested = parseBody(
+      tokenRequestSchema,
+      request.body,
+      () => 'the token request was refused; it needs {"role", "node" (agents), "name"}',
+    );
     const rawName = (request.body as { name?: unknown }).name;
-    const name = typeof rawName === 'string' && rawName.length > 0 ? rawName.slice(0, 100) : parsed.data.note;
-    const input: { role: Role; node?: string; name?: string } = { role: parsed.data.role };
-    if (parsed.data.node !== undefined) input.node = parsed.data.node;
+    const name = typeof rawName === 'string' && rawName.length > 0 ? rawName.slice(0, 100) : requested.note;
+    const input: { role: Role; node?: string; name?: string } = { role: requested.role };
+    if (requested.node !== undefined) input.node = requested.node;
     if (name !== undefined) input.name = name;
     const { token, record } = await context.tokens.create(input);
     context.logger.info(
