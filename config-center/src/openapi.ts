@@ -11,6 +11,7 @@ const errors = {
 };
 const layerParam = { name: 'layer', in: 'path', required: true, schema: ref('LayerName') };
 const nodeParam = { name: 'node', in: 'path', required: true, schema: { type: 'string' } };
+const query = (name: string, schema: object) => ({ name, in: 'query', schema });
 const object = { type: 'object' };
 const boolean = { type: 'boolean' };
 /** The answer of `GET /v1/whoami` (the console shows the role and hides what the token may not do). */
@@ -80,8 +81,8 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
       '/v1/nodes/{node}/config': {
         parameters: [
           nodeParam,
-          { name: 'after', in: 'query', schema: { type: 'integer', minimum: 0 } },
-          { name: 'wait', in: 'query', schema: { type: 'number', minimum: 0, maximum: 60 } },
+          query('after', { type: 'integer', minimum: 0 }),
+          query('wait', { type: 'number', minimum: 0, maximum: 60 }),
         ],
         get: {
           summary: 'Effective config (long-poll with after and wait)',
@@ -104,9 +105,9 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
         get: {
           summary: 'Revision history, newest first',
           parameters: [
-            { name: 'layer', in: 'query', schema: { type: 'string' } },
-            { name: 'node', in: 'query', schema: { type: 'string' } },
-            { name: 'limit', in: 'query', schema: { type: 'integer' } },
+            query('layer', { type: 'string' }),
+            query('node', { type: 'string' }),
+            query('limit', { type: 'integer' }),
           ],
           responses: { '200': json(object), ...errors },
         },
@@ -118,10 +119,7 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
       '/v1/diff': {
         get: {
           summary: 'Changes per layer and per node effective config between two revisions',
-          parameters: [
-            { name: 'from', in: 'query', schema: { type: 'integer' } },
-            { name: 'to', in: 'query', schema: { type: 'integer' } },
-          ],
+          parameters: [query('from', { type: 'integer' }), query('to', { type: 'integer' })],
           responses: { '200': json(object), ...errors },
         },
       },
