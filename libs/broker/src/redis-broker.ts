@@ -531,15 +531,15 @@ function tagOf(raw: string): string {
   return match?.[1] ?? '';
 }
 
-/** The delivery tag exactly as the record scripts find it (plain finds, no pattern); '' when they would make one up. */
+/**
+ * The delivery tag exactly as the record scripts find it: the last `"delivery_tag": "` (or compact
+ * `"delivery_tag":"`), plain finds, no pattern; '' when they would make one up.
+ */
 function scriptTagOf(raw: string): string {
-  let start = raw.indexOf('"delivery_tag": "');
-  if (start !== -1) start += 17;
-  else {
-    start = raw.indexOf('"delivery_tag":"');
-    if (start === -1) return '';
-    start += 16;
-  }
+  const spaced = raw.lastIndexOf('"delivery_tag": "');
+  const compact = raw.lastIndexOf('"delivery_tag":"');
+  const start = Math.max(spaced === -1 ? -1 : spaced + 17, compact === -1 ? -1 : compact + 16);
+  if (start === -1) return '';
   const end = raw.indexOf('"', start);
   return end > start ? raw.slice(start, end) : '';
 }

@@ -72,6 +72,35 @@ describe('publish, fetch and ack', () => {
     expect(value).toEqual([JSON.parse(rawEntry('t-compact')), '', 'celery']);
   });
 
+  it('takes the last delivery_tag key (kombu puts it in "properties", the last key), far from the end too', async () => {
+    // A user header named delivery_tag comes before the real one; properties first puts the tag ~1 KB from the end.
+    const decoy = rawEntry('t-real').replace('"retries": 0}', '"retries": 0, "meta": {"delivery_tag": "t-decoy"}}');
+    const early =
+      `{"properties": {"body_encoding": "base64", "delivery_tag": "t-early"}, "headers": {"pad": "${'x'.repeat(1_000)}"}, ` +
+      `"body": "W1tdLCB7fSwge31d", "content-encoding": "utf-8", "content-type": "application/json"}`;
+    const b = await broker();
+    await b.publishMany([
+      { queue: 'celery', raw: decoy },
+      { queue: 'celery', raw: early },
+    ]);
+    const got = await b.fetchBatch(['celery'], 10);
+    expect(got.map((d) => d.deliveryTag)).toEqual(['t-real', 't-early']);
+    await b.ack(got.map((d) => d.deliveryTag));
+    expect(await redis.exists('unacked', 'unacked_index')).toBe(0);
+    for (const raw of [decoy, early]) {
+      await b.publish('celery', raw);
+      // The lone path computes the tag in JavaScript and must agree with the script's record.
+      const lone = await b.waitForOne(['celery'], 1, { awaitRecord: false });
+      expect(lone!.deliveryTag).toBe(raw === decoy ? 't-real' : 't-early');
+      await until(async () => (await redis.hexists('unacked', lone!.deliveryTag)) === 1);
+      await b.ack([lone!.deliveryTag]);
+      expect(await redis.exists('unacked', 'unacked_index')).toBe(0);
+    }
+    // The blocking pop's record script (awaitRecord true) finds the same tag.
+    await b.publish('celery', decoy);
+    expect((await b.waitForOne(['celery'], 1))!.deliveryTag).toBe('t-real');
+  });
+
   it('declares the kombu binding once per queue and records owner tags with their delivery score', async () => {
     const b = await broker({ ownerId: 'w:7' });
     await b.publish('jobs', rawEntry('j1', { queue: 'jobs' }));

@@ -29,15 +29,29 @@ local zargs = {}
 local hargs = {}
 local oargs = {}
 
-local function tagOf(raw, index)
-  local i = string.find(raw, '"delivery_tag": "', 1, true)
+-- The last '"delivery_tag": "' (or compact '"delivery_tag":"') in raw, searched in the last 256
+-- bytes first: kombu writes the tag into "properties", the envelope's last key, so a scan of the
+-- whole ~1 KB entry (stopping at every quote) is rarely needed. Returns where the tag starts.
+local function lastTagStart(raw, from)
   local start
-  if i then
+  local i = string.find(raw, '"delivery_tag": "', from, true)
+  while i do
     start = i + 17
-  else
-    i = string.find(raw, '"delivery_tag":"', 1, true)
-    if i then start = i + 16 end
+    i = string.find(raw, '"delivery_tag": "', i + 17, true)
   end
+  i = string.find(raw, '"delivery_tag":"', from, true)
+  while i do
+    if not start or i + 16 > start then start = i + 16 end
+    i = string.find(raw, '"delivery_tag":"', i + 16, true)
+  end
+  return start
+end
+
+local function tagOf(raw, index)
+  local from = #raw - 255
+  local start
+  if from > 1 then start = lastTagStart(raw, from) end
+  if not start then start = lastTagStart(raw, 1) end
   if start then
     local e = string.find(raw, '"', start, true)
     if e and e > start then return string.sub(raw, start, e - 1) end
