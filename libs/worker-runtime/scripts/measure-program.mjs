@@ -1,5 +1,6 @@
 // Figures of the worker program as a supervisor runs it (`celeriac worker` in its own process):
 //   node libs/worker-runtime/scripts/measure-program.mjs [rounds=3] [tasks=40000] [lone=2000]
+// MEASURE_COMMANDSTATS=1 also prints Redis time per drained task by command and commands per lone round trip.
 // Needs `npm run build`. Starts its own redis-server on a free port. Per round: spawn -> ready (the
 // ready file) with the worker's CPU at that moment, idle RSS 1 s later, a drain of `tasks` no-op
 // tasks held back (RENAME) until the worker is ready (rate, worker and Redis CPU per task, peak RSS),
@@ -90,6 +91,7 @@ for (let round = 1; round <= rounds; round++) {
   const idleRssMb = rssMb(child.pid);
 
   const worker0 = cpuMicros(child.pid);
+  if (process.env.MEASURE_COMMANDSTATS) await broker.config('RESETSTAT');
   const redis0 = await redisCpuMicros();
   const drainStart = performance.now();
   await broker.rename('bench.hold', 'bench');
@@ -101,19 +103,43 @@ for (let round = 1; round <= rounds; round++) {
   const drainPerSec = total / ((performance.now() - drainStart) / 1000);
   const workerUs = (cpuMicros(child.pid) - worker0) / total;
   const redisUs = ((await redisCpuMicros()) - redis0) / total;
+  if (process.env.MEASURE_COMMANDSTATS) {
+    // Redis time per drained task by command (a script's time includes the commands it calls).
+    const perTask = {};
+    for (const m of (await broker.info('commandstats')).matchAll(/cmdstat_([^:]+):calls=(\d+),usec=(\d+)/g)) {
+      perTask[m[1]] = {
+        calls_per_task: Number((m[2] / total).toFixed(3)),
+        usec_per_task: Number((m[3] / total).toFixed(2)),
+      };
+    }
+    console.log(JSON.stringify({ round, commandstats_drain: perTask }));
+  }
 
   await sleep(500);
   for (let i = 0; i < 200; i++) await (await noop.delay()).get({ timeout: 5000 });
+  if (process.env.MEASURE_COMMANDSTATS) await broker.config('RESETSTAT');
   const calls0 = await redisCalls();
+  const loneWorker0 = cpuMicros(child.pid);
+  const loneClient0 = process.cpuUsage();
   const lone = [];
   for (let i = 0; i < loneN; i++) {
     const start = performance.now();
     await (await noop.delay()).get({ timeout: 5000 });
     lone.push(performance.now() - start);
   }
+  const loneWorkerUs = (cpuMicros(child.pid) - loneWorker0) / loneN;
+  const loneClientCpu = process.cpuUsage(loneClient0);
+  const loneClientUs = (loneClientCpu.user + loneClientCpu.system) / loneN;
   // The INFO of the first reading counts itself.
   const commandsPerRt = ((await redisCalls()) - calls0 - 1) / loneN;
   lone.sort((a, b) => a - b);
+  if (process.env.MEASURE_COMMANDSTATS) {
+    const perRt = {};
+    for (const m of (await broker.info('commandstats')).matchAll(/cmdstat_([^:]+):calls=(\d+),usec=(\d+)/g)) {
+      perRt[m[1]] = Number((m[2] / loneN).toFixed(2));
+    }
+    console.log(JSON.stringify({ round, commands_per_lone_rt: perRt }));
+  }
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
   const row = {
@@ -128,6 +154,8 @@ for (let round = 1; round <= rounds; round++) {
     lone_p50_ms: Number(pct(lone, 50).toFixed(3)),
     lone_p99_ms: Number(pct(lone, 99).toFixed(3)),
     redis_commands_per_lone_rt: Number(commandsPerRt.toFixed(1)),
+    worker_us_per_lone_rt: Math.round(loneWorkerUs),
+    client_us_per_lone_rt: Math.round(loneClientUs),
     loadavg: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' '),
   };
   rows.push(row);
