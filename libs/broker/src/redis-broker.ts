@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '@celeriac/logger';
 import { markRedelivered } from '@celeriac/protocol';
+import { closeRedisConnection, createRedisConnection } from '@celeriac/redis-connection';
 import type { Redis } from 'ioredis';
 import {
   BrokerArgumentError,
@@ -22,7 +23,6 @@ import {
   UNACKED_MUTEX_KEY,
 } from './keys.js';
 import { QueueCycle } from './queue-cycle.js';
-import { closeRedisConnection, createRedisConnection } from './redis-connection.js';
 import { type BrokerScripts, defineBrokerScripts } from './scripts/load-scripts.js';
 import { restorableFromUnacked } from './unacked-value.js';
 

@@ -1,5 +1,6 @@
 import type { Logger } from '@celeriac/logger';
 import { decodeResultDocument, encodeResult, type ResultDocument } from '@celeriac/protocol';
+import { closeRedisConnection, createRedisConnection } from '@celeriac/redis-connection';
 import type { Redis } from 'ioredis';
 import {
   ResultBackendArgumentError,
@@ -8,7 +9,6 @@ import {
   ResultBackendUnavailableError,
 } from './errors.js';
 import { RESULT_KEY_PREFIX, resultKey } from './keys.js';
-import { closeRedisConnection, createRedisConnection } from './redis-connection.js';
 import { isFinal, ResultWaiters, type Waiter } from './result-waiters.js';
 import { defineResultScripts, type ResultBackendScripts } from './scripts/load-scripts.js';
 

@@ -1,0 +1,1 @@
+export { closeRedisConnection, createRedisConnection } from './redis-connection.js';
