@@ -31,9 +31,6 @@ describe('chaos: Redis restart', { timeout: 90_000 }, () => {
     await redis.kill();
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(worker.program.running).toBe(true);
-    // RedisServer.restart() treats a SIGKILLed child as still running (it checks exitCode only);
-    // forget the dead child so that restart() spawns a new server on the same port.
-    (redis as unknown as { child: unknown }).child = undefined;
     await redis.restart();
 
     // The restarted Redis is empty; every task sent from now on must complete.

@@ -50,9 +50,6 @@ describe('Redis killed and restarted', () => {
       );
 
       await server.kill();
-      // RedisServer.restart() treats a SIGKILLed child as still running (it checks exitCode only),
-      // so forget the dead child to let restart() spawn a new server on the same port.
-      (server as unknown as { child: unknown }).child = undefined;
       const error = await broker.publish('celery', rawEntry('during')).then(
         () => undefined,
         (e: unknown) => e,
