@@ -164,7 +164,11 @@ describe('web console in chromium', () => {
     await page.getByLabel('Token').fill('cel_not-a-real-token');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.locator('#sign-in-error', { hasText: 'UNAUTHORIZED' }).waitFor();
-    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    expect(
+      await page.evaluate(
+        () => (globalThis as unknown as { sessionStorage: { length: number } }).sessionStorage.length,
+      ),
+    ).toBe(0);
 
     await signIn(page, operatorToken);
     expect(await shown(page.locator('#who'))).toContain('ops-alice (operator)');
@@ -278,7 +282,11 @@ describe('web console in chromium', () => {
     await page.locator('#who', { hasText: 'ops-alice' }).waitFor();
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByLabel('Token').waitFor();
-    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    expect(
+      await page.evaluate(
+        () => (globalThis as unknown as { sessionStorage: { length: number } }).sessionStorage.length,
+      ),
+    ).toBe(0);
     expect(await page.locator('#nodes-list').innerHTML()).toBe('');
     await page.close();
     expect(pageErrors).toEqual([]);

@@ -23,7 +23,7 @@ class HttpError extends Error {
   override name = 'HttpError';
 }
 
-function throwIn(fn: () => never): unknown {
+function throwIn(fn: () => unknown): unknown {
   try {
     fn();
   } catch (err) {
