@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
+import { celerySettingsForProgram } from '@celeriac/config-schema';
 import { programDir } from './config-files.js';
 import { renderCeleryconfig } from './render-celeryconfig.js';
 import { renderArgv, renderTemplate } from './render-command-config.js';
@@ -85,7 +86,8 @@ export function renderProgramConfig(
   const file = configFilePath(ctx.stateDir, name, def);
   let content: string;
   if (def.kind === 'celeriac-worker') {
-    content = `${JSON.stringify(sortKeys(config.celery), null, 2)}\n`;
+    // Only what a celeriac worker reads, so the file changes exactly when classifyChange restarts it.
+    content = `${JSON.stringify(sortKeys(celerySettingsForProgram(def, config.celery)), null, 2)}\n`;
   } else if (def.kind === 'celery-worker') {
     content = renderCeleryconfig(config.celery, { node: ctx.node, program: name, revision });
   } else {

@@ -40,10 +40,13 @@ const RESTART_FIELDS = [
 /** Program fields the supervisor reads when it needs them: a change applies without a restart. */
 const LIVE_FIELDS = ['stop_timeout', 'ready_timeout'] as const;
 
+/** The fields of a program that decide which Celery settings it reads. */
+type ProgramSettingsView = Pick<Program, 'kind' | 'config_template' | 'command'>;
+
 const PLACEHOLDER = /\{\{\s*([A-Za-z0-9_.-]+)\s*\}\}/g;
 
 /** The `{{path}}` placeholders of a command program's template and argv. */
-function templateReferences(program: Program): string[][] {
+function templateReferences(program: ProgramSettingsView): string[][] {
   const refs: string[][] = [];
   for (const text of [program.config_template ?? '', ...(program.command ?? [])]) {
     for (const match of text.matchAll(PLACEHOLDER)) refs.push((match[1] as string).split('.'));
@@ -52,7 +55,7 @@ function templateReferences(program: Program): string[][] {
 }
 
 /** The `celery.<key>` names a command program refers to; `all` when it uses `{{celery}}` whole. */
-function templateCeleryKeys(program: Program): Set<string> | 'all' {
+function templateCeleryKeys(program: ProgramSettingsView): Set<string> | 'all' {
   const keys = new Set<string>();
   for (const [head, key] of templateReferences(program)) {
     if (head !== 'celery') continue;
@@ -92,7 +95,10 @@ function templateConfigChanges(program: Program, before: EffectiveConfig, after:
  * settings Celeriac workers read for a celeriac-worker, and the settings its template refers to for a
  * command. A change outside this set never restarts the program.
  */
-export function celerySettingsForProgram(program: Program, celery: CelerySettings): Record<string, unknown> {
+export function celerySettingsForProgram(
+  program: ProgramSettingsView,
+  celery: CelerySettings,
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const templateKeys = program.kind === 'command' ? templateCeleryKeys(program) : 'all';
   for (const [key, value] of Object.entries(celery)) {

@@ -1,0 +1,46 @@
+import { classifyChange, type EffectiveConfig } from '@celeriac/config-schema';
+import { describe, expect, it } from 'vitest';
+import { type LaunchContext, renderProgramConfig } from '../src/index.js';
+import type { NodeConfig } from '../src/types.js';
+
+const ctx: LaunchContext = {
+  node: 'a',
+  host: 'host',
+  stateDir: '/tmp/celeriac-agent-state',
+  workDir: '/srv/app',
+  celeriacBin: '/srv/celeriac/apps/cli/bin/celeriac.js',
+  nodePath: process.execPath,
+  pythonPath: '/usr/bin/python3',
+};
+
+function nodeConfig(celery: Record<string, unknown>): NodeConfig {
+  return {
+    celery,
+    programs: {
+      workers: { kind: 'celeriac-worker', app: './tasks.mjs', queues: ['celery'], replicas: 1, concurrency: 4 },
+    },
+  };
+}
+
+describe("a celeriac worker's config.json", () => {
+  const base = { broker_url: 'redis://127.0.0.1:6379/0', task_serializer: 'json', accept_content: ['json'] };
+
+  it('holds the settings the worker reads', () => {
+    const config = nodeConfig({ ...base, task_annotations: { 'tasks.add': { rate_limit: '10/s' } } });
+    const rendered = renderProgramConfig('workers', config.programs.workers!, config, ctx, 1);
+    expect(JSON.parse(rendered.content)).toEqual({
+      ...base,
+      task_annotations: { 'tasks.add': { rate_limit: '10/s' } },
+    });
+  });
+
+  it('does not change for a setting only Python Celery reads, exactly when no restart is due', () => {
+    const before = nodeConfig(base);
+    const after = nodeConfig({ ...base, worker_max_tasks_per_child: 100 });
+    const changes = classifyChange(before as unknown as EffectiveConfig, after as unknown as EffectiveConfig);
+    expect(changes.workers?.action).toBe('none');
+    const a = renderProgramConfig('workers', before.programs.workers!, before, ctx, 1);
+    const b = renderProgramConfig('workers', after.programs.workers!, after, ctx, 2);
+    expect(b.hash).toBe(a.hash);
+  });
+});
