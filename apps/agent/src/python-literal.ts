@@ -2,7 +2,7 @@ import { ConfigRenderError } from './errors.js';
 
 /**
  * Renders a JSON-like value as a Python literal: dicts, lists, str, int/float, True/False/None.
- * JSON's string escapes (\" \\ \n \uXXXX) are all valid in a Python string literal, so strings
+ * JSON's string escapes (\" \\ \n \u00e9) are all valid in a Python string literal, so strings
  * reuse JSON.stringify.
  */
 export function pythonLiteral(value: unknown, where = 'value'): string {
