@@ -16,6 +16,7 @@
 
   Returns a flat array: raw, delivery_tag, queue index (1-based in ARGV order), repeated.
   Inside one priority step the queues are served round-robin; a lower step is emptied first.
+  deliveryTagOf comes from delivery-tag.lua, which load-scripts.ts prepends.
 ]]
 local max = tonumber(ARGV[1])
 local now = ARGV[2]
@@ -29,40 +30,9 @@ local zargs = {}
 local hargs = {}
 local oargs = {}
 
--- The last '"delivery_tag": "' (or compact '"delivery_tag":"') in raw, searched in the last 256
--- bytes first: kombu writes the tag into "properties", the envelope's last key, so a scan of the
--- whole ~1 KB entry (stopping at every quote) is rarely needed. Returns where the tag starts.
-local function lastTagStart(raw, from)
-  local start
-  local i = string.find(raw, '"delivery_tag": "', from, true)
-  while i do
-    start = i + 17
-    i = string.find(raw, '"delivery_tag": "', i + 17, true)
-  end
-  i = string.find(raw, '"delivery_tag":"', from, true)
-  while i do
-    if not start or i + 16 > start then start = i + 16 end
-    i = string.find(raw, '"delivery_tag":"', i + 16, true)
-  end
-  return start
-end
-
-local function tagOf(raw, index)
-  local from = #raw - 255
-  local start
-  if from > 1 then start = lastTagStart(raw, from) end
-  if not start then start = lastTagStart(raw, 1) end
-  if start then
-    local e = string.find(raw, '"', start, true)
-    if e and e > start then return string.sub(raw, start, e - 1) end
-  end
-  -- An entry without a tag still needs a unique handle so that it can be acked or dead-lettered.
-  return 'celeriac-untagged-' .. redis.sha1hex(raw) .. '-' .. now .. '-' .. index
-end
-
 local function record(raw, q)
   got = got + 1
-  local tag = tagOf(raw, got)
+  local tag = deliveryTagOf(raw, now, got)
   local value
   if string.byte(raw, 1) == 123 then
     value = '[' .. raw .. ARGV[4 + q]

@@ -12,9 +12,12 @@ export interface BrokerScripts {
   releaseMutex(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
 }
 
-const FILES: Record<keyof BrokerScripts, string> = {
-  fetchBatch: 'fetch-batch.lua',
-  recordDelivery: 'record-delivery.lua',
+/** Lua has no includes: scripts that record deliveries get this chunk prepended. */
+const DELIVERY_TAG_HELPERS = 'delivery-tag.lua';
+
+const FILES: Record<keyof BrokerScripts, string | string[]> = {
+  fetchBatch: [DELIVERY_TAG_HELPERS, 'fetch-batch.lua'],
+  recordDelivery: [DELIVERY_TAG_HELPERS, 'record-delivery.lua'],
   ack: 'ack.lua',
   requeue: 'requeue.lua',
   restoreTags: 'restore-tags.lua',
@@ -39,7 +42,9 @@ function readScript(file: string): string {
 export function defineBrokerScripts(redis: Redis): Redis & BrokerScripts {
   if (!sources) {
     sources = new Map();
-    for (const [name, file] of Object.entries(FILES)) sources.set(name, readScript(file));
+    for (const [name, files] of Object.entries(FILES)) {
+      sources.set(name, [files].flat().map(readScript).join('\n'));
+    }
   }
   for (const [name, lua] of sources) redis.defineCommand(name, { lua });
   return redis as Redis & BrokerScripts;
