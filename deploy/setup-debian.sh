@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what Celeriac and its tests need on a Debian machine, and only what is missing:
+# redis-server (the broker our programs and tests start), Debian's Python Celery with its Redis
+# and msgpack support (the live peer of the interop tests and of `celery-worker` programs), and
+# chromium (the web console's browser tests). README command 1 and .ci/run both call this, so a
+# newcomer's machine and CI cannot drift apart.
+set -euo pipefail
+
+need=()
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+/usr/bin/python3 -c 'import celery' >/dev/null 2>&1 || need+=(python3-celery)
+/usr/bin/python3 -c 'import redis' >/dev/null 2>&1 || need+=(python3-redis)
+/usr/bin/python3 -c 'import msgpack' >/dev/null 2>&1 || need+=(python3-msgpack)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+
+if [ ${#need[@]} -eq 0 ]; then
+  echo "setup-debian: everything is installed"
+  exit 0
+fi
+
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null 2>&1 || { echo "setup-debian: need root or sudo to install: ${need[*]}" >&2; exit 1; }
+  sudo_cmd=(sudo)
+fi
+echo "setup-debian: installing ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -q
+"${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${need[@]}"

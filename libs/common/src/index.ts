@@ -1,0 +1,8 @@
+export { raceTimeout, sleep, TIMED_OUT } from './race-timeout.js';
+export {
+  type AtomicWriteOptions,
+  isAtomicTempFile,
+  syncDirectory,
+  writeFileAtomic,
+  writeFileAtomicSync,
+} from './write-file-atomic.js';
