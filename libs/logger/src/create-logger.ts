@@ -1,7 +1,36 @@
-import { type DestinationStream, type Logger as PinoLogger, pino } from 'pino';
+import { type ChildLoggerOptions, type DestinationStream, type Logger as PinoLogger, pino } from 'pino';
 import { redactSecrets } from './redact.js';
+import { scrubValue, serializeError } from './serialize-error.js';
 
-export type Logger = PinoLogger;
+/**
+ * Fields of one log line: a dotted `event` (`worker.ready`, `agent.apply_failed`) and snake_case
+ * fields; an error goes in `err`, as the Error itself (the serializer redacts it).
+ */
+export interface LogFields {
+  event: `${string}.${string}`;
+  err?: unknown;
+  [field: string]: unknown;
+}
+
+/** One level's method: fields first, then an optional human message. */
+export type LogMethod = (fields: LogFields, message?: string) => void;
+
+/**
+ * The logger every package takes. Narrower than pino's on purpose: every call carries an `event`
+ * (the log schema, checked by `logSchemaViolations`), so a bare `log.warn('text')` does not compile.
+ * A pino logger is assignable to it.
+ */
+export interface Logger {
+  readonly level: string;
+  trace: LogMethod;
+  debug: LogMethod;
+  info: LogMethod;
+  warn: LogMethod;
+  error: LogMethod;
+  fatal: LogMethod;
+  child(bindings: Record<string, unknown>): Logger;
+  isLevelEnabled(level: string): boolean;
+}
 
 export interface LoggerOptions {
   /** pino level name; defaults to `info`. */
@@ -14,39 +43,41 @@ export interface LoggerOptions {
   destination?: DestinationStream;
 }
 
+/** Field names whose values are secrets wherever they appear (one level deep, and in request headers). */
+const SECRET_FIELDS = ['password', 'token', 'authorization', 'secret', 'api_key'];
 const SECRET_PATHS = [
-  'password',
-  'token',
-  'authorization',
-  '*.password',
-  '*.token',
-  '*.authorization',
+  ...SECRET_FIELDS,
+  ...SECRET_FIELDS.map((f) => `*.${f}`),
   'headers.authorization',
   'req.headers.authorization',
 ];
 
 /**
- * Builds the pino logger every program uses: secrets in known fields are redacted by path, and
- * every string value and message is passed through `redactSecrets` so that a broker URL with a
- * password never reaches a log line.
+ * Builds the pino logger every program uses. Secrets never reach a line: fields named like
+ * secrets are censored by path; every string (message, field, binding) has URL passwords, bearer
+ * tokens and `token=` pairs masked; every Error, wherever it sits, goes through `serializeError`
+ * (message, stack, cause and own fields redacted).
  */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const pretty = options.pretty ?? (process.stdout.isTTY === true && options.destination === undefined);
   const base = {
     level: options.level ?? 'info',
     redact: { paths: SECRET_PATHS, censor: '***' },
+    serializers: { err: serializeError },
     hooks: {
       logMethod(args: unknown[], method: (...a: unknown[]) => void) {
+        // pino would take a bare Error's message as the line's message unredacted: make it { err } first.
+        const [first, ...rest] = args;
+        const normalized =
+          first instanceof Error && typeof rest[0] !== 'string' ? [{ err: first }, first.message, ...rest] : args;
         method.apply(
           this,
-          args.map((a) => (typeof a === 'string' ? redactSecrets(a) : a)),
+          normalized.map((a) => (typeof a === 'string' ? redactSecrets(a) : a)),
         );
       },
     },
     formatters: {
-      log(object: Record<string, unknown>) {
-        return scrubObject(object) as Record<string, unknown>;
-      },
+      log: (object: Record<string, unknown>) => scrubValue(object) as Record<string, unknown>,
     },
   };
   const logger = pretty
@@ -54,18 +85,16 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     : options.destination
       ? pino(base, options.destination)
       : pino(base);
+  scrubChildBindings(logger);
   return options.bindings ? logger.child(options.bindings) : logger;
 }
 
-function scrubObject(value: unknown, depth = 0): unknown {
-  if (depth > 6) return value;
-  if (typeof value === 'string') return redactSecrets(value);
-  if (Array.isArray(value)) return value.map((v) => scrubObject(v, depth + 1));
-  if (value instanceof Error) return value;
-  if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = scrubObject(v, depth + 1);
-    return out;
-  }
-  return value;
+/** pino serializes a child's bindings once, without `formatters`: redact them on the way in. */
+function scrubChildBindings(logger: PinoLogger): PinoLogger {
+  const child = logger.child.bind(logger);
+  logger.child = ((bindings: Record<string, unknown>, childOptions?: ChildLoggerOptions) =>
+    scrubChildBindings(
+      child(scrubValue(bindings) as Record<string, unknown>, childOptions),
+    )) as unknown as PinoLogger['child'];
+  return logger;
 }

@@ -1,10 +1,11 @@
-const URL_CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/)([^:@/\s]*):([^@/\s]+)@/gi;
+// Userinfo of a URL of any scheme, up to the last "@" before the host: `scheme://user:secret@`.
+const URL_CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/)([^\s/?#@:]*):([^\s/?#]*)@/gi;
 const BEARER = /(Bearer\s+)[A-Za-z0-9._~+/=-]+/g;
-const TOKEN_ASSIGNMENT = /((?:token|password|secret)["']?\s*[:=]\s*["']?)[^"'\s,}]+/gi;
+const TOKEN_ASSIGNMENT = /((?:token|password|passwd|secret)["']?\s*[:=]\s*["']?)[^"'\s,}&]+/gi;
 
-/** Replaces the password of a URL (`redis://:pw@host` → `redis://:***@host`). */
-export function redactUrl(url: string): string {
-  return url.replace(URL_CREDENTIALS, '$1$2:***@');
+/** Replaces the password of every URL in `text`, whatever the scheme (`amqp://u:pw@h` → `amqp://u:***@h`). */
+export function redactUrl(text: string): string {
+  return text.replace(URL_CREDENTIALS, (_match, scheme: string, user: string) => `${scheme}${user}:***@`);
 }
 
 /** Masks every secret we know how to spot in free text: URL passwords, bearer tokens, token=... pairs. */
