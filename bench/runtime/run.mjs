@@ -4,7 +4,11 @@
 //
 //   node bench/runtime/run.mjs [--rounds 3] [--samples 200] [--celery-n 4000] [--bullmq-n 10000]
 //                              [--celeriac-n 40000] [--celeriac-c 100] [--systems a,b,...] [--json out.json]
+//                              [--baseline <checkout of another commit, built>]
 //
+// With --baseline, the system `celeriac-baseline` (added to the list) runs that checkout's worker
+// and client in the same rounds, so a change is measured against its parent on the same machine
+// at the same time.
 // Per system and round: enqueue rates with no worker running (loop awaiting each call; loop with
 // 1,000 calls in flight; batch API), then the drain: the pre-enqueued tasks are held back
 // (RENAME of the list, or a paused BullMQ queue), the worker is spawned (spawn -> ready), idle RSS
@@ -35,6 +39,7 @@ function parseArgs(argv) {
     'celeriac-c': 100,
     systems: 'celeriac,celery-solo,celery-prefork2,bullmq-c1,bullmq-c50',
     json: '',
+    baseline: '',
   };
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i]?.replace(/^--/, '');
@@ -149,7 +154,19 @@ async function main() {
         concurrency: options['celeriac-c'],
         n: options['celeriac-n'],
       }),
+    'celeriac-baseline': () =>
+      celeriacSystem({
+        name: `celeriac-baseline-c${options['celeriac-c']}`,
+        redis,
+        concurrency: options['celeriac-c'],
+        n: options['celeriac-n'],
+        root: path.resolve(options.baseline),
+      }),
   };
+  if (options.baseline) {
+    if (!celeriacBuilt(path.resolve(options.baseline))) throw new Error(`${options.baseline} is not a built checkout`);
+    if (!wanted.includes('celeriac-baseline')) wanted.splice(1, 0, 'celeriac-baseline');
+  }
   const systems = [];
   for (const key of wanted) {
     if (!factories[key]) throw new Error(`unknown system ${key}; known: ${Object.keys(factories).join(', ')}`);
@@ -199,7 +216,7 @@ async function main() {
       ['system', 'tasks', ...COLUMNS.map(([, label]) => label)],
     ),
   );
-  const base = names.find((name) => name.startsWith('celeriac'));
+  const base = names.find((name) => name.startsWith('celeriac') && !name.startsWith('celeriac-baseline'));
   if (base) {
     console.log(`\nRatios: each system's figure divided by ${base}'s (drain 0.03 = 3 % of celeriac's rate)\n`);
     console.log(

@@ -6,20 +6,25 @@ import { fileURLToPath } from 'node:url';
 import { Program } from '../lib/processes.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(HERE, '..', '..', '..');
-const CLI = path.join(ROOT, 'apps', 'cli', 'bin', 'celeriac.js');
-const TASKS = path.join(HERE, '..', 'celeriac-tasks.mjs');
+const THIS_CHECKOUT = path.resolve(HERE, '..', '..', '..');
 const BATCH = 1000;
 
-/** True when the packages the benchmark needs have been built (`npm run build`). */
-export function celeriacBuilt() {
+/** True when the packages the benchmark needs have been built (`npm run build`) in `root`. */
+export function celeriacBuilt(root = THIS_CHECKOUT) {
   return ['apps/cli/dist/bin.js', 'apps/cli/dist/index.js', 'libs/client/dist/index.js'].every((p) =>
-    existsSync(path.join(ROOT, p)),
+    existsSync(path.join(root, p)),
   );
 }
 
-/** Celeriac with one worker process running `concurrency` tasks at a time; `n` tasks per drain. */
-export function celeriacSystem({ name, redis, concurrency, n }) {
+/**
+ * Celeriac with one worker process running `concurrency` tasks at a time; `n` tasks per drain.
+ * `root` is the checkout whose build runs (this one unless told): another commit's checkout,
+ * built, measures before against after in one interleaved run. Worker, tasks and client all
+ * come from that checkout.
+ */
+export function celeriacSystem({ name, redis, concurrency, n, root = THIS_CHECKOUT }) {
+  const CLI = path.join(root, 'apps', 'cli', 'bin', 'celeriac.js');
+  const TASKS = path.join(root, 'bench', 'runtime', 'celeriac-tasks.mjs');
   process.env.BENCH_BROKER_URL = redis.url(0);
   process.env.BENCH_RESULT_BACKEND = redis.url(1);
   let tasks;
@@ -64,7 +69,7 @@ export function celeriacSystem({ name, redis, concurrency, n }) {
       rmSync(readyFile, { force: true });
       const args = [CLI, 'worker', '-A', TASKS, '-Q', 'bench', '-c', String(concurrency), '-l', 'warn'];
       args.push('-n', `${name}@bench`, '--ready-file', readyFile);
-      const program = new Program(name, process.execPath, args, { cwd: ROOT });
+      const program = new Program(name, process.execPath, args, { cwd: root });
       const ready = async () => {
         const deadline = performance.now() + 30_000;
         while (!existsSync(readyFile)) {
