@@ -34,7 +34,7 @@ function positiveInt(name: string, value: string | undefined): number | null {
   if (value === undefined) return null;
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1)
-    throw new WorkerCliError('USAGE', `${name} must be an integer ≥ 1, got "${value}".`);
+    throw new WorkerCliError('WORKER_USAGE', `${name} must be an integer ≥ 1, got "${value}".`);
   return n;
 }
 
@@ -62,16 +62,19 @@ export function parseWorkerArgs(argv: string[], env: NodeJS.ProcessEnv = process
       },
     }));
   } catch (error) {
-    throw new WorkerCliError('USAGE', (error as Error).message);
+    throw new WorkerCliError('WORKER_USAGE', (error as Error).message);
   }
   const help = values.help === true;
   const app = values.app as string | undefined;
   if (!help && (app === undefined || app === '')) {
-    throw new WorkerCliError('USAGE', 'Missing -A <module>: the module that exports the app.');
+    throw new WorkerCliError('WORKER_USAGE', 'Missing -A <module>: the module that exports the app.');
   }
   const level = ((values.loglevel as string | undefined) ?? 'info').toLowerCase();
   if (!LEVELS.has(level)) {
-    throw new WorkerCliError('USAGE', `Unknown log level "${values.loglevel}"; use trace, debug, info, warn or error.`);
+    throw new WorkerCliError(
+      'WORKER_USAGE',
+      `Unknown log level "${values.loglevel}"; use trace, debug, info, warn or error.`,
+    );
   }
   const queues = (values.queues as string | undefined)
     ?.split(',')
@@ -80,7 +83,7 @@ export function parseWorkerArgs(argv: string[], env: NodeJS.ProcessEnv = process
   const drain = values['drain-timeout'] as string | undefined;
   const drainSec = drain === undefined ? 30 : Number(drain);
   if (!Number.isFinite(drainSec) || drainSec < 0) {
-    throw new WorkerCliError('USAGE', `--drain-timeout must be a number of seconds ≥ 0, got "${drain}".`);
+    throw new WorkerCliError('WORKER_USAGE', `--drain-timeout must be a number of seconds ≥ 0, got "${drain}".`);
   }
   return {
     app: app ?? '',

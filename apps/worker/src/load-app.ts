@@ -32,7 +32,7 @@ export async function loadApp(spec: string, cwd = process.cwd()): Promise<Loaded
   const file = TRY_EXTENSIONS.map((ext) => base + ext).find((candidate) => existsSync(candidate));
   if (file === undefined) {
     throw new WorkerCliError(
-      'APP_NOT_FOUND',
+      'WORKER_APP_NOT_FOUND',
       `Cannot find the app module "${modulePath}" (looked in ${cwd}); pass -A ./tasks.ts or -A ./tasks.js.`,
     );
   }
@@ -44,13 +44,13 @@ export async function loadApp(spec: string, cwd = process.cwd()): Promise<Loaded
   try {
     mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   } catch (error) {
-    throw new WorkerCliError('APP_INVALID', `Loading ${file} failed: ${(error as Error).message}`);
+    throw new WorkerCliError('WORKER_APP_INVALID', `Loading ${file} failed: ${(error as Error).message}`);
   }
   const candidate = attr !== null ? mod[attr] : (mod.app ?? mod.default);
   if (!looksLikeApp(candidate)) {
     const what = attr !== null ? `an export "${attr}"` : 'an export "app" or a default export';
     throw new WorkerCliError(
-      'APP_INVALID',
+      'WORKER_APP_INVALID',
       `${file} has no Celeriac app as ${what}; export const app = new Celeriac(...).`,
     );
   }

@@ -1,6 +1,12 @@
 import { hostname as osHostname } from 'node:os';
+import type { Logger } from '@celeriac/logger';
 import { parseWorkerArgs, WORKER_USAGE, type WorkerCliOptions } from './cli-options.js';
 import { WorkerCliError } from './errors.js';
+
+/** Writes out buffered log lines (pino's `flush`; the `Logger` type does not promise one). */
+function flushLogs(logger: Logger): void {
+  (logger as Logger & { flush?: () => void }).flush?.();
+}
 
 function nodeName(option: string | null): string {
   const host = osHostname();
@@ -45,7 +51,7 @@ export async function runWorkerCli(argv: string[]): Promise<number> {
     ({ app } = await loadApp(options.app));
     if (options.configFile !== null) {
       if (typeof app.conf.loadFile !== 'function') {
-        throw new WorkerCliError('CONFIG_INVALID', 'The app has no conf.loadFile(); it is not a Celeriac app.');
+        throw new WorkerCliError('WORKER_CONFIG_INVALID', 'The app has no conf.loadFile(); it is not a Celeriac app.');
       }
       await app.conf.loadFile(options.configFile);
     }
@@ -69,8 +75,8 @@ export async function runWorkerCli(argv: string[]): Promise<number> {
     });
     const running = worker;
     const stopped = new Promise<void>((resolve) => {
-      running.on('state', (state: string) => {
-        if (state === 'stopped') resolve();
+      running.on('state', (state) => {
+        if (state === 'stopped' || state === 'failed') resolve();
       });
     });
     const removeSignals = installShutdownSignals(running, logger);
@@ -94,17 +100,18 @@ export async function runWorkerCli(argv: string[]): Promise<number> {
       removeCrashHandlers();
     }
     await app.close?.();
-    logger.flush?.();
-    return 0;
+    flushLogs(logger);
+    // `failed`: a fatal error while running (the crash handler exits 1 too).
+    return running.state === 'failed' ? 1 : 0;
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
     logger.error(
-      { event: 'worker.failed', code: (error as { code?: string }).code, err: message },
+      { event: 'worker.failed', code: (error as { code?: string }).code, err: error },
       `Worker failed: ${message}`,
     );
     await worker?.coldShutdown().catch(() => undefined);
     await app?.close?.().catch(() => undefined);
-    logger.flush?.();
+    flushLogs(logger);
     return 1;
   }
 }

@@ -1,9 +1,11 @@
 import type { Logger } from '@celeriac/logger';
 
-/** What the signal handlers drive. */
+/** What the signal and crash handlers drive (a `Worker`). */
 export interface Stoppable {
   warmShutdown(): Promise<void>;
   coldShutdown(): Promise<void>;
+  /** Cold shutdown ending in the `failed` state. */
+  fail(error: unknown): Promise<void>;
 }
 
 /**
@@ -41,7 +43,7 @@ export function installShutdownSignals(worker: Stoppable, logger: Logger): () =>
 /**
  * A stray rejected promise in task code is logged, not fatal (a worker outlives one bad task). An
  * uncaught exception leaves the process in an unknown state: log it, hand back what is held (cold
- * shutdown) and exit 1 so the supervisor restarts a clean process.
+ * shutdown, the worker ends `failed`) and exit 1 so the supervisor restarts a clean process.
  */
 export function installCrashHandlers(worker: Stoppable, logger: Logger): () => void {
   const onRejection = (reason: unknown): void => {
@@ -49,7 +51,7 @@ export function installCrashHandlers(worker: Stoppable, logger: Logger): () => v
   };
   const onException = (error: Error): void => {
     logger.fatal({ event: 'worker.uncaught_exception', err: error }, 'Uncaught exception: cold shutdown, exit 1');
-    void worker.coldShutdown().finally(() => process.exit(1));
+    void worker.fail(error).finally(() => process.exit(1));
   };
   process.on('unhandledRejection', onRejection);
   process.on('uncaughtException', onException);

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Celeriac } from '@celeriac/client';
+import { logSchemaViolations } from '@celeriac/logger';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, RedisServer } from '../../../test/support/redis-server.js';
@@ -147,6 +148,15 @@ describe('celeriac worker (spawned)', () => {
     w.child.kill('SIGTERM');
     expect(await w.exited).toEqual({ code: 0, signal: null });
     expect(w.lines.some((l) => l.event === 'worker.stopped')).toBe(true);
+    const states = w.lines.filter((l) => l.event === 'worker.state').map((l) => [l.from, l.to]);
+    expect(states).toEqual([
+      ['created', 'starting'],
+      ['starting', 'running'],
+      ['running', 'draining'],
+      ['draining', 'stopped'],
+    ]);
+    // Every line of the program follows the log schema.
+    expect(w.lines.flatMap((l) => logSchemaViolations(l).map((p) => `${String(l.event)}: ${p}`))).toEqual([]);
     // Spawn → ready of a .ts app (tsx loaded) under a loaded test machine; the figure is logged.
     process.stdout.write(`spawn → ready (.ts app via tsx): ${readyMs} ms\n`);
     expect(readyMs).toBeLessThan(10_000);
@@ -174,7 +184,7 @@ describe('celeriac worker (spawned)', () => {
     const missing = spawnWorker(['-A', './no/such/module.ts']);
     expect((await missing.exited).code).toBe(1);
     const failed = missing.lines.find((l) => l.event === 'worker.failed');
-    expect(failed).toMatchObject({ code: 'APP_NOT_FOUND' });
+    expect(failed).toMatchObject({ code: 'WORKER_APP_NOT_FOUND' });
   });
 
   it('never logs the password of the broker URL, also when it cannot connect', async () => {
@@ -188,6 +198,13 @@ describe('celeriac worker (spawned)', () => {
     expect(exit.code).toBe(1);
     const output = JSON.stringify(w.lines) + w.stderr.join('');
     expect(output).toContain('worker.failed');
+    // The error is logged as the Error itself (serialized, redacted), and the worker ended failed.
+    const failed = w.lines.find((l) => l.event === 'worker.failed');
+    expect(failed?.err).toMatchObject({ message: expect.stringContaining('redis://:***@127.0.0.1') });
+    expect(w.lines.find((l) => l.event === 'worker.state' && l.to === 'failed')).toMatchObject({
+      from: 'starting',
+      reason: 'start_failed',
+    });
     expect(output).toContain('redis://:***@127.0.0.1');
     expect(output).not.toContain('s3cret-pw');
   });
@@ -208,7 +225,8 @@ describe('celeriac worker (spawned)', () => {
     const killedAt = Date.now();
     expect(await r.get({ timeout: 15_000 })).toBe(b.child.pid);
     expect(Date.now() - killedAt).toBeLessThan(10_000);
-    expect(await probe.hlen('unacked')).toBe(0);
+    // The ack goes out beside the result (in parallel), so it may land just after get() returns.
+    await until(async () => ((await probe.hlen('unacked')) === 0 ? true : undefined), 2000);
     probe.disconnect();
     b.child.kill('SIGTERM');
     expect((await b.exited).code).toBe(0);

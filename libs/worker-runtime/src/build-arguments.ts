@@ -3,8 +3,11 @@ import type { TaskPlan } from './task-plan.js';
 
 /** A task was called with arguments it does not declare (stored as Python's `TypeError`). */
 export class TaskArgumentError extends TypeError {
+  static readonly codes = ['WORKER_TASK_ARGUMENTS_INVALID'] as const;
+  readonly code = 'WORKER_TASK_ARGUMENTS_INVALID';
   constructor(message: string) {
     super(message);
+    // Crosses the wire: a Python client's get() raises builtins.TypeError, as for a Python task.
     this.name = 'TypeError';
   }
 }

@@ -1,4 +1,5 @@
 import type { Delivery } from '@celeriac/broker';
+import { raceTimeout } from '@celeriac/common';
 import type { Logger } from '@celeriac/logger';
 
 /** The broker calls the consumer uses. */
@@ -138,10 +139,7 @@ export class Consumer {
    */
   async idleSettled(timeoutMs: number): Promise<void> {
     const wait = this.idleWait;
-    if (wait === null) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([wait, new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
-    clearTimeout(timer);
+    if (wait !== null) await raceTimeout(wait, timeoutMs);
   }
 
   private failed(error: unknown): void {

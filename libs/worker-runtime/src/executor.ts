@@ -2,33 +2,27 @@ import type { Logger } from '@celeriac/logger';
 import type { OutgoingTask, ResultDocument } from '@celeriac/protocol';
 import { buildArguments } from './build-arguments.js';
 import {
+  CeleryTaskRevokedError,
   EncodeError,
   MaxRetriesExceededError,
   Retry,
   SoftTimeLimitExceeded,
-  TaskRevokedError,
   TimeLimitExceeded,
 } from './celery-exceptions.js';
 import { exceptionDocument } from './exception-document.js';
 import { errorFollowUps, retryMessage, sourceQueue, successFollowUps } from './follow-up-messages.js';
-import type { Job } from './job.js';
+import { isRunning, type Job, type JobCustody } from './job-custody.js';
+import { type Outcome, resultDocument } from './result-document.js';
 import { DATE_DONE_AT_FLUSH, type ResultFlusher } from './result-flusher.js';
 import { RuntimeTaskContext } from './task-context.js';
 import type { WorkerApp } from './worker-app.js';
 
-/** What the executor tells the worker. */
-export interface ExecutorHooks {
-  /** The job's ack was queued: it no longer counts against the prefetch limit. */
-  acked(job: Job): void;
-  /** The job is over (result queued or abandoned): its slot is free. */
-  finished(job: Job): void;
-  /** A task with this hard limit (ms) is about to run (the event-loop watchdog needs the largest). */
-  hardLimit(limitMs: number): void;
-}
-
 /** Dependencies of the executor. */
 export interface ExecutorOptions {
   app: WorkerApp;
+  /** Where early acks and outcomes are reported (it queues them with their acks). */
+  custody: JobCustody;
+  /** For STARTED documents (they carry no ack). */
   flusher: ResultFlusher;
   /** `result_extended`: documents also carry name, args, kwargs, worker, retries and queue. */
   resultExtended?: boolean;
@@ -36,7 +30,8 @@ export interface ExecutorOptions {
   store(doc: ResultDocument): Promise<void>;
   logger: Logger;
   hostname: string;
-  hooks: ExecutorHooks;
+  /** A task with this hard limit (ms) is about to run (the event-loop watchdog needs the largest). */
+  onHardLimit(limitMs: number): void;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -64,45 +59,45 @@ interface Run {
 /**
  * Runs one task: maps arguments, calls the function (sync or async), applies soft and hard time
  * limits, turns the outcome into a result document (SUCCESS, FAILURE, RETRY, REVOKED), publishes
- * retries, link callbacks and chain steps, and queues result + ack on the flusher.
+ * retries, link callbacks and chain steps, and reports the early ack and the outcome to the job's
+ * custody (which queues them). A job no longer running (handed back at shutdown) is left alone.
  */
 export class Executor {
   private readonly app: WorkerApp;
+  private readonly custody: JobCustody;
   private readonly flusher: ResultFlusher;
   private readonly logger: Logger;
   private readonly hostname: string;
   private readonly origin: string;
-  private readonly hooks: ExecutorHooks;
+  private readonly onHardLimit: (limitMs: number) => void;
   private readonly store: (doc: ResultDocument) => Promise<void>;
   private readonly runs = new Set<Run>();
   private readonly resultExtended: boolean;
 
   constructor(options: ExecutorOptions) {
     this.app = options.app;
+    this.custody = options.custody;
     this.flusher = options.flusher;
     this.logger = options.logger;
     this.hostname = options.hostname;
     this.origin = `gen${process.pid}@${options.hostname.includes('@') ? options.hostname.split('@')[1] : options.hostname}`;
-    this.hooks = options.hooks;
+    this.onHardLimit = options.onHardLimit;
     this.store = options.store;
     this.resultExtended = options.resultExtended === true;
   }
 
   /** Stores REVOKED (expired) and acks without running, like Celery (`d2_expired_revoked.json`). */
   revokeExpired(job: Job): void {
-    job.state = 'done';
     const m = job.message;
     const doc = this.ignoresResult(job)
       ? null
-      : this.document(job, 'REVOKED', exceptionDocument(new TaskRevokedError('expired'), false));
-    this.queue(job, doc);
-    this.logger.info({ event: 'task.expired', task_id: m.id, task: m.task }, 'Task expired before it could run');
-    this.hooks.finished(job);
+      : this.document(job, 'REVOKED', exceptionDocument(new CeleryTaskRevokedError('expired'), false));
+    this.logger.info({ event: 'worker.task_expired', task_id: m.id, task: m.task }, 'Task expired before it could run');
+    this.custody.finish(job, doc);
   }
 
-  /** Runs a job now (the caller checked concurrency, eta, expiry and rate limit). */
+  /** Runs a started job now (the caller checked concurrency, eta, expiry and rate limit). */
   run(job: Job): void {
-    job.state = 'running';
     const { message: m, plan } = job;
     if (plan.trackStarted && !this.ignoresResult(job)) {
       this.flusher.add(
@@ -137,7 +132,7 @@ export class Executor {
         args = [ctx, ...args];
       }
       const hardSec = m.timelimit[0] ?? plan.timeLimitSec;
-      if (hardSec !== null) this.hooks.hardLimit(hardSec * 1000);
+      if (hardSec !== null) this.onHardLimit(hardSec * 1000);
       value = plan.fn(...args);
     } catch (error) {
       this.earlyAck(job);
@@ -153,11 +148,7 @@ export class Executor {
   }
 
   private earlyAck(job: Job): void {
-    if (!job.plan.acksLate && !job.acked) {
-      job.acked = true;
-      this.flusher.add(null, job.delivery.deliveryTag);
-      this.hooks.acked(job);
-    }
+    if (!job.plan.acksLate) this.custody.ackEarly(job);
   }
 
   private awaitAsync(job: Job, promise: PromiseLike<unknown>, ctx: RuntimeTaskContext | null): void {
@@ -177,7 +168,7 @@ export class Executor {
       run.softTimer = setTimeout(() => {
         run.softTimer = null;
         this.logger.warn(
-          { event: 'task.soft_time_limit', task_id: m.id, task: m.task, soft_time_limit_s: softSec },
+          { event: 'worker.task_soft_time_limit', task_id: m.id, task: m.task, soft_time_limit_s: softSec },
           'Soft time limit exceeded; signalling the task to stop',
         );
         ctx?.abort(new SoftTimeLimitExceeded(softSec));
@@ -189,7 +180,7 @@ export class Executor {
         if (run.settled) return;
         const error = new TimeLimitExceeded(hardSec);
         this.logger.error(
-          { event: 'task.time_limit', task_id: m.id, task: m.task, time_limit_s: hardSec },
+          { event: 'worker.task_time_limit', task_id: m.id, task: m.task, time_limit_s: hardSec },
           'Hard time limit exceeded; the slot is freed and the task is stored as failed',
         );
         ctx?.abort(error);
@@ -227,64 +218,15 @@ export class Executor {
   private document(
     job: Job,
     status: string,
-    outcome: { result: unknown; traceback: string | null },
+    outcome: Outcome,
     children: unknown[] = [],
     dateDone: string | null = DATE_DONE_AT_FLUSH,
   ): ResultDocument {
-    const m = job.message;
-    if (m.groupId === null && m.parentId === null && !this.resultExtended) {
-      return {
-        status,
-        result: outcome.result,
-        traceback: outcome.traceback,
-        children,
-        date_done: dateDone,
-        task_id: m.id,
-      };
-    }
-    // Celery's key order: group_id, parent_id, then the result_extended fields, task_id last.
-    const doc = {
-      status,
-      result: outcome.result,
-      traceback: outcome.traceback,
-      children,
-      date_done: dateDone,
-    } as ResultDocument;
-    if (m.groupId !== null) doc.group_id = m.groupId;
-    if (m.parentId !== null) doc.parent_id = m.parentId;
-    if (this.resultExtended) {
-      doc.name = m.task;
-      doc.args = m.args;
-      doc.kwargs = m.kwargs;
-      doc.worker = this.hostname;
-      doc.retries = m.retries;
-      doc.queue = m.routingKey || null;
-    }
-    doc.task_id = m.id;
-    return doc;
-  }
-
-  /** Queues the job's result and (if not yet sent) its ack. */
-  private queue(job: Job, doc: ResultDocument | null): void {
-    if (job.abandoned) return;
-    if (job.acked) {
-      if (doc !== null) this.flusher.add(doc, null);
-      return;
-    }
-    job.acked = true;
-    this.flusher.add(doc, job.delivery.deliveryTag);
-    this.hooks.acked(job);
-  }
-
-  private finish(job: Job, doc: ResultDocument | null): void {
-    if (job.state === 'done') return;
-    job.state = 'done';
-    this.queue(job, doc);
-    this.hooks.finished(job);
+    return resultDocument(job.message, status, outcome, children, dateDone, this.resultExtended ? this.hostname : null);
   }
 
   private succeeded(job: Job, value: unknown): void {
-    if (job.state === 'done') return;
+    if (!isRunning(job)) return;
     const result = value === undefined ? null : value;
     if (result !== null && typeof result === 'object') {
       try {
@@ -306,14 +248,17 @@ export class Executor {
     if (embed.callbacks || (embed.chain && embed.chain.length > 0)) {
       const followUps = this.followUps(job, () => successFollowUps(this.app, job.message, result, this.origin));
       void this.publishFollowUps(job, followUps).then((children) => {
-        this.finish(
+        this.custody.finish(
           job,
           this.ignoresResult(job) ? null : this.document(job, 'SUCCESS', { result, traceback: null }, children),
         );
       });
       return;
     }
-    this.finish(job, this.ignoresResult(job) ? null : this.document(job, 'SUCCESS', { result, traceback: null }));
+    this.custody.finish(
+      job,
+      this.ignoresResult(job) ? null : this.document(job, 'SUCCESS', { result, traceback: null }),
+    );
   }
 
   /** Builds follow-up messages; a malformed signature is logged and skipped, never fatal. */
@@ -322,7 +267,7 @@ export class Executor {
       return build();
     } catch (error) {
       this.logger.error(
-        { event: 'task.follow_up_invalid', task_id: job.message.id, err: error },
+        { event: 'worker.follow_up_invalid', task_id: job.message.id, err: error },
         'A callback, errback or chain step of this task cannot be sent; skipped',
       );
       return [];
@@ -331,10 +276,13 @@ export class Executor {
 
   /** Ends a job whose handling threw (a bug or hostile input): FAILURE stored, slot freed. */
   crashed(job: Job, error: unknown): void {
-    if (job.state === 'done') return;
-    this.logger.error({ event: 'task.crashed', task_id: job.message.id, err: error }, 'Handling this task failed');
+    if (!isRunning(job)) return;
+    this.logger.error(
+      { event: 'worker.task_crashed', task_id: job.message.id, err: error },
+      'Handling this task failed',
+    );
     const doc = this.ignoresResult(job) ? null : this.document(job, 'FAILURE', exceptionDocument(error));
-    this.finish(job, doc);
+    this.custody.finish(job, doc);
   }
 
   private async publishFollowUps(job: Job, followUps: OutgoingTask[]): Promise<unknown[]> {
@@ -347,7 +295,7 @@ export class Executor {
           },
           (error: unknown) => {
             this.logger.error(
-              { event: 'task.follow_up_failed', task_id: job.message.id, follow_up: outgoing.task, err: error },
+              { event: 'worker.follow_up_failed', task_id: job.message.id, follow_up: outgoing.task, err: error },
               'Could not publish a callback or chain step',
             );
           },
@@ -358,7 +306,7 @@ export class Executor {
   }
 
   private failed(job: Job, rawError: unknown, ctx: RuntimeTaskContext | null, final = false): void {
-    if (job.state === 'done') return;
+    if (!isRunning(job)) return;
     let error = rawError;
     if (ctx !== null && error instanceof Error && error.name === 'AbortError') {
       const reason = ctx.abortReason;
@@ -382,22 +330,14 @@ export class Executor {
       }
     }
     const m = job.message;
-    this.logger.warn(
-      {
-        event: 'task.failed',
-        task_id: m.id,
-        task: m.task,
-        error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
-      },
-      'Task failed',
-    );
+    this.logger.warn({ event: 'worker.task_failed', task_id: m.id, task: m.task, err: error }, 'Task failed');
     const errbacks = this.followUps(job, () => errorFollowUps(this.app, m, this.origin));
     const doc = this.ignoresResult(job) ? null : this.document(job, 'FAILURE', exceptionDocument(error));
     if (errbacks.length > 0) {
-      void this.publishFollowUps(job, errbacks).then(() => this.finish(job, doc));
+      void this.publishFollowUps(job, errbacks).then(() => this.custody.finish(job, doc));
       return;
     }
-    this.finish(job, doc);
+    this.custody.finish(job, doc);
   }
 
   private backoffSec(job: Job): number {
@@ -425,14 +365,14 @@ export class Executor {
       await this.app.publish(outgoing);
     } catch (error) {
       this.logger.error(
-        { event: 'task.retry_failed', task_id: m.id, task: m.task, err: error },
+        { event: 'worker.task_retry_failed', task_id: m.id, task: m.task, err: error },
         'Could not republish a retry',
       );
       this.failed(job, error, null, true);
       return;
     }
     this.logger.info(
-      { event: 'task.retry', task_id: m.id, task: m.task, retries: m.retries + 1, eta: eta.toISOString() },
+      { event: 'worker.task_retry', task_id: m.id, task: m.task, retries: m.retries + 1, eta: eta.toISOString() },
       'Task retry scheduled',
     );
     const outcome =
@@ -440,7 +380,7 @@ export class Executor {
         ? exceptionDocument(retry.exc)
         : { result: null, traceback: retry.stack ?? `Retry: ${retry.message}` };
     const doc = this.ignoresResult(job) ? null : this.document(job, 'RETRY', outcome, [[[m.id, null], null]], null);
-    this.finish(job, doc);
+    this.custody.finish(job, doc);
   }
 
   /** Async tasks still inside their time-limit bookkeeping. */

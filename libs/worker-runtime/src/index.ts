@@ -1,5 +1,6 @@
 export {
   CeleryException,
+  CeleryTaskRevokedError,
   ContentDisallowed,
   DecodeError,
   EncodeError,
@@ -7,7 +8,6 @@ export {
   NotRegistered,
   Retry,
   SoftTimeLimitExceeded,
-  TaskRevokedError,
   TimeLimitExceeded,
 } from './celery-exceptions.js';
 export { WorkerError, type WorkerErrorCode } from './errors.js';
@@ -16,13 +16,14 @@ export { EventLoopWatchdog } from './event-loop-watchdog.js';
 export { RateLimiter } from './rate-limiter.js';
 export type { RetryOptions, TaskContext } from './task-context.js';
 export { TokenBucket } from './token-bucket.js';
-export {
-  Worker,
-  type WorkerBackend,
-  type WorkerBroker,
-  type WorkerOptions,
-  type WorkerState,
-  type WorkerStats,
-} from './worker.js';
+export { Worker, type WorkerStats } from './worker.js';
 export type { TaskFn, WorkerApp, WorkerRoute, WorkerTask, WorkerTaskOptions } from './worker-app.js';
+export type { WorkerBackend, WorkerBroker, WorkerOptions } from './worker-options.js';
 export { readWorkerSettings, type WorkerSettings } from './worker-settings.js';
+export {
+  WORKER_STATE_TRANSITIONS,
+  type WorkerEvents,
+  type WorkerState,
+  type WorkerStateChange,
+  type WorkerStateReason,
+} from './worker-state.js';

@@ -10,6 +10,8 @@ export interface RejectionReason {
   reason: string;
   taskId?: string;
   taskName?: string;
+  /** The error behind an `unexpected` rejection (logged as `err`). */
+  error?: unknown;
 }
 
 /** The broker side of a rejection. */
@@ -48,6 +50,7 @@ export class MessageRejection {
         task: r.taskName,
         queue: delivery.queue,
         delivery_tag: delivery.deliveryTag,
+        err: r.error,
       },
       `Rejected a message (${r.code}): moved to the dead-letter list`,
     );

@@ -23,7 +23,6 @@ export class ResultFlusher {
   private tags: string[] = [];
   private scheduled: NodeJS.Immediate | null = null;
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly retryTimers = new Set<NodeJS.Timeout>();
   private closed = false;
 
   constructor(
@@ -102,15 +101,13 @@ export class ResultFlusher {
         'Storing results/acks failed; retrying',
       );
       return new Promise<void>((resolve) => {
-        const timer = setTimeout(
+        setTimeout(
           () => {
-            this.retryTimers.delete(timer);
             this.send(failedDocs, failedTags, attempt + 1);
             resolve();
           },
           this.closed ? 0 : delayMs,
         );
-        this.retryTimers.add(timer);
       });
     });
     this.inFlight.add(work);
@@ -141,10 +138,9 @@ export class ResultFlusher {
       clearImmediate(this.scheduled);
       this.flushNow();
     }
-    while (this.inFlight.size > 0 || this.retryTimers.size > 0) {
-      await Promise.all([...this.inFlight]);
-      if (this.inFlight.size === 0 && this.retryTimers.size > 0) await new Promise((r) => setTimeout(r, 5));
-    }
+    // A batch waiting for its retry timer stays in flight until the retry has been sent (and is
+    // in flight itself), so waiting on what is in flight covers the retries too.
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
   }
 
   /** Flushes, then refuses nothing but schedules no more retries with delays; idempotent. */

@@ -1,6 +1,6 @@
 import { parseRateLimit } from '@celeriac/protocol';
 import { WorkerError } from './errors.js';
-import type { TaskFn, WorkerApp, WorkerTask, WorkerTaskOptions } from './worker-app.js';
+import type { TaskFn, WorkerApp, WorkerTask } from './worker-app.js';
 import type { WorkerSettings } from './worker-settings.js';
 
 /** Everything the worker needs to run one task type, resolved once per name. */
@@ -26,9 +26,16 @@ export interface TaskPlan {
   readonly retryJitter: boolean;
 }
 
-function effectiveOptions(app: WorkerApp, task: WorkerTask, settings: WorkerSettings): WorkerTaskOptions {
-  if (typeof app.taskOptions === 'function') return app.taskOptions(task.name);
-  return { ...task.options, ...(settings.annotations['*'] ?? {}), ...(settings.annotations[task.name] ?? {}) };
+/** The task's options with `task_annotations` applied, as the app (the client) resolves them. */
+function effectiveOptions(app: WorkerApp, task: WorkerTask) {
+  // A structural app from plain JS may lack it; merging annotations here too would be a second order.
+  if (typeof app.taskOptions !== 'function') {
+    throw new WorkerError(
+      'WORKER_BAD_OPTIONS',
+      `The app has no taskOptions(name) to resolve task ${task.name}'s options and task_annotations; pass a Celeriac app from @celeriac/client.`,
+    );
+  }
+  return app.taskOptions(task.name);
 }
 
 function seconds(value: unknown): number | null {
@@ -37,10 +44,10 @@ function seconds(value: unknown): number | null {
 
 /** Resolves the options of a task (task options, `task_annotations`, then global settings). */
 export function buildTaskPlan(app: WorkerApp, task: WorkerTask, settings: WorkerSettings): TaskPlan {
-  const o = effectiveOptions(app, task, settings);
+  const o = effectiveOptions(app, task);
   let rateLimitPerSec: number | null;
   try {
-    rateLimitPerSec = parseRateLimit(o.rate_limit as string | number | null | undefined);
+    rateLimitPerSec = parseRateLimit(o.rate_limit);
   } catch (error) {
     throw new WorkerError(
       'WORKER_BAD_RATE_LIMIT',

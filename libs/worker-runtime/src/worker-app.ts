@@ -1,33 +1,20 @@
+import type { TaskFn, TaskOptions } from '@celeriac/client';
 import type { OutgoingTask } from '@celeriac/protocol';
 
-/** A task function: sync or async, any arguments. */
-// biome-ignore lint/suspicious/noExplicitAny: task functions take whatever the task declares
-export type TaskFn = (...args: any[]) => unknown;
+/** A task function: sync or async, any arguments (the client's `TaskFn`). */
+export type { TaskFn };
 
-/** The task options the worker reads (the client's `TaskOptions`, plus annotations). */
-export interface WorkerTaskOptions {
-  rate_limit?: string | number | null;
-  acks_late?: boolean;
-  ignore_result?: boolean;
-  max_retries?: number | null;
-  default_retry_delay?: number;
-  time_limit?: number | null;
-  soft_time_limit?: number | null;
-  params?: string[];
-  bind?: boolean;
-  autoretry_for?: string[];
-  retry_backoff?: boolean | number;
-  retry_backoff_max?: number;
-  retry_jitter?: boolean;
-  track_started?: boolean;
-  [option: string]: unknown;
-}
+/**
+ * The task options the worker reads: the client's `TaskOptions`, one type for both sides (the
+ * client validates them in `app.task()` and for `task_annotations`).
+ */
+export type WorkerTaskOptions = TaskOptions;
 
 /** A registered task as the worker sees it (the client's `Task`). */
 export interface WorkerTask {
   readonly name: string;
   readonly fn: TaskFn;
-  readonly options: WorkerTaskOptions;
+  readonly options: Readonly<WorkerTaskOptions>;
 }
 
 /** Where `app.routeFor` sends a task. */
@@ -44,8 +31,11 @@ export interface WorkerRoute {
 export interface WorkerApp {
   readonly tasks: ReadonlyMap<string, WorkerTask>;
   readonly conf: { readonly settings: Record<string, unknown> };
-  /** Task options merged with `task_annotations`; optional, the worker merges them itself otherwise. */
-  taskOptions?(name: string): WorkerTaskOptions;
+  /**
+   * A task's options with `task_annotations` applied in Celery's order (the client's
+   * `app.taskOptions`). Required: the worker has no second way to merge annotations.
+   */
+  taskOptions(name: string): Readonly<WorkerTaskOptions>;
   routeFor(name: string, options?: Record<string, unknown>): WorkerRoute;
   /** The client's publish path: retries, link callbacks and chain steps go out through it. */
   publish(outgoing: OutgoingTask): Promise<unknown>;

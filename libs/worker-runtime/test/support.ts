@@ -1,11 +1,37 @@
 import { Celeriac } from '@celeriac/client';
-import { createLogger, type Logger } from '@celeriac/logger';
+import { createLogger, type Logger, logSchemaViolations } from '@celeriac/logger';
 import type { ResultDocument } from '@celeriac/protocol';
 import { Redis } from 'ioredis';
 import { RedisServer } from '../../../test/support/redis-server.js';
 import { Worker, type WorkerOptions } from '../src/index.js';
 
-/** Log lines a test can inspect. */
+/** Packages whose lines a worker's logger carries. */
+const EVENT_PREFIXES = ['worker.', 'broker.', 'result_backend.', 'client.', 'redis.'];
+
+/** Log-schema problems of every captured line since the last `takeLogSchemaProblems()`. */
+const schemaProblems: string[] = [];
+
+/**
+ * The log schema beyond `logSchemaViolations`: the event names its package, and an error is
+ * logged as the `err` field holding the Error (serialized as an object), never as a string.
+ */
+export function logLineProblems(line: Record<string, unknown>): string[] {
+  const problems = logSchemaViolations(line);
+  const event = String(line.event);
+  if (!EVENT_PREFIXES.some((prefix) => event.startsWith(prefix))) problems.push(`event "${event}" names no package`);
+  if ('error' in line) problems.push('an error is logged as "error", not "err"');
+  if ('err' in line && (line.err === null || typeof line.err !== 'object')) {
+    problems.push('"err" is not an Error object');
+  }
+  return problems.map((p) => `${event}: ${p}`);
+}
+
+/** Returns (and forgets) the schema problems of every line captured so far. */
+export function takeLogSchemaProblems(): string[] {
+  return schemaProblems.splice(0);
+}
+
+/** Log lines a test can inspect; every line is checked against the log schema. */
 export class LogCapture {
   readonly lines: Record<string, unknown>[] = [];
   readonly logger: Logger;
@@ -14,7 +40,13 @@ export class LogCapture {
     this.logger = createLogger({
       level: 'debug',
       pretty: false,
-      destination: { write: (line: string) => void this.lines.push(JSON.parse(line)) },
+      destination: {
+        write: (text: string) => {
+          const line = JSON.parse(text) as Record<string, unknown>;
+          this.lines.push(line);
+          schemaProblems.push(...logLineProblems(line));
+        },
+      },
     });
   }
 
@@ -80,11 +112,13 @@ export class Harness {
     }, timeoutMs);
   }
 
-  /** Stops workers and apps of the last test and empties Redis. */
+  /** Stops workers and apps of the last test and empties Redis; fails on log lines off the schema. */
   async reset(): Promise<void> {
     await Promise.all(this.workers.splice(0).map((w) => w.coldShutdown()));
     await Promise.all(this.apps.splice(0).map((a) => a.close()));
     await this.broker.flushall();
+    const problems = [...new Set(takeLogSchemaProblems())];
+    if (problems.length > 0) throw new Error(`Log lines off the schema:\n- ${problems.join('\n- ')}`);
   }
 
   async stop(): Promise<void> {

@@ -145,9 +145,10 @@ describe('worker: rate limits', () => {
   });
 
   it('refuses to start with an invalid rate limit, naming every bad task', async () => {
-    const app = h.app({ task_annotations: { 't.a': { rate_limit: '10/d' } } });
+    // The client refuses a bad rate_limit in the task options at app.task(); annotations reach the worker.
+    const app = h.app({ task_annotations: { 't.a': { rate_limit: '10/d' }, 't.b': { rate_limit: 'fast' } } });
     app.task('t.a', () => 1);
-    app.task('t.b', () => 2, { rate_limit: 'fast' });
+    app.task('t.b', () => 2);
     app.task('t.c', () => 3, { rate_limit: '5/s' });
     const error = await h.worker(app).then(
       () => null,

@@ -149,7 +149,7 @@ describe('worker: bad input is dead-lettered, a FAILURE stored when possible, an
     expect(doc).toMatchObject({ status: 'SUCCESS', result: 9 });
     // {task: 't.add', args: 7} is sent as add(9) with the bad args dropped: it fails on its own.
     expect(doc.children).toHaveLength(1);
-    expect(log.events('task.crashed')).toHaveLength(0);
+    expect(log.events('worker.task_crashed')).toHaveLength(0);
     await stillConsuming();
   });
 

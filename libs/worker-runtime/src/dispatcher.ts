@@ -1,0 +1,233 @@
+import type { Delivery } from '@celeriac/broker';
+import { type DecodeOptions, decodeTaskEnvelope } from '@celeriac/protocol';
+import { WorkerError } from './errors.js';
+import { EtaScheduler } from './eta-scheduler.js';
+import type { Executor } from './executor.js';
+import type { Job, JobCustody } from './job-custody.js';
+import type { MessageRejection } from './message-rejection.js';
+import { RateLimiter } from './rate-limiter.js';
+import type { ResultFlusher } from './result-flusher.js';
+import { buildTaskPlan, type TaskPlan } from './task-plan.js';
+import type { WorkerApp } from './worker-app.js';
+import type { WorkerSettings } from './worker-settings.js';
+
+/** What the dispatcher works with. */
+export interface DispatcherOptions {
+  app: WorkerApp;
+  settings: WorkerSettings;
+  decodeOptions: DecodeOptions;
+  /** Most jobs running at once. */
+  concurrency: number;
+  custody: JobCustody;
+  executor: Executor;
+  rejection: MessageRejection;
+  flusher: ResultFlusher;
+  /** The fetch loop, poked whenever there may be room for more. */
+  consumer: { poke(): void };
+}
+
+/**
+ * Every registered task's plan, resolved up front so that bad options stop start-up, all
+ * reported together (`WORKER_BAD_SETTING`).
+ */
+export function planAllTasks(app: WorkerApp, settings: WorkerSettings): Map<string, TaskPlan> {
+  const plans = new Map<string, TaskPlan>();
+  const problems: string[] = [];
+  for (const task of app.tasks.values()) {
+    try {
+      plans.set(task.name, buildTaskPlan(app, task, settings));
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
+  }
+  if (problems.length > 0) {
+    throw new WorkerError('WORKER_BAD_SETTING', `Invalid task options:\n- ${problems.join('\n- ')}`);
+  }
+  return plans;
+}
+
+/**
+ * The way in for deliveries: decode → plan → custody (held) → eta → rate limit → a free slot →
+ * the executor. A message that cannot run is rejected (dead-lettered), never thrown.
+ */
+export class Dispatcher {
+  private readonly o: DispatcherOptions;
+  private readonly custody: JobCustody;
+  private readonly executor: Executor;
+  private readonly concurrency: number;
+  private readonly decodeOptions: DecodeOptions;
+  private readonly consumer: { poke(): void };
+  private readonly plans: Map<string, TaskPlan>;
+  private readonly eta: EtaScheduler<Job>;
+  private readonly limiter: RateLimiter<Job>;
+  private ready: Job[] = [];
+  private readyHead = 0;
+  private pumping = false;
+  private batching = false;
+  private open = true;
+  private rejectedCount = 0;
+
+  constructor(options: DispatcherOptions, plans: Map<string, TaskPlan>) {
+    this.o = options;
+    this.custody = options.custody;
+    this.executor = options.executor;
+    this.concurrency = options.concurrency;
+    this.decodeOptions = options.decodeOptions;
+    this.consumer = options.consumer;
+    this.plans = plans;
+    this.eta = new EtaScheduler<Job>((job) => this.due(job));
+    this.limiter = new RateLimiter<Job>((job) => {
+      this.ready.push(job);
+      this.pump();
+    });
+  }
+
+  /** Held jobs waiting for a slot. */
+  get readyCount(): number {
+    return this.ready.length - this.readyHead;
+  }
+
+  /** Held jobs waiting for their eta. */
+  get etaCount(): number {
+    return this.eta.size;
+  }
+
+  /** Held jobs waiting for a rate-limit token. */
+  get rateLimitedCount(): number {
+    return this.limiter.size;
+  }
+
+  /** Messages rejected (dead-lettered). */
+  get rejected(): number {
+    return this.rejectedCount;
+  }
+
+  /** Takes a batch in; tasks that can run now start before this returns. */
+  take(deliveries: Delivery[]): void {
+    this.batching = true;
+    for (let i = 0; i < deliveries.length; i++) {
+      const delivery = deliveries[i] as Delivery;
+      try {
+        this.accept(delivery);
+      } catch (error) {
+        // A message must never stop the worker, whatever it holds.
+        this.rejectedCount++;
+        this.o.rejection.reject(delivery, {
+          code: 'unexpected',
+          reason: `could not handle the message: ${String(error)}`,
+          error,
+        });
+      }
+    }
+    this.batching = false;
+    this.pump(false);
+    // Results of the tasks this batch ran synchronously go out now, ahead of the next fetch.
+    this.o.flusher.sendQueued();
+    this.consumer.poke();
+  }
+
+  private planFor(name: string): TaskPlan | null | Error {
+    const cached = this.plans.get(name);
+    if (cached !== undefined) return cached;
+    const task = this.o.app.tasks.get(name);
+    if (task === undefined) return null;
+    try {
+      const plan = buildTaskPlan(this.o.app, task, this.o.settings);
+      this.plans.set(name, plan);
+      return plan;
+    } catch (error) {
+      return error as Error;
+    }
+  }
+
+  private accept(delivery: Delivery): void {
+    const decoded = decodeTaskEnvelope(delivery.raw, this.decodeOptions);
+    if (!decoded.ok) {
+      this.rejectedCount++;
+      this.o.rejection.reject(delivery, decoded);
+      return;
+    }
+    const m = decoded.message;
+    const plan = this.planFor(m.task);
+    if (plan === null || plan instanceof Error) {
+      this.rejectedCount++;
+      this.o.rejection.reject(
+        delivery,
+        plan === null
+          ? { code: 'not_registered', reason: `task ${m.task} is not registered`, taskId: m.id, taskName: m.task }
+          : { code: 'bad_task_options', reason: plan.message, taskId: m.id, taskName: m.task },
+      );
+      return;
+    }
+    const job = this.custody.receive(delivery, m, plan);
+    if (m.eta !== null) {
+      const dueMs = m.eta.getTime();
+      if (dueMs > Date.now() && !(m.expires !== null && m.expires.getTime() <= Date.now())) {
+        this.eta.schedule(dueMs, job);
+        return;
+      }
+    }
+    this.due(job);
+  }
+
+  private due(job: Job): void {
+    const rate = job.plan.rateLimitPerSec;
+    if (rate !== null && !this.limiter.admit(job.plan.name, rate, job)) return;
+    this.ready.push(job);
+    if (!this.batching) this.pump();
+  }
+
+  /** Starts ready jobs while slots are free; call it whenever a slot frees up. */
+  pump(poke = true): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.open && this.custody.running < this.concurrency && this.readyHead < this.ready.length) {
+        const job = this.ready[this.readyHead] as Job;
+        this.ready[this.readyHead++] = undefined as unknown as Job;
+        this.startJob(job);
+      }
+      if (this.readyHead === this.ready.length) {
+        this.ready = [];
+        this.readyHead = 0;
+      } else if (this.readyHead > 1024 && this.readyHead * 2 > this.ready.length) {
+        this.ready = this.ready.slice(this.readyHead);
+        this.readyHead = 0;
+      }
+    } finally {
+      this.pumping = false;
+    }
+    if (poke) this.consumer.poke();
+  }
+
+  private startJob(job: Job): void {
+    this.custody.start(job);
+    const expires = job.message.expires;
+    try {
+      if (expires !== null && expires.getTime() <= Date.now()) this.executor.revokeExpired(job);
+      else this.executor.run(job);
+    } catch (error) {
+      this.executor.crashed(job, error);
+    }
+  }
+
+  /**
+   * Shutdown: starts nothing more, and hands every held-but-not-started job (ready, eta-waiting,
+   * rate-limited) over to `handed_back`; the caller requeues their messages.
+   */
+  takeWaiting(): Job[] {
+    this.open = false;
+    const jobs = this.ready.slice(this.readyHead);
+    this.ready = [];
+    this.readyHead = 0;
+    jobs.push(...this.eta.drain(), ...this.limiter.drain());
+    for (const job of jobs) this.custody.handBack(job);
+    return jobs;
+  }
+
+  /** Stops the eta and rate-limit timers; idempotent. */
+  close(): void {
+    this.eta.close();
+    this.limiter.close();
+  }
+}
