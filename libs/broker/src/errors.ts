@@ -1,9 +1,25 @@
 import { redactSecrets, redactUrl } from '@celeriac/logger';
 
+/** Every `code` an error of the broker can carry. */
+export type BrokerErrorCode =
+  | 'BROKER_UNAVAILABLE'
+  | 'BROKER_COMMAND_FAILED'
+  | 'BROKER_CLOSED'
+  | 'BROKER_BAD_ARGUMENT'
+  | 'BROKER_SCRIPT_MISSING';
+
 /** Base class of every error the broker raises; `code` is stable and safe to match on. */
 export class BrokerError extends Error {
+  static readonly codes: readonly BrokerErrorCode[] = [
+    'BROKER_UNAVAILABLE',
+    'BROKER_COMMAND_FAILED',
+    'BROKER_CLOSED',
+    'BROKER_BAD_ARGUMENT',
+    'BROKER_SCRIPT_MISSING',
+  ];
+
   constructor(
-    readonly code: string,
+    readonly code: BrokerErrorCode,
     message: string,
     options?: { cause?: unknown },
   ) {
@@ -14,6 +30,7 @@ export class BrokerError extends Error {
 
 /** Redis could not be reached or the connection dropped; the operation may be retried once Redis is back. */
 export class BrokerUnavailableError extends BrokerError {
+  static override readonly codes = ['BROKER_UNAVAILABLE'] as const;
   constructor(url: string, operation: string, cause: unknown) {
     super(
       'BROKER_UNAVAILABLE',
@@ -26,6 +43,7 @@ export class BrokerUnavailableError extends BrokerError {
 
 /** Redis answered with an error reply (wrong type, script error, out of memory, ...). */
 export class BrokerCommandError extends BrokerError {
+  static override readonly codes = ['BROKER_COMMAND_FAILED'] as const;
   constructor(url: string, operation: string, cause: unknown) {
     super(
       'BROKER_COMMAND_FAILED',
@@ -38,6 +56,7 @@ export class BrokerCommandError extends BrokerError {
 
 /** The broker is not started, or already closed. */
 export class BrokerClosedError extends BrokerError {
+  static override readonly codes = ['BROKER_CLOSED'] as const;
   constructor(operation: string, state: 'not started' | 'closed') {
     super(
       'BROKER_CLOSED',
@@ -48,8 +67,17 @@ export class BrokerClosedError extends BrokerError {
 
 /** An argument is outside what the broker accepts. */
 export class BrokerArgumentError extends BrokerError {
+  static override readonly codes = ['BROKER_BAD_ARGUMENT'] as const;
   constructor(message: string) {
     super('BROKER_BAD_ARGUMENT', message);
+  }
+}
+
+/** A Lua script of the broker is not installed beside its code (a broken install). */
+export class BrokerScriptMissingError extends BrokerError {
+  static override readonly codes = ['BROKER_SCRIPT_MISSING'] as const;
+  constructor(file: string, dir: string) {
+    super('BROKER_SCRIPT_MISSING', `broker Lua script ${file} not found next to ${dir}; reinstall @celeriac/broker`);
   }
 }
 

@@ -1,8 +1,11 @@
+export type { BrokerOptions, Delivery, WaitForOneOptions } from './broker-options.js';
 export {
   BrokerArgumentError,
   BrokerClosedError,
   BrokerCommandError,
   BrokerError,
+  type BrokerErrorCode,
+  BrokerScriptMissingError,
   BrokerUnavailableError,
 } from './errors.js';
 export {
@@ -18,4 +21,4 @@ export {
   UNACKED_KEY,
   UNACKED_MUTEX_KEY,
 } from './keys.js';
-export { type BrokerOptions, type Delivery, RedisBroker, type WaitForOneOptions } from './redis-broker.js';
+export { RedisBroker } from './redis-broker.js';

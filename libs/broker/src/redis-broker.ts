@@ -1,8 +1,10 @@
-import { randomUUID } from 'node:crypto';
+import { raceTimeout } from '@celeriac/common';
 import type { Logger } from '@celeriac/logger';
 import { markRedelivered } from '@celeriac/protocol';
 import { closeRedisConnection, createRedisConnection } from '@celeriac/redis-connection';
 import type { Redis } from 'ioredis';
+import type { BrokerOptions, Delivery, WaitForOneOptions } from './broker-options.js';
+import { scriptTagOf, tagOf } from './delivery-tag.js';
 import {
   BrokerArgumentError,
   BrokerClosedError,
@@ -19,45 +21,10 @@ import {
   priorityListKey,
   UNACKED_INDEX_KEY,
   UNACKED_KEY,
-  UNACKED_MUTEX_EXPIRE_MS,
-  UNACKED_MUTEX_KEY,
 } from './keys.js';
 import { QueueCycle } from './queue-cycle.js';
+import { RESTORE_CHUNK, type RestoreContext, restoreOwner, restoreVisibilityTimeout } from './restore.js';
 import { type BrokerScripts, defineBrokerScripts } from './scripts/load-scripts.js';
-import { restorableFromUnacked } from './unacked-value.js';
-
-/** One entry taken from a queue: the raw list entry, the queue it came from and its ack handle. */
-export interface Delivery {
-  raw: string;
-  queue: string;
-  deliveryTag: string;
-}
-
-/** Options of {@link RedisBroker}. */
-export interface BrokerOptions {
-  /** `redis://[:password@]host:port/db` */
-  url: string;
-  logger: Logger;
-  /** Held entries older than this are put back by `restoreVisibilityTimeout()`; kombu's default, 1 hour. */
-  visibilityTimeoutMs?: number;
-  /** Records held tags in `celeriac.held.<ownerId>` so that `restoreOwner(ownerId)` can hand them back. */
-  ownerId?: string;
-  /** List that receives dead-lettered entries; default `celeriac.dead-letter`. */
-  deadLetterKey?: string;
-}
-
-/** Options of {@link RedisBroker.waitForOne}. */
-export interface WaitForOneOptions {
-  /**
-   * false: resolve as soon as the unacked record is sent instead of when Redis confirmed it (one round
-   * trip less for a lone task). The record precedes every later command of this broker (ack, requeue),
-   * so an entry is never acked before it is recorded. Entries without a delivery tag are awaited anyway.
-   */
-  awaitRecord?: boolean;
-}
-
-/** Entries per script call for requeue and restores, to keep each call short. */
-const RESTORE_CHUNK = 500;
 
 type State = 'created' | 'started' | 'closed';
 
@@ -129,7 +96,7 @@ export class RedisBroker {
     }
     this.commands = commands;
     this.blocking = blocking;
-    this.state = 'started';
+    this.setState('started');
   }
 
   /** Stops a pending blocking pop and closes both connections. Idempotent. */
@@ -141,11 +108,17 @@ export class RedisBroker {
   }
 
   private async doClose(): Promise<void> {
-    this.state = 'closed';
+    this.setState('closed');
     await this.unblockPendingPop();
     this.blocking?.disconnect(false);
     if (this.pendingWait) await this.pendingWait.catch(() => undefined);
     if (this.commands) await closeRedisConnection(this.commands);
+  }
+
+  private setState(state: State): void {
+    const from = this.state;
+    this.state = state;
+    this.logger.debug({ event: 'broker.state', from, state }, `broker ${state}`);
   }
 
   /**
@@ -158,14 +131,10 @@ export class RedisBroker {
     const commands = this.commands;
     if (!pending || this.blockingClientId === undefined || commands?.status !== 'ready') return;
     await commands.client('UNBLOCK', this.blockingClientId).catch(() => undefined);
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
+    await raceTimeout(
       pending.catch(() => undefined),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, 2_000);
-      }),
-    ]);
-    clearTimeout(timer);
+      2_000,
+    );
   }
 
   /** LPUSHes one entry onto the queue's list for its priority; declares the queue binding once. */
@@ -284,8 +253,11 @@ export class RedisBroker {
     const redis = this.commands!;
     if (this.state === 'closed') {
       // Closing: hand the entry straight back instead of holding it.
-      await redis.rpush(key, raw).catch((error: unknown) => {
-        this.logger.error({ queue, err: String(error) }, 'could not hand back an entry popped during close');
+      await redis.rpush(key, raw).catch((err: unknown) => {
+        this.logger.error(
+          { event: 'broker.hand_back_failed', queue, err },
+          'could not hand back an entry popped during close',
+        );
       });
       return null;
     }
@@ -305,7 +277,7 @@ export class RedisBroker {
     } catch (error) {
       // The entry is already popped: deliver it unrecorded rather than lose it.
       this.logger.warn(
-        { queue, err: this.wrap('waitForOne', error).message },
+        { event: 'broker.record_failed', queue, err: this.wrap('waitForOne', error) },
         'could not record a popped entry as unacked; delivering it without a visibility-timeout safety net',
       );
       return { raw, queue, deliveryTag: tagOf(raw) };
@@ -364,96 +336,28 @@ export class RedisBroker {
   }
 
   /**
-   * kombu's visibility-timeout restore: under `unacked_mutex` (SET NX PX 300000), every entry
-   * delivered more than `visibilityTimeoutMs` ago goes back onto its queue with RPUSH and the
-   * redelivered flags; the lock is released with a compare-and-delete. Returns the number restored
-   * (0 when another consumer holds the lock).
+   * kombu's visibility-timeout restore: every entry delivered more than `visibilityTimeoutMs` ago
+   * goes back onto its queue (under kombu's `unacked_mutex`). Returns the number restored.
    */
-  async restoreVisibilityTimeout(): Promise<number> {
-    const redis = this.connection('restoreVisibilityTimeout');
-    const token = randomUUID().replaceAll('-', '');
-    const locked = await this.run('restoreVisibilityTimeout', () =>
-      redis.set(UNACKED_MUTEX_KEY, token, 'PX', UNACKED_MUTEX_EXPIRE_MS, 'NX'),
-    );
-    if (locked !== 'OK') return 0;
+  restoreVisibilityTimeout(): Promise<number> {
     try {
-      const ceil = String(Date.now() / 1000 - this.visibilityTimeoutMs / 1000);
-      let restored = 0;
-      let skip = 0;
-      for (;;) {
-        const flat = await this.run('restoreVisibilityTimeout', () =>
-          redis.zrevrangebyscore(UNACKED_INDEX_KEY, ceil, 0, 'WITHSCORES', 'LIMIT', skip, RESTORE_CHUNK),
-        );
-        if (flat.length === 0) break;
-        const tags: string[] = [];
-        const scores: string[] = [];
-        for (let i = 0; i < flat.length; i += 2) {
-          tags.push(flat[i]!);
-          scores.push(flat[i + 1]!);
-        }
-        const result = await this.restoreTags(tags, scores, undefined, 'restoreVisibilityTimeout');
-        restored += result.pushed;
-        skip += result.unreadable;
-        if (tags.length < RESTORE_CHUNK) break;
-      }
-      if (restored > 0) this.logger.info({ restored }, 'restored entries past the visibility timeout');
-      return restored;
-    } finally {
-      await redis.releaseMutex(1, UNACKED_MUTEX_KEY, token).catch(() => undefined);
+      return restoreVisibilityTimeout(this.restoreContext('restoreVisibilityTimeout'), this.visibilityTimeoutMs);
+    } catch (error) {
+      return Promise.reject(error);
     }
   }
 
-  /**
-   * Puts back everything a (dead) consumer recorded under `ownerId` that it still held, with the
-   * redelivered flags, and empties its owner hash. A tag delivered again to someone else since is
-   * left alone. Returns the number restored.
-   */
-  async restoreOwner(ownerId: string): Promise<number> {
-    const redis = this.connection('restoreOwner');
-    const key = heldKey(ownerId);
-    const held = await this.run('restoreOwner', () => redis.hgetall(key));
-    const tags = Object.keys(held);
-    let restored = 0;
-    for (let start = 0; start < tags.length; start += RESTORE_CHUNK) {
-      const chunk = tags.slice(start, start + RESTORE_CHUNK);
-      const scores = chunk.map((tag) => held[tag]!);
-      restored += (await this.restoreTags(chunk, scores, key, 'restoreOwner')).pushed;
+  /** Puts back everything a (dead) consumer recorded under `ownerId` that it still held. Returns the number restored. */
+  restoreOwner(ownerId: string): Promise<number> {
+    try {
+      return restoreOwner(this.restoreContext('restoreOwner'), ownerId);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    if (restored > 0) this.logger.info({ ownerId, restored }, 'restored entries held by a consumer');
-    return restored;
   }
 
-  /** Reads the unacked values of `tags` and runs the restore script for them. */
-  private async restoreTags(
-    tags: string[],
-    seenScores: string[],
-    ownerKey: string | undefined,
-    operation: string,
-  ): Promise<{ pushed: number; unreadable: number }> {
-    const redis = this.commands!;
-    const values = await this.run(operation, () => redis.hmget(UNACKED_KEY, ...tags));
-    const keys = [UNACKED_KEY, UNACKED_INDEX_KEY, ownerKey ?? UNACKED_INDEX_KEY];
-    const args = [ownerKey ? '1' : '0'];
-    let unreadable = 0;
-    for (let i = 0; i < tags.length; i++) {
-      const value = values[i];
-      const entry = value == null ? null : restorableFromUnacked(value);
-      if (value != null && !entry) {
-        unreadable++;
-        this.logger.error(
-          { deliveryTag: tags[i] },
-          'unacked entry cannot be read (not [envelope, exchange, routing_key]); left in place',
-        );
-        keys.push(UNACKED_KEY);
-        args.push(tags[i]!, '', '');
-        continue;
-      }
-      // A missing value with a score is a stale index entry: the script only removes it.
-      keys.push(entry ? priorityListKey(entry.queue) : UNACKED_KEY);
-      args.push(tags[i]!, seenScores[i]!, entry ? entry.raw : '');
-    }
-    const pushed = await this.run(operation, () => redis.restoreTags(keys.length, ...keys, ...args));
-    return { pushed, unreadable };
+  private restoreContext(operation: string): RestoreContext {
+    return { redis: this.connection(operation), logger: this.logger, run: (op, fn) => this.run(op, fn) };
   }
 
   /**
@@ -523,23 +427,4 @@ export class RedisBroker {
       ? new BrokerCommandError(this.url, operation, error)
       : new BrokerUnavailableError(this.url, operation, error);
   }
-}
-
-/** The delivery tag of a raw entry, found the way the fetch script finds it ('' when absent). */
-function tagOf(raw: string): string {
-  const match = /"delivery_tag":\s*"([^"]*)"/.exec(raw);
-  return match?.[1] ?? '';
-}
-
-/**
- * The delivery tag exactly as the record scripts find it: the last `"delivery_tag": "` (or compact
- * `"delivery_tag":"`), plain finds, no pattern; '' when they would make one up.
- */
-function scriptTagOf(raw: string): string {
-  const spaced = raw.lastIndexOf('"delivery_tag": "');
-  const compact = raw.lastIndexOf('"delivery_tag":"');
-  const start = Math.max(spaced === -1 ? -1 : spaced + 17, compact === -1 ? -1 : compact + 16);
-  if (start === -1) return '';
-  const end = raw.indexOf('"', start);
-  return end > start ? raw.slice(start, end) : '';
 }

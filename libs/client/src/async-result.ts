@@ -85,7 +85,7 @@ export class AsyncResult {
   /**
    * Waits for the result through the backend's pub/sub wake-up (no polling). FAILURE throws a
    * `RemoteTaskError`, REVOKED a `TaskRevokedError` (or returns them with `propagate: false`);
-   * no ready state within `timeout` ms throws a `TimeoutError` (code `RESULT_TIMEOUT`).
+   * no ready state within `timeout` ms throws a `TimeoutError` (code `CLIENT_RESULT_TIMEOUT`).
    */
   async get(options: GetOptions = {}): Promise<unknown> {
     const propagate = options.propagate ?? true;

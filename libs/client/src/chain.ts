@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Signature } from '@celeriac/protocol';
 import type { ApplyOptions } from './apply-options.js';
 import type { AsyncResult } from './async-result.js';
+import { ChainError } from './errors.js';
 import { signatureOwner, withOptions } from './signature.js';
 
 /** The message layout of a chain: what to publish first and what rides in its `embed.chain`. */
@@ -16,7 +17,7 @@ export interface ChainPlan {
 
 /** Lays out a chain as Celery does; step ids already in `options.task_id` are kept. */
 export function planChain(steps: readonly Signature[]): ChainPlan {
-  if (steps.length === 0) throw new TypeError('chain() needs at least one signature');
+  if (steps.length === 0) throw new ChainError('chain() needs at least one signature');
   const withIds = steps.map((s) =>
     typeof s.options?.task_id === 'string' ? s : withOptions(s, { task_id: randomUUID() }),
   );
@@ -45,7 +46,7 @@ export class Chain {
     const sender = this.sender ?? this.steps.map((s) => signatureOwner<ChainSender>(s)).find(Boolean);
     if (!sender) {
       return Promise.reject(
-        new TypeError('this chain has no app: build its steps with task.s()/task.si(), or use app.chain(...)'),
+        new ChainError('this chain has no app: build its steps with task.s()/task.si(), or use app.chain(...)'),
       );
     }
     return sender.applyChain(this.steps, options);

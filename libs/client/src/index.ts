@@ -9,17 +9,21 @@ export {
 export { annotationsFor, type TaskAnnotations } from './annotations.js';
 export type { ApplyOptions } from './apply-options.js';
 export { AsyncResult, type GetOptions, type ResultSource } from './async-result.js';
-export { Celeriac, type CeleriacOptions } from './celeriac.js';
-export { Chain, type ChainPlan, chain, planChain } from './chain.js';
+export { buildOutgoing, NO_TASK_OPTIONS, type OutgoingContext } from './build-outgoing.js';
+export { Celeriac, type CeleriacOptions, type CeleriacState } from './celeriac.js';
+export { Chain, type ChainPlan, type ChainSender, chain, planChain } from './chain.js';
 export { CeleriacConf } from './conf.js';
 export { CELERY_DEFAULTS } from './defaults.js';
 export {
   ApplyOptionsError,
   BatchPartiallySentError,
   CeleriacError,
+  ChainError,
   ClientClosedError,
+  type ClientErrorCode,
   ConfigError,
   TaskAlreadyRegisteredError,
+  TaskDefinitionError,
   TaskRevokedError,
   TimeoutError,
 } from './errors.js';
@@ -29,12 +33,14 @@ export {
   globToRegExp,
   type Route,
   type RouteMap,
+  type RouteMatcher,
   type RoutePair,
   type RouterFn,
   type RouteSpec,
+  resolveRoute,
   routeFor,
   type TaskRoutes,
 } from './router.js';
 export { signature } from './signature.js';
-export { Task } from './task.js';
-export type { TaskFn, TaskOptions } from './task-options.js';
+export { Task, type TaskSender } from './task.js';
+export { TASK_OPTION_NAMES, type TaskFn, type TaskOptions, taskOptionProblems } from './task-options.js';

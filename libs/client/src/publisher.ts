@@ -1,8 +1,22 @@
+import { encodeTaskEnvelope, type OutgoingTask } from '@celeriac/protocol';
+
 /** One queue entry to push: the raw envelope, its queue and priority. */
 export interface PublishItem {
   queue: string;
   raw: string;
   priority?: number;
+}
+
+/** Encodes a message into the entry to push. */
+export function publishItem(outgoing: OutgoingTask): PublishItem {
+  const raw = encodeTaskEnvelope(outgoing);
+  // The encoder concatenates ~40 pieces into a rope; reading one character makes V8 flatten it
+  // now, while the pieces are still young garbage. Kept as a rope until ioredis writes it, the
+  // tree survives into the old generation and GC costs ~3x the encoding (16 vs 5 µs a message).
+  raw.charCodeAt(raw.length >> 1);
+  const item: PublishItem = { queue: outgoing.queue, raw };
+  if (outgoing.priority) item.priority = outgoing.priority;
+  return item;
 }
 
 /** The slice of the broker the publisher uses. */

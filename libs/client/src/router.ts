@@ -14,7 +14,9 @@ export type RouteMap = Record<string, RouteSpec> | ReadonlyArray<readonly [strin
 /** `task_routes`: one map, or a list of maps tried in order (first match wins). */
 export type TaskRoutes = RouteMap | RouterFn | ReadonlyArray<RouteMap | RouterFn | RoutePair> | null | undefined;
 
-type Matcher = (taskName: string) => RouteSpec | undefined;
+/** `task_routes` compiled: task name → its route value, or undefined when no router matches. */
+export type RouteMatcher = (taskName: string) => RouteSpec | undefined;
+type Matcher = RouteMatcher;
 
 const globCache = new Map<string, RegExp>();
 
@@ -127,4 +129,26 @@ export function expandRoute(spec: RouteSpec | undefined): Route | undefined {
  */
 export function routeFor(taskName: string, routes: TaskRoutes, defaultQueue: string): Route {
   return expandRoute(compileRoutes(routes)(taskName)) ?? { queue: defaultQueue, routing_key: defaultQueue };
+}
+
+/**
+ * The route of one send: the per-call `queue`, else the task's own `queue` option, else
+ * `task_routes` (through `routes`), else `defaultQueue`. The priority comes from the call, else the
+ * task's option, else the route. A routed queue keeps its route's `routing_key`.
+ */
+export function resolveRoute(
+  name: string,
+  call: { queue?: string; priority?: number },
+  own: { queue?: string; priority?: number },
+  routes: RouteMatcher,
+  defaultQueue: string,
+): Route {
+  const routed = expandRoute(routes(name));
+  const queue = call.queue ?? (typeof own.queue === 'string' ? own.queue : undefined) ?? routed?.queue;
+  const route: Route = queue
+    ? { queue, routing_key: queue === routed?.queue ? (routed.routing_key ?? queue) : queue }
+    : { queue: defaultQueue, routing_key: defaultQueue };
+  const priority = call.priority ?? own.priority ?? routed?.priority;
+  if (priority !== undefined && priority !== null) route.priority = priority;
+  return route;
 }

@@ -68,7 +68,7 @@ describe('AsyncResult against a real Redis backend', () => {
     expect(await r.get({ timeout: 2000 })).toEqual(entry.decoded.result);
   });
 
-  it('get() times out with TimeoutError (code RESULT_TIMEOUT) and keeps PENDING', async () => {
+  it('get() times out with TimeoutError (code CLIENT_RESULT_TIMEOUT) and keeps PENDING', async () => {
     const r = app.AsyncResult('never-written');
     const started = Date.now();
     const error = await r.get({ timeout: 300 }).then(
@@ -76,7 +76,7 @@ describe('AsyncResult against a real Redis backend', () => {
       (e: unknown) => e,
     );
     expect(error).toBeInstanceOf(TimeoutError);
-    expect(error).toMatchObject({ code: 'RESULT_TIMEOUT', taskId: 'never-written', timeoutMs: 300 });
+    expect(error).toMatchObject({ code: 'CLIENT_RESULT_TIMEOUT', taskId: 'never-written', timeoutMs: 300 });
     expect(Date.now() - started).toBeGreaterThanOrEqual(290);
     expect(r.state).toBe('PENDING');
     expect(await r.ready()).toBe(false);
@@ -129,7 +129,7 @@ describe('AsyncResult against a real Redis backend', () => {
       (e: unknown) => e,
     );
     expect(error).toBeInstanceOf(TaskRevokedError);
-    expect(error).toMatchObject({ code: 'TASK_REVOKED', reason: 'expired' });
+    expect(error).toMatchObject({ code: 'CLIENT_TASK_REVOKED', reason: 'expired' });
     expect(await r.get({ propagate: false })).toBeInstanceOf(TaskRevokedError);
   });
 

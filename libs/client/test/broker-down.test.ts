@@ -1,3 +1,4 @@
+import { BrokerUnavailableError } from '@celeriac/broker';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, RedisServer } from '../../../test/support/redis-server.js';
@@ -23,13 +24,16 @@ async function failureOf(promise: Promise<unknown>): Promise<Error> {
 }
 
 describe('when Redis is unreachable', () => {
-  it('delay rejects with an error that does not show the password, and close() still resolves', async () => {
+  it('delay rejects with BrokerUnavailableError naming the redacted URL, and close() still resolves', async () => {
     const port = await freePort();
     const app = new Celeriac('tasks', { broker_url: `redis://:s3cret@127.0.0.1:${port}/0` });
     const add = app.task('tasks.add', () => 1);
     const error = await failureOf(add.delay(1));
+    expect(error).toBeInstanceOf(BrokerUnavailableError);
+    expect((error as BrokerUnavailableError).code).toBe('BROKER_UNAVAILABLE');
+    expect(error.message).toContain(`Redis at redis://:***@127.0.0.1:${port}/0 is unavailable`);
     expect(error.message).not.toContain('s3cret');
-    expect((error as Error & { code?: string }).code).toBeTruthy();
+    expect(String((error as Error & { cause?: unknown }).cause)).not.toContain('s3cret');
     await app.close();
     await app.close();
   });

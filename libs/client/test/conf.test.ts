@@ -95,7 +95,7 @@ describe('app.conf', () => {
   it('reports unreadable or malformed files with ConfigError and the path', async () => {
     const app = new Celeriac('tasks');
     const missing = path.join(dir, 'missing.json');
-    await expect(app.conf.loadFile(missing)).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    await expect(app.conf.loadFile(missing)).rejects.toMatchObject({ code: 'CLIENT_CONFIG_INVALID' });
     await expect(app.conf.loadFile(missing)).rejects.toThrow(missing);
     const bad = path.join(dir, 'bad.json');
     writeFileSync(bad, '{ not json');

@@ -36,7 +36,7 @@ describe('app life cycle', () => {
     const app = new Celeriac('tasks', { broker_url: server.url(0), result_backend: server.url(1) });
     const add = app.task('tasks.add', (a: number, b: number) => a + b);
     const r = await add.delay(1, 2);
-    await expect(r.get({ timeout: 50 })).rejects.toMatchObject({ code: 'RESULT_TIMEOUT' });
+    await expect(r.get({ timeout: 50 })).rejects.toMatchObject({ code: 'CLIENT_RESULT_TIMEOUT' });
     const pending = r.get({ timeout: 60_000 }).then(
       () => 'resolved',
       (e: Error) => e,

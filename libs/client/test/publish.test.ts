@@ -272,7 +272,7 @@ describe('delay / applyAsync / sendTask on Redis', () => {
       (e: unknown) => e,
     );
     expect(error).toBeInstanceOf(BatchPartiallySentError);
-    expect(error).toMatchObject({ code: 'BATCH_PARTIALLY_SENT', failedIndex: 6000 });
+    expect(error).toMatchObject({ code: 'CLIENT_BATCH_PARTIALLY_SENT', failedIndex: 6000 });
     expect((error as BatchPartiallySentError).sent).toHaveLength(6000);
     const all = await entries('celery');
     expect(all.map((e) => e.message.args[0])).toEqual(Array.from({ length: 6000 }, (_, i) => i));
@@ -308,7 +308,7 @@ describe('delay / applyAsync / sendTask on Redis', () => {
     const add = app.task('tasks.add', () => 1);
     await expect(add.applyAsync('x' as unknown as unknown[])).rejects.toBeInstanceOf(ApplyOptionsError);
     await expect(add.applyAsync([], {}, { countdown: Number.NaN })).rejects.toMatchObject({
-      code: 'APPLY_OPTIONS_INVALID',
+      code: 'CLIENT_APPLY_OPTIONS_INVALID',
     });
     const pending = add.delay(1);
     await app.close();

@@ -100,7 +100,7 @@ describe('celeriac client with a real Python Celery worker', () => {
 
   it('an expired task comes back REVOKED as TaskRevokedError', async () => {
     const r = await app.sendTask('tasks.add', [1, 1], {}, { expires: new Date(Date.now() - 1000) });
-    await expect(r.get({ timeout: 15_000 })).rejects.toMatchObject({ code: 'TASK_REVOKED' });
+    await expect(r.get({ timeout: 15_000 })).rejects.toMatchObject({ code: 'CLIENT_TASK_REVOKED' });
     expect(r.state).toBe('REVOKED');
   });
   it('a Python exception comes back as RemoteTaskError with its traceback', async () => {

@@ -1,8 +1,9 @@
-import { EncodeError } from './errors.js';
+import { ProtocolEncodeError } from './errors.js';
 
 function iso(d: Date): string {
   const t = d.getTime();
-  if (Number.isNaN(t)) throw new EncodeError('cannot format an invalid Date; pass a valid Date for eta/expires');
+  if (Number.isNaN(t))
+    throw new ProtocolEncodeError('cannot format an invalid Date; pass a valid Date for eta/expires');
   return d.toISOString();
 }
 

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { formatCeleryDate } from './celery-date.js';
-import { EncodeError } from './errors.js';
+import { ProtocolEncodeError } from './errors.js';
 import { pyRepr, pyReprTuple } from './py-repr.js';
 import { CONTENT_ENCODING, CONTENT_TYPE, type Serializer, serialize } from './serializers.js';
 import type { OutgoingTask, TaskEmbed } from './task-message.js';
@@ -48,19 +48,20 @@ const str = JSON.stringify;
 
 function optStr(v: string | null | undefined, field: string): string {
   if (v === null || v === undefined) return 'null';
-  if (typeof v !== 'string') throw new EncodeError(`${field} must be a string or null, got ${typeof v}`);
+  if (typeof v !== 'string') throw new ProtocolEncodeError(`${field} must be a string or null, got ${typeof v}`);
   return str(v);
 }
 
 function optNum(v: number | null | undefined, field: string): string {
   if (v === null || v === undefined) return 'null';
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new EncodeError(`${field} must be a finite number or null`);
+  if (typeof v !== 'number' || !Number.isFinite(v))
+    throw new ProtocolEncodeError(`${field} must be a finite number or null`);
   return String(v);
 }
 
 function optDate(v: Date | null | undefined, field: string): string {
   if (v === null || v === undefined) return 'null';
-  if (!(v instanceof Date)) throw new EncodeError(`${field} must be a Date or null`);
+  if (!(v instanceof Date)) throw new ProtocolEncodeError(`${field} must be a Date or null`);
   return `"${formatCeleryDate(v)}"`;
 }
 
@@ -82,9 +83,9 @@ function jsonOf(value: unknown, what: string): string {
   try {
     text = JSON.stringify(value);
   } catch (err) {
-    throw new EncodeError(`${what} cannot be serialized as JSON: ${(err as Error).message}`);
+    throw new ProtocolEncodeError(`${what} cannot be serialized as JSON: ${(err as Error).message}`);
   }
-  if (text === undefined) throw new EncodeError(`${what} cannot be serialized as JSON`);
+  if (text === undefined) throw new ProtocolEncodeError(`${what} cannot be serialized as JSON`);
   return text;
 }
 
@@ -115,27 +116,29 @@ export function encodeTaskBody(
 
 /**
  * The raw Redis list entry for a task: kombu's envelope with a base64 body, protocol v2 headers in
- * Celery's order and a fresh uuid4 `delivery_tag`. Throws EncodeError for values that cannot be sent.
+ * Celery's order and a fresh uuid4 `delivery_tag`. Throws ProtocolEncodeError for values that cannot be sent.
  */
 export function encodeTaskEnvelope(task: OutgoingTask): string {
   const { id, task: name, args, kwargs } = task;
-  if (typeof id !== 'string' || id === '') throw new EncodeError('task id must be a non-empty string');
-  if (typeof name !== 'string' || name === '') throw new EncodeError('task name must be a non-empty string');
-  if (!Array.isArray(args)) throw new EncodeError(`args of ${name} must be an array`);
+  if (typeof id !== 'string' || id === '') throw new ProtocolEncodeError('task id must be a non-empty string');
+  if (typeof name !== 'string' || name === '') throw new ProtocolEncodeError('task name must be a non-empty string');
+  if (!Array.isArray(args)) throw new ProtocolEncodeError(`args of ${name} must be an array`);
   if (typeof kwargs !== 'object' || kwargs === null || Array.isArray(kwargs)) {
-    throw new EncodeError(`kwargs of ${name} must be a plain object`);
+    throw new ProtocolEncodeError(`kwargs of ${name} must be a plain object`);
   }
-  if (typeof task.queue !== 'string') throw new EncodeError(`queue of ${name} must be a string`);
+  if (typeof task.queue !== 'string') throw new ProtocolEncodeError(`queue of ${name} must be a string`);
   const serializer = task.serializer ?? 'json';
   const contentType = CONTENT_TYPE[serializer];
   if (contentType === undefined)
-    throw new EncodeError(`unknown serializer ${str(serializer)}: use "json" or "msgpack"`);
+    throw new ProtocolEncodeError(`unknown serializer ${str(serializer)}: use "json" or "msgpack"`);
   const body = encodeTaskBody(args, kwargs, task.embed, serializer);
   const timelimit = task.timelimit;
   const retries = task.retries ?? 0;
-  if (!Number.isInteger(retries) || retries < 0) throw new EncodeError('retries must be a non-negative integer');
+  if (!Number.isInteger(retries) || retries < 0)
+    throw new ProtocolEncodeError('retries must be a non-negative integer');
   const priority = task.priority ?? 0;
-  if (typeof priority !== 'number' || !Number.isFinite(priority)) throw new EncodeError('priority must be a number');
+  if (typeof priority !== 'number' || !Number.isFinite(priority))
+    throw new ProtocolEncodeError('priority must be a number');
   const idJson = str(id);
   let expiration = '';
   if (task.expires) {

@@ -1,7 +1,19 @@
-/** Base class of every error this package throws; `code` is stable and safe to match on. */
+/** Every `code` an error of this package can carry. */
+export type ProtocolErrorCode =
+  | 'PROTOCOL_RATE_LIMIT_FORMAT'
+  | 'PROTOCOL_ENCODE_FAILED'
+  | 'PROTOCOL_RESULT_DECODE_FAILED'
+  | 'PROTOCOL_REMOTE_TASK_FAILED';
+
+/** Base class of the errors this package throws; `code` is stable and safe to match on. */
 export class ProtocolError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
+  static readonly codes: readonly ProtocolErrorCode[] = [
+    'PROTOCOL_RATE_LIMIT_FORMAT',
+    'PROTOCOL_ENCODE_FAILED',
+    'PROTOCOL_RESULT_DECODE_FAILED',
+  ];
+  readonly code: ProtocolErrorCode;
+  constructor(code: ProtocolErrorCode, message: string) {
     super(message);
     this.name = new.target.name;
     this.code = code;
@@ -10,10 +22,11 @@ export class ProtocolError extends Error {
 
 /** A rate-limit setting that is not in Celery's `<number>[/s|/m|/h]` form. */
 export class RateLimitFormatError extends ProtocolError {
+  static override readonly codes = ['PROTOCOL_RATE_LIMIT_FORMAT'] as const;
   readonly value: unknown;
   constructor(value: unknown) {
     super(
-      'RATE_LIMIT_FORMAT',
+      'PROTOCOL_RATE_LIMIT_FORMAT',
       `invalid rate limit ${JSON.stringify(value) ?? String(value)}: use a non-negative number of tasks per second ` +
         `or a string "<number>/s", "<number>/m" or "<number>/h" (lower-case unit), or "0"/""/null for unlimited`,
     );
@@ -21,16 +34,21 @@ export class RateLimitFormatError extends ProtocolError {
   }
 }
 
-/** A value that cannot be put on the wire (an invalid Date, a body the serializer cannot represent, ...). */
-export class EncodeError extends ProtocolError {
+/**
+ * A value that cannot be put on the wire (an invalid Date, a body the serializer cannot represent,
+ * ...). Not kombu's `EncodeError`: the worker stores that one (worker-runtime `celery-exceptions`).
+ */
+export class ProtocolEncodeError extends ProtocolError {
+  static override readonly codes = ['PROTOCOL_ENCODE_FAILED'] as const;
   constructor(message: string) {
-    super('ENCODE_FAILED', message);
+    super('PROTOCOL_ENCODE_FAILED', message);
   }
 }
 
 /** A stored result document that is not a JSON object with a string `status`. */
 export class ResultDecodeError extends ProtocolError {
+  static override readonly codes = ['PROTOCOL_RESULT_DECODE_FAILED'] as const;
   constructor(message: string) {
-    super('RESULT_DECODE_FAILED', message);
+    super('PROTOCOL_RESULT_DECODE_FAILED', message);
   }
 }

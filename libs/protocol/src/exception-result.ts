@@ -1,3 +1,4 @@
+import type { ProtocolErrorCode } from './errors.js';
 import { pyRepr } from './py-repr.js';
 import type { ResultDocument } from './result-document.js';
 
@@ -181,7 +182,8 @@ export function encodeExceptionResult(err: unknown): ExceptionResult {
 
 /** The error `AsyncResult.get()` throws for a FAILURE (or REVOKED) result. */
 export class RemoteTaskError extends Error {
-  readonly code = 'REMOTE_TASK_FAILED';
+  static readonly codes = ['PROTOCOL_REMOTE_TASK_FAILED'] as const;
+  readonly code: ProtocolErrorCode = 'PROTOCOL_REMOTE_TASK_FAILED';
   /** Python exception class name, e.g. `ValueError`. */
   readonly excType: string;
   /** Python module of the class, e.g. `builtins`; null when the writer left it out. */

@@ -1,7 +1,13 @@
 export { formatCeleryDate, formatNaiveUtc, parseCeleryDate } from './celery-date.js';
 export { decodeTaskEnvelope } from './envelope-decode.js';
 export { defaultOriginName, encodeTaskBody, encodeTaskEnvelope } from './envelope-encode.js';
-export { EncodeError, ProtocolError, RateLimitFormatError, ResultDecodeError } from './errors.js';
+export {
+  ProtocolEncodeError,
+  ProtocolError,
+  type ProtocolErrorCode,
+  RateLimitFormatError,
+  ResultDecodeError,
+} from './errors.js';
 export {
   type ExceptionResult,
   encodeExceptionResult,

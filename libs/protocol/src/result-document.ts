@@ -1,5 +1,5 @@
 import { formatNaiveUtc } from './celery-date.js';
-import { EncodeError, ResultDecodeError } from './errors.js';
+import { ProtocolEncodeError, ResultDecodeError } from './errors.js';
 
 /** Celery task states; custom states (e.g. `PROGRESS`) are any other string. */
 export type TaskState = 'PENDING' | 'STARTED' | 'SUCCESS' | 'FAILURE' | 'RETRY' | 'REVOKED' | (string & {});
@@ -99,7 +99,7 @@ export function encodeResult(doc: ResultDocument): string {
       try {
         json = JSON.stringify(value);
       } catch (err) {
-        throw new EncodeError(
+        throw new ProtocolEncodeError(
           `result field ${key} of task ${doc.task_id} cannot be stored as JSON: ${(err as Error).message}`,
         );
       }

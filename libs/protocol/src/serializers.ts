@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type { Packr, Unpackr } from 'msgpackr';
-import { EncodeError } from './errors.js';
+import { ProtocolEncodeError } from './errors.js';
 
 /** Body serializers Celeriac speaks; pickle and yaml are never decoded. */
 export type Serializer = 'json' | 'msgpack';
@@ -78,15 +78,16 @@ export function serialize(value: unknown, serializer: Serializer): Buffer {
     try {
       text = JSON.stringify(value);
     } catch (err) {
-      throw new EncodeError(`the value cannot be serialized as JSON: ${(err as Error).message}`);
+      throw new ProtocolEncodeError(`the value cannot be serialized as JSON: ${(err as Error).message}`);
     }
-    if (text === undefined) throw new EncodeError('the value cannot be serialized as JSON (undefined or a function)');
+    if (text === undefined)
+      throw new ProtocolEncodeError('the value cannot be serialized as JSON (undefined or a function)');
     return Buffer.from(text, 'utf8');
   }
   try {
     return msgpack().packr.pack(value);
   } catch (err) {
-    throw new EncodeError(`the value cannot be serialized as msgpack: ${(err as Error).message}`);
+    throw new ProtocolEncodeError(`the value cannot be serialized as msgpack: ${(err as Error).message}`);
   }
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeTaskEnvelope, EncodeError, encodeTaskEnvelope, type OutgoingTask } from '../src/index.js';
+import { decodeTaskEnvelope, encodeTaskEnvelope, type OutgoingTask, ProtocolEncodeError } from '../src/index.js';
 import { type FixtureJson, loadFixture } from './support/fixtures.js';
 
 const ACCEPT = ['json', 'msgpack'] as const;
@@ -159,10 +159,10 @@ describe('encodeTaskEnvelope', () => {
     }
   });
 
-  it('refuses values it cannot send with a clear EncodeError', () => {
+  it('refuses values it cannot send with a clear ProtocolEncodeError', () => {
     expect(() => encodeTaskEnvelope({ ...base, id: '' })).toThrow(/task id/);
     expect(() => encodeTaskEnvelope({ ...base, eta: new Date(Number.NaN) })).toThrow(/invalid Date/);
-    expect(() => encodeTaskEnvelope({ ...base, args: [10n] })).toThrow(EncodeError);
+    expect(() => encodeTaskEnvelope({ ...base, args: [10n] })).toThrow(ProtocolEncodeError);
     expect(() => encodeTaskEnvelope({ ...base, retries: -1 })).toThrow(/retries/);
   });
 });

@@ -149,7 +149,7 @@ describe('exceptionFromResult', () => {
       excModule: 'builtins',
       excMessage: ['bad value', 42],
       taskId: f.task_id,
-      code: 'REMOTE_TASK_FAILED',
+      code: 'PROTOCOL_REMOTE_TASK_FAILED',
     });
     expect(err.traceback).toContain('raise ValueError');
   });

@@ -43,7 +43,7 @@ describe('parseRateLimit', () => {
       expect.unreachable();
     } catch (err) {
       expect(err).toBeInstanceOf(RateLimitFormatError);
-      expect((err as RateLimitFormatError).code).toBe('RATE_LIMIT_FORMAT');
+      expect((err as RateLimitFormatError).code).toBe('PROTOCOL_RATE_LIMIT_FORMAT');
       expect((err as Error).message).toContain('"10/min"');
       expect((err as Error).message).toContain('/m');
     }

@@ -138,7 +138,7 @@ describe('result documents', () => {
     }
   });
 
-  it('refuses results that cannot be JSON with an EncodeError naming the task', () => {
+  it('refuses results that cannot be JSON with an ProtocolEncodeError naming the task', () => {
     expect(() => encodeResult(buildResultDocument({ taskId: 'big', status: 'SUCCESS', result: 10n }))).toThrow(/big/);
   });
 });

@@ -4,7 +4,7 @@ import {
   acceptedContentTypes,
   CONTENT_TYPE,
   deserialize,
-  EncodeError,
+  ProtocolEncodeError,
   serialize,
   serializerForContentType,
 } from '../src/index.js';
@@ -58,9 +58,9 @@ describe('serializers', () => {
     expect(JSON.parse(out)).toEqual([{ a: [1, 2.5, null, true] }, 'wörld', -5, 2 ** 40]);
   });
 
-  it('throws EncodeError for values JSON cannot carry', () => {
-    expect(() => serialize(10n, 'json')).toThrow(EncodeError);
-    expect(() => serialize(undefined, 'json')).toThrow(EncodeError);
+  it('throws ProtocolEncodeError for values JSON cannot carry', () => {
+    expect(() => serialize(10n, 'json')).toThrow(ProtocolEncodeError);
+    expect(() => serialize(undefined, 'json')).toThrow(ProtocolEncodeError);
     expect(deserialize(serialize({ x: 'ö' }, 'json'), 'json')).toEqual({ x: 'ö' });
   });
 });

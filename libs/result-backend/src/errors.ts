@@ -1,9 +1,23 @@
 import { redactSecrets, redactUrl } from '@celeriac/logger';
 
+/** Every `code` an error of the result backend can carry. */
+export type ResultBackendErrorCode =
+  | 'RESULT_BACKEND_UNAVAILABLE'
+  | 'RESULT_BACKEND_CLOSED'
+  | 'RESULT_BACKEND_BAD_ARGUMENT'
+  | 'RESULT_BACKEND_SCRIPT_MISSING';
+
 /** Base class of every error the result backend raises; `code` is stable and safe to match on. */
 export class ResultBackendError extends Error {
+  static readonly codes: readonly ResultBackendErrorCode[] = [
+    'RESULT_BACKEND_UNAVAILABLE',
+    'RESULT_BACKEND_CLOSED',
+    'RESULT_BACKEND_BAD_ARGUMENT',
+    'RESULT_BACKEND_SCRIPT_MISSING',
+  ];
+
   constructor(
-    readonly code: string,
+    readonly code: ResultBackendErrorCode,
     message: string,
     options?: { cause?: unknown },
   ) {
@@ -14,6 +28,7 @@ export class ResultBackendError extends Error {
 
 /** Redis could not be reached or answered with an error; the operation may be retried once it is back. */
 export class ResultBackendUnavailableError extends ResultBackendError {
+  static override readonly codes = ['RESULT_BACKEND_UNAVAILABLE'] as const;
   constructor(url: string, operation: string, cause: unknown) {
     const text = redactSecrets(cause instanceof Error ? cause.message : String(cause));
     super(
@@ -27,6 +42,7 @@ export class ResultBackendUnavailableError extends ResultBackendError {
 
 /** The backend is not started, or already closed. */
 export class ResultBackendClosedError extends ResultBackendError {
+  static override readonly codes = ['RESULT_BACKEND_CLOSED'] as const;
   constructor(operation: string, state: 'not started' | 'closed') {
     super(
       'RESULT_BACKEND_CLOSED',
@@ -37,7 +53,19 @@ export class ResultBackendClosedError extends ResultBackendError {
 
 /** An argument is outside what the backend accepts. */
 export class ResultBackendArgumentError extends ResultBackendError {
+  static override readonly codes = ['RESULT_BACKEND_BAD_ARGUMENT'] as const;
   constructor(message: string) {
     super('RESULT_BACKEND_BAD_ARGUMENT', message);
+  }
+}
+
+/** A Lua script of the backend is not installed beside its code (a broken install). */
+export class ResultBackendScriptMissingError extends ResultBackendError {
+  static override readonly codes = ['RESULT_BACKEND_SCRIPT_MISSING'] as const;
+  constructor(file: string, dir: string) {
+    super(
+      'RESULT_BACKEND_SCRIPT_MISSING',
+      `result-backend Lua script ${file} not found next to ${dir}; reinstall @celeriac/result-backend`,
+    );
   }
 }

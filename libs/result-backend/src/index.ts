@@ -2,6 +2,8 @@ export {
   ResultBackendArgumentError,
   ResultBackendClosedError,
   ResultBackendError,
+  type ResultBackendErrorCode,
+  ResultBackendScriptMissingError,
   ResultBackendUnavailableError,
 } from './errors.js';
 export { RESULT_KEY_PREFIX, resultKey, taskIdOfKey } from './keys.js';

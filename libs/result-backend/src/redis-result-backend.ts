@@ -29,6 +29,9 @@ export interface WaitForOptions {
 
 type State = 'created' | 'started' | 'closed';
 
+/** Reads of the waited-for keys after a reconnect before a failure reaches the waiters (~8 s in all). */
+const REREAD_ATTEMPTS = 12;
+
 /**
  * Celery's Redis result backend: `celery-task-meta-<id>` documents with an expiry, every write also
  * PUBLISHed on the key's channel. Waiters share one subscriber connection and one SUBSCRIBE per task.
@@ -42,6 +45,7 @@ export class RedisResultBackend {
   private readonly logger: Logger;
   private readonly expiresArg: string;
   private readonly waiters: ResultWaiters;
+  private rereadTimer: NodeJS.Timeout | undefined;
 
   constructor(options: ResultBackendOptions) {
     this.url = options.url;
@@ -69,7 +73,7 @@ export class RedisResultBackend {
     let connectedOnce = false;
     subscriber.on('ready', () => {
       // A result published while the subscriber was reconnecting would be missed: read them again.
-      if (connectedOnce) for (const channel of this.waiters.channelNames()) void this.check(channel);
+      if (connectedOnce) this.reread(0);
       connectedOnce = true;
     });
     try {
@@ -81,7 +85,7 @@ export class RedisResultBackend {
     }
     this.commands = commands;
     this.subscriber = subscriber;
-    this.state = 'started';
+    this.setState('started');
   }
 
   /** Fails pending waiters with a closed error and closes both connections. Idempotent. */
@@ -90,9 +94,16 @@ export class RedisResultBackend {
     return this.closing;
   }
 
+  private setState(state: State): void {
+    const from = this.state;
+    this.state = state;
+    this.logger.debug({ event: 'result_backend.state', from, state }, `result backend ${state}`);
+  }
+
   private async doClose(): Promise<void> {
     const wasStarted = this.state === 'started';
-    this.state = 'closed';
+    this.setState('closed');
+    clearTimeout(this.rereadTimer);
     if (!wasStarted) return;
     for (const channel of this.waiters.channelNames()) {
       this.waiters.fail(channel, new ResultBackendClosedError('waitFor', 'closed'));
@@ -171,16 +182,42 @@ export class RedisResultBackend {
     return this.waiters.latest(resultKey(taskId));
   }
 
-  /** Reads the key of a channel that has waiters and hands a found document to them. */
-  private async check(channel: string): Promise<void> {
+  /**
+   * Reads the key of a channel that has waiters and hands a found document to them. A failed read
+   * fails the waiters, or, when `onError` is given, goes to it instead.
+   */
+  private async check(channel: string, onError?: (error: ResultBackendError) => void): Promise<void> {
     if (this.state !== 'started') return;
     const before = this.waiters.deliveredCount(channel);
     try {
       const raw = await this.commands!.get(channel);
       if (raw !== null) this.onMessage(channel, raw, before);
     } catch (error) {
-      this.waiters.fail(channel, this.wrap('waitFor', error));
+      if (onError) onError(this.wrap('waitFor', error));
+      else this.waiters.fail(channel, this.wrap('waitFor', error));
     }
+  }
+
+  /**
+   * After the subscriber reconnected, reads every waited-for key again. Right after a Redis restart
+   * a read can fail while the command connection catches up: the waiters keep waiting and the reads
+   * are tried again (100 ms, doubling to 1 s); after the last attempt the read's error fails them.
+   */
+  private reread(attempt: number): void {
+    const last = attempt + 1 >= REREAD_ATTEMPTS;
+    let failed = false;
+    const onError = (channel: string, err: ResultBackendError) => {
+      if (last) return this.waiters.fail(channel, err);
+      if (failed || this.state !== 'started') return;
+      failed = true;
+      const retryInMs = Math.min(100 * 2 ** attempt, 1_000);
+      const fields = { event: 'result_backend.reread_failed', attempt, retry_in_ms: retryInMs, err } as const;
+      if (attempt === 0) this.logger.warn(fields, 'could not read results again after a reconnect; retrying');
+      else this.logger.debug(fields, 'could not read results again after a reconnect; retrying');
+      clearTimeout(this.rereadTimer);
+      this.rereadTimer = setTimeout(() => this.reread(attempt + 1), retryInMs);
+    };
+    for (const channel of this.waiters.channelNames()) void this.check(channel, (err) => onError(channel, err));
   }
 
   /**
@@ -193,12 +230,17 @@ export class RedisResultBackend {
     let doc: ResultDocument;
     try {
       doc = decodeResultDocument(message, channel.slice(RESULT_KEY_PREFIX.length));
-    } catch (error) {
-      this.logger.warn({ channel, err: (error as Error).message }, 'ignoring a result message that is not a result');
+    } catch (err) {
+      this.logger.warn(
+        { event: 'result_backend.bad_message', channel, err },
+        'ignoring a result message that is not a result',
+      );
       return;
     }
     if (readAfter !== undefined && readAfter !== this.waiters.deliveredCount(channel) && !isFinal(doc)) return;
-    if (!isFinal(doc)) this.logger.debug({ channel, status: doc.status }, 'result update');
+    if (!isFinal(doc)) {
+      this.logger.debug({ event: 'result_backend.update', task_id: doc.task_id, status: doc.status }, 'result update');
+    }
     this.waiters.deliver(channel, doc, message);
   }
 

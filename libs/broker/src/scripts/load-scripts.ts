@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
+import { BrokerScriptMissingError } from '../errors.js';
 
 /** The Lua scripts as ioredis commands (EVALSHA with an EVAL fallback); the first argument is numkeys. */
 export interface BrokerScripts {
@@ -35,7 +36,7 @@ function readScript(file: string): string {
     const url = new URL(file, dir);
     if (existsSync(url)) return readFileSync(url, 'utf8');
   }
-  throw new Error(`broker Lua script ${file} not found next to ${DIRS[0]!.pathname}; reinstall @celeriac/broker`);
+  throw new BrokerScriptMissingError(file, DIRS[0]!.pathname);
 }
 
 /** Registers every broker script on a connection and returns it typed. */

@@ -123,7 +123,7 @@ describe('the built celeriac package from plain JavaScript', () => {
     expect(out.isResult).toBe(true);
     expect(out.sum).toBe(5);
     expect(out.state).toBe('SUCCESS');
-    expect(out.timeout).toEqual({ isTimeoutError: true, code: 'RESULT_TIMEOUT' });
+    expect(out.timeout).toEqual({ isTimeoutError: true, code: 'CLIENT_RESULT_TIMEOUT' });
     expect(out.chain).toBe(35);
     expect(out.kwargs).toBe('hello ada?');
     // The worker names JS errors after their nearest Python builtin (RangeError → ValueError).

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
+import { ResultBackendScriptMissingError } from '../errors.js';
 
 /** The Lua scripts as ioredis commands (EVALSHA with an EVAL fallback); the first argument is numkeys. */
 export interface ResultBackendScripts {
@@ -16,9 +17,7 @@ function readScript(file: string): string {
     const url = new URL(file, dir);
     if (existsSync(url)) return readFileSync(url, 'utf8');
   }
-  throw new Error(
-    `result-backend Lua script ${file} not found next to ${DIRS[0]!.pathname}; reinstall @celeriac/result-backend`,
-  );
+  throw new ResultBackendScriptMissingError(file, DIRS[0]!.pathname);
 }
 
 /** Registers the result backend's scripts on a connection and returns it typed. */

@@ -1,0 +1,108 @@
+import { RedisBroker } from '@celeriac/broker';
+import { type Logger, redactUrl } from '@celeriac/logger';
+import { RedisResultBackend } from '@celeriac/result-backend';
+import { ClientClosedError, ConfigError } from './errors.js';
+
+/**
+ * The app's two Redis clients, the broker and the result backend: each created from the settings
+ * on first use and started once, with a failed start retried by the next caller.
+ */
+export class AppConnections {
+  private brokerInstance: RedisBroker | undefined;
+  private brokerStarted: Promise<RedisBroker> | undefined;
+  private backendInstance: RedisResultBackend | undefined;
+  private backendStarted: Promise<RedisResultBackend> | undefined;
+  // Set by close(): from then on no connection is opened again.
+  private closed = false;
+
+  constructor(
+    private readonly settings: () => Readonly<Record<string, unknown>>,
+    private readonly logger: () => Logger,
+  ) {}
+
+  /** The broker client (created on first use, not started). */
+  broker(): RedisBroker {
+    if (!this.brokerInstance) {
+      if (this.closed) throw new ClientClosedError('open a broker connection');
+      const s = this.settings();
+      const url = redisUrl('broker_url', s.broker_url);
+      const transport = (s.broker_transport_options ?? {}) as Record<string, unknown>;
+      const visibility = transport.visibility_timeout;
+      this.brokerInstance = new RedisBroker({
+        url,
+        logger: this.logger(),
+        ...(typeof visibility === 'number' ? { visibilityTimeoutMs: visibility * 1000 } : {}),
+      });
+    }
+    return this.brokerInstance;
+  }
+
+  /** The result backend client (created on first use, not started); without `result_backend` the broker's Redis. */
+  backend(): RedisResultBackend {
+    if (!this.backendInstance) {
+      if (this.closed) throw new ClientClosedError('open a result backend connection');
+      const s = this.settings();
+      const url = redisUrl('result_backend', s.result_backend ?? s.broker_url);
+      const expires = s.result_expires;
+      this.backendInstance = new RedisResultBackend({
+        url,
+        logger: this.logger(),
+        ...(typeof expires === 'number' ? { resultExpiresSec: expires } : {}),
+      });
+    }
+    return this.backendInstance;
+  }
+
+  /** The broker, started. */
+  startedBroker(): Promise<RedisBroker> {
+    let started = this.brokerStarted;
+    if (!started) {
+      const instance = this.broker();
+      started = instance.start().then(() => instance);
+      this.brokerStarted = started;
+      // A failed start is retried by the next caller (e.g. Redis was briefly unreachable).
+      started.catch(() => {
+        if (this.brokerStarted === started) this.brokerStarted = undefined;
+      });
+    }
+    return started;
+  }
+
+  /** The result backend, started. */
+  startedBackend(): Promise<RedisResultBackend> {
+    let started = this.backendStarted;
+    if (!started) {
+      const instance = this.backend();
+      started = instance.start().then(() => instance);
+      this.backendStarted = started;
+      // A failed start is retried by the next caller (e.g. Redis was briefly unreachable).
+      started.catch(() => {
+        if (this.backendStarted === started) this.backendStarted = undefined;
+      });
+    }
+    return started;
+  }
+
+  /** Closes both clients (after a start in progress settles); no connection opens afterwards. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const closes: Promise<unknown>[] = [];
+    if (this.brokerInstance) {
+      const broker = this.brokerInstance;
+      closes.push((this.brokerStarted ?? Promise.resolve()).catch(() => {}).then(() => broker.close()));
+    }
+    if (this.backendInstance) {
+      const backend = this.backendInstance;
+      closes.push((this.backendStarted ?? Promise.resolve()).catch(() => {}).then(() => backend.close()));
+    }
+    await Promise.all(closes);
+  }
+}
+
+function redisUrl(setting: string, value: unknown): string {
+  if (typeof value !== 'string' || !/^rediss?:\/\//.test(value)) {
+    const shown = typeof value === 'string' ? redactUrl(value) : String(value);
+    throw new ConfigError(`${setting} must be a redis:// or rediss:// URL, got "${shown}"`);
+  }
+  return value;
+}
