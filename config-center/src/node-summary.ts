@@ -1,33 +1,35 @@
+import type { NodeStatus, NodeSummary } from '@celeriac/config-schema';
 import type { CenterState } from './center-state.js';
 import type { NodeStatusRecord } from './types.js';
 
-/** What `GET /v1/nodes` says about one node. */
-export interface NodeSummary {
-  node: string;
-  has_layer: boolean;
-  groups: string[];
-  desired_revision: number;
-  desired_hash: string;
-  applied_revision: number | null;
-  attempted_revision: number | null;
-  apply_result: string | null;
-  message: string | null;
-  last_seen: string | null;
-  stale: boolean;
-  /** The applied config differs from the desired one, or the agent saw a hand edit. */
-  drift: boolean;
-  /** unknown (never reported), stale, failed, drift, pending (not applied yet) or in_sync. */
-  state: 'unknown' | 'stale' | 'failed' | 'drift' | 'pending' | 'in_sync';
-  programs: Record<string, unknown>;
-  agent: unknown;
+/** What `GET /v1/nodes` says about one node: one type, derived from config-schema's `nodeSummarySchema`. */
+export type { NodeSummary };
+
+/** A node is stale after this many heartbeats without a report. */
+export const MISSED_HEARTBEATS = 3;
+/** Floor of the stale delay, so that a sub-second heartbeat does not flap with scheduling jitter. */
+export const MIN_STALE_AFTER_MS = 1000;
+
+/**
+ * How long a node may stay silent before it is stale: 3 heartbeats of the period its agent
+ * announced in its last report (`heartbeat_ms`), never under one second; `fallbackMs` (3 of the
+ * center's `--heartbeat`) for an agent that announced none.
+ */
+export function staleAfterMs(status: Record<string, unknown> | undefined, fallbackMs: number): number {
+  const heartbeatMs = status?.heartbeat_ms;
+  if (typeof heartbeatMs !== 'number' || !Number.isFinite(heartbeatMs) || heartbeatMs <= 0) return fallbackMs;
+  return Math.max(MIN_STALE_AFTER_MS, MISSED_HEARTBEATS * heartbeatMs);
 }
 
-/** Builds a node's summary from the center's state and its last status report. */
+/**
+ * Builds a node's summary from the center's state and its last status report. `fallbackStaleAfterMs`
+ * applies to agents that do not announce their heartbeat (see `staleAfterMs`).
+ */
 export function summarizeNode(
   state: CenterState,
   node: string,
   record: NodeStatusRecord | undefined,
-  staleAfterMs: number,
+  fallbackStaleAfterMs: number,
   now = Date.now(),
 ): NodeSummary {
   const view = state.view(node);
@@ -37,7 +39,8 @@ export function summarizeNode(
     applied === null ? null : applied >= view.revision ? view.hash : state.effectiveAt(node, applied).hash;
   const reportedDrift = status.drift === true;
   const outOfDate = applied === null || appliedHash !== view.hash;
-  const stale = record !== undefined && now - Date.parse(record.received_at) > staleAfterMs;
+  const silenceMs = staleAfterMs(status, fallbackStaleAfterMs);
+  const stale = record !== undefined && now - Date.parse(record.received_at) > silenceMs;
   const applyResult = typeof status.apply_result === 'string' ? status.apply_result : null;
   let summaryState: NodeSummary['state'] = 'in_sync';
   if (!record) summaryState = 'unknown';
@@ -56,10 +59,11 @@ export function summarizeNode(
     apply_result: applyResult,
     message: typeof status.message === 'string' ? status.message : null,
     last_seen: record?.received_at ?? null,
+    stale_after_ms: silenceMs,
     stale,
     drift: record !== undefined && (reportedDrift || (applied !== null && appliedHash !== view.hash)),
     state: summaryState,
-    programs: (status.programs as Record<string, unknown> | undefined) ?? {},
-    agent: status.agent ?? null,
+    programs: (status.programs as NodeSummary['programs'] | undefined) ?? {},
+    agent: (status.agent as NodeStatus['agent']) ?? null,
   };
 }

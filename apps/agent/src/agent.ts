@@ -1,64 +1,30 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { classifyChange, parseDuration, validateEffectiveConfig } from '@celeriac/config-schema';
+import { type NodeStatus, validateEffectiveConfig } from '@celeriac/config-schema';
 import type { Logger } from '@celeriac/logger';
+import { agentVersion, defaultCeleriacBin, truncate } from './agent-info.js';
+import type { AgentEvent, AgentOptions, AgentState } from './agent-types.js';
 import { CenterClient, type ServedConfig } from './center-client.js';
 import { ChildRegistry } from './child-registry.js';
-import { programDir, writeFileAtomic } from './config-files.js';
 import { ConfigPoller } from './config-poller.js';
 import { ConfigWatcher, type DriftEvent } from './config-watcher.js';
-import type { CrashBackoffOptions } from './crash-backoff.js';
-import { AgentError, ConfigRenderError } from './errors.js';
+import {
+  type AgentError,
+  AgentIllegalStateError,
+  AgentStateDirError,
+  ConfigInvalidError,
+  ConfigRenderError,
+} from './errors.js';
 import { LastKnownGood } from './last-known-good.js';
 import { type AgentMetrics, MetricsServer } from './metrics-server.js';
 import { OwnerRestorer } from './owner-restorer.js';
-import { Program, type ProgramOutcome, type ProgramSpec, type ReplicaExit } from './program.js';
-import { buildLaunch, type LaunchContext, type RenderedConfig, renderProgramConfig } from './program-launch.js';
+import type { LaunchContext } from './program-launch.js';
+import { type PreparedProgram, prepareRevision } from './program-spec.js';
+import { ProgramSupervisor } from './program-supervisor.js';
+import type { ReplicaExit } from './replica.js';
+import { StateLog } from './state-log.js';
 import { StatusReporter } from './status-reporter.js';
-import type { NodeConfig, NodeStatus, ProgramDefinition } from './types.js';
-
-/** Options of an agent. */
-export interface AgentOptions {
-  centerUrl: string;
-  node: string;
-  token: string;
-  stateDir: string;
-  logger: Logger;
-  /** `host:port` for /healthz and /metrics; port 0 picks a free one; omit for none. */
-  metricsListen?: string;
-  /** Host name used in worker names (`<node>.<program>.<replica>@<host>`). */
-  host?: string;
-  /** Directory relative app paths and commands resolve against; defaults to the current one. */
-  workDir?: string;
-  heartbeatMs?: number;
-  longPollWaitSec?: number;
-  /** How long the first config request may take before the agent starts from its last-known-good copy. */
-  startupFetchTimeoutMs?: number;
-  pythonPath?: string;
-  nodePath?: string;
-  celeriacBin?: string;
-  crashBackoff?: CrashBackoffOptions;
-  /** Debounce of the config file watcher. */
-  watchDebounceMs?: number;
-}
-
-/** Agent life cycle; `degraded` = programs run but the center is unreachable. */
-export type AgentState = 'created' | 'starting' | 'running' | 'degraded' | 'stopping' | 'stopped';
-
-type ChangeAction = 'start' | 'restart' | 'stop' | 'scale' | 'none';
-
-interface ProgramEntry {
-  program: Program;
-  /** The whole effective config the program's processes were started from. */
-  applied: NodeConfig;
-  rendered: RenderedConfig;
-  drift: boolean;
-}
-
-const DEFAULT_STOP_TIMEOUT_MS = 30_000;
-const DEFAULT_READY_TIMEOUT_MS = 30_000;
 
 /**
  * The supervisor of one node: long-polls the center for the node's effective config, validates
@@ -67,7 +33,7 @@ const DEFAULT_READY_TIMEOUT_MS = 30_000;
  * last-known-good copy, watches the files for hand edits, and reports status to the center.
  */
 export class Agent {
-  private state: AgentState = 'created';
+  private readonly stateLog: StateLog<AgentState>;
   private readonly client: CenterClient;
   private readonly registry: ChildRegistry;
   private readonly lastKnownGood: LastKnownGood;
@@ -75,9 +41,9 @@ export class Agent {
   private readonly reporter: StatusReporter;
   private readonly watcher: ConfigWatcher;
   private readonly poller: ConfigPoller;
+  private readonly supervisor: ProgramSupervisor;
   private readonly metrics: MetricsServer | undefined;
   private readonly launchContext: LaunchContext;
-  private readonly programs = new Map<string, ProgramEntry>();
   private chain: Promise<void> = Promise.resolve();
   private appliedRevision: number | null = null;
   private attemptedRevision: number | undefined;
@@ -92,6 +58,7 @@ export class Agent {
 
   constructor(private readonly options: AgentOptions) {
     this.logger = options.logger;
+    this.stateLog = new StateLog<AgentState>('created', this.logger, 'agent.state');
     const stateDir = path.resolve(options.stateDir);
     this.launchContext = {
       node: options.node,
@@ -122,9 +89,23 @@ export class Agent {
       logger: this.logger,
       waitSec: options.longPollWaitSec ?? 30,
       onConfig: (served) => this.enqueue(() => this.apply(served, 'center')),
-      onReachable: (reachable) => this.setReachable(reachable),
+      onReachable: (reachable, error) => this.setReachable(reachable, error),
+    });
+    this.supervisor = new ProgramSupervisor({
+      logger: this.logger,
+      stateDir,
+      registry: this.registry,
+      watcher: this.watcher,
+      crashBackoff: options.crashBackoff,
+      onChange: () => this.reporter.notify(),
+      onExit: (exit) => this.onReplicaExit(exit),
     });
     if (options.metricsListen) this.metrics = new MetricsServer(options.metricsListen, () => this.metricsSnapshot());
+  }
+
+  /** The agent's state (see `AgentState`). */
+  get state(): AgentState {
+    return this.stateLog.value;
   }
 
   /** URL of the metrics server once started ('' without one). */
@@ -141,67 +122,35 @@ export class Agent {
   /**
    * Starts the agent: kills leftovers of a previous run, starts the metrics server and the file
    * watcher, applies the center's config (or, when the center cannot be reached, the
-   * last-known-good copy) and starts long-polling.
+   * last-known-good copy) and starts long-polling. Throws `AgentIllegalStateError` unless the
+   * agent is `created`; when it fails, the agent is `failed` and the error is thrown.
    */
   async start(): Promise<void> {
-    if (this.state !== 'created') return;
-    this.state = 'starting';
-    const stateDir = this.launchContext.stateDir;
+    if (this.state !== 'created') {
+      throw new AgentIllegalStateError(`start() was called on a ${this.state} agent; an Agent starts once`);
+    }
+    this.setState('starting', 'start() called');
     try {
-      mkdirSync(path.join(stateDir, 'programs'), { recursive: true, mode: 0o700 });
+      await this.open();
     } catch (error) {
-      throw new AgentError(
-        'AGENT_STATE_DIR',
-        `cannot create the state dir ${stateDir} (${(error as Error).message}); pass a writable --state-dir`,
-      );
+      await Promise.all([this.watcher.close(), this.metrics?.close(), this.restorer.close()]);
+      this.setState('failed', (error as Error).message);
+      throw error;
     }
-    const leftovers = await this.registry.reapLeftovers();
-    await Promise.all(
-      leftovers
-        .filter((c) => c.ownerId && c.brokerUrl)
-        .map((c) => this.restorer.restore(c.brokerUrl as string, c.ownerId as string)),
-    );
-    if (this.metrics) {
-      const url = await this.metrics.start();
-      this.logger.info({ url }, 'agent metrics listening');
-    }
-    await this.watcher.start();
-    let first: ServedConfig | null = null;
-    try {
-      first = await this.client.fetchConfig(null, 0, AbortSignal.timeout(this.options.startupFetchTimeoutMs ?? 3000));
-      this.setReachable(true);
-    } catch (error) {
-      this.setReachable(false);
-      this.logger.warn({ err: (error as Error).message }, 'center unreachable at start');
-    }
+    const first = await this.fetchFirstConfig();
     if (first) await this.enqueue(() => this.apply(first, 'center'));
-    if (!first || (this.applyResult === 'invalid' && this.programs.size === 0)) {
+    if (!first || (this.applyResult === 'invalid' && this.supervisor.size === 0)) {
       // Unreachable center, or an invalid config at start: run the last config that worked.
-      const refused = first ? { revision: this.attemptedRevision, message: this.message } : undefined;
-      const saved = await this.lastKnownGood.load((error) =>
-        this.logger.error({ err: error.message }, 'ignoring the last-known-good copy'),
-      );
-      if (saved) {
-        this.logger.warn({ revision: saved.revision }, 'starting programs from the last-known-good config');
-        await this.enqueue(() =>
-          this.apply(
-            { node: this.options.node, revision: saved.revision, hash: saved.hash, config: saved.config },
-            'last-known-good',
-          ),
-        );
-        if (refused && this.applyResult === 'ok') {
-          this.applyResult = 'invalid';
-          this.attemptedRevision = refused.revision;
-          this.message = `${refused.message}; running the last-known-good revision ${saved.revision}`;
-        }
-      }
+      await this.applyLastKnownGood(first ? { revision: this.attemptedRevision, message: this.message } : undefined);
     }
     // close() may have been called while the first config was being applied.
     if (this.closing) return;
-    this.state = this.centerReachable ? 'running' : 'degraded';
+    this.setState(
+      this.centerReachable ? 'running' : 'degraded',
+      this.centerReachable ? 'first config handled' : 'the center is unreachable; running the config in force',
+    );
     this.reporter.start();
     this.poller.start(first?.revision ?? this.appliedRevision ?? null);
-    this.emit({ type: 'state', state: this.state });
   }
 
   /** Stops long-polling, stops every program gracefully (TERM, then KILL after its stop timeout) and reports. Idempotent. */
@@ -212,55 +161,107 @@ export class Agent {
 
   /** KILLs every program's processes now, without waiting for their stop timeouts (a second SIGTERM/SIGINT). */
   kill(): void {
-    this.logger.warn('killing every program process now');
-    for (const entry of this.programs.values()) entry.program.killAll();
-  }
-
-  private async shutdown(): Promise<void> {
-    if (this.state === 'created') {
-      this.state = 'stopped';
-      return;
-    }
-    this.state = 'stopping';
-    this.emit({ type: 'state', state: this.state });
-    this.reporter.notify();
-    await this.poller.close();
-    await this.watcher.close();
-    await Promise.all([...this.programs.values()].map((e) => e.program.close()));
-    await this.chain;
-    await Promise.all([...this.programs.values()].map((e) => e.program.close()));
-    this.state = 'stopped';
-    await this.reporter.close(this.status());
-    await this.restorer.close();
-    await this.metrics?.close();
-    this.emit({ type: 'state', state: this.state });
+    this.logger.warn({ event: 'agent.kill', state: this.state }, 'killing every program process now');
+    this.supervisor.killAll();
   }
 
   /** The body of the next status report. */
   status(): NodeStatus {
-    const programs: NodeStatus['programs'] = {};
-    for (const [name, entry] of this.programs) programs[name] = entry.program.status();
     const status: NodeStatus = {
       applied_revision: this.appliedRevision,
       apply_result: this.applyResult,
-      drift: [...this.programs.values()].some((e) => e.drift),
-      programs,
+      drift: this.supervisor.drift,
+      programs: this.supervisor.statuses(),
       agent: { pid: process.pid, started_at: this.startedAt, version: agentVersion() },
+      heartbeat_ms: this.reporter.heartbeatMs,
     };
     if (this.attemptedRevision !== undefined) status.attempted_revision = this.attemptedRevision;
     if (this.message !== undefined) status.message = truncate(this.message, 4000);
     return status;
   }
 
-  /** Agent state (see `AgentState`). */
-  get currentState(): AgentState {
-    return this.state;
+  /** The state dir, leftovers of a killed predecessor, the metrics server and the file watcher. */
+  private async open(): Promise<void> {
+    const stateDir = this.launchContext.stateDir;
+    try {
+      mkdirSync(path.join(stateDir, 'programs'), { recursive: true, mode: 0o700 });
+    } catch (error) {
+      throw new AgentStateDirError(
+        `cannot create the state dir ${stateDir} (${(error as Error).message}); pass a writable --state-dir`,
+        { cause: error },
+      );
+    }
+    const leftovers = await this.registry.reapLeftovers();
+    await Promise.all(
+      leftovers
+        .filter((c) => c.ownerId && c.brokerUrl)
+        .map((c) => this.restorer.restore(c.brokerUrl as string, c.ownerId as string)),
+    );
+    if (this.metrics) {
+      const url = await this.metrics.start();
+      this.logger.info({ event: 'agent.metrics_listening', url }, 'agent metrics listening');
+    }
+    await this.watcher.start();
+  }
+
+  private async fetchFirstConfig(): Promise<ServedConfig | null> {
+    try {
+      const timeout = AbortSignal.timeout(this.options.startupFetchTimeoutMs ?? 3000);
+      const first = await this.client.fetchConfig(null, 0, timeout);
+      this.setReachable(true);
+      return first;
+    } catch (error) {
+      this.setReachable(false, error as Error);
+      this.logger.warn({ event: 'agent.center_unreachable_at_start', err: error }, 'center unreachable at start');
+      return null;
+    }
+  }
+
+  private async applyLastKnownGood(refused: { revision: number | undefined; message: string | undefined } | undefined) {
+    const saved = await this.lastKnownGood.load((error) =>
+      this.logger.error({ event: 'agent.last_known_good_ignored', err: error }, 'ignoring the last-known-good copy'),
+    );
+    if (!saved) return;
+    this.logger.warn(
+      { event: 'agent.last_known_good_used', revision: saved.revision },
+      'starting programs from the last-known-good config',
+    );
+    const served = { node: this.options.node, revision: saved.revision, hash: saved.hash, config: saved.config };
+    await this.enqueue(() => this.apply(served, 'last-known-good'));
+    if (refused && this.applyResult === 'ok') {
+      this.applyResult = 'invalid';
+      this.attemptedRevision = refused.revision;
+      this.message = `${refused.message}; running the last-known-good revision ${saved.revision}`;
+    }
+  }
+
+  private async shutdown(): Promise<void> {
+    if (this.state === 'failed') return;
+    if (this.state === 'created') {
+      this.setState('stopped', 'close() before start()');
+      return;
+    }
+    this.setState('stopping', 'close() called');
+    this.reporter.notify();
+    await this.poller.close();
+    await this.watcher.close();
+    await this.supervisor.closeAll();
+    await this.chain;
+    // An apply that was under way may have started programs after the first closeAll().
+    await this.supervisor.closeAll();
+    this.setState('stopped', 'every program stopped');
+    await this.reporter.close(this.status());
+    await this.restorer.close();
+    await this.metrics?.close();
+  }
+
+  private setState(to: AgentState, reason: string): void {
+    if (this.stateLog.set(to, reason)) this.emit({ type: 'state', state: to });
   }
 
   private metricsSnapshot(): AgentMetrics {
     const programs: AgentMetrics['programs'] = {};
-    for (const [name, entry] of this.programs) {
-      const s = entry.program.status();
+    for (const [name, s] of Object.entries(this.supervisor.statuses())) {
       programs[name] = { state: s.state, replicas: s.pids.length, restarts: s.restarts };
     }
     return {
@@ -274,29 +275,24 @@ export class Agent {
     };
   }
 
-  private setReachable(reachable: boolean): void {
+  private setReachable(reachable: boolean, error?: Error): void {
     if (this.centerReachable === reachable) return;
     this.centerReachable = reachable;
-    if (this.state === 'running' || this.state === 'degraded') {
-      this.state = reachable ? 'running' : 'degraded';
-      this.logger[reachable ? 'info' : 'warn'](
-        reachable ? 'center reachable again' : 'center unreachable; programs keep running on the config in force',
-      );
-      this.emit({ type: 'state', state: this.state });
-      if (reachable) this.reporter.notify();
+    if (this.state !== 'running' && this.state !== 'degraded') return;
+    if (reachable) {
+      this.setState('running', 'the center answers again');
+      this.reporter.notify();
+    } else {
+      this.setState('degraded', `${error?.message ?? 'the center is unreachable'}; programs keep running`);
     }
   }
 
   private enqueue(step: () => Promise<void>): Promise<void> {
     const next = this.chain.then(step, step);
     this.chain = next.catch((error: unknown) => {
-      this.logger.error({ err: error }, 'agent step failed unexpectedly');
+      this.logger.error({ event: 'agent.step_failed', err: error }, 'agent step failed unexpectedly');
     });
     return this.chain;
-  }
-
-  private changed(): void {
-    this.reporter.notify();
   }
 
   /** Validates, renders, writes and applies one config; the outcome is reported. */
@@ -306,214 +302,102 @@ export class Agent {
     const log = this.logger.child({ revision, source });
     const validation = validateEffectiveConfig(served.config);
     if (!validation.ok) {
-      const problems = validation.issues.map((i) => `${i.path || '(root)'}: ${i.message}`).join('; ');
-      this.refuse(revision, `revision ${revision} is invalid and was not applied: ${problems}`, log);
+      const error = new ConfigInvalidError(validation.issues, `revision ${revision}`);
+      this.refuse(revision, error.message, error, log);
       return;
     }
-    const config = validation.value as unknown as NodeConfig;
-    const specs = new Map<string, { spec: ProgramSpec; rendered: RenderedConfig }>();
+    const config = validation.value;
+    let prepared: Map<string, PreparedProgram>;
     try {
-      for (const [name, def] of Object.entries(config.programs ?? {})) {
-        specs.set(name, this.buildSpec(name, def, config, revision));
-      }
+      prepared = prepareRevision(config, this.launchContext, revision);
     } catch (error) {
-      if (!(error instanceof ConfigRenderError) && !(error instanceof AgentError)) throw error;
-      this.refuse(revision, `revision ${revision} cannot be rendered and was not applied: ${error.message}`, log);
+      if (!(error instanceof ConfigRenderError)) throw error;
+      const message = `revision ${revision} cannot be rendered and was not applied: ${error.message}`;
+      this.refuse(revision, message, error, log);
       return;
     }
-
-    const plan = new Map<string, { action: ChangeAction; reasons: string[] }>();
-    for (const name of new Set([...this.programs.keys(), ...specs.keys()])) {
-      const entry = this.programs.get(name);
-      const classified = classifyChange(
-        (entry?.applied ?? null) as Parameters<typeof classifyChange>[0],
-        config as unknown as Parameters<typeof classifyChange>[1],
-      )[name] ?? { action: specs.has(name) ? (entry ? 'none' : 'start') : 'stop', reasons: [] };
-      let { action } = classified;
-      const reasons = [...classified.reasons];
-      const next = specs.get(name);
-      if (action === 'none' && entry && next) {
-        if (entry.drift && entry.rendered.hash !== next.rendered.hash) {
-          action = 'restart';
-          reasons.push('config file had been edited on the host; the center config replaces it');
-        } else if (entry.program.state() === 'fatal') {
-          action = 'restart';
-          reasons.push('program was FATAL; a new revision gives it another start');
-        }
-      }
-      if (action === 'none' && !entry && next) action = 'start';
-      plan.set(name, { action: action as ChangeAction, reasons });
+    const plan = this.supervisor.plan(config, prepared);
+    for (const [program, change] of Object.entries(plan)) {
+      if (change.action === 'none') continue;
+      log.info(
+        { event: 'agent.program_change', program, action: change.action, reasons: change.reasons },
+        'program change',
+      );
     }
-    for (const [name, p] of plan) {
-      if (p.action !== 'none') log.info({ program: name, action: p.action, reasons: p.reasons }, 'program change');
-    }
-
-    for (const [name, { rendered }] of specs) {
-      await this.writeConfig(name, rendered);
-    }
-
     this.attemptedRevision = revision;
     this.applyResult = 'pending';
     this.message = undefined;
-    this.changed();
-
-    const failures: string[] = [];
-    await Promise.all(
-      [...plan].map(async ([name, p]) => {
-        const outcome = await this.execute(name, p.action, specs.get(name), config);
-        if (!outcome.ok) failures.push(outcome.message ?? `${name} failed`);
-      }),
-    );
-
-    const summary = [...plan]
-      .filter(([, p]) => p.action !== 'none')
-      .map(([name, p]) => `${name}: ${p.action}${p.reasons.length ? ` (${p.reasons.join(', ')})` : ''}`)
+    const failures = await this.supervisor.apply(config, prepared, plan);
+    const summary = Object.entries(plan)
+      .filter(([, change]) => change.action !== 'none')
+      .map(([name, c]) => `${name}: ${c.action}${c.reasons.length ? ` (${c.reasons.join(', ')})` : ''}`)
       .join('; ');
     if (failures.length === 0) {
       this.appliedRevision = revision;
       this.applyResult = 'ok';
-      this.message = summary
-        ? `applied revision ${revision}: ${summary}`
-        : `applied revision ${revision}: no program affected`;
+      this.message = `applied revision ${revision}: ${summary || 'no program affected'}`;
       this.applies.ok = (this.applies.ok ?? 0) + 1;
-      log.info({ summary: summary || 'no program affected' }, 'config applied');
+      log.info({ event: 'agent.config_applied', summary: summary || 'no program affected' }, 'config applied');
       if (source === 'center') await this.lastKnownGood.save({ revision, hash: served.hash, config: served.config });
-      this.emit({ type: 'applied', revision, result: 'ok', message: this.message });
+      this.emit({ type: 'applied', revision, result: 'ok', message: this.message, errors: [] });
     } else {
       this.applyResult = 'failed';
-      this.message = `revision ${revision} failed to apply: ${failures.join('; ')}`;
+      this.message = `revision ${revision} failed to apply: ${failures.map((f) => f.message).join('; ')}`;
       this.applies.failed = (this.applies.failed ?? 0) + 1;
-      log.error({ failures }, 'config failed to apply; the programs that could not restart keep their old processes');
-      this.emit({ type: 'applied', revision, result: 'failed', message: this.message });
+      const errors = failures.map((f) => f.error);
+      log.error(
+        {
+          event: 'agent.apply_failed',
+          failures: failures.map((f) => ({ program: f.program, code: f.error.code, message: f.message })),
+          codes: errors.map((e) => e.code),
+          err: errors[0],
+        },
+        'config failed to apply; the programs that could not restart keep their old processes',
+      );
+      this.emit({ type: 'applied', revision, result: 'failed', message: this.message, errors });
     }
-    this.changed();
+    this.reporter.notify();
   }
 
-  private refuse(revision: number, message: string, log: Logger): void {
+  private refuse(revision: number, message: string, error: AgentError, log: Logger): void {
     this.attemptedRevision = revision;
     this.applyResult = 'invalid';
     this.message = message;
     this.applies.invalid = (this.applies.invalid ?? 0) + 1;
-    log.error(message);
-    this.emit({ type: 'applied', revision, result: 'invalid', message });
-    this.changed();
-  }
-
-  private async execute(
-    name: string,
-    action: ChangeAction,
-    next: { spec: ProgramSpec; rendered: RenderedConfig } | undefined,
-    config: NodeConfig,
-  ): Promise<ProgramOutcome> {
-    const entry = this.programs.get(name);
-    if (action === 'stop' || !next) {
-      if (!entry) return { ok: true };
-      this.programs.delete(name);
-      this.watcher.forget(entry.rendered.file);
-      await entry.program.close();
-      this.changed();
-      return { ok: true };
-    }
-    if (!entry) {
-      const program = new Program(next.spec, this.programDeps());
-      this.programs.set(name, { program, applied: config, rendered: next.rendered, drift: false });
-      return program.start();
-    }
-    if (action === 'none') {
-      entry.program.adopt(next.spec);
-      entry.applied = config;
-      entry.rendered = next.rendered;
-      return { ok: true };
-    }
-    if (action === 'scale') {
-      const outcome = await entry.program.scale(next.spec);
-      entry.applied = config;
-      entry.rendered = next.rendered;
-      return outcome;
-    }
-    if (action === 'start' && entry.program.pids().length === 0) {
-      entry.program.adopt(next.spec);
-      entry.applied = config;
-      entry.rendered = next.rendered;
-      entry.drift = false;
-      return entry.program.start();
-    }
-    const outcome = await entry.program.rollingRestart(next.spec);
-    if (outcome.ok) {
-      entry.applied = config;
-      entry.rendered = next.rendered;
-      entry.drift = false;
-    } else {
-      // The old processes keep running: put their config file back so that disk matches them.
-      await this.writeConfig(name, entry.rendered);
-    }
-    return outcome;
+    log.error({ event: 'agent.config_refused', code: error.code, err: error }, message);
+    this.emit({ type: 'applied', revision, result: 'invalid', message, errors: [error] });
+    this.reporter.notify();
   }
 
   /** A hand edit of a program's config file: restart the program onto it and report drift. */
   private async applyDrift(event: DriftEvent): Promise<void> {
-    const entry = this.programs.get(event.program);
-    if (!entry || this.state === 'stopping' || this.state === 'stopped') return;
-    entry.drift = true;
-    const spec = { ...entry.program.currentSpec, configHash: event.hash };
-    this.logger.warn({ program: event.program, file: event.file }, 'applying a hand edit of a config file (drift)');
-    this.changed();
-    const outcome = await entry.program.rollingRestart(spec);
-    // The processes now run on the edited file: the next revision compares against it.
-    if (outcome.ok) entry.rendered = { file: event.file, content: event.content, hash: event.hash };
+    if (this.state === 'stopping' || this.state === 'stopped') return;
+    this.logger.warn(
+      { event: 'agent.drift_applying', program: event.program, file: event.file },
+      'applying a hand edit of a config file (drift)',
+    );
+    const outcome = await this.supervisor.applyDrift(event);
+    if (!outcome) return;
     this.message = outcome.ok
       ? `config file of ${event.program} was edited on the host; applied and reported as drift`
       : `config file of ${event.program} was edited on the host and failed to apply: ${outcome.message}`;
     this.emit({ type: 'drift', program: event.program, ok: outcome.ok, message: this.message });
-    this.changed();
-  }
-
-  private async writeConfig(name: string, rendered: RenderedConfig): Promise<void> {
-    mkdirSync(programDir(this.launchContext.stateDir, name), { recursive: true, mode: 0o700 });
-    this.watcher.expect(name, rendered.file, rendered.hash);
-    await writeFileAtomic(rendered.file, rendered.content);
-  }
-
-  private buildSpec(
-    name: string,
-    def: ProgramDefinition,
-    config: NodeConfig,
-    revision: number,
-  ): { spec: ProgramSpec; rendered: RenderedConfig } {
-    const ctx = this.launchContext;
-    const rendered = renderProgramConfig(name, def, config, ctx, revision);
-    // Render every replica's command line now so that a template error refuses the revision.
-    buildLaunch(name, def, 1, config, ctx);
-    const brokerUrl = typeof config.celery?.broker_url === 'string' ? config.celery.broker_url : undefined;
-    const spec: ProgramSpec = {
-      name,
-      definition: def,
-      replicas: def.replicas ?? 1,
-      stopTimeoutMs: durationMs(def.stop_timeout, DEFAULT_STOP_TIMEOUT_MS),
-      readyTimeoutMs: durationMs(def.ready_timeout, DEFAULT_READY_TIMEOUT_MS),
-      configHash: rendered.hash,
-      launch: (replica, generation) => buildLaunch(name, def, replica, config, ctx, generation),
-    };
-    if (brokerUrl) spec.brokerUrl = brokerUrl;
-    return { spec, rendered };
-  }
-
-  private programDeps() {
-    return {
-      logger: this.logger,
-      registry: this.registry,
-      crashBackoff: this.options.crashBackoff,
-      onChange: () => this.changed(),
-      onExit: (exit: ReplicaExit) => this.onReplicaExit(exit),
-    };
+    this.reporter.notify();
   }
 
   private onReplicaExit(exit: ReplicaExit): void {
-    const level = exit.expected ? 'info' : 'warn';
-    this.logger[level](
-      { program: exit.program, replica: exit.replica, pid: exit.pid, code: exit.code, signal: exit.signal },
-      exit.expected ? 'program replica stopped' : 'program replica died',
-    );
+    const fields = {
+      program: exit.program,
+      replica: exit.replica,
+      pid: exit.pid,
+      code: exit.code,
+      signal: exit.signal,
+    };
+    if (exit.expected) {
+      this.logger.info({ event: 'program.replica_stopped', ...fields }, 'program replica stopped');
+    } else {
+      this.logger.warn({ event: 'program.replica_died', ...fields }, 'program replica died');
+    }
     if (exit.ownerId && exit.brokerUrl) void this.restorer.restore(exit.brokerUrl, exit.ownerId);
     this.emit({ type: 'exit', exit });
   }
@@ -523,40 +407,8 @@ export class Agent {
       try {
         listener(event);
       } catch (error) {
-        this.logger.error({ err: error }, 'agent event listener failed');
+        this.logger.error({ event: 'agent.listener_failed', err: error }, 'agent event listener failed');
       }
     }
   }
-}
-
-/** What an agent tells its listeners. */
-export type AgentEvent =
-  | { type: 'state'; state: AgentState }
-  | { type: 'applied'; revision: number; result: 'ok' | 'failed' | 'invalid'; message: string }
-  | { type: 'drift'; program: string; ok: boolean; message: string }
-  | { type: 'exit'; exit: ReplicaExit };
-
-function truncate(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
-}
-
-function durationMs(value: string | number | undefined, fallback: number): number {
-  return value === undefined ? fallback : parseDuration(value);
-}
-
-function defaultCeleriacBin(): string {
-  return fileURLToPath(new URL('../../cli/bin/celeriac.js', import.meta.url));
-}
-
-let version: string | undefined;
-function agentVersion(): string {
-  if (version === undefined) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
-      version = pkg.version ?? '0.0.0';
-    } catch {
-      version = '0.0.0';
-    }
-  }
-  return version;
 }

@@ -1,7 +1,7 @@
+import type { NodeStatus } from '@celeriac/config-schema';
 import { redactUrl } from '@celeriac/logger';
 import { CenterRejectedError, CenterUnreachableError } from './errors.js';
 import { requestJson } from './http-json.js';
-import type { NodeStatus } from './types.js';
 
 /** What `GET /v1/nodes/<node>/config` answers when the config changed. */
 export interface ServedConfig {
@@ -20,8 +20,13 @@ export interface CenterClientOptions {
   graceMs?: number;
 }
 
+/** Where status reports go (a `CenterClient`); rejects with `CenterRejectedError` or `CenterUnreachableError`. */
+export interface StatusSender {
+  postStatus(status: NodeStatus, timeoutMs?: number, signal?: AbortSignal): Promise<void>;
+}
+
 /** The center's HTTP API as an agent uses it: its node's config (long-poll) and its status. */
-export class CenterClient {
+export class CenterClient implements StatusSender {
   private readonly base: URL;
   private readonly graceMs: number;
 
@@ -82,7 +87,8 @@ export class CenterClient {
     }
     if (res.status >= 500) {
       throw new CenterUnreachableError(
-        `the center at ${this.safeUrl} answered ${res.status} to ${method} ${url.pathname}`,
+        `the center at ${this.safeUrl} answered ${res.status} to ${method} ${url.pathname}; see the center's log`,
+        { status: res.status },
       );
     }
     if (res.status >= 400) {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomicSync } from '@celeriac/common';
 import type { Logger } from '@celeriac/logger';
-import { writeFileAtomicSync } from './config-files.js';
 import { groupMembers, processStartTicks, signalGroup, waitGroupGone } from './process-group.js';
 
 /** One child process the agent started, as recorded on disk. */
@@ -68,14 +68,20 @@ export class ChildRegistry {
       const leaderTicks = processStartTicks(record.pgid);
       if (leaderTicks !== null && leaderTicks !== record.startTicks) {
         this.logger.warn(
-          { program: record.program, pid: record.pid },
+          { event: 'agent.leftover_pid_reused', program: record.program, pid: record.pid },
           'recorded child pid now belongs to another process; not touching it',
         );
         continue;
       }
       if (groupMembers(record.pgid).length === 0) continue;
       this.logger.warn(
-        { program: record.program, replica: record.replica, pid: record.pid, pgid: record.pgid },
+        {
+          event: 'agent.leftover_killed',
+          program: record.program,
+          replica: record.replica,
+          pid: record.pid,
+          pgid: record.pgid,
+        },
         'killing a leftover process group of a previous agent run',
       );
       signalGroup(record.pgid, 'SIGKILL');
@@ -91,7 +97,10 @@ export class ChildRegistry {
     try {
       writeFileAtomicSync(this.file, `${JSON.stringify(this.list(), null, 2)}\n`);
     } catch (error) {
-      this.logger.error({ err: error, file: this.file }, 'could not record child processes');
+      this.logger.error(
+        { event: 'agent.child_registry_write_failed', err: error, file: this.file },
+        'could not record child processes',
+      );
     }
   }
 }

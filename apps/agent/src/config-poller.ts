@@ -1,3 +1,4 @@
+import { sleep } from '@celeriac/common';
 import type { Logger } from '@celeriac/logger';
 import { type BackoffOptions, backoffDelayMs } from './backoff.js';
 import type { CenterClient, ServedConfig } from './center-client.js';
@@ -12,8 +13,8 @@ export interface ConfigPollerOptions {
   backoff?: BackoffOptions;
   /** Called with each new config, one at a time; the next poll asks for revisions after it. */
   onConfig(served: ServedConfig): Promise<void>;
-  /** Called when the center becomes reachable or unreachable. */
-  onReachable?(reachable: boolean): void;
+  /** Called when the center becomes reachable or unreachable; `error` says why it is not. */
+  onReachable?(reachable: boolean, error?: Error): void;
 }
 
 /**
@@ -27,8 +28,6 @@ export class ConfigPoller {
   private loop: Promise<void> | undefined;
   private failures = 0;
   private reachable: boolean | undefined;
-  private sleepTimer: NodeJS.Timeout | undefined;
-  private wake: (() => void) | undefined;
 
   constructor(private readonly options: ConfigPollerOptions) {}
 
@@ -42,8 +41,6 @@ export class ConfigPoller {
   /** Stops polling and aborts the request in flight. Idempotent. */
   async close(): Promise<void> {
     this.abort.abort();
-    if (this.sleepTimer) clearTimeout(this.sleepTimer);
-    this.wake?.();
     await this.loop;
   }
 
@@ -62,11 +59,14 @@ export class ConfigPoller {
         served = await client.fetchConfig(this.after, waitSec, this.abort.signal);
       } catch (error) {
         if (this.abort.signal.aborted) return;
-        this.setReachable(false);
+        this.setReachable(false, error as Error);
         const delayMs = backoffDelayMs(this.failures, backoff);
         this.failures += 1;
-        logger.warn({ err: (error as Error).message, retryInMs: delayMs }, 'config long-poll failed');
-        await this.sleep(delayMs);
+        logger.warn(
+          { event: 'agent.long_poll_failed', err: error, attempt: this.failures, retry_in_ms: delayMs },
+          'config long-poll failed',
+        );
+        await sleep(delayMs, this.abort.signal);
         continue;
       }
       this.failures = 0;
@@ -76,21 +76,17 @@ export class ConfigPoller {
       try {
         await this.options.onConfig(served);
       } catch (error) {
-        logger.error({ err: error, revision: served.revision }, 'applying a config failed unexpectedly');
+        logger.error(
+          { event: 'agent.apply_crashed', err: error, revision: served.revision },
+          'applying a config failed unexpectedly',
+        );
       }
     }
   }
 
-  private setReachable(reachable: boolean): void {
+  private setReachable(reachable: boolean, error?: Error): void {
     if (this.reachable === reachable) return;
     this.reachable = reachable;
-    this.options.onReachable?.(reachable);
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      this.wake = resolve;
-      this.sleepTimer = setTimeout(resolve, ms);
-    });
+    this.options.onReachable?.(reachable, error);
   }
 }

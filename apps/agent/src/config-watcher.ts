@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
+import { isAtomicTempFile } from '@celeriac/common';
 import type { Logger } from '@celeriac/logger';
 import { type FSWatcher, watch } from 'chokidar';
-import { isTempFile } from './config-files.js';
 import { fileHash } from './program-launch.js';
 
 /** A config file whose content no longer matches what the agent wrote. */
@@ -35,14 +35,16 @@ export class ConfigWatcher {
     if (this.watcher || this.closed) return;
     const watcher = watch(this.dir, {
       ignoreInitial: true,
-      ignored: (file) => isTempFile(file) || /[/\\](logs|ready)([/\\]|$)/.test(file),
+      ignored: (file) => isAtomicTempFile(file) || /[/\\](logs|ready)([/\\]|$)/.test(file),
       awaitWriteFinish: false,
       atomic: true,
     });
     this.watcher = watcher;
     const onEvent = (file: string) => this.schedule(file);
     watcher.on('add', onEvent).on('change', onEvent);
-    watcher.on('error', (error) => this.options.logger.warn({ err: error }, 'config watcher error'));
+    watcher.on('error', (error) =>
+      this.options.logger.warn({ event: 'agent.watcher_error', err: error }, 'config watcher error'),
+    );
     await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
   }
 
@@ -89,7 +91,10 @@ export class ConfigWatcher {
     const hash = fileHash(content);
     const current = this.expected.get(file);
     if (!current || current.hash === hash || this.closed) return;
-    this.options.logger.warn({ program: entry.program, file }, 'config file was changed on the host');
+    this.options.logger.warn(
+      { event: 'agent.config_file_edited', program: entry.program, file },
+      'config file was changed on the host',
+    );
     this.expected.set(file, { program: entry.program, hash });
     this.options.onDrift({ program: entry.program, file, hash, content: content.toString('utf8') });
   }

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { writeFileAtomic } from './config-files.js';
+import { writeFileAtomic } from '@celeriac/common';
+import { ConfigInvalidError } from './errors.js';
 
 /** The last config this node applied successfully, as the center served it. */
 export interface KnownGoodConfig {
@@ -21,7 +22,10 @@ export class LastKnownGood {
     this.file = path.join(stateDir, 'last-known-good.json');
   }
 
-  /** The saved copy, or null when there is none or it cannot be read (the reason goes to `onError`). */
+  /**
+   * The saved copy, or null when there is none or it cannot be read (the reason goes to `onError`:
+   * the OS error, or a `ConfigInvalidError` for a file that is not a last-known-good copy).
+   */
   async load(onError?: (error: Error) => void): Promise<KnownGoodConfig | null> {
     let text: string;
     try {
@@ -37,7 +41,8 @@ export class LastKnownGood {
       }
       return { revision: value.revision, hash: value.hash, config: value.config, savedAt: String(value.savedAt ?? '') };
     } catch (error) {
-      onError?.(new Error(`${this.file} is not a valid last-known-good file (${(error as Error).message})`));
+      const problem = `${(error as Error).message}; delete the file or let the agent reach the center`;
+      onError?.(new ConfigInvalidError([{ path: '', message: problem }], `the last-known-good file ${this.file}`));
       return null;
     }
   }

@@ -1,5 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { PROGRAM_STATES } from '@celeriac/config-schema';
+import { AgentUsageError } from './errors.js';
 
 /** What the metrics endpoints show. */
 export interface AgentMetrics {
@@ -12,7 +14,45 @@ export interface AgentMetrics {
   tasksRestored: number;
 }
 
-const PROGRAM_STATES = ['starting', 'running', 'backoff', 'stopping', 'stopped', 'fatal'];
+/** What the agent's HTTP endpoints answer to one request. */
+export interface MetricsResponse {
+  status: number;
+  contentType: string;
+  body: string;
+}
+
+/**
+ * The answer to `GET <urlPath>` for a snapshot: `/healthz` (JSON; 503 once the agent stopped or
+ * failed, or a program is FATAL), `/metrics` (Prometheus text), 404 otherwise. Pure, so tests
+ * call it without a server.
+ */
+export function metricsResponse(urlPath: string, m: AgentMetrics): MetricsResponse {
+  const path = urlPath.split('?')[0];
+  if (path === '/healthz') {
+    const healthy =
+      m.state !== 'stopped' && m.state !== 'failed' && !Object.values(m.programs).some((p) => p.state === 'fatal');
+    const body = {
+      status: healthy ? 'ok' : 'unhealthy',
+      state: m.state,
+      center_reachable: m.centerReachable,
+      applied_revision: m.appliedRevision,
+      programs: Object.fromEntries(Object.entries(m.programs).map(([k, v]) => [k, v.state])),
+    };
+    return { status: healthy ? 200 : 503, contentType: 'application/json', body: JSON.stringify(body) };
+  }
+  if (path === '/metrics') return { status: 200, contentType: 'text/plain; version=0.0.4', body: renderPrometheus(m) };
+  const error = { code: 'NOT_FOUND', message: `no such path ${path}; try /healthz or /metrics` };
+  return { status: 404, contentType: 'application/json', body: JSON.stringify({ error }) };
+}
+
+/** The agent's HTTP server, built but not listening (the way fastify's `buildServer` is). */
+export function buildMetricsServer(snapshot: () => AgentMetrics): http.Server {
+  return http.createServer((req, res) => {
+    const answer = metricsResponse(req.url ?? '/', snapshot());
+    res.writeHead(answer.status, { 'content-type': answer.contentType });
+    res.end(answer.body);
+  });
+}
 
 /** `/healthz` (JSON) and `/metrics` (Prometheus text) on a local port. */
 export class MetricsServer {
@@ -28,7 +68,7 @@ export class MetricsServer {
   async start(): Promise<string> {
     if (this.server) return this.url();
     const { host, port } = parseListen(this.listen);
-    const server = http.createServer((req, res) => this.handle(req, res));
+    const server = buildMetricsServer(this.snapshot);
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -36,6 +76,11 @@ export class MetricsServer {
         server.off('error', reject);
         resolve();
       });
+    }).catch((error: unknown) => {
+      this.server = undefined;
+      throw new AgentUsageError(
+        `cannot serve metrics on --metrics-listen ${this.listen} (${(error as Error).message}); pick a free port or 0`,
+      );
     });
     this.address = server.address() as AddressInfo;
     return this.url();
@@ -54,34 +99,6 @@ export class MetricsServer {
     this.server = undefined;
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const path = (req.url ?? '/').split('?')[0];
-    const m = this.snapshot();
-    if (path === '/healthz') {
-      const healthy = m.state !== 'stopped' && !Object.values(m.programs).some((p) => p.state === 'fatal');
-      res.writeHead(healthy ? 200 : 503, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({
-          status: healthy ? 'ok' : 'unhealthy',
-          state: m.state,
-          center_reachable: m.centerReachable,
-          applied_revision: m.appliedRevision,
-          programs: Object.fromEntries(Object.entries(m.programs).map(([k, v]) => [k, v.state])),
-        }),
-      );
-      return;
-    }
-    if (path === '/metrics') {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-      res.end(renderPrometheus(m));
-      return;
-    }
-    res.writeHead(404, { 'content-type': 'application/json' });
-    res.end(
-      JSON.stringify({ error: { code: 'NOT_FOUND', message: `no such path ${path}; try /healthz or /metrics` } }),
-    );
   }
 }
 
@@ -138,6 +155,8 @@ function label(value: string): string {
 
 function parseListen(listen: string): { host: string; port: number } {
   const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(listen);
-  if (!match) throw new Error(`--metrics-listen "${listen}" is not host:port (e.g. 127.0.0.1:9464)`);
+  if (!match || Number(match[3]) > 65_535) {
+    throw new AgentUsageError(`--metrics-listen "${listen}" is not host:port (e.g. 127.0.0.1:9464)`);
+  }
   return { host: match[1] ?? match[2] ?? '127.0.0.1', port: Number(match[3]) };
 }

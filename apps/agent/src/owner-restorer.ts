@@ -23,12 +23,16 @@ export class OwnerRestorer {
       const count = await broker.restoreOwner(ownerId);
       this.restores += 1;
       this.tasks += count;
-      if (count > 0)
-        this.logger.info({ owner: ownerId, tasks: count }, 'put a dead worker’s unacknowledged tasks back');
+      if (count > 0) {
+        this.logger.info(
+          { event: 'agent.tasks_restored', owner: ownerId, tasks: count },
+          'put a dead worker’s unacknowledged tasks back',
+        );
+      }
       return count;
     } catch (error) {
       this.logger.error(
-        { owner: ownerId, broker: redactUrl(brokerUrl), err: (error as Error).message },
+        { event: 'agent.restore_failed', owner: ownerId, broker: redactUrl(brokerUrl), err: error },
         'could not restore a dead worker’s tasks; they come back after the visibility timeout',
       );
       return 0;

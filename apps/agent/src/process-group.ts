@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { sleep } from '@celeriac/common';
 
 /** Sends `signal` to every process of a process group; false when the group no longer exists. */
 export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
@@ -77,7 +78,7 @@ export async function waitGroupGone(pgid: number, timeoutMs: number): Promise<bo
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (groupMembers(pgid).length === 0) return true;
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
   }
   return groupMembers(pgid).length === 0;
 }

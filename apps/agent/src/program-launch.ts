@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { celerySettingsForProgram } from '@celeriac/config-schema';
-import { programDir } from './config-files.js';
+import { celerySettingsForProgram, type EffectiveConfig, type Program } from '@celeriac/config-schema';
+import { programDir } from './program-dir.js';
 import { renderCeleryconfig } from './render-celeryconfig.js';
 import { renderArgv, renderTemplate } from './render-command-config.js';
-import type { NodeConfig, ProgramDefinition } from './types.js';
 
 /** A command program counts as ready once it has stayed alive this long. */
 export const COMMAND_GRACE_MS = 500;
@@ -67,7 +66,7 @@ export function fileHash(content: string | Uint8Array): string {
 }
 
 /** The config file a program reads: config.json, celeryconfig.py, or the command's rendered file. */
-export function configFilePath(stateDir: string, name: string, def: ProgramDefinition): string {
+export function configFilePath(stateDir: string, name: string, def: Program): string {
   const dir = programDir(stateDir, name);
   if (def.kind === 'celeriac-worker') return path.join(dir, 'config.json');
   if (def.kind === 'celery-worker') return path.join(dir, 'celeryconfig.py');
@@ -78,8 +77,8 @@ export function configFilePath(stateDir: string, name: string, def: ProgramDefin
 /** Renders the program's config file from the node's effective config. */
 export function renderProgramConfig(
   name: string,
-  def: ProgramDefinition,
-  config: NodeConfig,
+  def: Program,
+  config: EffectiveConfig,
   ctx: LaunchContext,
   revision: number | null,
 ): RenderedConfig {
@@ -104,9 +103,9 @@ export function renderProgramConfig(
  */
 export function buildLaunch(
   name: string,
-  def: ProgramDefinition,
+  def: Program,
   replica: number,
-  config: NodeConfig,
+  config: EffectiveConfig,
   ctx: LaunchContext,
   generation = 1,
 ): Launch {
@@ -182,8 +181,8 @@ export function buildLaunch(
 
 function templateContext(
   name: string,
-  def: ProgramDefinition,
-  config: NodeConfig,
+  def: Program,
+  config: EffectiveConfig,
   ctx: LaunchContext,
   configFile: string,
 ): Record<string, unknown> {

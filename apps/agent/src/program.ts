@@ -1,40 +1,16 @@
-import { closeSync, mkdirSync, openSync, rmSync, statSync } from 'node:fs';
-import path from 'node:path';
+import type { LastExit, ProgramState, ProgramStatus } from '@celeriac/config-schema';
 import type { Logger } from '@celeriac/logger';
-import { execa } from 'execa';
 import type { ChildRegistry } from './child-registry.js';
 import { CrashBackoff, type CrashBackoffOptions } from './crash-backoff.js';
-import { processStartTicks, signalGroup, signalProcess } from './process-group.js';
-import type { Launch } from './program-launch.js';
+import { ProgramSpawnError } from './errors.js';
+import { processStartTicks } from './process-group.js';
+import type { ProgramSpec } from './program-spec.js';
 import { waitForReadiness } from './readiness.js';
-import type { LastExit, ProgramDefinition, ProgramKind, ProgramState, ProgramStatus } from './types.js';
+import { type ProgramOutcome, Replica, type ReplicaExit, type ReplicaRole, spawnReplica } from './replica.js';
+import { StateLog } from './state-log.js';
 
-/** What a program runs with: its definition, durations, config hash and how to launch a replica. */
-export interface ProgramSpec {
-  name: string;
-  definition: ProgramDefinition;
-  replicas: number;
-  stopTimeoutMs: number;
-  readyTimeoutMs: number;
-  configHash: string;
-  /** Broker URL whose held-task records a dead worker's tasks are restored from. */
-  brokerUrl?: string;
-  /** `generation` counts the processes this program started (1, 2, ...), for names that must differ per process. */
-  launch(replica: number, generation: number): Launch;
-}
-
-/** Told about every exit of a replica (expected or not), so that its held tasks can be put back. */
-export interface ReplicaExit {
-  program: string;
-  kind: ProgramKind;
-  replica: number;
-  pid: number;
-  code: number | null;
-  signal: string | null;
-  expected: boolean;
-  ownerId?: string;
-  brokerUrl?: string;
-}
+export type { ProgramSpec } from './program-spec.js';
+export type { ProgramOutcome, ReplicaExit } from './replica.js';
 
 /** Dependencies of a program, shared by all programs of an agent. */
 export interface ProgramDeps {
@@ -45,38 +21,8 @@ export interface ProgramDeps {
   crashBackoff?: CrashBackoffOptions;
 }
 
-/** Result of an operation on a program. */
-export interface ProgramOutcome {
-  ok: boolean;
-  message?: string;
-}
-
-type ReplicaRole = 'candidate' | 'current' | 'draining';
-
 /** How long a process that missed its ready timeout is still watched for readiness. */
 const LATE_READY_WATCH_MS = 10 * 60_000;
-
-class Replica {
-  state: 'starting' | 'running' | 'stopping' | 'exited' = 'starting';
-  exitInfo: LastExit | null = null;
-  stopPromise: Promise<void> | undefined;
-  readonly exited: Promise<LastExit>;
-  constructor(
-    readonly index: number,
-    readonly pid: number,
-    readonly startedAt: number,
-    public role: ReplicaRole,
-    readonly ownerId: string | undefined,
-    readonly brokerUrl: string | undefined,
-    readonly launch: Launch,
-    exited: Promise<LastExit>,
-  ) {
-    this.exited = exited;
-  }
-  hasExited(): boolean {
-    return this.exitInfo !== null;
-  }
-}
 
 interface Slot {
   current?: Replica;
@@ -91,12 +37,19 @@ interface Slot {
  * One supervised program: N replica slots, each with a process in its own process group.
  * Starts, scales, restarts (rolling: new process ready before the old one is stopped) and stops
  * them, and restarts crashed ones with backoff until FATAL.
+ *
+ * States (`state`, the worst of the slots; every change logged as `program.state`):
+ * `starting` (a process is not ready yet), `running`, `backoff` (a crashed replica waits for its
+ * restart), `stopping` (old or removed processes are being stopped), `stopped` (no process) and
+ * `fatal` (a replica failed too often in a row; restarted only by the next config change).
  */
 export class Program {
   private spec: ProgramSpec;
   private readonly slots = new Map<number, Slot>();
   private readonly draining = new Set<Replica>();
   private readonly all = new Set<Replica>();
+  private readonly stateLog: StateLog<ProgramState>;
+  private readonly log: Logger;
   private restarts = 0;
   private generation = 0;
   private lastExit: LastExit | null = null;
@@ -108,6 +61,8 @@ export class Program {
     private readonly deps: ProgramDeps,
   ) {
     this.spec = spec;
+    this.log = deps.logger;
+    this.stateLog = new StateLog<ProgramState>('stopped', deps.logger, 'program.state', { program: spec.name });
   }
 
   get name(): string {
@@ -116,6 +71,17 @@ export class Program {
 
   get currentSpec(): ProgramSpec {
     return this.spec;
+  }
+
+  /** Aggregate state: the worst of the slots (see the class comment). */
+  get state(): ProgramState {
+    const slots = [...this.slots.values()];
+    if (slots.some((s) => s.fatal)) return 'fatal';
+    if (slots.some((s) => s.timer !== undefined)) return 'backoff';
+    if (slots.some((s) => s.current?.state === 'starting')) return 'starting';
+    if (this.draining.size > 0 || slots.some((s) => s.current?.state === 'stopping')) return 'stopping';
+    if (slots.some((s) => s.current && !s.current.hasExited())) return 'running';
+    return 'stopped';
   }
 
   /** Pids of the replicas that currently serve the program (not the ones being drained). */
@@ -161,21 +127,22 @@ export class Program {
       const fresh: Replica[] = [];
       let failure: ProgramOutcome | undefined;
       for (const index of indexes) {
-        try {
-          fresh.push(this.spawn(index, 'candidate'));
-        } catch (error) {
-          failure = { ok: false, message: (error as Error).message };
+        const spawned = this.spawn(index, 'candidate');
+        if (!(spawned instanceof Replica)) {
+          failure = spawned;
           break;
         }
+        fresh.push(spawned);
       }
-      this.deps.onChange();
+      this.changed('rolling restart: new processes started');
       if (!failure) {
         const outcome = combine(await Promise.all(fresh.map((replica) => this.awaitReady(replica))));
         if (!outcome.ok) failure = outcome;
       }
       if (failure) {
-        await Promise.all(fresh.map((replica) => this.stopReplica(replica, 0)));
+        await Promise.all(fresh.map((replica) => replica.stop(0, this.log)));
         this.spec = previous;
+        this.changed('rolling restart failed; the old processes keep running');
         return failure;
       }
       for (const [k, replica] of fresh.entries()) this.promote(slots[k] as Slot, replica);
@@ -183,7 +150,7 @@ export class Program {
       for (const slot of slots) slot.busy = false;
     }
     await this.stopSlotsAbove(spec.replicas);
-    this.deps.onChange();
+    this.changed('rolling restart done');
     return { ok: true };
   }
 
@@ -203,21 +170,20 @@ export class Program {
   /** Stops every process: TERM, then KILL of the whole group after the stop timeout. Idempotent. */
   async stop(): Promise<void> {
     this.stopping = true;
-    const stops: Promise<void>[] = [];
     for (const slot of this.slots.values()) {
       if (slot.timer) clearTimeout(slot.timer);
       slot.timer = undefined;
     }
-    for (const replica of this.all) stops.push(this.stopReplica(replica));
+    const stops = [...this.all].map((replica) => this.stopReplica(replica));
     this.slots.clear();
-    this.deps.onChange();
+    this.changed('stopping every process');
     await Promise.all(stops);
-    this.deps.onChange();
+    this.changed('every process stopped');
   }
 
   /** KILLs the process group of every process at once (a second Ctrl-C); stop() still settles. */
   killAll(): void {
-    for (const replica of this.all) signalGroup(replica.pid, 'SIGKILL');
+    for (const replica of this.all) replica.kill();
   }
 
   /** Stops and forgets the program for good. */
@@ -231,7 +197,7 @@ export class Program {
   status(): ProgramStatus {
     return {
       kind: this.spec.definition.kind,
-      state: this.state(),
+      state: this.state,
       pids: this.pids(),
       restarts: this.restarts,
       config_hash: this.spec.configHash,
@@ -239,15 +205,10 @@ export class Program {
     };
   }
 
-  /** Aggregate state: the worst of the slots. */
-  state(): ProgramState {
-    const slots = [...this.slots.values()];
-    if (slots.some((s) => s.fatal)) return 'fatal';
-    if (slots.some((s) => s.timer !== undefined)) return 'backoff';
-    if (slots.some((s) => s.current?.state === 'starting')) return 'starting';
-    if (this.draining.size > 0 || slots.some((s) => s.current?.state === 'stopping')) return 'stopping';
-    if (slots.some((s) => s.current && !s.current.hasExited())) return 'running';
-    return 'stopped';
+  /** Logs a state transition (when there is one) and tells the agent something changed. */
+  private changed(reason: string): void {
+    this.stateLog.set(this.state, reason);
+    this.deps.onChange();
   }
 
   private slot(index: number): Slot {
@@ -263,15 +224,16 @@ export class Program {
     const slot = this.slot(index);
     slot.fatal = false;
     slot.backoff.reset();
-    let replica: Replica;
-    try {
-      replica = this.spawn(index, 'current');
-    } catch (error) {
-      return { ok: false, message: (error as Error).message };
+    const replica = this.spawn(index, 'current');
+    if (!(replica instanceof Replica)) {
+      // Like a crash loop: FATAL until the next config change gives it another start.
+      slot.fatal = true;
+      this.changed(`replica ${index} could not be started`);
+      return replica;
     }
     slot.current = replica;
     slot.backoff.started();
-    this.deps.onChange();
+    this.changed(`replica ${index} started`);
     const ready = await this.awaitReady(replica);
     if (!ready.ok) this.keepWatching(replica);
     return ready;
@@ -286,11 +248,11 @@ export class Program {
     void waitForReadiness(replica, replica.launch.readiness, { timeoutMs: LATE_READY_WATCH_MS }).then((result) => {
       if (result.ready && replica.state === 'starting') {
         replica.state = 'running';
-        this.deps.logger.info(
-          { program: this.name, replica: replica.index, pid: replica.pid },
+        this.log.info(
+          { event: 'program.replica_ready', ...replica.logFields, late: true },
           'program replica ready (late)',
         );
-        this.deps.onChange();
+        this.changed(`replica ${replica.index} got ready late`);
       }
     });
   }
@@ -308,7 +270,7 @@ export class Program {
       this.draining.add(old);
       void this.stopReplica(old).finally(() => {
         this.draining.delete(old);
-        this.deps.onChange();
+        this.changed(`old replica ${old.index} (pid ${old.pid}) stopped`);
       });
     }
   }
@@ -321,109 +283,68 @@ export class Program {
       this.slots.delete(index);
       if (slot.current) stops.push(this.stopReplica(slot.current));
     }
-    this.deps.onChange();
+    this.changed(`scaled to ${count} replicas`);
     await Promise.all(stops);
   }
 
-  private async awaitReady(replica: Replica): Promise<ProgramOutcome> {
-    const launch = replica.launch;
-    const result = await waitForReadiness(replica, launch.readiness, {
-      timeoutMs: this.spec.readyTimeoutMs,
-      logOffset: this.logOffsets.get(replica.pid) ?? 0,
-    });
-    this.logOffsets.delete(replica.pid);
-    if (result.ready) {
-      if (replica.state === 'starting') replica.state = 'running';
-      this.deps.logger.info({ program: this.name, replica: replica.index, pid: replica.pid }, 'program replica ready');
-      this.deps.onChange();
-      return { ok: true };
-    }
-    const why =
-      result.reason === 'exited'
-        ? `exited (${describeExit(replica.exitInfo)}) before it was ready`
-        : `was not ready within ${this.spec.readyTimeoutMs} ms`;
-    const message = `${this.name} replica ${replica.index} (pid ${replica.pid}) ${why}; see ${launch.logFile}`;
-    this.deps.logger.warn({ program: this.name, replica: replica.index, pid: replica.pid }, message);
-    return { ok: false, message };
+  private stopReplica(replica: Replica): Promise<void> {
+    return replica.stop(this.spec.stopTimeoutMs, this.log);
   }
 
-  private readonly logOffsets = new Map<number, number>();
+  private async awaitReady(replica: Replica): Promise<ProgramOutcome> {
+    const outcome = await replica.awaitReady(this.spec.readyTimeoutMs);
+    if (outcome.ok) {
+      this.log.info({ event: 'program.replica_ready', ...replica.logFields }, 'program replica ready');
+      this.changed(`replica ${replica.index} ready`);
+    } else {
+      this.log.warn({ event: 'program.replica_not_ready', ...replica.logFields, err: outcome.error }, outcome.message);
+    }
+    return outcome;
+  }
 
-  private spawn(index: number, role: ReplicaRole): Replica {
+  /** Starts a process for slot `index`; a failure to start comes back as the outcome. */
+  private spawn(index: number, role: ReplicaRole): Replica | ProgramOutcome {
     this.generation += 1;
-    const launch = this.spec.launch(index, this.generation);
-    mkdirSync(path.dirname(launch.logFile), { recursive: true });
-    if (launch.readiness.type === 'file') {
-      mkdirSync(path.dirname(launch.readiness.path), { recursive: true });
-      rmSync(launch.readiness.path, { force: true });
-    }
-    let logOffset = 0;
-    try {
-      logOffset = statSync(launch.logFile).size;
-    } catch {
-      logOffset = 0;
-    }
-    // The log file descriptor goes straight to the child (no pipe through the agent), so a child's
-    // output never blocks on the agent and survives it. execa's types only admit literal fds.
-    const fd = openSync(launch.logFile, 'a') as 1;
-    const child = (() => {
-      try {
-        return execa(launch.file, launch.args, {
-          cwd: launch.cwd,
-          env: launch.env,
-          extendEnv: true,
-          detached: true,
-          cleanup: false,
-          reject: false,
-          stdin: 'ignore',
-          stdout: fd,
-          stderr: fd,
-          buffer: false,
-        });
-      } finally {
-        // The child has its own copy of the descriptor.
-        closeSync(fd);
-      }
-    })();
-    const pid = child.pid;
-    if (pid === undefined) {
-      void child.catch(() => undefined);
-      throw new Error(`${this.name}: could not start ${launch.file}; check that it exists and is executable`);
-    }
-    this.logOffsets.set(pid, logOffset);
     const kind = this.spec.definition.kind;
-    const ownerId = kind === 'celeriac-worker' && launch.workerName ? `${launch.workerName}:${pid}` : undefined;
-    const brokerUrl = this.spec.brokerUrl;
-    const exited = child.then(
-      (result) => ({ code: result.exitCode ?? null, signal: result.signal ?? null, at: new Date().toISOString() }),
-      () => ({ code: null, signal: null, at: new Date().toISOString() }),
-    );
-    const replica = new Replica(index, pid, Date.now(), role, ownerId, brokerUrl, launch, exited);
+    let replica: Replica;
+    try {
+      replica = spawnReplica({
+        program: this.name,
+        index,
+        role,
+        launch: this.spec.launch(index, this.generation),
+        recordsOwner: kind === 'celeriac-worker',
+        brokerUrl: this.spec.brokerUrl,
+      });
+    } catch (error) {
+      if (!(error instanceof ProgramSpawnError)) throw error;
+      this.log.error({ event: 'program.spawn_failed', program: this.name, replica: index, err: error }, error.message);
+      return { ok: false, message: error.message, error };
+    }
     this.all.add(replica);
     this.deps.registry.add({
       program: this.name,
       kind,
       replica: index,
-      pid,
-      pgid: pid,
-      startTicks: processStartTicks(pid) ?? '',
-      ownerId,
-      brokerUrl,
+      pid: replica.pid,
+      pgid: replica.pid,
+      startTicks: processStartTicks(replica.pid) ?? '',
+      ownerId: replica.ownerId,
+      brokerUrl: replica.brokerUrl,
     });
-    this.deps.logger.info(
-      { program: this.name, replica: index, pid, role, log: launch.logFile },
+    this.log.info(
+      { event: 'program.replica_started', ...replica.logFields, role, log: replica.launch.logFile },
       'program replica started',
     );
-    void exited.then((info) => this.onExit(replica, info));
+    void replica.exited.then((info) => this.onExit(replica, info));
     return replica;
   }
 
   private onExit(replica: Replica, info: LastExit): void {
-    replica.exitInfo = info;
-    replica.state = 'exited';
     this.all.delete(replica);
     this.deps.registry.remove(replica.pid);
-    signalGroup(replica.pid, 'SIGKILL');
+    // Whatever the leader left in its group goes with it.
+    replica.kill();
     this.lastExit = info;
     const expected = replica.role !== 'current' || this.stopping || this.closed;
     this.deps.onExit({
@@ -438,124 +359,63 @@ export class Program {
       brokerUrl: replica.brokerUrl,
     });
     const slot = this.slots.get(replica.index);
+    const why = `replica ${replica.index} (pid ${replica.pid}) exited (${info.signal ?? `code ${info.code}`})`;
     if (expected || !slot || slot.current !== replica) {
-      this.deps.onChange();
+      this.changed(why);
       return;
     }
     slot.current = undefined;
-    const log = { program: this.name, replica: replica.index, pid: replica.pid, code: info.code, signal: info.signal };
+    const fields = { ...replica.logFields, code: info.code, signal: info.signal };
     if (slot.busy) {
-      this.deps.logger.warn(log, 'program replica exited during a rolling restart');
-      this.deps.onChange();
+      this.log.warn(
+        { event: 'program.replica_exited_during_restart', ...fields },
+        'program replica exited during a rolling restart',
+      );
+      this.changed(why);
       return;
     }
     const decision = slot.backoff.exited();
     if (decision.action === 'fatal') {
       slot.fatal = true;
-      this.deps.logger.error(
-        { ...log, failures: decision.quickFailures },
+      this.log.error(
+        { event: 'program.fatal', ...fields, failures: decision.quickFailures },
         'program replica failed too often in a row; FATAL, not restarting it until the next config change',
       );
-    } else {
-      this.deps.logger.warn({ ...log, restartInMs: decision.delayMs }, 'program replica exited unexpectedly');
-      slot.timer = setTimeout(() => {
-        slot.timer = undefined;
-        if (this.stopping || this.slots.get(replica.index) !== slot) return;
-        this.restarts += 1;
-        void this.restartCrashed(replica.index, slot);
-      }, decision.delayMs);
+      this.changed(`${why}; ${decision.quickFailures} quick failures in a row`);
+      return;
     }
-    this.deps.onChange();
+    this.log.warn(
+      { event: 'program.replica_crashed', ...fields, restart_in_ms: decision.delayMs },
+      'program replica exited unexpectedly',
+    );
+    slot.timer = setTimeout(() => {
+      slot.timer = undefined;
+      if (this.stopping || this.slots.get(replica.index) !== slot) return;
+      this.restarts += 1;
+      void this.restartCrashed(replica.index, slot);
+    }, decision.delayMs);
+    this.changed(`${why}; restarting it in ${decision.delayMs} ms`);
   }
 
   private async restartCrashed(index: number, slot: Slot): Promise<void> {
-    let replica: Replica;
-    try {
-      replica = this.spawn(index, 'current');
-    } catch (error) {
-      this.deps.logger.error({ program: this.name, replica: index, err: error }, 'could not restart program replica');
+    const replica = this.spawn(index, 'current');
+    if (!(replica instanceof Replica)) {
       slot.fatal = true;
-      this.deps.onChange();
+      this.changed(`replica ${index} could not be restarted`);
       return;
     }
     slot.current = replica;
     slot.backoff.started();
-    this.deps.onChange();
+    this.changed(`replica ${index} restarted after a crash`);
     if (!(await this.awaitReady(replica)).ok) this.keepWatching(replica);
-  }
-
-  /** TERM to the leader (a Celery main process coordinates its pool's warm shutdown), KILL to the group after the timeout. */
-  private stopReplica(replica: Replica, stopTimeoutMs = this.spec.stopTimeoutMs): Promise<void> {
-    // A second TERM would turn a worker's warm shutdown into a cold one: stop each process once.
-    replica.stopPromise ??= this.terminate(replica, stopTimeoutMs);
-    return replica.stopPromise;
-  }
-
-  private async terminate(replica: Replica, stopTimeoutMs: number): Promise<void> {
-    if (replica.hasExited()) return;
-    replica.state = 'stopping';
-    if (stopTimeoutMs > 0) {
-      await this.drain(replica, Math.min(5000, stopTimeoutMs / 2));
-      signalProcess(replica.pid, 'SIGTERM');
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = await Promise.race([
-        replica.exited.then(() => false),
-        new Promise<boolean>((resolve) => {
-          timer = setTimeout(() => resolve(true), stopTimeoutMs);
-        }),
-      ]);
-      clearTimeout(timer);
-      if (!timedOut) return;
-      this.deps.logger.warn(
-        { program: this.name, replica: replica.index, pid: replica.pid, stopTimeoutMs },
-        'program replica did not stop within its stop timeout; killing its process group',
-      );
-    }
-    signalGroup(replica.pid, 'SIGKILL');
-    await replica.exited;
-  }
-
-  /** Runs the launch's drain commands (e.g. Celery's cancel_consumer) before TERM; failures are logged only. */
-  private async drain(replica: Replica, timeoutMs: number): Promise<void> {
-    for (const command of replica.launch.drain ?? []) {
-      if (replica.hasExited()) return;
-      const result = await execa(command.file, command.args, {
-        cwd: command.cwd,
-        env: command.env,
-        extendEnv: true,
-        reject: false,
-        timeout: timeoutMs,
-        stdin: 'ignore',
-      });
-      if (result.failed) {
-        this.deps.logger.warn(
-          {
-            program: this.name,
-            replica: replica.index,
-            pid: replica.pid,
-            exitCode: result.exitCode,
-            timedOut: result.timedOut,
-          },
-          'could not ask the process to stop consuming before TERM; stopping it anyway',
-        );
-      }
-    }
-    const settleMs = replica.launch.drain?.length ? (replica.launch.drainSettleMs ?? 0) : 0;
-    if (settleMs > 0 && !replica.hasExited()) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([replica.exited, new Promise((r) => (timer = setTimeout(r, settleMs)))]);
-      clearTimeout(timer);
-    }
   }
 }
 
 function combine(results: ProgramOutcome[]): ProgramOutcome {
   const failed = results.filter((r) => !r.ok);
   if (failed.length === 0) return { ok: true };
-  return { ok: false, message: failed.map((r) => r.message).join('; ') };
-}
-
-function describeExit(info: LastExit | null): string {
-  if (!info) return 'unknown';
-  return info.signal ? `signal ${info.signal}` : `code ${info.code}`;
+  const outcome: ProgramOutcome = { ok: false, message: failed.map((r) => r.message).join('; ') };
+  const error = failed.find((r) => r.error)?.error;
+  if (error) outcome.error = error;
+  return outcome;
 }

@@ -1,4 +1,5 @@
 import { open, readFile } from 'node:fs/promises';
+import { sleep } from '@celeriac/common';
 import type { Readiness } from './program-launch.js';
 
 /** What readiness waiting needs to know about the process. */
@@ -44,7 +45,7 @@ export async function waitForReadiness(
       return { ready: true };
     }
     if (Date.now() >= deadline) return { ready: false, reason: 'timeout' };
-    await new Promise((r) => setTimeout(r, POLL_MS));
+    await sleep(POLL_MS, options.signal);
   }
 }
 

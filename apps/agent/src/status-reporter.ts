@@ -1,10 +1,11 @@
+import type { NodeStatus } from '@celeriac/config-schema';
 import type { Logger } from '@celeriac/logger';
-import type { CenterClient } from './center-client.js';
-import type { NodeStatus } from './types.js';
+import type { StatusSender } from './center-client.js';
+import { CenterRejectedError } from './errors.js';
 
 /** Options of the status reporter. */
 export interface StatusReporterOptions {
-  client: CenterClient;
+  client: StatusSender;
   logger: Logger;
   /** Builds the current status body. */
   snapshot(): NodeStatus;
@@ -16,8 +17,11 @@ export interface StatusReporterOptions {
 
 /**
  * Sends the node status to the center after every change (coalesced over a few milliseconds)
- * and as a heartbeat. One request at a time; a failed send is logged and the next change or
- * heartbeat sends the then current status, so the center always ends up with the latest.
+ * and as a heartbeat. One request at a time; the next change or heartbeat sends the then current
+ * status, so the center always ends up with the latest. Every report the center refuses (4xx:
+ * a wrong token, a body it does not accept) is logged with its HTTP status until one is accepted:
+ * such a node looks stale on the center, and this log is where the reason is. An unreachable
+ * center is logged once per outage (the long-poll logs each retry).
  */
 export class StatusReporter {
   private heartbeat: NodeJS.Timeout | undefined;
@@ -25,16 +29,22 @@ export class StatusReporter {
   private inFlight: Promise<void> | undefined;
   private dirty = false;
   private closed = false;
-  private failing = false;
+  /** Reports that failed since the last accepted one. */
+  private failures = 0;
   private readonly abort = new AbortController();
   /** Count of status reports the center accepted. */
   sent = 0;
 
   constructor(private readonly options: StatusReporterOptions) {}
 
+  /** The heartbeat period, announced to the center in every report (`heartbeat_ms`). */
+  get heartbeatMs(): number {
+    return Math.max(1, Math.round(this.options.heartbeatMs ?? 5000));
+  }
+
   start(): void {
     if (this.heartbeat || this.closed) return;
-    this.heartbeat = setInterval(() => this.notify(), this.options.heartbeatMs ?? 5000);
+    this.heartbeat = setInterval(() => this.notify(), this.heartbeatMs);
     this.notify();
   }
 
@@ -74,21 +84,42 @@ export class StatusReporter {
       try {
         await this.options.client.postStatus(finalReport, 2000);
       } catch (error) {
-        this.options.logger.debug({ err: (error as Error).message }, 'final status report failed');
+        this.options.logger.debug({ event: 'agent.final_status_failed', err: error }, 'final status report failed');
       }
     }
     this.abort.abort();
   }
 
   private async send(): Promise<void> {
+    const { logger } = this.options;
     try {
       await this.options.client.postStatus(this.options.snapshot(), 5000, this.abort.signal);
-      this.sent += 1;
-      if (this.failing) this.options.logger.info('status reports reach the center again');
-      this.failing = false;
     } catch (error) {
-      if (!this.failing) this.options.logger.warn({ err: (error as Error).message }, 'status report failed');
-      this.failing = true;
+      if (this.abort.signal.aborted) return;
+      this.failures += 1;
+      if (error instanceof CenterRejectedError) {
+        logger.error(
+          {
+            event: 'agent.status_refused',
+            http_status: error.status,
+            code: error.code,
+            attempt: this.failures,
+            err: error,
+          },
+          `the center refused a status report with ${error.status}; the node shows stale until one is accepted`,
+        );
+      } else if (this.failures === 1) {
+        logger.warn({ event: 'agent.status_failed', err: error }, 'status report failed; retrying with the next one');
+      }
+      return;
     }
+    this.sent += 1;
+    if (this.failures > 0) {
+      logger.info(
+        { event: 'agent.status_accepted', failed_reports: this.failures },
+        'status reports reach the center again',
+      );
+    }
+    this.failures = 0;
   }
 }

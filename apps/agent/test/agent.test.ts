@@ -2,13 +2,18 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type RunningCenter, startCenter } from '@celeriac/config-center';
-import { createLogger } from '@celeriac/logger';
+import { createLogger, logSchemaViolations } from '@celeriac/logger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CenterApi, eventually } from '../../../test/e2e/support/center-api.js';
 import { Agent } from '../src/agent.js';
 import { readProcStat } from '../src/process-group.js';
 
-const logger = createLogger({ level: process.env.CELERIAC_TEST_LOG ?? 'silent' });
+const logLines: Record<string, unknown>[] = [];
+const logger = createLogger({
+  level: 'debug',
+  pretty: false,
+  destination: { write: (line: string) => logLines.push(JSON.parse(line)) },
+});
 const ADMIN = 'agent-test-admin-token-0123456789';
 const dir = mkdtempSync(path.join(tmpdir(), 'celeriac-agent-'));
 const dataDir = path.join(dir, 'center');
@@ -64,7 +69,13 @@ function alive(pid: number): boolean {
 }
 
 async function startTheCenter(): Promise<void> {
-  center = await startCenter({ logger, dataDir, listen: `127.0.0.1:${port}`, adminToken: ADMIN, heartbeatMs: 500 });
+  center = await startCenter({
+    logger: createLogger({ level: 'silent' }),
+    dataDir,
+    listen: `127.0.0.1:${port}`,
+    adminToken: ADMIN,
+    heartbeatMs: 500,
+  });
   port = Number(new URL(center.url).port);
 }
 
@@ -211,7 +222,7 @@ describe('Agent against a real center', () => {
       const h = (await (await fetch(`${agent.metricsUrl}/healthz`)).json()) as { center_reachable: boolean };
       return h.center_reachable === false;
     });
-    expect(agent.currentState).toBe('degraded');
+    expect(agent.state).toBe('degraded');
     await new Promise((r) => setTimeout(r, 500));
     expect(pids.every(alive)).toBe(true);
 
@@ -220,7 +231,7 @@ describe('Agent against a real center', () => {
 
     const second = newAgent();
     await second.start();
-    expect(second.currentState).toBe('degraded');
+    expect(second.state).toBe('degraded');
     const status = second.status();
     expect(status.programs.a?.state).toBe('running');
     expect(status.programs.b?.state).toBe('running');
@@ -235,7 +246,7 @@ describe('Agent against a real center', () => {
     });
     expect(node).toMatchObject({ applied_revision: revision, apply_result: 'ok', state: 'in_sync' });
     expect(second.status().programs.a!.pids).toEqual(status.programs.a!.pids);
-    await eventually(() => second.currentState === 'running', 10_000, 'agent sees the center again');
+    await eventually(() => second.state === 'running', 10_000, 'agent sees the center again');
   });
 
   it('starts from last-known-good when the center serves a config it cannot apply', async () => {
@@ -253,5 +264,22 @@ describe('Agent against a real center', () => {
     expect(status.message).toMatch(/running the last-known-good revision/);
     expect(status.programs.a?.state).toBe('running');
     expect(status.programs.b?.state).toBe('running');
+  });
+
+  it('logs every line with an event and snake_case fields, and every state transition with its reason', () => {
+    const bad = logLines
+      .map((line) => ({ event: line.event, problems: logSchemaViolations(line) }))
+      .filter((l) => l.problems.length > 0);
+    expect(bad).toEqual([]);
+    const agentStates = logLines.filter((l) => l.event === 'agent.state');
+    expect(agentStates.map((l) => `${l.from}→${l.to}`)).toEqual(
+      expect.arrayContaining(['created→starting', 'starting→running', 'running→degraded', 'stopping→stopped']),
+    );
+    for (const line of [...agentStates, ...logLines.filter((l) => l.event === 'program.state')]) {
+      expect(line).toMatchObject({ from: expect.any(String), to: expect.any(String), reason: expect.any(String) });
+    }
+    expect(logLines.filter((l) => l.event === 'program.state' && l.program === 'a').map((l) => l.to)).toEqual(
+      expect.arrayContaining(['starting', 'running', 'stopping', 'stopped']),
+    );
   });
 });

@@ -1,9 +1,9 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { writeFileAtomic } from '@celeriac/common';
 import { createLogger } from '@celeriac/logger';
 import { afterEach, describe, expect, it } from 'vitest';
-import { writeFileAtomic } from '../src/config-files.js';
 import { ConfigWatcher, type DriftEvent } from '../src/config-watcher.js';
 import { fileHash } from '../src/program-launch.js';
 

@@ -81,49 +81,6 @@ async function runningPids(exclude: number[] = []): Promise<number[]> {
   }, 20_000);
 }
 
-describe('celeriac agent command line', () => {
-  it('lists every missing option at once and exits 2', async () => {
-    const child = spawn(process.execPath, [CLI, 'agent', '--node', 'n2'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, CELERIAC_CENTER: '', CELERIAC_TOKEN: '', CELERIAC_STATE_DIR: '', CELERIAC_NODE: '' },
-    });
-    let stderr = '';
-    child.stderr?.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    const code = await new Promise((r) => child.once('exit', (c) => r(c)));
-    expect(code).toBe(2);
-    expect(stderr).toMatch(
-      /missing --center \(or CELERIAC_CENTER\), --token, --token-file \(or CELERIAC_TOKEN\), --state-dir/,
-    );
-  });
-
-  it('takes its options from the environment', async () => {
-    const envDir = path.join(dir, 'env-agent');
-    const envToken = await admin.createToken('agent', 'n3');
-    const child = spawn(process.execPath, [CLI, 'agent'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: {
-        ...process.env,
-        CELERIAC_CENTER: center.url,
-        CELERIAC_NODE: 'n3',
-        CELERIAC_TOKEN: envToken,
-        CELERIAC_STATE_DIR: envDir,
-      },
-    });
-    children.push(child);
-    let out = '';
-    child.stdout?.on('data', (c: Buffer) => {
-      out += c.toString();
-    });
-    await eventually(() => out.includes('"event":"agent.started"'), 20_000, 'agent started');
-    // The token never reaches the log.
-    expect(out).not.toContain(envToken);
-    child.kill('SIGTERM');
-    expect(await new Promise((r) => child.once('exit', (c) => r(c)))).toBe(0);
-  });
-});
-
 describe('no orphans', () => {
   it('a restarted agent kills the process groups its SIGKILLed predecessor left behind', async () => {
     const first = startAgent();

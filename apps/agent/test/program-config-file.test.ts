@@ -1,7 +1,6 @@
 import { classifyChange, type EffectiveConfig } from '@celeriac/config-schema';
 import { describe, expect, it } from 'vitest';
 import { type LaunchContext, renderProgramConfig } from '../src/index.js';
-import type { NodeConfig } from '../src/types.js';
 
 const ctx: LaunchContext = {
   node: 'a',
@@ -13,11 +12,19 @@ const ctx: LaunchContext = {
   pythonPath: '/usr/bin/python3',
 };
 
-function nodeConfig(celery: Record<string, unknown>): NodeConfig {
+function nodeConfig(celery: Record<string, unknown>): EffectiveConfig {
   return {
     celery,
     programs: {
-      workers: { kind: 'celeriac-worker', app: './tasks.mjs', queues: ['celery'], replicas: 1, concurrency: 4 },
+      workers: {
+        kind: 'celeriac-worker',
+        app: './tasks.mjs',
+        queues: ['celery'],
+        replicas: 1,
+        concurrency: 4,
+        stop_timeout: '30s',
+        ready_timeout: '30s',
+      },
     },
   };
 }
@@ -37,7 +44,7 @@ describe("a celeriac worker's config.json", () => {
   it('does not change for a setting only Python Celery reads, exactly when no restart is due', () => {
     const before = nodeConfig(base);
     const after = nodeConfig({ ...base, worker_max_tasks_per_child: 100 });
-    const changes = classifyChange(before as unknown as EffectiveConfig, after as unknown as EffectiveConfig);
+    const changes = classifyChange(before, after);
     expect(changes.workers?.action).toBe('none');
     const a = renderProgramConfig('workers', before.programs.workers!, before, ctx, 1);
     const b = renderProgramConfig('workers', after.programs.workers!, after, ctx, 2);

@@ -1,14 +1,20 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createLogger } from '@celeriac/logger';
+import { createLogger, logSchemaViolations } from '@celeriac/logger';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChildRegistry } from '../src/child-registry.js';
+import { ProgramNotReadyError, ProgramSpawnError } from '../src/errors.js';
 import { groupMembers, readProcStat } from '../src/process-group.js';
 import { Program, type ProgramSpec, type ReplicaExit } from '../src/program.js';
 import type { Readiness } from '../src/program-launch.js';
 
-const logger = createLogger({ level: 'silent' });
+const logLines: Record<string, unknown>[] = [];
+const logger = createLogger({
+  level: 'debug',
+  pretty: false,
+  destination: { write: (line: string) => logLines.push(JSON.parse(line)) },
+});
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
@@ -46,7 +52,13 @@ function setup() {
     } = {},
   ): ProgramSpec => ({
     name: 'cmd',
-    definition: { kind: 'command', replicas: options.replicas ?? 2, command: ['node'] },
+    definition: {
+      kind: 'command',
+      replicas: options.replicas ?? 2,
+      command: ['node'],
+      stop_timeout: '5s',
+      ready_timeout: '5s',
+    },
     replicas: options.replicas ?? 2,
     stopTimeoutMs: options.stopTimeoutMs ?? 5000,
     readyTimeoutMs: options.readyTimeoutMs ?? 5000,
@@ -147,6 +159,8 @@ describe('Program', () => {
     );
     expect(outcome.ok).toBe(false);
     expect(outcome.message).toMatch(/replica 1 .*exited \(code 3\) before it was ready/);
+    expect(outcome.error).toBeInstanceOf(ProgramNotReadyError);
+    expect(outcome.error?.code).toBe('AGENT_PROGRAM_EXITED');
     expect(program.pids()).toEqual(old);
     expect(old.every(alive)).toBe(true);
     expect(program.currentSpec.configHash).toBe('hash-g1');
@@ -168,6 +182,8 @@ describe('Program', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(550);
     expect(outcome).toMatchObject({ ok: false });
     expect(outcome.message).toMatch(/not ready within 600 ms/);
+    expect(outcome.error).toBeInstanceOf(ProgramNotReadyError);
+    expect(outcome.error?.code).toBe('AGENT_PROGRAM_NOT_READY');
     const slowPid = Number(t.lines().find(([e, g]) => e === 'start' && g === 'slow')?.[2]);
     await until(() => !alive(slowPid));
     expect(program.pids()).toEqual(old);
@@ -180,7 +196,7 @@ describe('Program', () => {
     await program.start();
     const [pid] = program.pids() as [number];
     process.kill(pid, 'SIGKILL');
-    await until(() => program.pids().length === 1 && program.pids()[0] !== pid && program.state() === 'running');
+    await until(() => program.pids().length === 1 && program.pids()[0] !== pid && program.state === 'running');
     expect(program.status()).toMatchObject({ restarts: 1, last_exit: { code: null, signal: 'SIGKILL' } });
     expect(t.exits).toMatchObject([{ pid, signal: 'SIGKILL', expected: false, replica: 1 }]);
   });
@@ -189,7 +205,7 @@ describe('Program', () => {
     const t = setup();
     const program = t.make(t.spec('g1', { replicas: 1, body: 'setTimeout(() => process.exit(1), 400);' }));
     await program.start();
-    await until(() => program.state() === 'fatal');
+    await until(() => program.state === 'fatal');
     const starts = t.lines().filter(([e]) => e === 'start').length;
     expect(starts).toBe(3);
     expect(program.status()).toMatchObject({ state: 'fatal', pids: [], last_exit: { code: 1 } });
@@ -227,5 +243,35 @@ describe('Program', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(350);
     expect(groupMembers(pid)).toEqual([]);
     expect(t.lines().some(([e]) => e === 'ignored')).toBe(true);
+  });
+
+  it('a program whose executable does not exist fails with ProgramSpawnError, for start and restart', async () => {
+    const t = setup();
+    const good = t.spec('g1', { replicas: 1 });
+    const missing = (spec: ProgramSpec): ProgramSpec => ({
+      ...spec,
+      launch: (replica, generation) => ({ ...spec.launch(replica, generation), file: path.join(t.dir, 'no-such-bin') }),
+    });
+    const program = t.make(missing(good));
+    const started = await program.start();
+    expect(started).toMatchObject({ ok: false, message: expect.stringMatching(/could not start .*no-such-bin/) });
+    expect(started.error).toBeInstanceOf(ProgramSpawnError);
+    expect(started.error?.code).toBe('AGENT_PROGRAM_SPAWN_FAILED');
+    await program.stop();
+
+    expect(await program.rollingRestart(good)).toEqual({ ok: true });
+    const [pid] = program.pids();
+    const restarted = await program.rollingRestart(missing(t.spec('g2', { replicas: 1 })));
+    expect(restarted.error?.code).toBe('AGENT_PROGRAM_SPAWN_FAILED');
+    expect(program.pids()).toEqual([pid]);
+    expect(program.currentSpec.configHash).toBe('hash-g1');
+  });
+
+  it('logs every line with an event and snake_case fields; FATAL and backoff are logged transitions', () => {
+    expect(logLines.flatMap((line) => logSchemaViolations(line).map((p) => `${line.event}: ${p}`))).toEqual([]);
+    const transitions = logLines.filter((l) => l.event === 'program.state').map((l) => `${l.from}→${l.to}`);
+    expect(transitions).toEqual(expect.arrayContaining(['stopped→starting', 'starting→running', 'running→backoff']));
+    expect(transitions.some((t) => t.endsWith('→fatal'))).toBe(true);
+    expect(logLines.some((l) => l.event === 'program.stop_timeout' && l.stop_timeout_ms === 400)).toBe(true);
   });
 });

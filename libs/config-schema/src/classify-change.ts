@@ -2,6 +2,7 @@ import type { CelerySettings } from './celery-settings-schema.js';
 import { canonicalJson } from './content-hash.js';
 import type { EffectiveConfig } from './effective-config-schema.js';
 import { isPlainObject } from './merge-layers.js';
+import type { ProgramState } from './node-status-schema.js';
 import type { Program } from './program-schema.js';
 
 /** What the agent must do with one program after a config change. */
@@ -208,16 +209,77 @@ export function classifyChange(before: EffectiveConfig | null, after: EffectiveC
   const result: Record<string, ProgramChange> = {};
   const beforePrograms = before?.programs ?? {};
   const names = [...new Set([...Object.keys(beforePrograms), ...Object.keys(after.programs)])].sort();
-  for (const name of names) {
-    const old = beforePrograms[name];
-    const now = after.programs[name];
-    if (!old && now) {
-      result[name] = { action: 'start', reasons: [`program added (${now.kind}, ${now.replicas} replicas)`] };
-    } else if (old && !now) {
-      result[name] = { action: 'stop', reasons: ['program removed'] };
-    } else if (before && old && now) {
-      result[name] = classifyProgram(name, before, after);
-    }
-  }
+  for (const name of names) result[name] = classifyOne(name, before, after);
   return result;
+}
+
+function classifyOne(name: string, before: EffectiveConfig | null, after: EffectiveConfig): ProgramChange {
+  const old = before?.programs[name];
+  const now = after.programs[name];
+  if (!now) return { action: 'stop', reasons: ['program removed'] };
+  if (!old || !before) return { action: 'start', reasons: [`program added (${now.kind}, ${now.replicas} replicas)`] };
+  return classifyProgram(name, before, after);
+}
+
+/** What the agent knows of a program it runs, as far as planning a change needs it. */
+export interface RunningProgram {
+  /**
+   * The effective config its processes were started from. Per program, because a program whose
+   * rolling restart failed keeps running on an older revision than its neighbours.
+   */
+  config: EffectiveConfig;
+  state: ProgramState;
+  /** Its config file was edited on the host and its processes run on that edit. */
+  drift: boolean;
+  /** sha256 of the config file its processes read. */
+  configHash: string;
+}
+
+/** Inputs of `planProgramChanges`. */
+export interface ProgramChangeInput {
+  /** The config to apply. */
+  after: EffectiveConfig;
+  /** The programs the agent runs now, by name; each carries the config it runs on (the old one). */
+  running: Readonly<Record<string, RunningProgram>>;
+  /** sha256 of each program's config file as rendered from `after`. */
+  configHashes: Readonly<Record<string, string>>;
+}
+
+const DRIFT_REPLACED = 'config file had been edited on the host; the center config replaces it';
+const FATAL_RETRY = 'program was FATAL; a new revision gives it another start';
+
+/**
+ * The restart decision of the agent, for every program it runs or is told to run: `classifyChange`
+ * of each program's own old config against the new one, plus what only the supervisor knows. A
+ * program running on a hand-edited file restarts onto the center's file when that differs; a
+ * FATAL program gets another start from any new revision; a program the agent does not run yet
+ * starts. Pure: the agent does the I/O around it.
+ */
+export function planProgramChanges(input: ProgramChangeInput): Record<string, ProgramChange> {
+  const { after, running } = input;
+  const plan: Record<string, ProgramChange> = {};
+  const names = [...new Set([...Object.keys(running), ...Object.keys(after.programs)])].sort();
+  for (const name of names) {
+    const current = running[name];
+    const change = classifyOne(name, current?.config ?? null, after);
+    if (!current || change.action === 'stop') {
+      plan[name] = change;
+      continue;
+    }
+    let { action } = change;
+    const reasons = [...change.reasons];
+    // Running, yet absent from the config it runs on: nothing to compare with, so new processes.
+    if (action === 'start') action = 'restart';
+    if (action === 'none' || action === 'scale') {
+      if (current.drift && input.configHashes[name] !== current.configHash) {
+        action = 'restart';
+        reasons.push(DRIFT_REPLACED);
+      } else if (action === 'none' && current.state === 'fatal') {
+        action = 'restart';
+        reasons.push(FATAL_RETRY);
+      }
+    }
+    plan[name] = { action, reasons };
+  }
+  return plan;
 }

@@ -16,6 +16,11 @@ export const lastExitSchema = z.object({
   at: z.string().min(1),
 });
 
+export type LastExit = z.infer<typeof lastExitSchema>;
+
+/** Longest heartbeat period an agent may announce (one day). */
+export const MAX_HEARTBEAT_MS = 86_400_000;
+
 /** One program in a status report. */
 export const programStatusSchema = z.object({
   kind: z.enum(PROGRAM_KINDS),
@@ -35,6 +40,11 @@ export const nodeStatusSchema = z.object({
   drift: z.boolean().optional(),
   programs: z.record(z.string(), programStatusSchema),
   agent: z.object({ pid: z.number().int().positive(), started_at: z.string(), version: z.string() }).optional(),
+  /**
+   * How often this agent reports even when nothing changed, in ms. The center marks the node stale
+   * after 3 missed heartbeats; older agents leave it out and get the center's `--heartbeat`.
+   */
+  heartbeat_ms: z.number().int().positive().max(MAX_HEARTBEAT_MS).optional(),
 });
 
 export type ProgramStatus = z.infer<typeof programStatusSchema>;

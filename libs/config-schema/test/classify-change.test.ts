@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { classifyChange, type EffectiveConfig, mergeLayers, validateEffectiveConfig } from '../src/index.js';
+import {
+  classifyChange,
+  type EffectiveConfig,
+  mergeLayers,
+  type ProgramState,
+  planProgramChanges,
+  type RunningProgram,
+  validateEffectiveConfig,
+} from '../src/index.js';
 
 /** A fleet with one program of each kind; `patch` is merged on top like a layer. */
 function config(patch: unknown = {}): EffectiveConfig {
@@ -200,5 +208,132 @@ describe('classifyChange', () => {
     expect(reason).toBe(
       'task_annotations changed (tasks.t0 rate_limit unset → 1/s, tasks.t1 rate_limit unset → 1/s, tasks.t2 rate_limit unset → 1/s, and 2 more)',
     );
+  });
+});
+
+describe('planProgramChanges', () => {
+  type Running = { state?: ProgramState; drift?: boolean; configHash?: string; config?: EffectiveConfig };
+  /** Every program of `config()` running on it, unchanged unless `overrides` says otherwise. */
+  function running(overrides: Record<string, Running | null> = {}): Record<string, RunningProgram> {
+    const result: Record<string, RunningProgram> = {};
+    for (const name of Object.keys(config().programs)) {
+      const o = overrides[name];
+      if (o === null) continue;
+      result[name] = {
+        config: o?.config ?? config(),
+        state: o?.state ?? 'running',
+        drift: o?.drift ?? false,
+        configHash: o?.configHash ?? `h-${name}`,
+      };
+    }
+    return result;
+  }
+  const hashes = { ts: 'h-ts', py: 'h-py', web: 'h-web', other: 'h-other', extra: 'h-extra' };
+
+  it.each<[string, unknown, Record<string, Running | null>, Record<string, string>, Record<string, string>, string[]]>([
+    ['nothing changed', {}, {}, {}, { ts: 'none', py: 'none', web: 'none', other: 'none' }, []],
+    [
+      'nothing runs yet',
+      {},
+      { ts: null, py: null, web: null, other: null },
+      {},
+      { ts: 'start', py: 'start', web: 'start', other: 'start' },
+      ['program added (celeriac-worker, 2 replicas)'],
+    ],
+    [
+      'a program was removed',
+      { programs: { other: null } },
+      {},
+      {},
+      { ts: 'none', py: 'none', web: 'none', other: 'stop' },
+      [],
+    ],
+    [
+      'a rate limit changed',
+      { celery: { task_annotations: { 'tasks.add': { rate_limit: '1/s' } } } },
+      {},
+      {},
+      { ts: 'restart', py: 'restart', web: 'none', other: 'none' },
+      ['task_annotations changed (tasks.add rate_limit 10/m → 1/s)'],
+    ],
+    [
+      'only replicas changed',
+      { programs: { ts: { replicas: 3 } } },
+      {},
+      {},
+      { ts: 'scale', py: 'none', web: 'none', other: 'none' },
+      ['replicas 2 → 3'],
+    ],
+    [
+      'a FATAL program and no change',
+      {},
+      { other: { state: 'fatal' } },
+      {},
+      { ts: 'none', py: 'none', web: 'none', other: 'restart' },
+      ['program was FATAL; a new revision gives it another start'],
+    ],
+    [
+      'a FATAL program whose replicas changed (scale starts its slots again)',
+      { programs: { ts: { replicas: 1 } } },
+      { ts: { state: 'fatal' } },
+      {},
+      { ts: 'scale', py: 'none', web: 'none', other: 'none' },
+      ['replicas 2 → 1'],
+    ],
+    [
+      'a hand-edited file that the center file replaces',
+      {},
+      { web: { drift: true, configHash: 'h-by-hand' } },
+      {},
+      { ts: 'none', py: 'none', web: 'restart', other: 'none' },
+      ['config file had been edited on the host; the center config replaces it'],
+    ],
+    [
+      'a hand edit that equals the center file',
+      {},
+      { web: { drift: true } },
+      {},
+      { ts: 'none', py: 'none', web: 'none', other: 'none' },
+      [],
+    ],
+    [
+      'a hand edit and a replicas change: the processes must leave the edited file',
+      { programs: { ts: { replicas: 3 } } },
+      { ts: { drift: true, configHash: 'h-by-hand' } },
+      {},
+      { ts: 'restart', py: 'none', web: 'none', other: 'none' },
+      ['replicas 2 → 3', 'config file had been edited on the host; the center config replaces it'],
+    ],
+    [
+      'a program still on an older config after a failed restart',
+      {},
+      { py: { config: config({ celery: { task_serializer: 'msgpack' } }) } },
+      {},
+      { ts: 'none', py: 'restart', web: 'none', other: 'none' },
+      ['task_serializer changed (msgpack → json)'],
+    ],
+    [
+      'a program added beside running ones',
+      { programs: { extra: { kind: 'command', command: ['true'] } } },
+      {},
+      { extra: 'h-extra' },
+      { ts: 'none', py: 'none', web: 'none', other: 'none', extra: 'start' },
+      ['program added (command, 1 replicas)'],
+    ],
+  ])('%s', (_what, patch, overrides, extraHashes, expected, someReasons) => {
+    const plan = planProgramChanges({
+      after: config(patch),
+      running: running(overrides),
+      configHashes: { ...hashes, ...extraHashes },
+    });
+    expect(Object.fromEntries(Object.entries(plan).map(([name, change]) => [name, change.action]))).toEqual(expected);
+    const reasons = Object.values(plan).flatMap((change) => change.reasons);
+    for (const reason of someReasons) expect(reasons).toContain(reason);
+  });
+
+  it('gives the same actions as classifyChange when the supervisor knows nothing more', () => {
+    const after = config({ celery: { broker_url: 'redis://10.0.0.9:6379/0' }, programs: { ts: { replicas: 5 } } });
+    const plan = planProgramChanges({ after, running: running(), configHashes: hashes });
+    expect(plan).toEqual(classifyChange(config(), after));
   });
 });

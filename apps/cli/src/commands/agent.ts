@@ -14,7 +14,7 @@ Options (flag, or environment variable):
   --center <url>            center URL                         CELERIAC_CENTER
   --node <name>             this node's name                   CELERIAC_NODE
   --token <token>           agent token bound to the node      CELERIAC_TOKEN
-  --token-file <file>       read the token from a file         CELERIAC_TOKEN_FILE
+  --token-file <file>       read the agent token from a file   CELERIAC_TOKEN_FILE
   --state-dir <dir>         config files, last-known-good, pids CELERIAC_STATE_DIR
   --metrics-listen <h:p>    serve /healthz and /metrics (port 0 = any free port)
   --work-dir <dir>          where relative app paths resolve (default: current dir)
@@ -22,6 +22,9 @@ Options (flag, or environment variable):
   --heartbeat <duration>    status heartbeat period (default 5s)
   -l, --loglevel <level>    log level (default info)
   -h, --help                this help
+
+A flag wins over the environment: with --token or --token-file, CELERIAC_TOKEN (often an
+operator's token) is ignored. Of the two variables, CELERIAC_TOKEN_FILE wins.
 
 SIGTERM or SIGINT stops every program gracefully (TERM, then KILL after its stop_timeout) and exits;
 a second one KILLs them at once.
@@ -66,17 +69,17 @@ export async function run(argv: string[]): Promise<number> {
   const done = new Promise<number>((resolve) => {
     onStopSignals(
       (signal) => {
-        logger.info({ signal }, 'stopping the agent and its programs');
+        logger.info({ event: 'agent.stop_requested', signal }, 'stopping the agent and its programs');
         agent.close().then(
           () => resolve(0),
           (error: unknown) => {
-            logger.error({ err: error }, 'agent did not stop cleanly');
+            logger.error({ event: 'agent.stop_failed', err: error }, 'agent did not stop cleanly');
             resolve(1);
           },
         );
       },
       (signal) => {
-        logger.warn({ signal }, 'second signal: killing the programs now');
+        logger.warn({ event: 'agent.kill_requested', signal }, 'second signal: killing the programs now');
         agent.kill();
       },
     );
@@ -84,12 +87,18 @@ export async function run(argv: string[]): Promise<number> {
   try {
     await agent.start();
   } catch (error) {
-    logger.error({ err: error }, 'agent failed to start');
+    logger.error({ event: 'agent.start_failed', err: error }, 'agent failed to start');
     await agent.close();
     return 1;
   }
   logger.info(
-    { event: 'agent.started', metrics: agent.metricsUrl || undefined, state: agent.currentState },
+    {
+      event: 'agent.started',
+      metrics: agent.metricsUrl || undefined,
+      state: agent.state,
+      token_source: options.tokenSource,
+      heartbeat_ms: options.heartbeatMs,
+    },
     'agent started',
   );
   return done;
@@ -105,19 +114,11 @@ function readOptions(values: CommandValues) {
   const missing: string[] = [];
   const center = str('center', 'CELERIAC_CENTER');
   const node = str('node', 'CELERIAC_NODE');
-  let token = str('token', 'CELERIAC_TOKEN');
-  const tokenFile = str('token-file', 'CELERIAC_TOKEN_FILE');
   const stateDir = str('state-dir', 'CELERIAC_STATE_DIR');
-  if (!token && tokenFile) {
-    try {
-      token = readFileSync(tokenFile, 'utf8').trim();
-    } catch (error) {
-      throw new AgentUsageError(`cannot read --token-file ${tokenFile}: ${(error as Error).message}`);
-    }
-  }
+  const token = readToken(str('token'), str('token-file'));
   if (!center) missing.push('--center (or CELERIAC_CENTER)');
   if (!node) missing.push('--node (or CELERIAC_NODE)');
-  if (!token) missing.push('--token, --token-file (or CELERIAC_TOKEN)');
+  if (!token) missing.push('--token or --token-file (or CELERIAC_TOKEN, CELERIAC_TOKEN_FILE)');
   if (!stateDir) missing.push('--state-dir (or CELERIAC_STATE_DIR)');
   if (missing.length > 0) throw new AgentUsageError(`missing ${missing.join(', ')}`);
   if (center && !/^https?:\/\//.test(center)) {
@@ -127,15 +128,19 @@ function readOptions(values: CommandValues) {
   const heartbeat = str('heartbeat');
   if (heartbeat) {
     try {
-      heartbeatMs = parseDuration(heartbeat);
+      heartbeatMs = Math.round(parseDuration(heartbeat));
     } catch {
-      throw new AgentUsageError(`--heartbeat ${heartbeat} is not a duration; use e.g. 5s or 500ms`);
+      heartbeatMs = Number.NaN;
+    }
+    if (!(heartbeatMs >= 1)) {
+      throw new AgentUsageError(`--heartbeat ${heartbeat} is not a positive duration; use e.g. 5s or 500ms`);
     }
   }
   return {
     center: center as string,
     node: node as string,
-    token: token as string,
+    token: token?.token as string,
+    tokenSource: token?.source,
     stateDir: stateDir as string,
     metricsListen: str('metrics-listen'),
     workDir: str('work-dir'),
@@ -143,4 +148,39 @@ function readOptions(values: CommandValues) {
     loglevel: str('loglevel') ?? 'info',
     heartbeatMs,
   };
+}
+
+/** Where the agent's token came from, logged at start (never the token itself). */
+type TokenSource = '--token' | '--token-file' | 'CELERIAC_TOKEN_FILE' | 'CELERIAC_TOKEN';
+
+/**
+ * The agent token: a flag wins over the environment (an operator's exported CELERIAC_TOKEN must
+ * not replace the agent token named on the command line), and CELERIAC_TOKEN_FILE over
+ * CELERIAC_TOKEN. Both flags at once are refused.
+ */
+function readToken(
+  flag: string | undefined,
+  fileFlag: string | undefined,
+): { token: string; source: TokenSource } | undefined {
+  if (flag && fileFlag) {
+    throw new AgentUsageError('--token and --token-file were both given; pass only one of them');
+  }
+  if (flag) return { token: flag, source: '--token' };
+  if (fileFlag) return { token: readTokenFile(fileFlag, '--token-file'), source: '--token-file' };
+  const envFile = process.env.CELERIAC_TOKEN_FILE;
+  if (envFile) return { token: readTokenFile(envFile, 'CELERIAC_TOKEN_FILE'), source: 'CELERIAC_TOKEN_FILE' };
+  const envToken = process.env.CELERIAC_TOKEN;
+  if (envToken) return { token: envToken, source: 'CELERIAC_TOKEN' };
+  return undefined;
+}
+
+function readTokenFile(file: string, origin: string): string {
+  let token: string;
+  try {
+    token = readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    throw new AgentUsageError(`cannot read ${origin} ${file}: ${(error as Error).message}`);
+  }
+  if (!token) throw new AgentUsageError(`${origin} ${file} is empty; it must hold the agent token`);
+  return token;
 }
