@@ -28,13 +28,13 @@ const GRANTS: Record<Role, ReadonlySet<Permission>> = {
 export function authorize(token: TokenRecord, permission: Permission, node?: string): void {
   if (!GRANTS[token.role].has(permission)) {
     throw new CenterError(
-      'FORBIDDEN',
+      'CENTER_FORBIDDEN',
       `a ${token.role} token may not do this (${permission}); use a token with a role that may`,
     );
   }
   if (token.role === 'agent' && (node === undefined || token.node !== node)) {
     throw new CenterError(
-      'FORBIDDEN',
+      'CENTER_FORBIDDEN',
       `this agent token is bound to node "${token.node ?? '?'}" and may only read that node's config and report its status`,
     );
   }

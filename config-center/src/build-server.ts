@@ -1,8 +1,10 @@
-import type { Logger } from '@celeriac/logger';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, LogController } from 'fastify';
+import { type Logger, redactSecrets } from '@celeriac/logger';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { CenterMetrics } from './center-metrics.js';
 import { ConfigService } from './config-service.js';
 import { CenterError } from './errors.js';
+import { CenterLogController, fastifyLogger } from './fastify-logger.js';
+import { registerJsonBodyParsers } from './json-body.js';
 import { LongPollHub } from './long-poll-hub.js';
 import { registerConsoleRoutes } from './routes/console-routes.js';
 import { registerLayerRoutes } from './routes/layer-routes.js';
@@ -35,8 +37,6 @@ export interface CenterServerOptions {
   version?: string;
 }
 
-const MERGE_PATCH = 'application/merge-patch+json';
-
 /**
  * Builds the center (not yet listening): opens the store, loads every revision, makes sure an
  * admin token exists and registers the routes. `close()` answers held long-polls with 304 and
@@ -57,9 +57,9 @@ export async function buildServer(options: CenterServerOptions): Promise<Fastify
   }
 
   const app = Fastify({
-    loggerInstance: options.logger as unknown as FastifyBaseLogger,
-    // A line per request would be thousands of lines per minute with long-polling agents.
-    logController: new LogController({ disableRequestLogging: true }),
+    loggerInstance: fastifyLogger(options.logger),
+    // fastify's two lines per request are off; onResponse below writes one `center.request` line.
+    logController: new CenterLogController(),
     bodyLimit: options.bodyLimitBytes ?? 1024 * 1024,
     requestTimeout: options.requestTimeoutMs ?? 30_000,
     // Idle sockets of held long-polls must outlive the longest wait.
@@ -69,7 +69,7 @@ export async function buildServer(options: CenterServerOptions): Promise<Fastify
     return503OnClosing: true,
     forceCloseConnections: 'idle',
   });
-  app.addContentTypeParser(MERGE_PATCH, { parseAs: 'string' }, app.getDefaultJsonParser('error', 'ignore'));
+  registerJsonBodyParsers(app);
 
   const metrics = new CenterMetrics();
   const context: RouteContext = {
@@ -84,21 +84,18 @@ export async function buildServer(options: CenterServerOptions): Promise<Fastify
 
   app.addHook('onResponse', async (request, reply) => {
     metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode);
+    logRequest(options.logger, request, reply);
   });
   app.setNotFoundHandler(async (request, reply) => {
     const error = new CenterError(
-      'NOT_FOUND',
+      'CENTER_NOT_FOUND',
       `there is no ${request.method} ${request.url.split('?')[0]}; see /v1/openapi.json`,
     );
     return reply.code(error.statusCode).send(error.toJSON());
   });
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
     const centerError = toCenterError(error);
-    if (
-      centerError.code === 'INTERNAL' ||
-      centerError.code === 'SERVICE_UNAVAILABLE' ||
-      centerError.code === 'STORE_CORRUPT'
-    ) {
+    if (centerError.code === 'CENTER_INTERNAL' || centerError.code === 'CENTER_SERVICE_UNAVAILABLE') {
       request.log.error(
         { event: 'center.request_failed', err: error, route: request.routeOptions.url },
         'request failed',
@@ -124,34 +121,58 @@ export async function buildServer(options: CenterServerOptions): Promise<Fastify
   return app;
 }
 
+/** Requests that come all the time (reads, agents' long-polls and status reports) log at debug when they succeed. */
+function isRoutine(request: FastifyRequest, status: number): boolean {
+  if (status >= 400) return false;
+  if (request.method === 'GET' || request.method === 'HEAD') return true;
+  return request.method === 'POST' && request.routeOptions.url === '/v1/nodes/:node/status';
+}
+
+/** One `center.request` line per answered request (writes and refusals at info, routine reads at debug). */
+function logRequest(logger: Logger, request: FastifyRequest, reply: FastifyReply): void {
+  const fields = {
+    event: 'center.request',
+    request_id: request.id,
+    method: request.method,
+    url: redactSecrets(request.url),
+    route: request.routeOptions.url ?? null,
+    status_code: reply.statusCode,
+    response_time_ms: Math.round(reply.elapsedTime * 10) / 10,
+  } as const;
+  const message = `${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]} ${reply.statusCode}`;
+  if (isRoutine(request, reply.statusCode)) logger.debug(fields, message);
+  else logger.info(fields, message);
+}
+
 function toCenterError(error: FastifyError): CenterError {
   if (error instanceof CenterError) return error;
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new CenterError(
-        'PAYLOAD_TOO_LARGE',
+        'CENTER_PAYLOAD_TOO_LARGE',
         'the request body is too large; a layer document may be at most 1 MiB',
       );
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new CenterError(
-        'UNSUPPORTED_MEDIA_TYPE',
+        'CENTER_UNSUPPORTED_MEDIA_TYPE',
         'send the body as application/json (or application/merge-patch+json for PATCH)',
       );
     case 'FST_ERR_HANDLER_TIMEOUT':
-      return new CenterError('SERVICE_UNAVAILABLE', 'the center took too long to answer; retry');
+      return new CenterError('CENTER_SERVICE_UNAVAILABLE', 'the center took too long to answer; retry');
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return new CenterError('BAD_REQUEST', 'the body is empty; send a JSON document');
+      return new CenterError('CENTER_BAD_REQUEST', 'the body is empty; send a JSON document');
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return new CenterError('BAD_REQUEST', `the body is not valid JSON: ${error.message}`);
+      return new CenterError('CENTER_BAD_REQUEST', `the body is not valid JSON: ${error.message}`);
   }
   if (error instanceof SyntaxError || error.statusCode === 400) {
-    return new CenterError('BAD_REQUEST', `the body is not valid JSON: ${error.message}`);
+    return new CenterError('CENTER_BAD_REQUEST', `the body is not valid JSON: ${error.message}`);
   }
-  if (error.statusCode === 408) return new CenterError('REQUEST_TIMEOUT', 'the request took too long to arrive; retry');
+  if (error.statusCode === 408)
+    return new CenterError('CENTER_REQUEST_TIMEOUT', 'the request took too long to arrive; retry');
   if (error.statusCode === 503)
-    return new CenterError('SERVICE_UNAVAILABLE', 'the center is shutting down; retry on another replica');
+    return new CenterError('CENTER_SERVICE_UNAVAILABLE', 'the center is shutting down; retry on another replica');
   if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
-    return new CenterError('BAD_REQUEST', error.message);
+    return new CenterError('CENTER_BAD_REQUEST', error.message);
   }
-  return new CenterError('INTERNAL', 'the center failed to handle the request; see its log', { cause: error });
+  return new CenterError('CENTER_INTERNAL', 'the center failed to handle the request; see its log', { cause: error });
 }

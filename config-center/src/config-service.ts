@@ -86,7 +86,7 @@ export class ConfigService {
         const currentRevision = current?.revision ?? 0;
         if (request.ifMatch === undefined && current && request.kind !== 'rollback') {
           throw new CenterError(
-            'PRECONDITION_REQUIRED',
+            'CENTER_PRECONDITION_REQUIRED',
             `${request.layer} exists; send "If-Match: ${currentRevision}" (the revision you based the change on) so that ` +
               'a change made meanwhile is not overwritten',
             { currentRevision },
@@ -98,7 +98,7 @@ export class ConfigService {
         const validated = validateLayer(request.layer, next);
         if (!validated.ok) {
           throw new CenterError(
-            'VALIDATION_FAILED',
+            'CENTER_VALIDATION_FAILED',
             `${request.layer} was not changed: ${describeIssues(validated.issues.length)}`,
             {
               issues: validated.issues,
@@ -112,7 +112,7 @@ export class ConfigService {
         const { plan, issues } = this.state.plan(request.layer, document, this.statusNodes);
         if (issues.length > 0) {
           throw new CenterError(
-            'VALIDATION_FAILED',
+            'CENTER_VALIDATION_FAILED',
             `${request.layer} was not changed: the merged config of an affected node would be invalid; ${describeIssues(issues.length)}`,
             { issues },
           );
@@ -141,7 +141,7 @@ export class ConfigService {
         }
       }
       throw new CenterError(
-        'CONFLICT',
+        'CENTER_CONFLICT',
         `${request.layer} was not changed: the store kept moving under heavy writing; retry`,
         {
           currentRevision: this.state.layer(request.layer)?.revision ?? 0,
@@ -188,7 +188,7 @@ export class ConfigService {
 
   private conflict(layer: string, currentRevision: number): CenterError {
     return new CenterError(
-      'CONFLICT',
+      'CENTER_CONFLICT',
       currentRevision === 0
         ? `${layer} does not exist (it was based on a revision that is gone); create it with "If-Match: 0" or no If-Match`
         : `${layer} changed since your revision; it is now at revision ${currentRevision}: fetch it, redo your change and send "If-Match: ${currentRevision}"`,

@@ -1,3 +1,7 @@
+import { CENTER_ERROR_CODES, CENTER_ERROR_STATUS, type CenterErrorCode } from '@celeriac/config-schema';
+
+export type { CenterErrorCode } from '@celeriac/config-schema';
+
 /** One problem found while validating a document, with the JSON path it is about. */
 export interface ValidationIssue {
   path: string;
@@ -6,42 +10,10 @@ export interface ValidationIssue {
   node?: string;
 }
 
-/** Stable error codes of the center's HTTP API. */
-export type CenterErrorCode =
-  | 'VALIDATION_FAILED'
-  | 'BAD_REQUEST'
-  | 'UNAUTHORIZED'
-  | 'FORBIDDEN'
-  | 'NOT_FOUND'
-  | 'METHOD_NOT_ALLOWED'
-  | 'CONFLICT'
-  | 'PRECONDITION_REQUIRED'
-  | 'PAYLOAD_TOO_LARGE'
-  | 'UNSUPPORTED_MEDIA_TYPE'
-  | 'REQUEST_TIMEOUT'
-  | 'SERVICE_UNAVAILABLE'
-  | 'STORE_CORRUPT'
-  | 'INTERNAL';
-
-const STATUS: Record<CenterErrorCode, number> = {
-  VALIDATION_FAILED: 400,
-  BAD_REQUEST: 400,
-  UNAUTHORIZED: 401,
-  FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  METHOD_NOT_ALLOWED: 405,
-  CONFLICT: 409,
-  PRECONDITION_REQUIRED: 428,
-  PAYLOAD_TOO_LARGE: 413,
-  UNSUPPORTED_MEDIA_TYPE: 415,
-  REQUEST_TIMEOUT: 408,
-  SERVICE_UNAVAILABLE: 503,
-  STORE_CORRUPT: 500,
-  INTERNAL: 500,
-};
-
 /** An error the API answers as `{ error: { code, message, issues?, current_revision? } }`. */
 export class CenterError extends Error {
+  /** Every code, with its HTTP status in `CENTER_ERROR_STATUS` (part of the API contract in config-schema). */
+  static readonly codes: readonly CenterErrorCode[] = CENTER_ERROR_CODES;
   readonly code: CenterErrorCode;
   readonly statusCode: number;
   readonly issues: ValidationIssue[] | undefined;
@@ -55,7 +27,7 @@ export class CenterError extends Error {
     super(message, extra.cause === undefined ? undefined : { cause: extra.cause });
     this.name = 'CenterError';
     this.code = code;
-    this.statusCode = STATUS[code];
+    this.statusCode = CENTER_ERROR_STATUS[code];
     this.issues = extra.issues;
     this.currentRevision = extra.currentRevision;
   }
@@ -66,5 +38,26 @@ export class CenterError extends Error {
     if (this.issues) error.issues = this.issues;
     if (this.currentRevision !== undefined) error.current_revision = this.currentRevision;
     return { error };
+  }
+}
+
+/** Codes of the errors that stop a center from starting (no HTTP status: nothing listens yet). */
+export type CenterStartErrorCode = (typeof CenterStartError.codes)[number];
+
+/** The center cannot start: a bad option, a store it cannot use, or an address it cannot listen on. */
+export class CenterStartError extends Error {
+  static readonly codes = [
+    'CENTER_BAD_OPTION',
+    'CENTER_LISTEN_FAILED',
+    'CENTER_DATA_DIR_LOCKED',
+    'CENTER_STORE_CORRUPT',
+    'CENTER_STORE_UNREACHABLE',
+  ] as const;
+  readonly code: CenterStartErrorCode;
+
+  constructor(code: CenterStartErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CenterStartError';
+    this.code = code;
   }
 }

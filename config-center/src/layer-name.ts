@@ -4,7 +4,7 @@ import { CenterError } from './errors.js';
 /** Checks a layer name from a URL (`defaults`, `groups/<g>`, `nodes/<n>`), or throws a 400. */
 export function assertLayerName(layer: string): string {
   if (parseLayerName(layer) === null) {
-    throw new CenterError('BAD_REQUEST', `"${layer.slice(0, 80)}" is not a layer name; ${LAYER_NAME_RULE}`);
+    throw new CenterError('CENTER_BAD_REQUEST', `"${layer.slice(0, 80)}" is not a layer name; ${LAYER_NAME_RULE}`);
   }
   return layer;
 }
@@ -13,7 +13,7 @@ export function assertLayerName(layer: string): string {
 export function assertNodeName(node: string): string {
   if (!isValidName(node)) {
     throw new CenterError(
-      'BAD_REQUEST',
+      'CENTER_BAD_REQUEST',
       `"${node.slice(0, 80)}" is not a node name; use 1 to 63 characters of a-z, 0-9, "_", "." and "-", starting with a letter or digit, without ".."`,
     );
   }

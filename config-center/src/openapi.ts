@@ -1,82 +1,79 @@
-import { apiJsonSchemas } from '@celeriac/config-schema';
-import { ROLES } from './types.js';
+import { apiJsonSchemas, CENTER_ERROR_CODES, CENTER_ERROR_STATUS } from '@celeriac/config-schema';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: unknown) => ({ content: { 'application/json': { schema } } });
+const answer = (name: string) => json(ref(name));
+
+/** The error codes sent with one HTTP status, for the description of that answer. */
+function codesWith(status: number): string {
+  return CENTER_ERROR_CODES.filter((code) => CENTER_ERROR_STATUS[code] === status).join(' or ');
+}
+
+const errorAnswer = (status: number, what: string) => ({
+  description: `${codesWith(status)}: ${what}`,
+  ...answer('Error'),
+});
 const errors = {
-  '400': { description: 'VALIDATION_FAILED or BAD_REQUEST', ...json(ref('Error')) },
-  '401': { description: 'UNAUTHORIZED: missing or unknown token', ...json(ref('Error')) },
-  '403': { description: 'FORBIDDEN: the role may not do this', ...json(ref('Error')) },
-  '404': { description: 'NOT_FOUND', ...json(ref('Error')) },
+  '400': errorAnswer(400, 'the body, a parameter or the document is refused (see "issues")'),
+  '401': errorAnswer(401, 'missing or unknown token'),
+  '403': errorAnswer(403, 'the role may not do this'),
+  '404': errorAnswer(404, 'no such layer, node, revision or path'),
+};
+const writeErrors = {
+  ...errors,
+  '409': errorAnswer(409, 'stale If-Match: the layer changed; current_revision says to what'),
+  '428': errorAnswer(428, 'If-Match missing on an existing layer'),
 };
 const layerParam = { name: 'layer', in: 'path', required: true, schema: ref('LayerName') };
 const nodeParam = { name: 'node', in: 'path', required: true, schema: { type: 'string' } };
 const query = (name: string, schema: object) => ({ name, in: 'query', schema });
-const object = { type: 'object' };
-const boolean = { type: 'boolean' };
-/** The answer of `GET /v1/whoami` (the console shows the role and hides what the token may not do). */
-const whoAmI = {
-  type: 'object',
-  required: ['id', 'name', 'role', 'node', 'secrets_masked', 'may'],
-  properties: {
-    id: { type: 'string' },
-    name: { type: 'string' },
-    role: { type: 'string', enum: ROLES },
-    node: { type: ['string', 'null'], description: 'the node an agent token is bound to' },
-    secrets_masked: boolean,
-    may: {
-      type: 'object',
-      required: ['read_config', 'write_config', 'read_nodes', 'manage_tokens'],
-      properties: { read_config: boolean, write_config: boolean, read_nodes: boolean, manage_tokens: boolean },
-    },
-  },
-};
 
-/** The OpenAPI 3.1 description of the center's API; component schemas come from the zod schemas. */
+/** The OpenAPI 3.1 description of the center's API; component schemas come from the zod schemas in config-schema. */
 export function buildOpenApiDocument(version: string): Record<string, unknown> {
   const schemas = apiJsonSchemas();
   for (const schema of Object.values(schemas)) delete (schema as Record<string, unknown>).$schema;
   return {
     openapi: '3.1.0',
-    info: { title: 'Celeriac config center', version },
+    info: {
+      title: 'Celeriac config center',
+      version,
+      description: `Errors are { "error": { "code", "message", "issues"?, "current_revision"? } } with one of the codes ${CENTER_ERROR_CODES.join(', ')}.`,
+    },
     components: {
-      schemas: { ...schemas, WhoAmI: whoAmI },
+      schemas,
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
     },
     security: [{ bearer: [] }],
     paths: {
       '/v1/layers': {
-        get: { summary: 'List layers and their revisions', responses: { '200': json(object), ...errors } },
+        get: { summary: 'List layers and their revisions', responses: { '200': answer('LayerList'), ...errors } },
       },
       '/v1/layers/{layer}': {
         parameters: [layerParam],
-        get: { summary: 'A layer document; ETag is its revision', responses: { '200': json(object), ...errors } },
+        get: {
+          summary: 'A layer document; ETag is its revision',
+          responses: { '200': answer('LayerResponse'), ...errors },
+        },
         put: {
           summary: 'Replace a layer (If-Match: <revision>; X-Change-Message)',
           requestBody: json(ref('Layer')),
-          responses: {
-            '200': json(object),
-            '201': json(object),
-            '409': { description: 'CONFLICT: stale If-Match', ...json(ref('Error')) },
-            '428': { description: 'PRECONDITION_REQUIRED: If-Match missing', ...json(ref('Error')) },
-            ...errors,
-          },
+          responses: { '200': answer('LayerWriteResponse'), '201': answer('LayerWriteResponse'), ...writeErrors },
         },
         patch: {
           summary: 'Merge-patch a layer (null deletes a key)',
           requestBody: json(ref('Layer')),
-          responses: { '200': json(object), '409': json(ref('Error')), '428': json(ref('Error')), ...errors },
+          responses: { '200': answer('LayerWriteResponse'), ...writeErrors },
         },
       },
       '/v1/nodes': {
         get: {
           summary: 'Every node: desired vs applied revision, drift, programs',
-          responses: { '200': json(object), ...errors },
+          responses: { '200': answer('NodeList'), ...errors },
         },
       },
       '/v1/nodes/{node}': {
         parameters: [nodeParam],
-        get: { summary: 'One node', responses: { '200': json(object), ...errors } },
+        get: { summary: 'One node', responses: { '200': answer('NodeSummary'), ...errors } },
       },
       '/v1/nodes/{node}/config': {
         parameters: [
@@ -87,7 +84,7 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
         get: {
           summary: 'Effective config (long-poll with after and wait)',
           responses: {
-            '200': json(ref('NodeConfigResponse')),
+            '200': answer('NodeConfigResponse'),
             '304': { description: 'no change within wait' },
             ...errors,
           },
@@ -98,7 +95,7 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
         post: {
           summary: 'Agent status report',
           requestBody: json(ref('NodeStatus')),
-          responses: { '200': json(object), ...errors },
+          responses: { '200': answer('StatusReportResponse'), ...errors },
         },
       },
       '/v1/revisions': {
@@ -109,50 +106,55 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
             query('node', { type: 'string' }),
             query('limit', { type: 'integer' }),
           ],
-          responses: { '200': json(object), ...errors },
+          responses: { '200': answer('RevisionList'), ...errors },
         },
       },
       '/v1/revisions/{revision}': {
         parameters: [{ name: 'revision', in: 'path', required: true, schema: { type: 'integer' } }],
-        get: { summary: 'One revision with its document and diff', responses: { '200': json(object), ...errors } },
+        get: {
+          summary: 'One revision with its document and diff',
+          responses: { '200': answer('Revision'), ...errors },
+        },
       },
       '/v1/diff': {
         get: {
           summary: 'Changes per layer and per node effective config between two revisions',
           parameters: [query('from', { type: 'integer' }), query('to', { type: 'integer' })],
-          responses: { '200': json(object), ...errors },
+          responses: { '200': answer('DiffResponse'), ...errors },
         },
       },
       '/v1/rollback': {
         post: {
           summary: 'Restore a layer to its content at a revision',
           requestBody: json(ref('RollbackRequest')),
-          responses: { '200': json(object), ...errors },
+          responses: { '200': answer('RollbackResponse'), ...writeErrors },
         },
       },
       '/v1/tokens': {
-        get: { summary: 'List tokens (admin)', responses: { '200': json(object), ...errors } },
+        get: { summary: 'List tokens (admin)', responses: { '200': answer('TokenList'), ...errors } },
         post: {
           summary: 'Create a token; the secret is shown once (admin)',
           requestBody: json(ref('TokenRequest')),
-          responses: { '201': json(object), ...errors },
+          responses: { '201': answer('TokenCreated'), ...errors },
         },
       },
       '/v1/tokens/{id}': {
         parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
-        delete: { summary: 'Revoke a token (admin)', responses: { '200': json(object), ...errors } },
+        delete: { summary: 'Revoke a token (admin)', responses: { '200': answer('TokenRevoked'), ...errors } },
       },
       '/v1/whoami': {
         get: {
           summary: 'The token in use: id, name, role, bound node, whether secrets are masked, what it may do',
-          responses: { '200': json(ref('WhoAmI')), '401': errors['401'] },
+          responses: { '200': answer('WhoAmI'), '401': errors['401'] },
         },
       },
-      '/healthz': { get: { security: [], summary: 'Liveness', responses: { '200': json(object) } } },
+      '/healthz': { get: { security: [], summary: 'Liveness', responses: { '200': answer('Health') } } },
       '/metrics': {
         get: { security: [], summary: 'Prometheus metrics', responses: { '200': { description: 'text/plain' } } },
       },
-      '/v1/openapi.json': { get: { security: [], summary: 'This document', responses: { '200': json(object) } } },
+      '/v1/openapi.json': {
+        get: { security: [], summary: 'This document', responses: { '200': json({ type: 'object' }) } },
+      },
     },
   };
 }

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { CenterError } from './errors.js';
+import { CenterError, CenterStartError } from './errors.js';
 import type { ConfigStore } from './store/config-store.js';
 import type { Role, TokenRecord } from './types.js';
 
@@ -20,7 +20,7 @@ export class TokenService {
     const match = header === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (!match) {
       throw new CenterError(
-        'UNAUTHORIZED',
+        'CENTER_UNAUTHORIZED',
         'this request needs "Authorization: Bearer <token>"; ask an admin for a token (celeriac center prints the first one)',
       );
     }
@@ -29,7 +29,7 @@ export class TokenService {
     const stored = record ? Buffer.from(record.hash, 'hex') : Buffer.alloc(presented.length);
     const equal = stored.length === presented.length && timingSafeEqual(stored, presented);
     if (!record || !equal) {
-      throw new CenterError('UNAUTHORIZED', 'the bearer token is unknown or was revoked; use a valid token');
+      throw new CenterError('CENTER_UNAUTHORIZED', 'the bearer token is unknown or was revoked; use a valid token');
     }
     return record;
   }
@@ -68,8 +68,8 @@ export class TokenService {
   async ensureBootstrapAdmin(secret: string | undefined): Promise<string | undefined> {
     if (secret !== undefined) {
       if (secret.trim().length < 16) {
-        throw new CenterError(
-          'BAD_REQUEST',
+        throw new CenterStartError(
+          'CENTER_BAD_OPTION',
           'the admin token must have at least 16 characters; use a long random string',
         );
       }

@@ -118,7 +118,7 @@ describe('auth matrix', () => {
           expect(response.status, `${role} ${label} -> ${response.text}`).toBeLessThan(500);
         } else {
           expect(response.status, `${role} ${label}`).toBe(403);
-          expect(response.body.error.code).toBe('FORBIDDEN');
+          expect(response.body.error.code).toBe('CENTER_FORBIDDEN');
         }
       }
       const anonymous = await api(
@@ -143,7 +143,7 @@ describe('auth matrix', () => {
       } else {
         for (const response of [anonymous, wrong]) {
           expect(response.status).toBe(401);
-          expect(response.body.error.code).toBe('UNAUTHORIZED');
+          expect(response.body.error.code).toBe('CENTER_UNAUTHORIZED');
         }
       }
     });

@@ -69,14 +69,43 @@ describe('celeriac center', () => {
     expect((await second.exited).code).toBe(0);
   });
 
-  it('refuses bad flags with exit code 2', async () => {
-    const bad = spawn(process.execPath, [BIN, 'center', '--nope'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  it.each([
+    [['--nope'], '--nope'],
+    [['--listen', 'nonsense'], '--listen nonsense is not host:port'],
+    [['--listen', '127.0.0.1:99999'], 'is not host:port'],
+    [['--store', 'ftp://user:pw-secret@host/'], 'is not a store; use "file" or a redis://host:port/db URL'],
+  ])('refuses the bad flags %j as a usage error: exit 2, no HTTP code', async (flags, message) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'celeriac-center-flags-'));
+    const bad = spawn(process.execPath, [BIN, 'center', '--data', dir, ...flags], {
+      env: { ...process.env, CELERIAC_ADMIN_TOKEN: 'a-long-enough-admin-token-123' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    for (const stream of [bad.stdout, bad.stderr]) {
+      stream?.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+      });
+    }
+    const code = await new Promise((resolve) => bad.once('exit', resolve));
+    rmSync(dir, { recursive: true, force: true });
+    expect(code).toBe(2);
+    expect(output).toContain(message);
+    expect(output).not.toMatch(/BAD_REQUEST|pw-secret/);
+  });
+
+  it('refuses a short admin token as a usage error', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'celeriac-center-flags-'));
+    const bad = spawn(process.execPath, [BIN, 'center', '--data', dir, '--listen', '127.0.0.1:0'], {
+      env: { ...process.env, CELERIAC_ADMIN_TOKEN: 'short' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stderr = '';
     bad.stderr?.on('data', (chunk: Buffer) => {
       stderr += chunk.toString();
     });
     const code = await new Promise((resolve) => bad.once('exit', resolve));
+    rmSync(dir, { recursive: true, force: true });
     expect(code).toBe(2);
-    expect(stderr).toContain('--nope');
+    expect(stderr).toContain('the admin token must have at least 16 characters');
   });
 });

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
@@ -12,6 +12,8 @@ import {
   until,
   workerNodeLayer,
 } from './support/center-harness.js';
+
+const CONSOLE_DIR = path.resolve(import.meta.dirname, '../console');
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const CHROMIUM_ARGS = [
@@ -139,16 +141,40 @@ afterAll(async () => {
 });
 
 describe('web console in chromium', () => {
-  it('is served without a token, as one self-contained page with a strict content security policy', async () => {
+  it('is served without a token, its scripts and stylesheet as the files they are, under a strict policy', async () => {
+    const assets = new Set<string>();
     for (const route of ['/', '/console']) {
       const page = await api(center.url, 'GET', route);
       expect(page.status).toBe(200);
       expect(page.headers.get('content-type')).toMatch(/^text\/html/);
-      expect(page.headers.get('content-security-policy')).toContain("default-src 'none'");
+      const policy = page.headers.get('content-security-policy') ?? '';
+      expect(policy).toContain("default-src 'none'");
+      expect(policy).toContain("script-src 'self'");
+      expect(page.text).toBe(readFileSync(path.join(CONSOLE_DIR, 'index.html'), 'utf8'));
       expect(page.text).toContain('<title>Celeriac config center</title>');
-      // No external asset: nothing is loaded from another origin or file.
-      expect(page.text).not.toMatch(/<(?:script|link)[^>]+(?:src|href)="(?!data:)/);
+      // Nothing inline runs, and nothing comes from another origin.
+      expect(page.text).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
+      expect(page.text).not.toMatch(/<style/);
+      for (const match of page.text.matchAll(/<(?:script|link)[^>]+(?:src|href)="([^"]+)"/g)) {
+        const url = match[1] as string;
+        if (url.startsWith('data:')) continue;
+        expect(url).toMatch(/^\/console\/assets\/[a-z-]+\.(?:js|css)$/);
+        assets.add(url);
+      }
     }
+    // main.js imports the other modules; every file is served byte for byte as it is on disk.
+    const files = readdirSync(CONSOLE_DIR).filter((name) => /\.(?:js|css)$/.test(name));
+    expect(files).toEqual(expect.arrayContaining(['main.js', 'api.js', 'console.css']));
+    for (const name of files) {
+      const asset = await api(center.url, 'GET', `/console/assets/${name}`);
+      expect(asset.status, name).toBe(200);
+      expect(asset.headers.get('content-type')).toMatch(name.endsWith('.js') ? /^text\/javascript/ : /^text\/css/);
+      expect(asset.text).toBe(readFileSync(path.join(CONSOLE_DIR, name), 'utf8'));
+      expect(readFileSync(path.join(CONSOLE_DIR, name), 'utf8').split('\n').length).toBeLessThan(450);
+    }
+    expect([...assets].sort()).toEqual(['/console/assets/console.css', '/console/assets/main.js']);
+    expect((await api(center.url, 'GET', '/console/assets/..%2Fpackage.json')).status).toBe(404);
+    expect((await api(center.url, 'GET', '/console/assets/index.html')).status).toBe(404);
     expect((await api(center.url, 'GET', '/v1/whoami')).status).toBe(401);
     const me = await api(center.url, 'GET', '/v1/whoami', { token: viewerToken });
     expect(me.body).toMatchObject({ name: 'viewer-bob', role: 'viewer', secrets_masked: true });
@@ -163,7 +189,7 @@ describe('web console in chromium', () => {
     // A wrong token is refused in plain words, and nothing is stored.
     await page.getByLabel('Token').fill('cel_not-a-real-token');
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.locator('#sign-in-error', { hasText: 'UNAUTHORIZED' }).waitFor();
+    await page.locator('#sign-in-error', { hasText: 'CENTER_UNAUTHORIZED' }).waitFor();
     expect(
       await page.evaluate(
         () => (globalThis as unknown as { sessionStorage: { length: number } }).sessionStorage.length,
@@ -389,6 +415,7 @@ describe('web console from the built package', () => {
     const served = await api(url, 'GET', '/console');
     expect(served.status).toBe(200);
     expect(served.text).toContain('id="sign-in-form"');
+    expect((await api(url, 'GET', '/console/assets/main.js')).status).toBe(200);
     expect((await api(url, 'GET', '/v1/whoami', { token: ADMIN_TOKEN })).body.role).toBe('admin');
     const exited = new Promise((resolve) => child?.once('exit', resolve));
     child.kill('SIGTERM');

@@ -2,7 +2,7 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CenterError, FileStore, type RevisionKind } from '../src/index.js';
+import { CenterStartError, FileStore, type RevisionKind } from '../src/index.js';
 import { captureLogger } from './support/center-harness.js';
 
 const dirs: string[] = [];
@@ -45,7 +45,7 @@ describe('FileStore', () => {
     const store = new FileStore({ dataDir: dir, logger: captureLogger(lines) });
     await store.start();
     expect((await store.readRevisions(0)).map((r) => r.revision)).toEqual([1, 2, 3]);
-    expect(lines.join('')).toContain('store.torn_tail');
+    expect(lines.join('')).toContain('center.store_torn_tail');
     expect((await store.append(draft(9), { layerRevision: 3, headRevision: 3 })).ok).toBe(true);
     await store.close();
     const reopened = new FileStore({ dataDir: dir, logger: captureLogger([]) });
@@ -66,9 +66,9 @@ describe('FileStore', () => {
     writeFileSync(log, records.join('\n'));
     const store = new FileStore({ dataDir: dir, logger: captureLogger([]) });
     const error = await store.start().catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(CenterError);
-    expect((error as CenterError).code).toBe('STORE_CORRUPT');
-    expect((error as CenterError).message).toContain('revision 2');
+    expect(error).toBeInstanceOf(CenterStartError);
+    expect((error as CenterStartError).code).toBe('CENTER_STORE_CORRUPT');
+    expect((error as CenterStartError).message).toContain('revision 2');
     await store.close();
   });
 
@@ -77,7 +77,7 @@ describe('FileStore', () => {
     await storeWith(dir, 1);
     writeFileSync(path.join(dir, 'center.lock'), String(process.ppid));
     const second = new FileStore({ dataDir: dir, logger: captureLogger([]) });
-    await expect(second.start()).rejects.toMatchObject({ code: 'SERVICE_UNAVAILABLE' });
+    await expect(second.start()).rejects.toMatchObject({ code: 'CENTER_DATA_DIR_LOCKED' });
     await second.close();
     rmSync(path.join(dir, 'center.lock'));
     const store = new FileStore({ dataDir: dir, logger: captureLogger([]) });
@@ -106,7 +106,7 @@ describe('FileStore', () => {
     const records = readFileSync(log, 'utf8').split('\n');
     writeFileSync(log, `${records.slice(0, 3).join('\n')}\n`);
     const store = new FileStore({ dataDir: dir, logger: captureLogger([]) });
-    await expect(store.start()).rejects.toMatchObject({ code: 'STORE_CORRUPT' });
+    await expect(store.start()).rejects.toMatchObject({ code: 'CENTER_STORE_CORRUPT' });
     await store.close();
     writeFileSync(log, records.join('\n'));
     const intact = new FileStore({ dataDir: dir, logger: captureLogger([]) });

@@ -68,7 +68,7 @@ describe('layers, merge and If-Match', () => {
   it('refuses a write without If-Match on an existing layer (428) and a stale one (409)', async () => {
     const missing = await api(center.url, 'PUT', '/v1/layers/defaults', { token: T, body: { celery: {} } });
     expect(missing.status).toBe(428);
-    expect(missing.body.error).toMatchObject({ code: 'PRECONDITION_REQUIRED', current_revision: 1 });
+    expect(missing.body.error).toMatchObject({ code: 'CENTER_PRECONDITION_REQUIRED', current_revision: 1 });
 
     const stale = await api(center.url, 'PATCH', '/v1/layers/defaults', {
       token: T,
@@ -76,7 +76,7 @@ describe('layers, merge and If-Match', () => {
       headers: { 'if-match': '"0"' },
     });
     expect(stale.status).toBe(409);
-    expect(stale.body.error).toMatchObject({ code: 'CONFLICT', current_revision: 1 });
+    expect(stale.body.error).toMatchObject({ code: 'CENTER_CONFLICT', current_revision: 1 });
 
     const created = await api(center.url, 'PUT', '/v1/layers/groups/batch', {
       token: T,
@@ -127,7 +127,7 @@ describe('layers, merge and If-Match', () => {
       },
     });
     expect(refused.status).toBe(400);
-    expect(refused.body.error.code).toBe('VALIDATION_FAILED');
+    expect(refused.body.error.code).toBe('CENTER_VALIDATION_FAILED');
     const paths = refused.body.error.issues.map((i: { path: string }) => i.path);
     for (const expected of [
       'groups',
@@ -236,22 +236,22 @@ describe('errors as coded JSON', () => {
   it('answers malformed JSON, huge bodies, unknown paths and bad names with stable codes', async () => {
     const malformed = await api(center.url, 'PUT', '/v1/layers/groups/x', { token: T, rawBody: '{"celery": ' });
     expect(malformed.status).toBe(400);
-    expect(malformed.body.error.code).toBe('BAD_REQUEST');
+    expect(malformed.body.error.code).toBe('CENTER_BAD_REQUEST');
 
     const huge = await api(center.url, 'PUT', '/v1/layers/groups/x', {
       token: T,
       rawBody: JSON.stringify({ celery: { timezone: 'x'.repeat(2 * 1024 * 1024) } }),
     });
     expect(huge.status).toBe(413);
-    expect(huge.body.error.code).toBe('PAYLOAD_TOO_LARGE');
+    expect(huge.body.error.code).toBe('CENTER_PAYLOAD_TOO_LARGE');
 
     const unknown = await api(center.url, 'GET', '/v1/nope', { token: T });
     expect(unknown.status).toBe(404);
-    expect(unknown.body.error.code).toBe('NOT_FOUND');
+    expect(unknown.body.error.code).toBe('CENTER_NOT_FOUND');
 
     const badName = await api(center.url, 'GET', '/v1/layers/groups/Web%20Servers', { token: T });
     expect(badName.status).toBe(400);
-    expect(badName.body.error.code).toBe('BAD_REQUEST');
+    expect(badName.body.error.code).toBe('CENTER_BAD_REQUEST');
     const traversal = await api(center.url, 'PUT', '/v1/layers/nodes/..%2F..%2Fetc', { token: T, body: {} });
     expect(traversal.status).toBe(400);
 
@@ -262,7 +262,7 @@ describe('errors as coded JSON', () => {
       body: {},
       headers: { 'if-match': 'abc' },
     });
-    expect(badIfMatch.body.error.code).toBe('BAD_REQUEST');
+    expect(badIfMatch.body.error.code).toBe('CENTER_BAD_REQUEST');
   });
 
   it('serves healthz, Prometheus metrics and an OpenAPI 3.1 document', async () => {

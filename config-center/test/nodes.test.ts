@@ -107,7 +107,7 @@ describe('node statuses', () => {
       programs: { workers: { kind: 'x', state: 'running', pids: [], restarts: 0, config_hash: 'h', last_exit: null } },
     });
     expect(bad.status).toBe(400);
-    expect(bad.body.error.code).toBe('VALIDATION_FAILED');
+    expect(bad.body.error.code).toBe('CENTER_VALIDATION_FAILED');
     const paths = bad.body.error.issues.map((i: { path: string }) => i.path);
     expect(paths).toEqual(expect.arrayContaining(['applied_revision', 'apply_result', 'programs.workers.kind']));
     expect((await api(center.url, 'GET', '/v1/nodes/nobody', { token: T })).status).toBe(404);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisServer } from '../../test/support/redis-server.js';
-import { CenterError, RedisStore, startCenter } from '../src/index.js';
+import { CenterStartError, RedisStore, startCenter } from '../src/index.js';
 import {
   ADMIN_TOKEN,
   api,
@@ -82,7 +82,7 @@ describe('two center replicas on one Redis', () => {
       const statuses = [fromA.status, fromB.status].sort();
       expect(statuses, `round ${round}: ${fromA.text} / ${fromB.text}`).toEqual([200, 409]);
       const loser = fromA.status === 409 ? fromA : fromB;
-      expect(loser.body.error).toMatchObject({ code: 'CONFLICT', current_revision: current + 1 });
+      expect(loser.body.error).toMatchObject({ code: 'CENTER_CONFLICT', current_revision: current + 1 });
     }
     const history = await api(b.url, 'GET', '/v1/revisions?layer=nodes/w1', { token: T });
     expect(history.body.revisions).toHaveLength(7);
@@ -170,9 +170,9 @@ describe('Redis store set-up errors', () => {
       logger: captureLogger(lines),
       adminToken: ADMIN_TOKEN,
     }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(CenterError);
-    expect((error as CenterError).code).toBe('SERVICE_UNAVAILABLE');
-    expect((error as CenterError).message).not.toContain('hunter2secret');
+    expect(error).toBeInstanceOf(CenterStartError);
+    expect((error as CenterStartError).code).toBe('CENTER_STORE_UNREACHABLE');
+    expect((error as CenterStartError).message).not.toContain('hunter2secret');
     expect(lines.join('')).not.toContain('hunter2secret');
   });
 });

@@ -1,4 +1,8 @@
+import { dropOutputOnClosedPipe } from './closed-pipe.js';
 import { COMMANDS, usage } from './commands.js';
+
+dropOutputOnClosedPipe(process.stdout);
+dropOutputOnClosedPipe(process.stderr);
 
 /** `celeriac <command> [...]`: loads only the module of the command asked for, to keep start-up short. */
 async function main(argv: string[]): Promise<number> {

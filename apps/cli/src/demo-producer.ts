@@ -36,9 +36,18 @@ export class DemoProducer {
       const started = Date.now();
       const result = await this.app.sendTask('tasks.add', [i, i]);
       const value = await result.get({ timeout: 15_000 });
-      this.logger.info({ task: 'tasks.add', args: [i, i], result: value, ms: Date.now() - started }, 'demo task done');
+      this.logger.info(
+        {
+          event: 'cli.demo_task_done',
+          task: 'tasks.add',
+          args: [i, i],
+          result: value,
+          duration_ms: Date.now() - started,
+        },
+        'demo task done',
+      );
     } catch (error) {
-      this.logger.warn({ task: 'tasks.add', err: (error as Error).message }, 'demo task failed');
+      this.logger.warn({ event: 'cli.demo_task_failed', task: 'tasks.add', err: error }, 'demo task failed');
     }
   }
 }

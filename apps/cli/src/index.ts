@@ -39,3 +39,6 @@ export {
   type WorkerOptions,
   type WorkerState,
 } from '@celeriac/worker-runtime';
+// The errors of the `celeriac` command (config, nodes, center, up), for the error catalogue and for scripts.
+export { CenterRequestError } from './ops/center-client.js';
+export { CliError, type CliErrorCode, CliUsageError } from './ops/cli-errors.js';

@@ -5,10 +5,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Agent, processStartTicks, signalProcess } from '@celeriac/agent';
 import { type RunningCenter, startCenter } from '@celeriac/config-center';
+import { tokenCreatedResponseSchema } from '@celeriac/config-schema';
 import type { Logger } from '@celeriac/logger';
 import { DemoProducer } from './demo-producer.js';
 import { freePort, isPortFree, spawnRedisServer, waitForPort } from './local-redis.js';
 import { CenterClient, CenterRequestError } from './ops/center-client.js';
+import { CliError, EXIT } from './ops/cli-errors.js';
 import { readLayer } from './ops/read-layer.js';
 
 const DEMO_TASKS = fileURLToPath(new URL('../../../deploy/demo/tasks.mjs', import.meta.url));
@@ -32,8 +34,12 @@ export interface FleetInfo {
   metricsUrl: string;
 }
 
+/** Where a local fleet is: `failed` when start() threw (close() then stops what did start). */
+export type FleetState = 'idle' | 'starting' | 'running' | 'failed' | 'stopping' | 'stopped';
+
 /** Redis + center + agent for node `local`, started and stopped in order. */
 export class LocalFleet {
+  private stateValue: FleetState = 'idle';
   private redis: ChildProcess | undefined;
   private center: RunningCenter | undefined;
   private agent: Agent | undefined;
@@ -49,7 +55,31 @@ export class LocalFleet {
     this.stateFile = path.join(dir, 'up.json');
   }
 
+  /** idle → starting → running (or failed) → stopping → stopped; every change is logged as `cli.up.state`. */
+  get fleetState(): FleetState {
+    return this.stateValue;
+  }
+
   async start(o: { broker?: string; listen: string; demoProducer: boolean }): Promise<FleetInfo> {
+    this.setState('starting');
+    try {
+      const info = await this.startAll(o);
+      this.setState('running');
+      return info;
+    } catch (error) {
+      this.setState('failed');
+      throw error;
+    }
+  }
+
+  private setState(next: FleetState): void {
+    const previous = this.stateValue;
+    if (previous === next) return;
+    this.stateValue = next;
+    this.logger.info({ event: 'cli.up.state', state: next, previous_state: previous }, `local fleet ${next}`);
+  }
+
+  private async startAll(o: { broker?: string; listen: string; demoProducer: boolean }): Promise<FleetInfo> {
     this.state = this.readState();
     this.killLeftoverRedis();
     const brokerUrl = o.broker ?? (await this.startRedis());
@@ -94,10 +124,12 @@ export class LocalFleet {
   /** Producer, then agent (workers stop warm), then center, then redis. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.setState('stopping');
       await this.producer?.close();
       await this.agent?.close();
       await this.center?.close();
       await this.stopRedis();
+      this.setState('stopped');
     })();
     return this.closing;
   }
@@ -111,7 +143,15 @@ export class LocalFleet {
     const child = spawnRedisServer(port, redisDir, { detached: true });
     const failed = new Promise<never>((_, reject) =>
       child.once('error', (error) =>
-        reject(new Error(`cannot start redis-server (${error.message}); install it or pass --broker redis://...`)),
+        reject(
+          new CliError(
+            'CLI_UP_FAILED',
+            `cannot start redis-server (${error.message}); run deploy/setup-debian.sh or pass --broker redis://...`,
+            EXIT.other,
+            [],
+            { cause: error },
+          ),
+        ),
       ),
     );
     this.redis = child;
@@ -120,7 +160,7 @@ export class LocalFleet {
     this.state.redisPid = child.pid;
     this.state.redisStartTicks = child.pid ? (processStartTicks(child.pid) ?? undefined) : undefined;
     this.saveState();
-    this.logger.info({ port }, 'redis-server started');
+    this.logger.info({ event: 'cli.up_redis_started', port, pid: child.pid }, 'redis-server started');
     return `redis://127.0.0.1:${port}/0`;
   }
 
@@ -141,7 +181,10 @@ export class LocalFleet {
   private killLeftoverRedis(): void {
     const { redisPid, redisStartTicks } = this.state;
     if (redisPid && redisStartTicks && processStartTicks(redisPid) === redisStartTicks) {
-      this.logger.warn({ pid: redisPid }, 'stopping the redis-server of a previous celeriac up');
+      this.logger.warn(
+        { event: 'cli.up_leftover_redis_stopped', pid: redisPid },
+        'stopping the redis-server of a previous celeriac up',
+      );
       signalProcess(redisPid, 'SIGKILL');
     }
   }
@@ -155,7 +198,10 @@ export class LocalFleet {
     try {
       return await startCenter({ ...options, listen });
     } catch (error) {
-      this.logger.warn({ listen, err: (error as Error).message }, 'center address taken; using a free port');
+      this.logger.warn(
+        { event: 'cli.up_center_port_taken', listen, err: error },
+        'center address taken; using a free port',
+      );
       return startCenter({ ...options, listen: '127.0.0.1:0' });
     }
   }
@@ -233,8 +279,9 @@ async function ensureToken(
     }
   }
   try {
-    const created = await admin.request<{ token: string }>('POST', '/v1/tokens', {
+    const created = await admin.request('POST', '/v1/tokens', {
       body: { role, node, name: `celeriac up ${role}` },
+      schema: tokenCreatedResponseSchema,
     });
     return created.body.token;
   } catch (error) {
@@ -254,10 +301,10 @@ async function writeLayer(client: CenterClient, layer: string, revision: number 
   }
 }
 
-/** A refused request as `<what>: <center's message>; <issues>`; other errors as they are. */
+/** A refused request as `<what>: <center's message>` with its issues; other errors as they are. */
 function refused(what: string, error: unknown): unknown {
   if (!(error instanceof CenterRequestError)) return error;
-  return new Error([`${what}: ${error.message}`, ...error.details].join('; '));
+  return new CliError('CLI_UP_FAILED', `${what}: ${error.message}`, EXIT.other, error.details, { cause: error });
 }
 
 function withDb(url: string, db: number): string {

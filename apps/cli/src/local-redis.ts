@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import net from 'node:net';
+import { CliError, EXIT } from './ops/cli-errors.js';
 
 /** Asks the kernel for a free TCP port on 127.0.0.1. */
 export async function freePort(): Promise<number> {
@@ -39,7 +40,11 @@ export async function waitForPort(port: number, timeoutMs: number): Promise<void
     if (ok) return;
     await new Promise((r) => setTimeout(r, 20));
   }
-  throw new Error(`redis-server did not listen on port ${port} within ${timeoutMs} ms`);
+  throw new CliError(
+    'CLI_UP_FAILED',
+    `redis-server did not listen on port ${port} within ${timeoutMs} ms; see whether it starts by hand, or pass --broker redis://...`,
+    EXIT.other,
+  );
 }
 
 /**

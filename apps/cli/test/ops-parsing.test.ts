@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatNodes, formatPrograms } from '../src/commands/nodes.js';
 import { exitCodeForStatus } from '../src/ops/center-client.js';
-import { UsageError } from '../src/ops/cli-errors.js';
+import { CliUsageError } from '../src/ops/cli-errors.js';
 import { diffDocuments, formatDiff } from '../src/ops/diff-format.js';
 import { stripComments } from '../src/ops/edit-document.js';
 import { parseArgs } from '../src/ops/parse-args.js';
@@ -32,10 +32,10 @@ describe('parseArgs', () => {
   });
 
   it('refuses unknown options, missing values and values on flags', () => {
-    expect(() => parseArgs(['--nope'], specs)).toThrow(new UsageError('unknown option --nope'));
-    expect(() => parseArgs(['-q'], specs)).toThrow(new UsageError('unknown option -q'));
-    expect(() => parseArgs(['-m'], specs)).toThrow(new UsageError('--message needs a value'));
-    expect(() => parseArgs(['--yes=1'], specs)).toThrow(new UsageError('--yes takes no value'));
+    expect(() => parseArgs(['--nope'], specs)).toThrow(new CliUsageError('unknown option --nope'));
+    expect(() => parseArgs(['-q'], specs)).toThrow(new CliUsageError('unknown option -q'));
+    expect(() => parseArgs(['-m'], specs)).toThrow(new CliUsageError('--message needs a value'));
+    expect(() => parseArgs(['--yes=1'], specs)).toThrow(new CliUsageError('--yes takes no value'));
   });
 });
 
@@ -67,7 +67,7 @@ describe('paths and values', () => {
 
   it('refuses malformed paths with a usage error', () => {
     for (const bad of ['', 'a..b', 'a.', '.a', 'a."b', 'a[b', '[a]', 'a"b"', 'a["b"x]']) {
-      expect(() => parsePath(bad), bad).toThrow(UsageError);
+      expect(() => parsePath(bad), bad).toThrow(CliUsageError);
     }
   });
 
@@ -95,7 +95,7 @@ describe('paths and values', () => {
     });
     expect(parseAssignment('a."k=v"=1')).toEqual({ path: ['a', 'k=v'], value: 1 });
     expect(() => parseAssignment('celery.task_serializer')).toThrow(/is not path=value/);
-    expect(() => parseAssignment('=5')).toThrow(UsageError);
+    expect(() => parseAssignment('=5')).toThrow(CliUsageError);
   });
 
   it('sets values on a copy, creating objects on the way', () => {
@@ -118,8 +118,10 @@ describe('paths and values', () => {
 
   it('unsets keys and reports keys that are not there', () => {
     expect(unsetPath({ a: { b: 1, c: 2 } }, ['a', 'b'])).toEqual({ a: { c: 2 } });
-    expect(() => unsetPath({ a: {} }, ['a', 'b'])).toThrow(new UsageError('a.b is not set in this layer'));
-    expect(() => unsetPath({}, ['x', 'tasks.add'])).toThrow(new UsageError('x."tasks.add" is not set in this layer'));
+    expect(() => unsetPath({ a: {} }, ['a', 'b'])).toThrow(new CliUsageError('a.b is not set in this layer'));
+    expect(() => unsetPath({}, ['x', 'tasks.add'])).toThrow(
+      new CliUsageError('x."tasks.add" is not set in this layer'),
+    );
   });
 });
 

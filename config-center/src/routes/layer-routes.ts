@@ -1,3 +1,4 @@
+import type { LayerListResponse, LayerResponse, LayerWriteResponse } from '@celeriac/config-schema';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { mustMaskSecrets } from '../access-policy.js';
 import { CenterError } from '../errors.js';
@@ -14,7 +15,7 @@ export function changeMessage(request: FastifyRequest, bodyMessage: unknown): st
   const text = typeof header === 'string' ? header : typeof bodyMessage === 'string' ? bodyMessage : '';
   if (text.length > MAX_MESSAGE_CHARS) {
     throw new CenterError(
-      'BAD_REQUEST',
+      'CENTER_BAD_REQUEST',
       `the change message has ${text.length} characters; keep it under ${MAX_MESSAGE_CHARS}`,
     );
   }
@@ -31,7 +32,7 @@ export function registerLayerRoutes(app: FastifyInstance, context: RouteContext)
       layers: service.state
         .layerNames()
         .map((layer) => ({ layer, revision: service.state.layer(layer)?.revision ?? 0 })),
-    };
+    } satisfies LayerListResponse;
   });
 
   app.get('/v1/layers/*', async (request, reply) => {
@@ -39,13 +40,13 @@ export function registerLayerRoutes(app: FastifyInstance, context: RouteContext)
     const layer = assertLayerName((request.params as { '*': string })['*']);
     const entry = service.state.layer(layer);
     if (!entry)
-      throw new CenterError('NOT_FOUND', `${layer} does not exist yet; create it with PUT /v1/layers/${layer}`);
+      throw new CenterError('CENTER_NOT_FOUND', `${layer} does not exist yet; create it with PUT /v1/layers/${layer}`);
     reply.header('etag', `"${entry.revision}"`);
     return {
       layer,
       revision: entry.revision,
-      document: mustMaskSecrets(token) ? maskSecrets(entry.document) : entry.document,
-    };
+      document: (mustMaskSecrets(token) ? maskSecrets(entry.document) : entry.document) as Record<string, unknown>,
+    } satisfies LayerResponse;
   });
 
   const write = (kind: RevisionKind) => async (request: FastifyRequest, reply: FastifyReply) => {
@@ -54,7 +55,7 @@ export function registerLayerRoutes(app: FastifyInstance, context: RouteContext)
     let body: unknown = request.body;
     if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
       throw new CenterError(
-        'BAD_REQUEST',
+        'CENTER_BAD_REQUEST',
         `the body must be a JSON object (the ${kind === 'put' ? 'layer document' : 'merge patch'})`,
       );
     }
@@ -94,7 +95,7 @@ export function registerLayerRoutes(app: FastifyInstance, context: RouteContext)
       changed: outcome.revision !== undefined,
       diff: outcome.revision?.diff ?? [],
       document: outcome.document,
-    };
+    } satisfies LayerWriteResponse;
   };
 
   app.put('/v1/layers/*', write('put'));

@@ -1,4 +1,4 @@
-import { nodeStatusSchema } from '@celeriac/config-schema';
+import { nodeStatusSchema, type StatusReportResponse } from '@celeriac/config-schema';
 import type { FastifyInstance } from 'fastify';
 import { mustMaskSecrets } from '../access-policy.js';
 import { CenterError } from '../errors.js';
@@ -34,7 +34,7 @@ export function registerNodeRoutes(app: FastifyInstance, context: RouteContext):
       const seconds = Number(query.wait);
       if (!Number.isFinite(seconds) || seconds < 0) {
         throw new CenterError(
-          'BAD_REQUEST',
+          'CENTER_BAD_REQUEST',
           `wait must be a number of seconds of 0 or more, not ${JSON.stringify(query.wait.slice(0, 40))}`,
         );
       }
@@ -75,7 +75,12 @@ export function registerNodeRoutes(app: FastifyInstance, context: RouteContext):
     );
     const record = await service.reportStatus(node, status as Record<string, unknown>);
     const view = service.state.view(node);
-    return { node, received_at: record.received_at, desired_revision: view.revision, desired_hash: view.hash };
+    return {
+      node,
+      received_at: record.received_at,
+      desired_revision: view.revision,
+      desired_hash: view.hash,
+    } satisfies StatusReportResponse;
   });
 
   app.get('/v1/nodes', async (request) => {
@@ -95,7 +100,7 @@ export function registerNodeRoutes(app: FastifyInstance, context: RouteContext):
     const statuses = await service.statuses();
     if (!service.knownNodes().includes(node)) {
       throw new CenterError(
-        'NOT_FOUND',
+        'CENTER_NOT_FOUND',
         `node ${node} is unknown: it has no layer and its agent never reported; check the name`,
       );
     }

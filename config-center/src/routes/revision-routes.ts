@@ -1,4 +1,10 @@
-import { rollbackRequestSchema } from '@celeriac/config-schema';
+import {
+  type DiffResponse,
+  type RevisionListResponse,
+  type RevisionSummary,
+  type RollbackResponse,
+  rollbackRequestSchema,
+} from '@celeriac/config-schema';
 import type { FastifyInstance } from 'fastify';
 import { mustMaskSecrets } from '../access-policy.js';
 import { CenterError } from '../errors.js';
@@ -12,7 +18,7 @@ import { authorOf, guard, parseBody, parseRevisionNumber, type RouteContext } fr
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
 
-function summary(revision: Revision, mask: boolean): Omit<Revision, 'document'> {
+function summary(revision: Revision, mask: boolean): RevisionSummary {
   const { document: _document, ...rest } = revision;
   return mask ? { ...rest, diff: maskSecrets(rest.diff) as Revision['diff'] } : rest;
 }
@@ -28,7 +34,7 @@ export function registerRevisionRoutes(app: FastifyInstance, context: RouteConte
     const limit = Math.min(parseRevisionNumber(query.limit, 'limit') ?? DEFAULT_LIMIT, MAX_LIMIT);
     let numbers: number[];
     if (query.layer !== undefined && query.node !== undefined) {
-      throw new CenterError('BAD_REQUEST', 'give either layer= or node=, not both');
+      throw new CenterError('CENTER_BAD_REQUEST', 'give either layer= or node=, not both');
     } else if (query.layer !== undefined) {
       const layer = assertLayerName(query.layer);
       numbers = state.revisions.filter((r) => r.layer === layer).map((r) => r.revision);
@@ -39,14 +45,18 @@ export function registerRevisionRoutes(app: FastifyInstance, context: RouteConte
     }
     const mask = mustMaskSecrets(token);
     const newest = numbers.slice(-Math.max(limit, 1)).reverse();
-    return { head: state.head, revisions: newest.map((n) => summary(state.revision(n) as Revision, mask)) };
+    return {
+      head: state.head,
+      revisions: newest.map((n) => summary(state.revision(n) as Revision, mask)),
+    } satisfies RevisionListResponse;
   });
 
   app.get('/v1/revisions/:revision', async (request) => {
     const token = await guard(context, request, 'config:read');
     const number = parseRevisionNumber((request.params as { revision: string }).revision, 'the revision');
     const revision = number === undefined ? undefined : state.revision(number);
-    if (!revision) throw new CenterError('NOT_FOUND', `revision ${number} does not exist; the newest is ${state.head}`);
+    if (!revision)
+      throw new CenterError('CENTER_NOT_FOUND', `revision ${number} does not exist; the newest is ${state.head}`);
     return mustMaskSecrets(token) ? maskSecrets(revision) : revision;
   });
 
@@ -60,7 +70,10 @@ export function registerRevisionRoutes(app: FastifyInstance, context: RouteConte
       ['to', to],
     ] as const) {
       if (value > state.head)
-        throw new CenterError('NOT_FOUND', `${name}=${value} does not exist; the newest revision is ${state.head}`);
+        throw new CenterError(
+          'CENTER_NOT_FOUND',
+          `${name}=${value} does not exist; the newest revision is ${state.head}`,
+        );
     }
     const layers = [...new Set([...state.layerNamesAt(from), ...state.layerNamesAt(to)])].sort();
     const layerDiffs = layers
@@ -76,7 +89,7 @@ export function registerRevisionRoutes(app: FastifyInstance, context: RouteConte
         changes: jsonDiff(state.effectiveAt(node, from).config, state.effectiveAt(node, to).config),
       }))
       .filter((entry) => entry.changes.length > 0);
-    const body = { from, to, layers: layerDiffs, nodes: nodeDiffs };
+    const body: DiffResponse = { from, to, layers: layerDiffs, nodes: nodeDiffs };
     return mustMaskSecrets(token) ? maskSecrets(body) : body;
   });
 
@@ -89,7 +102,10 @@ export function registerRevisionRoutes(app: FastifyInstance, context: RouteConte
     );
     const target = state.revision(rollback.revision);
     if (!target) {
-      throw new CenterError('NOT_FOUND', `revision ${rollback.revision} does not exist; the newest is ${state.head}`);
+      throw new CenterError(
+        'CENTER_NOT_FOUND',
+        `revision ${rollback.revision} does not exist; the newest is ${state.head}`,
+      );
     }
     const message = changeMessage(request, rollback.message) || `rollback to revision ${target.revision}`;
     const outcome = await service.write({
@@ -121,6 +137,6 @@ export function registerRevisionRoutes(app: FastifyInstance, context: RouteConte
       changed: outcome.revision !== undefined,
       diff: outcome.revision?.diff ?? [],
       document: outcome.document,
-    };
+    } satisfies RollbackResponse;
   });
 }

@@ -49,7 +49,7 @@ export function parseRevisionNumber(value: unknown, what: string): number | unde
     .replace(/^"(.*)"$/, '$1');
   if (!/^\d{1,15}$/.test(text)) {
     throw new CenterError(
-      'BAD_REQUEST',
+      'CENTER_BAD_REQUEST',
       `${what} must be a revision number (a whole number of 0 or more), not ${JSON.stringify(String(value).slice(0, 40))}`,
     );
   }
@@ -64,5 +64,5 @@ export function parseBody<T>(schema: z.ZodType<T>, body: unknown, refused: (issu
   const parsed = schema.safeParse(body);
   if (parsed.success) return parsed.data;
   const issues = parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message }));
-  throw new CenterError('VALIDATION_FAILED', refused(issues), { issues });
+  throw new CenterError('CENTER_VALIDATION_FAILED', refused(issues), { issues });
 }

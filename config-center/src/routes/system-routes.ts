@@ -1,3 +1,4 @@
+import type { HealthResponse } from '@celeriac/config-schema';
 import type { FastifyInstance } from 'fastify';
 import { summarizeNode } from '../node-summary.js';
 import { buildOpenApiDocument } from '../openapi.js';
@@ -7,7 +8,7 @@ import type { RouteContext } from './route-context.js';
 export function registerSystemRoutes(app: FastifyInstance, context: RouteContext, version: string): void {
   let openApi: string | undefined;
 
-  app.get('/healthz', async () => ({ status: 'ok', revision: context.service.state.head }));
+  app.get('/healthz', async () => ({ status: 'ok', revision: context.service.state.head }) satisfies HealthResponse);
 
   app.get('/metrics', async (_request, reply) => {
     const statuses = await context.service.statuses();

@@ -1,10 +1,16 @@
-import { tokenRequestSchema } from '@celeriac/config-schema';
+import {
+  type TokenCreatedResponse,
+  type TokenListResponse,
+  type TokenRevokedResponse,
+  type TokenView,
+  tokenRequestSchema,
+} from '@celeriac/config-schema';
 import type { FastifyInstance } from 'fastify';
 import { CenterError } from '../errors.js';
 import type { Role, TokenRecord } from '../types.js';
 import { guard, parseBody, type RouteContext } from './route-context.js';
 
-function publicView(token: TokenRecord): Omit<TokenRecord, 'hash'> {
+function publicView(token: TokenRecord): TokenView {
   const { hash: _hash, ...rest } = token;
   return rest;
 }
@@ -29,23 +35,23 @@ export function registerTokenRoutes(app: FastifyInstance, context: RouteContext)
       'token created',
     );
     reply.code(201);
-    return { ...publicView(record), token };
+    return { ...publicView(record), token } satisfies TokenCreatedResponse;
   });
 
   app.get('/v1/tokens', async (request) => {
     await guard(context, request, 'tokens:manage');
-    return { tokens: (await context.tokens.list()).map(publicView) };
+    return { tokens: (await context.tokens.list()).map(publicView) } satisfies TokenListResponse;
   });
 
   app.delete('/v1/tokens/:id', async (request) => {
     const caller = await guard(context, request, 'tokens:manage');
     const id = (request.params as { id: string }).id;
     if (id === caller.id) {
-      throw new CenterError('CONFLICT', 'a token cannot revoke itself; revoke it with another admin token');
+      throw new CenterError('CENTER_CONFLICT', 'a token cannot revoke itself; revoke it with another admin token');
     }
     if (!(await context.tokens.revoke(id)))
-      throw new CenterError('NOT_FOUND', `there is no token with id ${id}; list them with GET /v1/tokens`);
+      throw new CenterError('CENTER_NOT_FOUND', `there is no token with id ${id}; list them with GET /v1/tokens`);
     context.logger.info({ event: 'center.token_revoked', id }, 'token revoked');
-    return { id, revoked: true };
+    return { id, revoked: true } satisfies TokenRevokedResponse;
   });
 }

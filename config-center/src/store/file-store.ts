@@ -1,10 +1,10 @@
 import type { FileHandle } from 'node:fs/promises';
 import { mkdir, open, readFile, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { syncDirectory, writeFileAtomic } from '@celeriac/common';
 import type { Logger } from '@celeriac/logger';
-import { CenterError } from '../errors.js';
+import { CenterError, CenterStartError } from '../errors.js';
 import type { NodeStatusRecord, Revision, RevisionDraft, TokenRecord } from '../types.js';
-import { syncDirectory, writeFileAtomic } from './atomic-write.js';
 import type { AppendExpectation, AppendResult, ConfigStore } from './config-store.js';
 import { encodeRecord, parseRevisionLog } from './revision-log.js';
 
@@ -73,8 +73,8 @@ export class FileStore implements ConfigStore {
     });
     const parsed = parseRevisionLog(buffer);
     if (parsed.corruptAt !== undefined) {
-      throw new CenterError(
-        'STORE_CORRUPT',
+      throw new CenterStartError(
+        'CENTER_STORE_CORRUPT',
         `${this.logFile} is damaged at byte ${parsed.corruptAt} (revision ${parsed.revisions.length + 1}) and has ` +
           'valid records after it; restore the file from a backup or move it aside to start empty.',
       );
@@ -82,7 +82,7 @@ export class FileStore implements ConfigStore {
     this.handle = await open(this.logFile, 'a+', 0o600);
     if (parsed.tornBytes > 0) {
       this.options.logger.warn(
-        { event: 'store.torn_tail', bytes: parsed.tornBytes, revisions: parsed.revisions.length },
+        { event: 'center.store_torn_tail', bytes: parsed.tornBytes, revisions: parsed.revisions.length },
         'cut off an incomplete last record of the revision log (a write was interrupted by a crash)',
       );
       await this.handle.truncate(parsed.validBytes);
@@ -119,7 +119,7 @@ export class FileStore implements ConfigStore {
     return this.serial(async () => {
       const handle = this.handle;
       if (!handle || this.closed)
-        throw new CenterError('SERVICE_UNAVAILABLE', 'the store is closed; retry on a running center');
+        throw new CenterError('CENTER_SERVICE_UNAVAILABLE', 'the store is closed; retry on a running center');
       const current = this.layerRevisions.get(draft.layer) ?? 0;
       if (current !== expect.layerRevision)
         return { ok: false, reason: 'layer_conflict', currentLayerRevision: current };
@@ -132,9 +132,13 @@ export class FileStore implements ConfigStore {
         await handle.datasync();
       } catch (error) {
         await handle.truncate(this.logBytes).catch(() => undefined);
-        throw new CenterError('SERVICE_UNAVAILABLE', `could not write ${this.logFile}; check the disk and retry`, {
-          cause: error,
-        });
+        throw new CenterError(
+          'CENTER_SERVICE_UNAVAILABLE',
+          `could not write ${this.logFile}; check the disk and retry`,
+          {
+            cause: error,
+          },
+        );
       }
       this.logBytes += record.length;
       this.revisions.push(revision);
@@ -142,7 +146,10 @@ export class FileStore implements ConfigStore {
       if (revision.revision % this.snapshotEvery === 0) {
         // The revision is durable already; a failed snapshot only delays the next check.
         await this.writeSnapshot().catch((error: unknown) =>
-          this.options.logger.warn({ event: 'store.snapshot_failed', err: error }, 'could not write snapshot.json'),
+          this.options.logger.warn(
+            { event: 'center.store_snapshot_failed', err: error },
+            'could not write snapshot.json',
+          ),
         );
       }
       for (const listener of this.listeners) listener(revision.revision);
@@ -188,7 +195,10 @@ export class FileStore implements ConfigStore {
       this.statusTimer = setTimeout(() => {
         this.statusTimer = undefined;
         this.flushStatuses().catch((error: unknown) =>
-          this.options.logger.warn({ event: 'store.status_write_failed', err: error }, 'could not save node statuses'),
+          this.options.logger.warn(
+            { event: 'center.store_status_write_failed', err: error },
+            'could not save node statuses',
+          ),
         );
       }, this.statusFlushMs);
       this.statusTimer.unref();
@@ -215,8 +225,8 @@ export class FileStore implements ConfigStore {
           ? `does not match ${this.snapshotFile} at revision ${snapshot.head}`
           : undefined;
     if (problem) {
-      throw new CenterError(
-        'STORE_CORRUPT',
+      throw new CenterStartError(
+        'CENTER_STORE_CORRUPT',
         `${this.logFile} ${problem}: acknowledged revisions are missing; restore the data directory from a backup`,
       );
     }
@@ -247,9 +257,13 @@ export class FileStore implements ConfigStore {
       return JSON.parse(await readFile(file, 'utf8')) as T;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return fallback;
-      throw new CenterError('STORE_CORRUPT', `${file} is not valid JSON; restore it from a backup or delete it`, {
-        cause: error,
-      });
+      throw new CenterStartError(
+        'CENTER_STORE_CORRUPT',
+        `${file} is not valid JSON; restore it from a backup or delete it`,
+        {
+          cause: error,
+        },
+      );
     }
   }
 
@@ -264,15 +278,18 @@ export class FileStore implements ConfigStore {
         const pid = Number.parseInt(await readFile(this.lockFile, 'utf8').catch(() => ''), 10);
         if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid)) {
           this.started = false;
-          throw new CenterError(
-            'SERVICE_UNAVAILABLE',
+          throw new CenterStartError(
+            'CENTER_DATA_DIR_LOCKED',
             `another center (pid ${pid}) uses ${this.options.dataDir}; stop it, or give this one another --data directory`,
           );
         }
         await unlink(this.lockFile).catch(() => undefined);
       }
     }
-    throw new CenterError('SERVICE_UNAVAILABLE', `could not lock ${this.lockFile}; check the directory's permissions`);
+    throw new CenterStartError(
+      'CENTER_DATA_DIR_LOCKED',
+      `could not lock ${this.lockFile}; check the directory's permissions`,
+    );
   }
 }
 

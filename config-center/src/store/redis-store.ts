@@ -1,6 +1,6 @@
 import { type Logger, redactUrl } from '@celeriac/logger';
 import { Redis } from 'ioredis';
-import { CenterError } from '../errors.js';
+import { CenterStartError } from '../errors.js';
 import type { NodeStatusRecord, Revision, RevisionDraft, TokenRecord } from '../types.js';
 import type { AppendExpectation, AppendResult, ConfigStore } from './config-store.js';
 import { APPEND_REVISION_LUA } from './redis-scripts.js';
@@ -52,7 +52,7 @@ export class RedisStore implements ConfigStore {
     for (const connection of [this.commands, this.subscriber]) {
       connection.on('error', (error: Error) =>
         options.logger.warn(
-          { event: 'store.redis_error', store: this.description, err: error.message },
+          { event: 'center.store_redis_error', store: this.description, err: error },
           'redis connection error; retrying',
         ),
       );
@@ -65,8 +65,8 @@ export class RedisStore implements ConfigStore {
       await this.commands.connect();
       await this.subscriber.connect();
     } catch (error) {
-      throw new CenterError(
-        'SERVICE_UNAVAILABLE',
+      throw new CenterStartError(
+        'CENTER_STORE_UNREACHABLE',
         `cannot reach the Redis store at ${this.description}; check --store and that redis-server runs`,
         { cause: error },
       );

@@ -33,8 +33,8 @@ const annotationMap = z.record(
 
 export const celerySettingsDoc = z
   .looseObject({
-    broker_url: z.union([z.string(), z.array(z.string())]).optional(),
-    result_backend: z.string().optional(),
+    broker_url: z.string().optional().describe('one redis:// or rediss:// URL'),
+    result_backend: z.string().optional().describe('one redis:// or rediss:// URL'),
     task_serializer: serializer.optional(),
     result_serializer: serializer.optional(),
     accept_content: z.array(z.string()).optional(),

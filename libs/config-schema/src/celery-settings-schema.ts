@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { checkCeleryUrl } from './celery-urls.js';
 import {
   type AddIssue,
   type Check,
@@ -37,14 +38,6 @@ export const checkQueueName: Check = (value, add) => {
       `${show(value)} is not a queue name; use 1 to 200 characters of letters, digits, "_", ".", ":", "@" and "-", starting with a letter, digit or "_"`,
     );
   }
-};
-
-/** URLs may carry passwords, so messages never repeat them. */
-export const checkUrl: Check = (value, add) => {
-  const urls = Array.isArray(value) ? value : typeof value === 'string' ? value.split(';') : [value];
-  const ok =
-    urls.length > 0 && urls.every((url) => typeof url === 'string' && /^[a-z][a-z0-9+.-]*:\/\/\S*$/i.test(url.trim()));
-  if (!ok) add([], 'must be a URL such as "redis://host:6379/0" (or a list of URLs for failover)');
 };
 
 export const checkSerializer: Check = (value, add) => {
@@ -168,10 +161,10 @@ export const checkTaskAnnotations: Check = (value, add, layer) => {
 
 /** Known Celery settings and how each is checked; any other key is kept unchecked. */
 export const CELERY_SETTING_CHECKS: Record<string, Check> = {
-  broker_url: checkUrl,
-  broker_read_url: checkUrl,
-  broker_write_url: checkUrl,
-  result_backend: checkUrl,
+  broker_url: checkCeleryUrl('broker_url'),
+  broker_read_url: checkCeleryUrl('broker_read_url'),
+  broker_write_url: checkCeleryUrl('broker_write_url'),
+  result_backend: checkCeleryUrl('result_backend'),
   broker_transport_options: checkMembers({
     visibility_timeout: checkNumber(0, true),
     queue_order_strategy: checkString,
@@ -238,7 +231,7 @@ export type TaskAnnotations = Record<string, Record<string, unknown>> | Record<s
 
 /** Celery settings with lowercase names; known keys typed, any other key kept. */
 export interface CelerySettings {
-  broker_url?: string | string[];
+  broker_url?: string;
   result_backend?: string;
   task_serializer?: SerializerName;
   result_serializer?: SerializerName;

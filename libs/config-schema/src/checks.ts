@@ -17,7 +17,12 @@ export function checked<T>(check: Check, layer: boolean, description?: string): 
 
 /** A short rendering of a value for messages (never for URLs, which may hold passwords). */
 export function show(value: unknown): string {
-  const text = JSON.stringify(value);
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch {
+    return Array.isArray(value) ? 'a list' : 'an object';
+  }
   if (text === undefined) return String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }

@@ -1,5 +1,53 @@
 export {
+  type Author,
+  authorSchema,
+  type DiffEntry,
+  type DiffResponse,
+  diffEntrySchema,
+  diffResponseSchema,
+  type HealthResponse,
+  healthResponseSchema,
+  type LayerListResponse,
+  type LayerResponse,
+  type LayerWriteResponse,
+  layerListResponseSchema,
+  layerResponseSchema,
+  layerWriteResponseSchema,
+  NODE_STATES,
+  type NodeListResponse,
+  type NodeState,
+  type NodeSummary,
+  nodeListResponseSchema,
+  nodeSummarySchema,
+  REVISION_KINDS,
+  type Revision,
+  type RevisionKind,
+  type RevisionListResponse,
+  type RevisionSummary,
+  type RollbackResponse,
+  revisionListResponseSchema,
+  revisionSchema,
+  revisionSummarySchema,
+  rollbackResponseSchema,
+  type StatusReportResponse,
+  statusReportResponseSchema,
+  type TokenCreatedResponse,
+  type TokenListResponse,
+  type TokenRevokedResponse,
+  type TokenView,
+  tokenCreatedResponseSchema,
+  tokenListResponseSchema,
+  tokenRevokedResponseSchema,
+  tokenViewSchema,
+  type WhoAmIResponse,
+  whoAmIResponseSchema,
+} from './api-responses.js';
+export {
   apiJsonSchemas,
+  CENTER_ERROR_CODES,
+  CENTER_ERROR_STATUS,
+  type CenterErrorCode,
+  type ErrorResponse,
   errorResponseSchema,
   issueSchema,
   nodeConfigResponseSchema,
@@ -7,6 +55,7 @@ export {
   TOKEN_ROLES,
   type TokenRole,
   tokenRequestSchema,
+  type ValidationIssueBody,
 } from './api-schemas.js';
 export { CELERY_SETTING_NAMES, OLD_CELERY_SETTING_NAMES } from './celery-setting-names.js';
 export {
@@ -21,11 +70,21 @@ export {
   type TaskAnnotations,
   type TaskRoutes,
 } from './celery-settings-schema.js';
-export { type ChangeAction, celerySettingsForProgram, classifyChange, type ProgramChange } from './classify-change.js';
+export { SUPPORTED_URL_SCHEMES } from './celery-urls.js';
+export {
+  type ChangeAction,
+  celerySettingsForProgram,
+  classifyChange,
+  type ProgramChange,
+  type ProgramChangeInput,
+  planProgramChanges,
+  type RunningProgram,
+} from './classify-change.js';
 export { canonicalJson, contentHash } from './content-hash.js';
 export { parseDuration } from './duration.js';
 export { type EffectiveConfig, effectiveConfigSchema } from './effective-config-schema.js';
-export { ConfigSchemaError, DurationFormatError } from './errors.js';
+export { ConfigSchemaError, type ConfigSchemaErrorCode, DurationFormatError } from './errors.js';
+export { cloneJson, findTooDeep, type JsonPathSegment, MAX_DOCUMENT_DEPTH } from './json-walk.js';
 export { type Layer, layerSchema } from './layer-schema.js';
 export { isPlainObject, mergeLayers } from './merge-layers.js';
 export {
@@ -42,7 +101,9 @@ export {
 export {
   APPLY_RESULTS,
   type ApplyResult,
+  type LastExit,
   lastExitSchema,
+  MAX_HEARTBEAT_MS,
   type NodeStatus,
   nodeStatusSchema,
   PROGRAM_STATES,

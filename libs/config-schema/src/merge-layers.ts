@@ -1,3 +1,4 @@
+import { cloneJson } from './json-walk.js';
 import { normalizeCelerySettings } from './normalize-celery-settings.js';
 
 /** True for `{...}` objects (not arrays, not null). */
@@ -5,19 +6,28 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
-function clone(value: unknown): unknown {
-  return value === undefined ? undefined : structuredClone(value);
-}
-
-/** Merges `over` onto `base`: objects merge key by key, arrays and scalars replace, `null` removes the key. */
+/**
+ * Merges `over` onto `base`: objects merge key by key, arrays and scalars replace, `null` removes the
+ * key. Iterative (an explicit stack of objects still to merge), so no nesting depth overflows it.
+ */
 function mergeTwo(base: unknown, over: unknown): unknown {
-  if (!isPlainObject(over)) return clone(over);
-  const result: Record<string, unknown> = isPlainObject(base) ? { ...base } : {};
-  for (const [key, value] of Object.entries(over)) {
-    if (value === null) delete result[key];
-    else if (value !== undefined) result[key] = mergeTwo(result[key], value);
+  if (!isPlainObject(over)) return cloneJson(over);
+  const root: Record<string, unknown> = isPlainObject(base) ? { ...base } : {};
+  const stack: [target: Record<string, unknown>, patch: Record<string, unknown>][] = [[root, over]];
+  while (stack.length > 0) {
+    const [target, patch] = stack.pop() as [Record<string, unknown>, Record<string, unknown>];
+    for (const [key, value] of Object.entries(patch)) {
+      if (value === null) delete target[key];
+      else if (value === undefined) continue;
+      else if (isPlainObject(value)) {
+        const current = target[key];
+        const child: Record<string, unknown> = isPlainObject(current) ? { ...current } : {};
+        target[key] = child;
+        stack.push([child, value]);
+      } else target[key] = cloneJson(value);
+    }
   }
-  return result;
+  return root;
 }
 
 /** A layer with its `celery` settings renamed to lowercase names, so old and new names of one setting merge. */

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { CELERY_SETTING_NAMES, OLD_CELERY_SETTING_NAMES } from './celery-setting-names.js';
 import { type EffectiveConfig, effectiveConfigSchema } from './effective-config-schema.js';
+import { findTooDeep, MAX_DOCUMENT_DEPTH } from './json-walk.js';
 import { type Layer, layerSchema } from './layer-schema.js';
 import { isPlainObject } from './merge-layers.js';
 import { LAYER_NAME_RULE, parseLayerName } from './names.js';
@@ -114,6 +115,14 @@ export function validateLayer(layer: string, doc: unknown): ValidationResult<Lay
   if (!ref) issues.push({ path: layer, message: LAYER_NAME_RULE });
   else if (ref.kind !== 'node' && isPlainObject(doc) && doc.groups !== undefined && doc.groups !== null) {
     issues.push({ path: 'groups', message: 'only a node layer lists groups; set "groups" in nodes/<node>' });
+  }
+  const tooDeep = findTooDeep(doc);
+  if (tooDeep) {
+    issues.push({
+      path: formatPath(tooDeep),
+      message: `nests deeper than ${MAX_DOCUMENT_DEPTH} levels; a layer may nest objects and lists at most ${MAX_DOCUMENT_DEPTH} levels deep: flatten it or remove it`,
+    });
+    return { ok: false, issues };
   }
   const parsed = layerSchema.safeParse(doc);
   if (!parsed.success) issues.push(...mentionOldNames(doc, toIssues(parsed.error)));

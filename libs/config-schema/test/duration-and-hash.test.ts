@@ -21,7 +21,7 @@ describe('parseDuration', () => {
     try {
       parseDuration('10x');
     } catch (error) {
-      expect((error as DurationFormatError).code).toBe('DURATION_FORMAT');
+      expect((error as DurationFormatError).code).toBe('CONFIG_DURATION_FORMAT');
       expect((error as Error).message).toContain('"10x" is not a duration');
     }
   });

@@ -187,11 +187,11 @@ describe('validateLayer', () => {
       [
         {
           path: 'celery.broker_url',
-          message: 'must be a URL such as "redis://host:6379/0" (or a list of URLs for failover)',
+          message: 'broker_url must be one redis:// or rediss:// URL such as "redis://host:6379/0"',
         },
         {
           path: 'celery.result_backend',
-          message: 'must be a URL such as "redis://host:6379/0" (or a list of URLs for failover)',
+          message: 'result_backend must be one redis:// or rediss:// URL such as "redis://host:6379/0"',
         },
       ],
     ],

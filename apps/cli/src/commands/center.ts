@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { CenterError, startCenter } from '@celeriac/config-center';
-import { createLogger, redactUrl } from '@celeriac/logger';
+import { CenterStartError, startCenter } from '@celeriac/config-center';
+import { createLogger, redactSecrets, redactUrl } from '@celeriac/logger';
 import { parseCommandArgs, usageError } from '../parse-command-args.js';
 import { onStopSignals } from '../stop-signals.js';
 
@@ -21,7 +21,7 @@ Options:
 SIGTERM or SIGINT stops it cleanly: held long-polls are answered with 304, the store is closed.
 `;
 
-/** Exit codes: 0 clean stop, 1 failure at start, 2 bad usage. */
+/** Exit codes: 0 clean stop, 1 failure at start, 2 bad usage (a flag, or the admin token it names). */
 export async function run(argv: string[]): Promise<number> {
   const parsed = parseCommandArgs('center', USAGE, argv, {
     data: { type: 'string', default: './data' },
@@ -58,9 +58,13 @@ export async function run(argv: string[]): Promise<number> {
       },
     });
   } catch (error) {
-    const message = error instanceof CenterError ? error.message : redactUrl((error as Error).message);
-    logger.error({ event: 'center.start_failed', store: redactUrl(String(values.store)) }, message);
-    process.stderr.write(`celeriac center: ${message}\n`);
+    // A bad --listen, --store or admin token is a usage error (exit 2), not a failure of the center.
+    if (error instanceof CenterStartError && error.code === 'CENTER_BAD_OPTION')
+      return usageError('center', error.message);
+    const message = error instanceof CenterStartError ? error.message : redactSecrets((error as Error).message);
+    const code = error instanceof CenterStartError ? error.code : undefined;
+    logger.error({ event: 'center.start_failed', code, store: redactUrl(String(values.store)), err: error }, message);
+    process.stderr.write(`celeriac center: ${message}${code === undefined ? '' : ` [${code}]`}\n`);
     return 1;
   }
   return new Promise<number>((resolve) => {

@@ -1,15 +1,29 @@
 import { readFile } from 'node:fs/promises';
-import { formatIssues, LAYER_NAME_RULE, parseLayerName, validateLayer } from '@celeriac/config-schema';
+import {
+  diffResponseSchema,
+  formatIssues,
+  LAYER_NAME_RULE,
+  type LayerWriteResponse,
+  layerListResponseSchema,
+  layerResponseSchema,
+  layerWriteResponseSchema,
+  parseLayerName,
+  type RollbackResponse,
+  revisionListResponseSchema,
+  revisionSchema,
+  rollbackResponseSchema,
+  validateLayer,
+} from '@celeriac/config-schema';
 import { stringify as toYaml } from 'yaml';
 import { type CenterClient, CenterRequestError } from '../ops/center-client.js';
-import { EXIT, UsageError } from '../ops/cli-errors.js';
+import { CliUsageError, EXIT } from '../ops/cli-errors.js';
 import { CONNECTION_OPTIONS, clientFromArgs } from '../ops/connection.js';
-import { type DiffLine, diffDocuments, formatDiff } from '../ops/diff-format.js';
+import { diffDocuments, formatDiff } from '../ops/diff-format.js';
 import { editDocument, stripComments } from '../ops/edit-document.js';
 import { type OptionSpec, type ParsedArgs, parseArgs, stringOption } from '../ops/parse-args.js';
 import { askYesNo } from '../ops/prompt.js';
 import { formatOfFile, parseDocument } from '../ops/read-document.js';
-import { type LayerResponse, readLayer } from '../ops/read-layer.js';
+import { readLayer } from '../ops/read-layer.js';
 import { reportError } from '../ops/report-error.js';
 import { parseAssignment, parsePath, setPath, unsetPath } from '../ops/set-path.js';
 import { formatTable } from '../ops/table.js';
@@ -59,52 +73,29 @@ const OPTIONS: OptionSpec[] = [
   { name: 'json', value: false },
 ];
 
-interface WriteResponse {
-  layer: string;
-  revision: number;
-  changed: boolean;
-  diff: DiffLine[];
-  restored_from?: number;
-}
-
-interface RevisionSummary {
-  revision: number;
-  layer: string;
-  kind: string;
-  author: { name: string; role: string };
-  time: string;
-  message: string;
-  diff: DiffLine[];
-  restored_from?: number;
-}
-
-interface DiffResponse {
-  from: number;
-  to: number;
-  layers: { layer: string; changes: DiffLine[] }[];
-  nodes: { node: string; changes: DiffLine[] }[];
-}
-
 function out(text: string): void {
   process.stdout.write(text);
 }
 
 function requireLayer(value: string | undefined): string {
-  if (value === undefined) throw new UsageError('name the layer: defaults, groups/<group> or nodes/<node>');
-  if (!parseLayerName(value)) throw new UsageError(`"${value}" is not a layer; ${LAYER_NAME_RULE}`);
+  if (value === undefined) throw new CliUsageError('name the layer: defaults, groups/<group> or nodes/<node>');
+  if (!parseLayerName(value)) throw new CliUsageError(`"${value}" is not a layer; ${LAYER_NAME_RULE}`);
   return value;
 }
 
 function requireRevision(value: string | undefined, what: string): number {
   if (value === undefined || !/^\d{1,15}$/.test(value)) {
-    throw new UsageError(`${what} must be a revision number, e.g. 12${value === undefined ? '' : ` (not "${value}")`}`);
+    throw new CliUsageError(
+      `${what} must be a revision number, e.g. 12${value === undefined ? '' : ` (not "${value}")`}`,
+    );
   }
   return Number(value);
 }
 
 function noExtra(args: ParsedArgs, count: number): void {
   const extra = args.positionals.slice(count);
-  if (extra.length > 0) throw new UsageError(`unexpected argument${extra.length > 1 ? 's' : ''}: ${extra.join(' ')}`);
+  if (extra.length > 0)
+    throw new CliUsageError(`unexpected argument${extra.length > 1 ? 's' : ''}: ${extra.join(' ')}`);
 }
 
 /** The revision a write is based on: --revision, else the one just read. */
@@ -120,20 +111,22 @@ async function putLayer(
   document: Record<string, unknown>,
   ifMatch: number,
   message: string,
-): Promise<WriteResponse> {
+): Promise<LayerWriteResponse> {
   const body = { ...document, message };
-  const result = (await client.request<WriteResponse>('PUT', `/v1/layers/${layer}`, { body, ifMatch })).body;
+  const result = (
+    await client.request('PUT', `/v1/layers/${layer}`, { body, ifMatch, schema: layerWriteResponseSchema })
+  ).body;
   const local = validateLayer(layer, document);
   if (local.ok) for (const warning of local.warnings) process.stderr.write(`warning: ${warning}\n`);
   return result;
 }
 
-function printWrite(result: WriteResponse): void {
+function printWrite(result: LayerWriteResponse | RollbackResponse): void {
   if (!result.changed) {
     out(`${result.layer}: no change (still at revision ${result.revision})\n`);
     return;
   }
-  const restored = result.restored_from === undefined ? '' : ` restores revision ${result.restored_from}`;
+  const restored = 'restored_from' in result ? ` restores revision ${result.restored_from}` : '';
   const count = result.diff.length;
   out(`${result.layer}: revision ${result.revision}${restored}, ${count} change${count === 1 ? '' : 's'}\n`);
   for (const line of formatDiff(result.diff, '  ')) out(`${line}\n`);
@@ -143,8 +136,8 @@ async function get(client: CenterClient, args: ParsedArgs): Promise<number> {
   const layer = requireLayer(args.positionals[1]);
   noExtra(args, 2);
   const format = stringOption(args, 'output') ?? 'json';
-  if (format !== 'json' && format !== 'yaml') throw new UsageError(`-o ${format}: use json or yaml`);
-  const { body } = await client.request<LayerResponse>('GET', `/v1/layers/${layer}`);
+  if (format !== 'json' && format !== 'yaml') throw new CliUsageError(`-o ${format}: use json or yaml`);
+  const { body } = await client.request('GET', `/v1/layers/${layer}`, { schema: layerResponseSchema });
   process.stderr.write(`# ${layer} at revision ${body.revision}\n`);
   out(format === 'yaml' ? toYaml(body.document) : `${JSON.stringify(body.document, null, 2)}\n`);
   return EXIT.ok;
@@ -154,7 +147,7 @@ async function set(client: CenterClient, args: ParsedArgs): Promise<number> {
   const layer = requireLayer(args.positionals[1]);
   const assignments = args.positionals.slice(2).map(parseAssignment);
   if (assignments.length === 0)
-    throw new UsageError('give at least one path=value, e.g. celery.task_serializer=msgpack');
+    throw new CliUsageError('give at least one path=value, e.g. celery.task_serializer=msgpack');
   const current = await readLayer(client, layer);
   let document = current.document;
   for (const { path, value } of assignments) document = setPath(document, path, value);
@@ -166,7 +159,8 @@ async function set(client: CenterClient, args: ParsedArgs): Promise<number> {
 async function unset(client: CenterClient, args: ParsedArgs): Promise<number> {
   const layer = requireLayer(args.positionals[1]);
   const paths = args.positionals.slice(2).map(parsePath);
-  if (paths.length === 0) throw new UsageError('give at least one path to remove, e.g. celery.task_default_rate_limit');
+  if (paths.length === 0)
+    throw new CliUsageError('give at least one path to remove, e.g. celery.task_default_rate_limit');
   const current = await readLayer(client, layer);
   let document = current.document;
   for (const path of paths) document = unsetPath(document, path);
@@ -180,7 +174,9 @@ async function readInput(file: string): Promise<string> {
     try {
       return await readFile(file, 'utf8');
     } catch (error) {
-      throw new UsageError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+      throw new CliUsageError(
+        `cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      );
     }
   }
   const chunks: Buffer[] = [];
@@ -192,10 +188,11 @@ async function apply(client: CenterClient, args: ParsedArgs): Promise<number> {
   const layer = requireLayer(args.positionals[1]);
   noExtra(args, 2);
   const file = stringOption(args, 'file');
-  if (file === undefined) throw new UsageError('give the document with -f <file.json|file.yaml> (or -f - for stdin)');
+  if (file === undefined)
+    throw new CliUsageError('give the document with -f <file.json|file.yaml> (or -f - for stdin)');
   const doc = parseDocument(stripComments(await readInput(file)), file === '-' ? 'stdin' : file, formatOfFile(file));
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
-    throw new UsageError(`${file} must hold one JSON object (a layer document), e.g. {"celery": {...}}`);
+    throw new CliUsageError(`${file} must hold one JSON object (a layer document), e.g. {"celery": {...}}`);
   }
   const current = await readLayer(client, layer);
   const message = stringOption(args, 'message') ?? `config apply -f ${file}`;
@@ -256,7 +253,7 @@ async function diff(client: CenterClient, args: ParsedArgs): Promise<number> {
   const from = requireRevision(args.positionals[1], 'the first revision');
   const to = requireRevision(args.positionals[2], 'the second revision');
   noExtra(args, 3);
-  const { body } = await client.request<DiffResponse>('GET', '/v1/diff', { query: { from, to } });
+  const { body } = await client.request('GET', '/v1/diff', { query: { from, to }, schema: diffResponseSchema });
   if (args.options.json === true) {
     out(`${JSON.stringify(body, null, 2)}\n`);
     return EXIT.ok;
@@ -285,12 +282,12 @@ async function history(client: CenterClient, args: ParsedArgs): Promise<number> 
   const node = stringOption(args, 'node');
   const layerArg = args.positionals[1];
   if (node !== undefined && layerArg !== undefined)
-    throw new UsageError('give either a layer or --node <node>, not both');
+    throw new CliUsageError('give either a layer or --node <node>, not both');
   const layer = layerArg === undefined ? undefined : requireLayer(layerArg);
   noExtra(args, layerArg === undefined ? 1 : 2);
   const limit = stringOption(args, 'limit');
   const query = { layer, node, limit: limit === undefined ? undefined : requireRevision(limit, '--limit') };
-  const { body } = await client.request<{ revisions: RevisionSummary[] }>('GET', '/v1/revisions', { query });
+  const { body } = await client.request('GET', '/v1/revisions', { query, schema: revisionListResponseSchema });
   if (args.options.json === true) {
     out(`${JSON.stringify(body.revisions, null, 2)}\n`);
     return EXIT.ok;
@@ -315,10 +312,11 @@ async function history(client: CenterClient, args: ParsedArgs): Promise<number> 
 async function rollback(client: CenterClient, args: ParsedArgs): Promise<number> {
   const revision = requireRevision(args.positionals[1], 'the revision to restore');
   noExtra(args, 2);
-  const target = (await client.request<RevisionSummary>('GET', `/v1/revisions/${revision}`)).body;
+  const target = (await client.request('GET', `/v1/revisions/${revision}`, { schema: revisionSchema })).body;
   const current = await readLayer(client, target.layer);
   const message = stringOption(args, 'message') ?? `rollback to revision ${revision}`;
-  const { body } = await client.request<WriteResponse>('POST', '/v1/rollback', {
+  const { body } = await client.request('POST', '/v1/rollback', {
+    schema: rollbackResponseSchema,
     body: { revision, message },
     ifMatch: baseRevision(args, current.revision),
   });
@@ -328,7 +326,7 @@ async function rollback(client: CenterClient, args: ParsedArgs): Promise<number>
 
 async function layers(client: CenterClient, args: ParsedArgs): Promise<number> {
   noExtra(args, 1);
-  const { body } = await client.request<{ layers: { layer: string; revision: number }[] }>('GET', '/v1/layers');
+  const { body } = await client.request('GET', '/v1/layers', { schema: layerListResponseSchema });
   if (body.layers.length === 0) out('no layers yet\n');
   else
     out(

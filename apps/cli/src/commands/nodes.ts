@@ -1,3 +1,4 @@
+import { type NodeSummary, nodeListResponseSchema } from '@celeriac/config-schema';
 import { EXIT } from '../ops/cli-errors.js';
 import { CONNECTION_OPTIONS, clientFromArgs } from '../ops/connection.js';
 import { type OptionSpec, parseArgs } from '../ops/parse-args.js';
@@ -15,27 +16,22 @@ Exit codes: 0 ok, 1 other error, 2 usage, 3 auth (401/403).
 
 const OPTIONS: OptionSpec[] = [...CONNECTION_OPTIONS, { name: 'json', value: false }];
 
-interface ProgramStatus {
-  state?: string;
-  pids?: number[];
-  restarts?: number;
-}
-
-/** One node as GET /v1/nodes gives it. */
-export interface NodeRow {
-  node: string;
-  state: string;
-  desired_revision: number;
-  applied_revision: number | null;
-  apply_result: string | null;
-  message: string | null;
-  last_seen: string | null;
-  drift: boolean;
-  programs: Record<string, ProgramStatus>;
-}
+/** What the nodes table shows of a node (GET /v1/nodes gives more). */
+export type NodeRow = Pick<
+  NodeSummary,
+  | 'node'
+  | 'state'
+  | 'desired_revision'
+  | 'applied_revision'
+  | 'apply_result'
+  | 'message'
+  | 'last_seen'
+  | 'drift'
+  | 'programs'
+>;
 
 /** "workers running ×2, py backoff (3 restarts)". */
-export function formatPrograms(programs: Record<string, ProgramStatus>): string {
+export function formatPrograms(programs: NodeSummary['programs']): string {
   const parts = Object.entries(programs)
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([name, status]) => {
@@ -73,7 +69,7 @@ export async function run(argv: string[]): Promise<number> {
       process.stderr.write(`celeriac nodes: unexpected argument: ${args.positionals.join(' ')}\n\n${USAGE}`);
       return EXIT.usage;
     }
-    const { body } = await clientFromArgs(args).request<{ nodes: NodeRow[] }>('GET', '/v1/nodes');
+    const { body } = await clientFromArgs(args).request('GET', '/v1/nodes', { schema: nodeListResponseSchema });
     if (args.options.json === true) process.stdout.write(`${JSON.stringify(body.nodes, null, 2)}\n`);
     else if (body.nodes.length === 0)
       process.stdout.write('no nodes yet: no node layer exists and no agent has reported\n');

@@ -1,7 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { validateLayer } from '@celeriac/config-schema';
 import { createLogger, redactUrl } from '@celeriac/logger';
 import { type FleetInfo, LocalFleet } from '../local-fleet.js';
+import { reportError } from '../ops/report-error.js';
 import { parseCommandArgs, usageError } from '../parse-command-args.js';
 import { onStopSignals } from '../stop-signals.js';
 
@@ -33,8 +35,10 @@ export async function run(argv: string[]): Promise<number> {
   if (parsed.exitCode !== undefined) return parsed.exitCode;
   const { values } = parsed;
   const broker = typeof values.broker === 'string' ? values.broker : undefined;
-  if (broker && !/^rediss?:\/\//.test(broker)) {
-    return usageError('up', '--broker must be a redis:// URL, e.g. redis://127.0.0.1:6379/0');
+  if (broker !== undefined) {
+    // The URL the fleet's workers will use: the same check the center makes.
+    const checked = validateLayer('defaults', { celery: { broker_url: broker } });
+    if (!checked.ok) return usageError('up', `--broker: ${checked.issues.map((issue) => issue.message).join('; ')}`);
   }
   const dir = path.resolve(typeof values.dir === 'string' ? values.dir : '.celeriac');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -45,11 +49,11 @@ export async function run(argv: string[]): Promise<number> {
   const stopped = new Promise<void>((resolve) => {
     onStopSignals(
       (signal) => {
-        logger.info({ signal }, 'stopping the local fleet');
+        logger.info({ event: 'cli.up_stopping', signal }, 'stopping the local fleet');
         resolve(fleet.close());
       },
       (signal) => {
-        logger.warn({ signal }, 'second signal: killing the workers now');
+        logger.warn({ event: 'cli.up_killing', signal }, 'second signal: killing the workers now');
         fleet.kill();
       },
     );
@@ -62,7 +66,8 @@ export async function run(argv: string[]): Promise<number> {
     });
     process.stdout.write(banner(info));
   } catch (error) {
-    logger.error({ err: (error as Error).message }, 'celeriac up failed');
+    logger.error({ event: 'cli.up_failed', err: error }, 'celeriac up failed');
+    reportError('celeriac up', error);
     await fleet.close();
     return 1;
   }

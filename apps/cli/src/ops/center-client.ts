@@ -16,13 +16,25 @@ export interface CenterResponse<T = unknown> {
   body: T;
 }
 
+/** What reads an answer: the zod schemas of config-schema (`layerResponseSchema`, ...) are ones. */
+export interface AnswerSchema<T> {
+  safeParse(
+    value: unknown,
+  ):
+    | { success: true; data: T }
+    | { success: false; error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } };
+}
+
 /** Optional parts of a request. */
-export interface RequestOptions {
+export interface RequestOptions<T> {
   body?: unknown;
   ifMatch?: number;
   query?: Record<string, string | number | undefined>;
+  /** Reads the answer; without it the body is returned as it came. */
+  schema?: AnswerSchema<T>;
 }
 
+/** The part of an error answer the CLI reads (a tolerant reading: any center version). */
 interface ErrorBody {
   error?: {
     code?: string;
@@ -40,13 +52,23 @@ export function exitCodeForStatus(status: number): number {
   return EXIT.other;
 }
 
-/** A refused request, carrying the server's code, message and field issues. */
+/** The center refused a request: its HTTP status, its own code (`CENTER_...`), message and field issues. */
 export class CenterRequestError extends CliError {
+  static override readonly codes = ['CLI_CENTER_REFUSED'] as const;
   readonly status: number;
+  /** The center's code, e.g. `CENTER_VALIDATION_FAILED`; undefined when the answer had none. */
+  readonly centerCode: string | undefined;
   readonly currentRevision: number | undefined;
-  constructor(status: number, code: string, message: string, details: string[], currentRevision: number | undefined) {
-    super(code, message, exitCodeForStatus(status), details);
+  constructor(
+    status: number,
+    centerCode: string | undefined,
+    message: string,
+    details: string[],
+    currentRevision: number | undefined,
+  ) {
+    super('CLI_CENTER_REFUSED', message, exitCodeForStatus(status), details);
     this.status = status;
+    this.centerCode = centerCode;
     this.currentRevision = currentRevision;
   }
 }
@@ -68,7 +90,18 @@ export class CenterClient {
     return redactUrl(this.base);
   }
 
-  async request<T = unknown>(method: string, path: string, options: RequestOptions = {}): Promise<CenterResponse<T>> {
+  /** Sends one request; the answer is read with `schema` (a refused one throws CenterRequestError). */
+  request<T>(
+    method: string,
+    path: string,
+    options: RequestOptions<T> & { schema: AnswerSchema<T> },
+  ): Promise<CenterResponse<T>>;
+  request(
+    method: string,
+    path: string,
+    options?: Omit<RequestOptions<unknown>, 'schema'>,
+  ): Promise<CenterResponse<unknown>>;
+  async request<T>(method: string, path: string, options: RequestOptions<T> = {}): Promise<CenterResponse<T>> {
     const url = new URL(this.base + path);
     for (const [key, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) url.searchParams.set(key, String(value));
@@ -78,6 +111,7 @@ export class CenterClient {
     if (options.body !== undefined) headers['content-type'] = 'application/json';
     if (options.ifMatch !== undefined) headers['if-match'] = `"${options.ifMatch}"`;
     let response: Response;
+    let text: string;
     try {
       response = await fetch(url, {
         method,
@@ -85,10 +119,10 @@ export class CenterClient {
         body: options.body === undefined ? undefined : JSON.stringify(options.body),
         signal: AbortSignal.timeout(this.timeoutMs),
       });
+      text = await response.text();
     } catch (error) {
       throw this.unreachable(error);
     }
-    const text = await response.text();
     let body: unknown;
     try {
       body = text === '' ? undefined : JSON.parse(text);
@@ -96,7 +130,19 @@ export class CenterClient {
       body = undefined;
     }
     if (!response.ok) throw this.refused(method, path, response.status, body);
-    return { status: response.status, etag: parseEtag(response.headers.get('etag')), body: body as T };
+    const etag = parseEtag(response.headers.get('etag'));
+    if (!options.schema) return { status: response.status, etag, body: body as T };
+    const parsed = options.schema.safeParse(body);
+    if (parsed.success) return { status: response.status, etag, body: parsed.data };
+    const [issue] = parsed.error.issues;
+    // Not config-schema's formatPath: the `celeriac` package exports this class and must stay light to load.
+    const where = issue ? `${issue.path.map(String).join('.')}: ${issue.message}` : '';
+    throw new CliError(
+      'CLI_BAD_ANSWER',
+      `the center at ${this.displayUrl} answered ${method} ${path} with a body this CLI cannot read (${where || 'no body'}); ` +
+        'use a CLI of the same version as the center',
+      EXIT.other,
+    );
   }
 
   private refused(method: string, path: string, status: number, body: unknown): CenterRequestError {
@@ -107,7 +153,8 @@ export class CenterClient {
     let message = error?.message ?? `${method} ${path} failed with HTTP ${status}`;
     if (status === 401) message += '; give a token with --token or CELERIAC_TOKEN';
     if (status === 403) message += '; this token lacks the role for it (viewer tokens read, operator tokens write)';
-    return new CenterRequestError(status, error?.code ?? `HTTP_${status}`, message, details, error?.current_revision);
+    const code = typeof error?.code === 'string' ? error.code : undefined;
+    return new CenterRequestError(status, code, message, details, error?.current_revision);
   }
 
   private unreachable(error: unknown): CliError {
@@ -118,7 +165,7 @@ export class CenterClient {
     else if (code === 'ENOTFOUND') reason = 'host not found';
     else if (code === 'TimeoutError') reason = `no answer within ${this.timeoutMs} ms`;
     return new CliError(
-      'CENTER_UNREACHABLE',
+      'CLI_CENTER_UNREACHABLE',
       `cannot reach the config center at ${this.displayUrl} (${reason}); check --center or CELERIAC_CENTER and that the center runs`,
       EXIT.other,
     );

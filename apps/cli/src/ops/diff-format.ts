@@ -1,11 +1,7 @@
-import { canonicalJson } from '@celeriac/config-schema';
+import { canonicalJson, type DiffEntry } from '@celeriac/config-schema';
 
 /** One changed path, as the center reports diffs. */
-export interface DiffLine {
-  path: string;
-  before?: unknown;
-  after?: unknown;
-}
+export type DiffLine = DiffEntry;
 
 function show(value: unknown): string {
   return JSON.stringify(value);

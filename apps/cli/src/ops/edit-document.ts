@@ -33,14 +33,14 @@ function runEditor(editor: string, file: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn('/bin/sh', ['-c', `${editor} "$1"`, 'celeriac-editor', file], { stdio: 'inherit' });
     child.once('error', (error) =>
-      reject(new CliError('EDITOR_FAILED', `cannot start the editor "${editor}": ${error.message}`, EXIT.other)),
+      reject(new CliError('CLI_EDITOR_FAILED', `cannot start the editor "${editor}": ${error.message}`, EXIT.other)),
     );
     child.once('exit', (code, signal) => {
       if (code === 0) resolve();
       else {
         reject(
           new CliError(
-            'EDITOR_FAILED',
+            'CLI_EDITOR_FAILED',
             `the editor "${editor}" exited with ${signal ?? `code ${code}`}; nothing was sent`,
             EXIT.other,
           ),
@@ -81,7 +81,7 @@ export async function editDocument<T>(options: EditDocumentOptions<T>): Promise<
       if (edited.trim() === '') return { kind: 'empty' };
       if (lastInvalid !== undefined && edited.trim() === lastInvalid.trim()) {
         throw new CliError(
-          'VALIDATION_FAILED',
+          'CLI_DOCUMENT_INVALID',
           'the document is still invalid and was not changed; nothing was sent',
           EXIT.validation,
           problems,

@@ -1,4 +1,4 @@
-import { UsageError } from './cli-errors.js';
+import { CliUsageError } from './cli-errors.js';
 
 /** How one option is read. */
 export interface OptionSpec {
@@ -18,7 +18,7 @@ export interface ParsedArgs {
 
 /**
  * Parses `argv` against `specs`: `--name value`, `--name=value`, `-m value`, `-mvalue`, boolean
- * flags, and `--` to end options. An unknown option or a missing value is a UsageError.
+ * flags, and `--` to end options. An unknown option or a missing value is a CliUsageError.
  */
 export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[]): ParsedArgs {
   const byLong = new Map(specs.map((spec) => [spec.name, spec]));
@@ -38,22 +38,22 @@ export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[])
       const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
       if (eq !== -1) inline = arg.slice(eq + 1);
       spec = byLong.get(name);
-      if (!spec) throw new UsageError(`unknown option --${name}`);
+      if (!spec) throw new CliUsageError(`unknown option --${name}`);
     } else if (arg.startsWith('-') && arg.length > 1 && !/^-\d/.test(arg)) {
       spec = byShort.get(arg[1] as string);
-      if (!spec) throw new UsageError(`unknown option ${arg.slice(0, 2)}`);
+      if (!spec) throw new CliUsageError(`unknown option ${arg.slice(0, 2)}`);
       if (arg.length > 2) inline = arg.slice(2);
     } else {
       positionals.push(arg);
       continue;
     }
     if (!spec.value) {
-      if (inline !== undefined) throw new UsageError(`--${spec.name} takes no value`);
+      if (inline !== undefined) throw new CliUsageError(`--${spec.name} takes no value`);
       options[spec.name] = true;
       continue;
     }
     const value = inline ?? argv[++i];
-    if (value === undefined) throw new UsageError(`--${spec.name} needs a value`);
+    if (value === undefined) throw new CliUsageError(`--${spec.name} needs a value`);
     options[spec.name] = value;
   }
   return { options, positionals };

@@ -1,4 +1,4 @@
-import { UsageError } from './cli-errors.js';
+import { CliUsageError } from './cli-errors.js';
 
 /*
  * Path syntax of `config set`: keys separated by dots; a key holding dots (a task name) is quoted,
@@ -22,7 +22,7 @@ function readQuoted(text: string, start: number): { key: string; end: number } {
     } else if (ch === '"') return { key, end: i + 1 };
     else key += ch;
   }
-  throw new UsageError(`unclosed quote in ${JSON.stringify(text)}; close the quoted key with "`);
+  throw new CliUsageError(`unclosed quote in ${JSON.stringify(text)}; close the quoted key with "`);
 }
 
 /** Reads a path up to the first unquoted `=` (or the end when `stopAtEquals` is false). */
@@ -35,7 +35,7 @@ function readPath(text: string, stopAtEquals: boolean): { path: string[]; end: n
     const ch = text[i] as string;
     if (stopAtEquals && ch === '=' && !expectKey) return { path, end: i };
     if (ch === '[') {
-      if (path.length === 0) throw new UsageError(`a path cannot start with "[" ${where}`);
+      if (path.length === 0) throw new CliUsageError(`a path cannot start with "[" ${where}`);
       let key: string;
       if (text[i + 1] === '"') {
         const quoted = readQuoted(text, i + 1);
@@ -43,20 +43,20 @@ function readPath(text: string, stopAtEquals: boolean): { path: string[]; end: n
         i = quoted.end;
       } else {
         const close = text.indexOf(']', i);
-        if (close === -1) throw new UsageError(`unclosed "[" ${where}`);
+        if (close === -1) throw new CliUsageError(`unclosed "[" ${where}`);
         key = text.slice(i + 1, close);
         i = close;
       }
-      if (text[i] !== ']') throw new UsageError(`expected "]" after the key ${JSON.stringify(key)} ${where}`);
+      if (text[i] !== ']') throw new CliUsageError(`expected "]" after the key ${JSON.stringify(key)} ${where}`);
       i++;
       path.push(key);
       expectKey = false;
     } else if (ch === '.') {
-      if (expectKey) throw new UsageError(`empty key ${where}; quote keys that contain dots: a."b.c".d`);
+      if (expectKey) throw new CliUsageError(`empty key ${where}; quote keys that contain dots: a."b.c".d`);
       expectKey = true;
       i++;
     } else {
-      if (!expectKey) throw new UsageError(`expected "." or "[" before ${JSON.stringify(text.slice(i))} ${where}`);
+      if (!expectKey) throw new CliUsageError(`expected "." or "[" before ${JSON.stringify(text.slice(i))} ${where}`);
       if (ch === '"') {
         const quoted = readQuoted(text, i);
         path.push(quoted.key);
@@ -65,14 +65,14 @@ function readPath(text: string, stopAtEquals: boolean): { path: string[]; end: n
         let end = i;
         while (end < text.length && !'.["'.includes(text[end] as string) && !(stopAtEquals && text[end] === '=')) end++;
         if (end === i)
-          throw new UsageError(`empty key ${where}; write path=value, e.g. celery.task_serializer=msgpack`);
+          throw new CliUsageError(`empty key ${where}; write path=value, e.g. celery.task_serializer=msgpack`);
         path.push(text.slice(i, end));
         i = end;
       }
       expectKey = false;
     }
   }
-  if (expectKey) throw new UsageError(path.length === 0 ? `empty path ${where}` : `the path ends with "." ${where}`);
+  if (expectKey) throw new CliUsageError(path.length === 0 ? `empty path ${where}` : `the path ends with "." ${where}`);
   return { path, end: i };
 }
 
@@ -94,7 +94,7 @@ export function parseValue(text: string): unknown {
 export function parseAssignment(text: string): Assignment {
   const { path, end } = readPath(text, true);
   if (text[end] !== '=') {
-    throw new UsageError(`${JSON.stringify(text)} is not path=value; e.g. celery.task_serializer=msgpack`);
+    throw new CliUsageError(`${JSON.stringify(text)} is not path=value; e.g. celery.task_serializer=msgpack`);
   }
   return { path, value: parseValue(text.slice(end + 1)) };
 }
@@ -123,7 +123,7 @@ export function setPath(
     const next = node[key];
     if (next === undefined || next === null) node[key] = {};
     else if (!isObject(next)) {
-      throw new UsageError(
+      throw new CliUsageError(
         `${describe(path.slice(0, index + 1))} is ${Array.isArray(next) ? 'a list' : `the value ${JSON.stringify(next)}`}, ` +
           `not an object, so ${describe(path)} cannot be set; set ${describe(path.slice(0, index + 1))} as a whole`,
       );
@@ -141,7 +141,8 @@ export function unsetPath(doc: Record<string, unknown>, path: readonly string[])
     node = isObject(node) ? node[key] : undefined;
   }
   const last = path[path.length - 1] as string;
-  if (!isObject(node) || !Object.hasOwn(node, last)) throw new UsageError(`${describe(path)} is not set in this layer`);
+  if (!isObject(node) || !Object.hasOwn(node, last))
+    throw new CliUsageError(`${describe(path)} is not set in this layer`);
   delete node[last];
   return root;
 }

@@ -1,0 +1,111 @@
+// The console's entry point: sign-in and sign-out, the three views, and the page's controls.
+import { api, clearError, describe, session } from './api.js';
+import { byId } from './dom.js';
+import { loadHistory, setHistoryFilter } from './history-view.js';
+import { closeEditor, loadLayerList, openLayer, openLayerName, saveLayer } from './layers-view.js';
+import { refreshNodes, stopNodes } from './nodes-view.js';
+
+const TOKEN_KEY = 'celeriac.console.token';
+const VIEWS = ['nodes', 'layers', 'history'];
+const page = { view: 'nodes' };
+
+async function signIn(token) {
+  session.token = token;
+  const who = await api('GET', '/v1/whoami');
+  if (!who.may.read_config && !who.may.read_nodes) {
+    session.token = null;
+    throw new Error(
+      `a token with the ${who.role} role cannot use the console; sign in with an admin, operator or viewer token`,
+    );
+  }
+  session.who = who;
+  sessionStorage.setItem(TOKEN_KEY, token);
+  byId('who-name').textContent = who.name;
+  byId('who-role').textContent = who.role;
+  byId('who-masked').textContent = who.secrets_masked ? ' · secrets masked' : '';
+  byId('sign-in-view').hidden = true;
+  byId('app').hidden = false;
+  byId('session').hidden = false;
+  const wanted = location.hash.slice(1);
+  showView(VIEWS.includes(wanted) ? wanted : 'nodes');
+}
+
+function signOut(reason) {
+  stopNodes();
+  session.token = null;
+  session.who = null;
+  closeEditor();
+  sessionStorage.removeItem(TOKEN_KEY);
+  for (const id of ['nodes-list', 'layer-list', 'history-list', 'editor-feedback', 'history-status', 'nodes-updated']) {
+    byId(id).replaceChildren();
+  }
+  clearError();
+  byId('app').hidden = true;
+  byId('session').hidden = true;
+  byId('sign-in-view').hidden = false;
+  byId('sign-in-error').textContent = reason || '';
+  byId('token-input').value = '';
+  byId('token-input').focus();
+}
+
+function showView(name) {
+  page.view = name;
+  for (const view of VIEWS) {
+    byId(`${view}-view`).hidden = view !== name;
+    byId(`tab-${view}`).setAttribute('aria-current', view === name ? 'page' : 'false');
+  }
+  clearError();
+  stopNodes();
+  if (location.hash !== `#${name}`) history.replaceState(null, '', `#${name}`);
+  if (name === 'nodes') refreshNodes();
+  else if (name === 'layers') loadLayerList();
+  else loadHistory();
+}
+
+session.onUnauthorized = signOut;
+
+byId('sign-in-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const token = byId('token-input').value.trim();
+  byId('sign-in-error').textContent = '';
+  if (!/^[\x21-\x7e]+$/.test(token)) {
+    byId('sign-in-error').textContent = 'Enter a token: printable characters without spaces.';
+    return;
+  }
+  try {
+    await signIn(token);
+  } catch (error) {
+    session.token = null;
+    byId('sign-in-error').textContent = `Not signed in: ${describe(error)}`;
+  }
+});
+byId('sign-out').addEventListener('click', () => signOut(''));
+for (const view of VIEWS) byId(`tab-${view}`).addEventListener('click', () => showView(view));
+byId('open-layer-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const name = byId('layer-name').value.trim();
+  if (name) openLayer(name);
+});
+byId('save-layer').addEventListener('click', saveLayer);
+byId('reload-layer').addEventListener('click', () => {
+  const name = openLayerName();
+  if (name) openLayer(name);
+});
+byId('history-filter').addEventListener('change', (event) => {
+  setHistoryFilter(event.target.value);
+  byId('history-status').textContent = '';
+  loadHistory();
+});
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'visible' && page.view === 'nodes' && session.token) {
+    stopNodes();
+    refreshNodes();
+  }
+});
+
+const saved = sessionStorage.getItem(TOKEN_KEY);
+if (saved) {
+  signIn(saved).catch((error) => signOut(`Signed out: ${describe(error)}`));
+} else {
+  byId('token-input').focus();
+}
