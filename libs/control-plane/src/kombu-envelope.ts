@@ -1,0 +1,97 @@
+import { CONTENT_ENCODING, CONTENT_TYPE, deserialize, type Serializer, serialize, uuid4 } from '@celeriac/protocol';
+import { pyJsonDumps } from './py-json.js';
+
+/** How a kombu message travels on Redis: a JSON text with a base64 body (PROTOCOL.md §2). */
+export interface KombuEnvelope {
+  body: string;
+  'content-encoding': string;
+  'content-type': string;
+  headers: Record<string, unknown>;
+  properties: {
+    delivery_mode?: number;
+    delivery_info?: { exchange?: string; routing_key?: string };
+    priority?: number;
+    body_encoding?: string;
+    delivery_tag?: string;
+    [key: string]: unknown;
+  };
+}
+
+export interface EncodeEnvelopeOptions {
+  exchange: string;
+  routingKey: string;
+  headers: Record<string, unknown>;
+  /** 1 (transient) for replies and events, 2 for requests, as kombu sends them. */
+  deliveryMode: 1 | 2;
+  serializer?: Serializer;
+  /** The body's JSON text, when the caller has it already (task-event batches). */
+  bodyJson?: string;
+}
+
+/** Serializes `payload` into a kombu envelope, Python-formatted, ready to PUBLISH or LPUSH. */
+export function encodeEnvelope(payload: unknown, options: EncodeEnvelopeOptions): string {
+  const serializer = options.serializer ?? 'json';
+  const bytes =
+    serializer === 'json'
+      ? Buffer.from(options.bodyJson ?? pyJsonDumps(payload), 'utf8')
+      : // A JSON round trip turns PyFloat wrappers into plain numbers for msgpack.
+        serialize(JSON.parse(JSON.stringify(payload ?? null)), serializer);
+  // The base64 body needs no escaping: splice it in rather than scanning it character by character.
+  const rest = pyJsonDumps({
+    'content-encoding': CONTENT_ENCODING[serializer],
+    'content-type': CONTENT_TYPE[serializer],
+    headers: options.headers,
+    properties: {
+      delivery_mode: options.deliveryMode,
+      delivery_info: { exchange: options.exchange, routing_key: options.routingKey },
+      priority: 0,
+      body_encoding: 'base64',
+      delivery_tag: uuid4(),
+    },
+  });
+  return `{"body": "${bytes.toString('base64')}", ${rest.slice(1)}`;
+}
+
+/** A decoded envelope: its headers, the serializer it used, and the deserialized body. */
+export interface DecodedEnvelope {
+  headers: Record<string, unknown>;
+  serializer: Serializer;
+  body: unknown;
+}
+
+/** Why an envelope could not be decoded. */
+export type EnvelopeDecodeFailure = 'not_json' | 'not_envelope' | 'content_type' | 'body';
+
+/** Decodes a kombu envelope; never throws. */
+export function decodeEnvelope(
+  raw: string,
+): { ok: true; value: DecodedEnvelope } | { ok: false; reason: EnvelopeDecodeFailure; detail: string } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (err) {
+    return { ok: false, reason: 'not_json', detail: (err as Error).message };
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    return { ok: false, reason: 'not_envelope', detail: 'the message is not a JSON object' };
+  }
+  const env = parsed as Partial<KombuEnvelope>;
+  const contentType = env['content-type'] ?? 'application/json';
+  const serializer: Serializer | undefined =
+    contentType === 'application/json'
+      ? 'json'
+      : contentType === 'application/x-msgpack' || contentType === 'application/msgpack'
+        ? 'msgpack'
+        : undefined;
+  if (serializer === undefined) return { ok: false, reason: 'content_type', detail: `content type ${contentType}` };
+  if (typeof env.body !== 'string') return { ok: false, reason: 'not_envelope', detail: 'body is not a string' };
+  const headers =
+    env.headers !== null && typeof env.headers === 'object' ? (env.headers as Record<string, unknown>) : {};
+  const encoding = env.properties?.body_encoding;
+  try {
+    const bytes = encoding === 'base64' ? Buffer.from(env.body, 'base64') : Buffer.from(env.body, 'utf8');
+    return { ok: true, value: { headers, serializer, body: deserialize(bytes, serializer) } };
+  } catch (err) {
+    return { ok: false, reason: 'body', detail: (err as Error).message };
+  }
+}
