@@ -1,5 +1,6 @@
 import { RedisBroker } from '@celeriac/broker';
 import { type Logger, redactUrl } from '@celeriac/logger';
+import { SerializerUnsupportedError } from '@celeriac/protocol';
 import { RedisResultBackend } from '@celeriac/result-backend';
 import { ClientClosedError, ConfigError } from './errors.js';
 
@@ -37,18 +38,29 @@ export class AppConnections {
     return this.brokerInstance;
   }
 
-  /** The result backend client (created on first use, not started); without `result_backend` the broker's Redis. */
+  /**
+   * The result backend client (created on first use, not started); without `result_backend` the
+   * broker's Redis. It reads json and msgpack documents and accepts the serializers of
+   * `result_accept_content` (or `accept_content` when that is unset), as Celery does.
+   */
   backend(): RedisResultBackend {
     if (!this.backendInstance) {
       if (this.closed) throw new ClientClosedError('open a result backend connection');
       const s = this.settings();
       const url = redisUrl('result_backend', s.result_backend ?? s.broker_url);
       const expires = s.result_expires;
-      this.backendInstance = new RedisResultBackend({
-        url,
-        logger: this.logger(),
-        ...(typeof expires === 'number' ? { resultExpiresSec: expires } : {}),
-      });
+      try {
+        this.backendInstance = new RedisResultBackend({
+          url,
+          logger: this.logger(),
+          serializer: s.result_serializer,
+          acceptContent: acceptList(s),
+          ...(typeof expires === 'number' ? { resultExpiresSec: expires } : {}),
+        });
+      } catch (error) {
+        if (error instanceof SerializerUnsupportedError) throw new ConfigError(error.message, { cause: error });
+        throw error;
+      }
     }
     return this.backendInstance;
   }
@@ -97,6 +109,19 @@ export class AppConnections {
     }
     await Promise.all(closes);
   }
+}
+
+/** Celery's precedence: `result_accept_content`, else `accept_content`, else json only. */
+function acceptList(s: Readonly<Record<string, unknown>>): string[] {
+  for (const name of ['result_accept_content', 'accept_content'] as const) {
+    const value = s[name];
+    if (value === null || value === undefined) continue;
+    if (!Array.isArray(value) || value.some((entry) => typeof entry !== 'string')) {
+      throw new ConfigError(`${name} must be a list of serializer names or content types, got ${JSON.stringify(value)}`);
+    }
+    return value as string[];
+  }
+  return ['json'];
 }
 
 function redisUrl(setting: string, value: unknown): string {

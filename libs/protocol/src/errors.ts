@@ -3,6 +3,7 @@ export type ProtocolErrorCode =
   | 'PROTOCOL_RATE_LIMIT_FORMAT'
   | 'PROTOCOL_ENCODE_FAILED'
   | 'PROTOCOL_RESULT_DECODE_FAILED'
+  | 'PROTOCOL_SERIALIZER_UNSUPPORTED'
   | 'PROTOCOL_REMOTE_TASK_FAILED';
 
 /** Base class of the errors this package throws; `code` is stable and safe to match on. */
@@ -11,6 +12,7 @@ export class ProtocolError extends Error {
     'PROTOCOL_RATE_LIMIT_FORMAT',
     'PROTOCOL_ENCODE_FAILED',
     'PROTOCOL_RESULT_DECODE_FAILED',
+    'PROTOCOL_SERIALIZER_UNSUPPORTED',
   ];
   readonly code: ProtocolErrorCode;
   constructor(code: ProtocolErrorCode, message: string) {
@@ -50,5 +52,30 @@ export class ResultDecodeError extends ProtocolError {
   static override readonly codes = ['PROTOCOL_RESULT_DECODE_FAILED'] as const;
   constructor(message: string) {
     super('PROTOCOL_RESULT_DECODE_FAILED', message);
+  }
+}
+
+/**
+ * A `result_serializer` other than `json` or `msgpack`. pickle and yaml are refused, never
+ * ignored: they can run code when a result is read, and a worker that silently stored JSON
+ * instead would break every client that expects the configured format.
+ */
+export class SerializerUnsupportedError extends ProtocolError {
+  static override readonly codes = ['PROTOCOL_SERIALIZER_UNSUPPORTED'] as const;
+  readonly setting: string;
+  readonly value: unknown;
+  constructor(setting: string, value: unknown) {
+    const shown = JSON.stringify(value) ?? String(value);
+    const why =
+      value === 'pickle' || value === 'yaml'
+        ? ` (${value} can run code when a result is read, so Celeriac never reads or writes it)`
+        : '';
+    super(
+      'PROTOCOL_SERIALIZER_UNSUPPORTED',
+      `${setting} ${shown} is not supported${why}: Celeriac stores results as "json" or "msgpack"; ` +
+        `set ${setting} to one of them (and list it in result_accept_content/accept_content of the clients)`,
+    );
+    this.setting = setting;
+    this.value = value;
   }
 }

@@ -7,6 +7,7 @@ export {
   type ProtocolErrorCode,
   RateLimitFormatError,
   ResultDecodeError,
+  SerializerUnsupportedError,
 } from './errors.js';
 export {
   type ExceptionResult,
@@ -21,6 +22,7 @@ export { parseRateLimit } from './rate-limit.js';
 export { markRedelivered } from './redelivered.js';
 export {
   buildResultDocument,
+  DOCUMENT_SERIALIZER,
   decodeResultDocument,
   type ExtendedResultFields,
   encodeResult,
@@ -28,7 +30,16 @@ export {
   type ResultDocument,
   type ResultInput,
   type TaskState,
+  toResultDocument,
 } from './result-document.js';
+export {
+  decodeResultBytes,
+  encodeResultDocument,
+  RESULT_SERIALIZERS,
+  resultSerializerOf,
+  serializerAccepted,
+  sniffResultSerializer,
+} from './result-serializer.js';
 export {
   acceptedContentTypes,
   CONTENT_ENCODING,

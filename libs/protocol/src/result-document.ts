@@ -7,8 +7,15 @@ export type TaskState = 'PENDING' | 'STARTED' | 'SUCCESS' | 'FAILURE' | 'RETRY' 
 /** States after which a task will not change any more (Celery's READY_STATES). */
 export const READY_STATES: ReadonlySet<string> = new Set(['SUCCESS', 'FAILURE', 'REVOKED']);
 
+/**
+ * Set on a document (as a symbol: never stored, never part of its JSON or msgpack) to make the
+ * result backend store it in this serializer instead of the backend's own (`result_serializer`).
+ */
+export const DOCUMENT_SERIALIZER: unique symbol = Symbol.for('celeriac.result_serializer');
+
 /** The value stored under `celery-task-meta-<id>`. */
 export interface ResultDocument {
+  [DOCUMENT_SERIALIZER]?: 'json' | 'msgpack';
   status: TaskState;
   result: unknown;
   traceback: string | null;
@@ -111,7 +118,7 @@ export function encodeResult(doc: ResultDocument): string {
 }
 
 /**
- * Parses a stored result value. Fills what a minimal foreign writer may leave out (traceback,
+ * Parses a stored JSON result value. Fills what a minimal foreign writer may leave out (traceback,
  * children, date_done, task_id from `taskId`). Throws ResultDecodeError when it is not a result.
  */
 export function decodeResultDocument(raw: string, taskId?: string): ResultDocument {
@@ -119,14 +126,23 @@ export function decodeResultDocument(raw: string, taskId?: string): ResultDocume
   try {
     value = JSON.parse(raw);
   } catch {
-    throw new ResultDecodeError(`stored result${taskId ? ` of task ${taskId}` : ''} is not valid JSON`);
+    throw new ResultDecodeError(`stored result${ofTask(taskId)} is not valid JSON`);
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ResultDecodeError(`stored result${taskId ? ` of task ${taskId}` : ''} is not a JSON object`);
+  return toResultDocument(value, 'a JSON object', taskId);
+}
+
+function ofTask(taskId: string | undefined): string {
+  return taskId ? ` of task ${taskId}` : '';
+}
+
+/** Checks a decoded value is a result document (an object with a string status) and fills the gaps. */
+export function toResultDocument(value: unknown, format: string, taskId?: string): ResultDocument {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || Buffer.isBuffer(value)) {
+    throw new ResultDecodeError(`stored result${ofTask(taskId)} is not ${format}`);
   }
   const v = value as Record<string, unknown>;
   if (typeof v.status !== 'string') {
-    throw new ResultDecodeError(`stored result${taskId ? ` of task ${taskId}` : ''} has no string "status"`);
+    throw new ResultDecodeError(`stored result${ofTask(taskId)} has no string "status"`);
   }
   return {
     ...v,

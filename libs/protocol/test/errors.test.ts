@@ -8,6 +8,7 @@ const SAMPLES: [ErrorClass, () => Error & { code: string }][] = [
   [protocol.RateLimitFormatError, () => new protocol.RateLimitFormatError('10/x')],
   [protocol.ProtocolEncodeError, () => new protocol.ProtocolEncodeError('m')],
   [protocol.ResultDecodeError, () => new protocol.ResultDecodeError('m')],
+  [protocol.SerializerUnsupportedError, () => new protocol.SerializerUnsupportedError('result_serializer', 'pickle')],
   [
     protocol.RemoteTaskError,
     () => new protocol.RemoteTaskError({ excType: 'E', excModule: null, excMessage: [], traceback: null, taskId: 't' }),

@@ -5,7 +5,8 @@ export type ResultBackendErrorCode =
   | 'RESULT_BACKEND_UNAVAILABLE'
   | 'RESULT_BACKEND_CLOSED'
   | 'RESULT_BACKEND_BAD_ARGUMENT'
-  | 'RESULT_BACKEND_SCRIPT_MISSING';
+  | 'RESULT_BACKEND_SCRIPT_MISSING'
+  | 'RESULT_CONTENT_DISALLOWED';
 
 /** Base class of every error the result backend raises; `code` is stable and safe to match on. */
 export class ResultBackendError extends Error {
@@ -14,6 +15,7 @@ export class ResultBackendError extends Error {
     'RESULT_BACKEND_CLOSED',
     'RESULT_BACKEND_BAD_ARGUMENT',
     'RESULT_BACKEND_SCRIPT_MISSING',
+    'RESULT_CONTENT_DISALLOWED',
   ];
 
   constructor(
@@ -66,6 +68,27 @@ export class ResultBackendScriptMissingError extends ResultBackendError {
     super(
       'RESULT_BACKEND_SCRIPT_MISSING',
       `result-backend Lua script ${file} not found next to ${dir}; reinstall @celeriac/result-backend`,
+    );
+  }
+}
+
+/**
+ * A stored result is in a serializer the reader does not accept (`result_accept_content`, or
+ * `accept_content` when that is unset): it is refused before it is decoded, as Celery refuses it
+ * (`kombu.exceptions.ContentDisallowed`).
+ */
+export class ResultContentDisallowedError extends ResultBackendError {
+  static override readonly codes = ['RESULT_CONTENT_DISALLOWED'] as const;
+  constructor(
+    readonly taskId: string,
+    readonly serializer: string,
+    readonly accept: readonly string[],
+  ) {
+    super(
+      'RESULT_CONTENT_DISALLOWED',
+      `the result of task ${taskId} is stored as ${serializer}, which this client does not accept ` +
+        `(result_accept_content, or accept_content when it is unset: ${JSON.stringify(accept)}); ` +
+        `add "${serializer}" to result_accept_content, or set the workers' result_serializer to an accepted one`,
     );
   }
 }

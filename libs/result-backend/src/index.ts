@@ -5,6 +5,7 @@ export {
   type ResultBackendErrorCode,
   ResultBackendScriptMissingError,
   ResultBackendUnavailableError,
+  ResultContentDisallowedError,
 } from './errors.js';
 export { RESULT_KEY_PREFIX, resultKey, taskIdOfKey } from './keys.js';
 export {

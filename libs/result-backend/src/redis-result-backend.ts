@@ -1,5 +1,17 @@
 import type { Logger } from '@celeriac/logger';
-import { decodeResultDocument, encodeResult, type ResultDocument } from '@celeriac/protocol';
+import {
+  DOCUMENT_SERIALIZER,
+  decodeResultBytes,
+  encodeResult,
+  encodeResultDocument,
+  RESULT_SERIALIZERS,
+  ResultDecodeError,
+  type ResultDocument,
+  resultSerializerOf,
+  type Serializer,
+  serializerAccepted,
+  sniffResultSerializer,
+} from '@celeriac/protocol';
 import { closeRedisConnection, createRedisConnection } from '@celeriac/redis-connection';
 import type { Redis } from 'ioredis';
 import {
@@ -7,6 +19,7 @@ import {
   ResultBackendClosedError,
   ResultBackendError,
   ResultBackendUnavailableError,
+  ResultContentDisallowedError,
 } from './errors.js';
 import { RESULT_KEY_PREFIX, resultKey } from './keys.js';
 import { isFinal, ResultWaiters, type Waiter } from './result-waiters.js';
@@ -19,6 +32,19 @@ export interface ResultBackendOptions {
   logger: Logger;
   /** TTL of stored results (Celery's `result_expires`); default 1 day, 0 = keep forever. */
   resultExpiresSec?: number;
+  /**
+   * Celery's `result_serializer`: what stored documents are written in, `json` (default) or
+   * `msgpack`; anything else throws `SerializerUnsupportedError` (PROTOCOL_SERIALIZER_UNSUPPORTED).
+   * A document that carries `DOCUMENT_SERIALIZER` is written in that one instead.
+   */
+  serializer?: unknown;
+  /**
+   * The serializers a read document may be in (Celery's `result_accept_content`, or
+   * `accept_content` when it is unset; names or content types). Reads find the serializer from the
+   * stored bytes, so json and msgpack documents are both read; one not accepted is refused with a
+   * `ResultContentDisallowedError`. Default: json and msgpack.
+   */
+  acceptContent?: readonly string[];
 }
 
 /** Options of one `waitFor` call. */
@@ -44,6 +70,9 @@ export class RedisResultBackend {
   private readonly url: string;
   private readonly logger: Logger;
   private readonly expiresArg: string;
+  private readonly serializer: Serializer;
+  private readonly accept: readonly string[];
+  private readonly accepted: Record<Serializer, boolean>;
   private readonly waiters: ResultWaiters;
   private rereadTimer: NodeJS.Timeout | undefined;
 
@@ -55,6 +84,15 @@ export class RedisResultBackend {
       throw new ResultBackendArgumentError(`resultExpiresSec must be a number of seconds, got ${expires}`);
     }
     this.expiresArg = String(Math.max(0, Math.round(expires)));
+    this.serializer = resultSerializerOf(options.serializer);
+    const accept = options.acceptContent ?? RESULT_SERIALIZERS;
+    if (!Array.isArray(accept) || accept.some((entry) => typeof entry !== 'string')) {
+      throw new ResultBackendArgumentError(
+        `acceptContent must be a list of serializer names or content types, got ${JSON.stringify(accept)}`,
+      );
+    }
+    this.accept = accept;
+    this.accepted = { json: serializerAccepted('json', accept), msgpack: serializerAccepted('msgpack', accept) };
     this.waiters = new ResultWaiters(
       (channel) => this.subscriber!.subscribe(channel),
       (channel) => {
@@ -69,7 +107,8 @@ export class RedisResultBackend {
     if (this.state === 'closed') throw new ResultBackendClosedError('start', 'closed');
     const commands = defineResultScripts(createRedisConnection(this.url, 'result-backend', this.logger));
     const subscriber = createRedisConnection(this.url, 'result-backend-sub', this.logger);
-    subscriber.on('message', (channel: string, message: string) => this.onMessage(channel, message));
+    // Buffers: a msgpack document is bytes, not text.
+    subscriber.on('messageBuffer', (channel: Buffer, message: Buffer) => this.onMessage(channel.toString(), message));
     let connectedOnce = false;
     subscriber.on('ready', () => {
       // A result published while the subscriber was reconnecting would be missed: read them again.
@@ -112,7 +151,7 @@ export class RedisResultBackend {
     if (this.commands) await closeRedisConnection(this.commands);
   }
 
-  /** SETEX `celery-task-meta-<id>` and PUBLISH the same JSON on that channel, atomically. */
+  /** SETEX `celery-task-meta-<id>` and PUBLISH the same document on that channel, atomically. */
   async store(doc: ResultDocument): Promise<void> {
     await this.storeMany([doc]);
   }
@@ -121,19 +160,34 @@ export class RedisResultBackend {
   async storeMany(docs: readonly ResultDocument[]): Promise<void> {
     const redis = this.connection('storeMany');
     if (docs.length === 0) return;
-    const args: string[] = [this.expiresArg, RESULT_KEY_PREFIX];
+    const args: (string | Buffer)[] = [this.expiresArg, RESULT_KEY_PREFIX];
     for (const doc of docs) {
       if (!doc.task_id) throw new ResultBackendArgumentError('a result document needs a task_id to be stored');
-      args.push(doc.task_id, encodeResult(doc));
+      const serializer = doc[DOCUMENT_SERIALIZER] ?? this.serializer;
+      // The JSON path stays the direct call: it is the worker's hot path.
+      args.push(doc.task_id, serializer === 'json' ? encodeResult(doc) : encodeResultDocument(doc, serializer));
     }
     await this.run('storeMany', () => redis.storeMany(0, ...args));
   }
 
-  /** The stored document, or null when there is none (PENDING, expired or forgotten). */
+  /**
+   * The stored document (json or msgpack), or null when there is none (PENDING, expired or
+   * forgotten). Throws `ResultContentDisallowedError` when its serializer is not accepted.
+   */
   async get(taskId: string): Promise<ResultDocument | null> {
     const redis = this.connection('get');
-    const raw = await this.run('get', () => redis.get(resultKey(taskId)));
-    return raw === null ? null : decodeResultDocument(raw, taskId);
+    const raw = await this.run('get', () => redis.getBuffer(resultKey(taskId)));
+    return raw === null ? null : this.decode(raw, taskId);
+  }
+
+  /** Decodes stored bytes: the serializer is read from them, then checked against `acceptContent`. */
+  private decode(raw: Buffer, taskId: string): ResultDocument {
+    const serializer = sniffResultSerializer(raw);
+    if (serializer === undefined) {
+      throw new ResultDecodeError(`stored result of task ${taskId} is neither a JSON object nor a msgpack map`);
+    }
+    if (!this.accepted[serializer]) throw new ResultContentDisallowedError(taskId, serializer, this.accept);
+    return decodeResultBytes(raw, serializer, taskId);
   }
 
   /** Deletes a stored result. */
@@ -190,7 +244,7 @@ export class RedisResultBackend {
     if (this.state !== 'started') return;
     const before = this.waiters.deliveredCount(channel);
     try {
-      const raw = await this.commands!.get(channel);
+      const raw = await this.commands!.getBuffer(channel);
       if (raw !== null) this.onMessage(channel, raw, before);
     } catch (error) {
       if (onError) onError(this.wrap('waitFor', error));
@@ -225,12 +279,21 @@ export class RedisResultBackend {
    * delivered count when the read was sent; a non-final document read while a message arrived is
    * older than (or the same as) that message and is dropped, as is one read again unchanged.
    */
-  private onMessage(channel: string, message: string, readAfter?: number): void {
-    if (readAfter !== undefined && message === this.waiters.lastText(channel)) return;
+  private onMessage(channel: string, message: Buffer, readAfter?: number): void {
+    if (readAfter !== undefined && this.waiters.lastRaw(channel)?.equals(message)) return;
     let doc: ResultDocument;
     try {
-      doc = decodeResultDocument(message, channel.slice(RESULT_KEY_PREFIX.length));
+      doc = this.decode(message, channel.slice(RESULT_KEY_PREFIX.length));
     } catch (err) {
+      if (err instanceof ResultContentDisallowedError) {
+        // Waiting on would only time out: the waiters get the reason now.
+        this.logger.warn(
+          { event: 'result_backend.content_disallowed', channel, serializer: err.serializer, err },
+          'refusing a result stored in a serializer that is not accepted',
+        );
+        this.waiters.fail(channel, err);
+        return;
+      }
       this.logger.warn(
         { event: 'result_backend.bad_message', channel, err },
         'ignoring a result message that is not a result',

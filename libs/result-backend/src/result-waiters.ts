@@ -18,8 +18,8 @@ export interface ChannelWaiters {
   latest: ResultDocument | undefined;
   /** Documents delivered so far (tells a read whether a message overtook it). */
   delivered: number;
-  /** The text of the last document delivered (a read that returns it again is not news). */
-  lastText: string | undefined;
+  /** The stored bytes of the last document delivered (a read that returns them again is not news). */
+  lastRaw: Buffer | undefined;
 }
 
 /** Whether a state ends a task: SUCCESS, FAILURE, REVOKED. */
@@ -48,7 +48,7 @@ export class ResultWaiters {
         subscribed: this.subscribe(channel),
         latest: undefined,
         delivered: 0,
-        lastText: undefined,
+        lastRaw: undefined,
       };
       this.channels.set(channel, entry);
     }
@@ -68,11 +68,11 @@ export class ResultWaiters {
   }
 
   /** Hands a document of `channel` to its waiters: a final one settles them, another one is an update. */
-  deliver(channel: string, doc: ResultDocument, text?: string): void {
+  deliver(channel: string, doc: ResultDocument, raw?: Buffer): void {
     const entry = this.channels.get(channel);
     if (!entry) return;
     entry.delivered++;
-    entry.lastText = text;
+    entry.lastRaw = raw;
     if (isFinal(doc)) {
       for (const waiter of [...entry.waiters]) {
         this.remove(channel, waiter);
@@ -104,9 +104,9 @@ export class ResultWaiters {
     return this.channels.get(channel)?.delivered ?? -1;
   }
 
-  /** The text of the last document delivered on a channel. */
-  lastText(channel: string): string | undefined {
-    return this.channels.get(channel)?.lastText;
+  /** The stored bytes of the last document delivered on a channel. */
+  lastRaw(channel: string): Buffer | undefined {
+    return this.channels.get(channel)?.lastRaw;
   }
 
   /** Whether a channel has waiters. */

@@ -12,6 +12,7 @@ const SAMPLES: [ErrorClass, () => Error & { code: string }][] = [
   [backend.ResultBackendClosedError, () => new backend.ResultBackendClosedError('get', 'closed')],
   [backend.ResultBackendArgumentError, () => new backend.ResultBackendArgumentError('m')],
   [backend.ResultBackendScriptMissingError, () => new backend.ResultBackendScriptMissingError('store-many.lua', '/x/')],
+  [backend.ResultContentDisallowedError, () => new backend.ResultContentDisallowedError('t1', 'msgpack', ['json'])],
 ];
 
 describe('result backend error catalogue', () => {

@@ -85,9 +85,13 @@ describe('result backend log lines follow the log schema', () => {
     await b.start();
     const channel = 'celery-task-meta-t-reread';
     const numsub = async () => Number(((await redis.pubsub('NUMSUB', channel)) as [string, number])[1]);
+    // The reads a wait makes (one beside the SUBSCRIBE, one once subscribed) must be done before
+    // the key is broken, or the second one fails the waiter instead of a re-read failing.
+    const gets = async () => Number(/cmdstat_get:calls=(\d+)/.exec(await redis.info('commandstats'))?.[1] ?? 0);
+    await redis.config('RESETSTAT');
     try {
       const waiting = b.waitFor('t-reread', 10_000);
-      await until(async () => (await numsub()) === 1);
+      await until(async () => (await numsub()) === 1 && (await gets()) >= 2);
       // A key of the wrong type makes the re-read fail (WRONGTYPE), as a read during a restart can.
       await redis.rpush(channel, 'not a string');
       await redis.client('KILL', 'TYPE', 'pubsub');

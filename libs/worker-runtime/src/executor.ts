@@ -1,5 +1,5 @@
 import type { Logger } from '@celeriac/logger';
-import type { OutgoingTask, ResultDocument } from '@celeriac/protocol';
+import { type OutgoingTask, type ResultDocument, type Serializer, serialize } from '@celeriac/protocol';
 import { buildArguments } from './build-arguments.js';
 import {
   CeleryTaskRevokedError,
@@ -12,7 +12,7 @@ import {
 import { exceptionDocument } from './exception-document.js';
 import { errorFollowUps, retryMessage, sourceQueue, successFollowUps } from './follow-up-messages.js';
 import { isRunning, type Job, type JobCustody } from './job-custody.js';
-import { type Outcome, resultDocument } from './result-document.js';
+import { type Outcome, resultDocument, resultSerializerSetting, storeAs } from './result-document.js';
 import { DATE_DONE_AT_FLUSH, type ResultFlusher } from './result-flusher.js';
 import { RuntimeTaskContext } from './task-context.js';
 import type { WorkerApp } from './worker-app.js';
@@ -40,6 +40,19 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
     (typeof value === 'object' || typeof value === 'function') &&
     typeof (value as { then?: unknown }).then === 'function'
   );
+}
+
+/** Why a task result cannot be stored as msgpack, or null when it can. */
+function unencodableAsMsgpack(result: unknown): string | null {
+  const type = typeof result;
+  if (type === 'function' || type === 'symbol') return `Task result of type ${type} cannot be encoded as msgpack`;
+  if (result === null || (type !== 'object' && type !== 'bigint')) return null;
+  try {
+    serialize(result, 'msgpack');
+    return null;
+  } catch (error) {
+    return `Task result could not be encoded as msgpack: ${(error as Error).message}`;
+  }
 }
 
 function errorName(error: unknown): string | undefined {
@@ -73,7 +86,10 @@ export class Executor {
   private readonly store: (doc: ResultDocument) => Promise<void>;
   private readonly runs = new Set<Run>();
   private readonly resultExtended: boolean;
+  /** `result_serializer`: results are checked against it and stored in it. */
+  private readonly serializer: Serializer;
 
+  /** Throws `WORKER_BAD_SETTING` when `result_serializer` is not json or msgpack. */
   constructor(options: ExecutorOptions) {
     this.app = options.app;
     this.custody = options.custody;
@@ -82,8 +98,22 @@ export class Executor {
     this.hostname = options.hostname;
     this.origin = `gen${process.pid}@${options.hostname.includes('@') ? options.hostname.split('@')[1] : options.hostname}`;
     this.onHardLimit = options.onHardLimit;
-    this.store = options.store;
     this.resultExtended = options.resultExtended === true;
+    const serializer = resultSerializerSetting(options.app.conf.settings);
+    this.serializer = serializer;
+    this.flusher.storeAs(serializer);
+    const store = options.store;
+    // A STARTED still queued in the flusher goes out first, or it would overwrite this update.
+    this.store =
+      serializer === 'json'
+        ? (doc) => {
+            this.flusher.sendQueued();
+            return store(doc);
+          }
+        : (doc) => {
+            this.flusher.sendQueued();
+            return store(storeAs(doc, serializer));
+          };
   }
 
   /** Stores REVOKED (expired) and acks without running, like Celery (`d2_expired_revoked.json`). */
@@ -228,7 +258,13 @@ export class Executor {
   private succeeded(job: Job, value: unknown): void {
     if (!isRunning(job)) return;
     const result = value === undefined ? null : value;
-    if (result !== null && typeof result === 'object') {
+    if (this.serializer !== 'json') {
+      const problem = unencodableAsMsgpack(result);
+      if (problem !== null) {
+        this.failed(job, new EncodeError(problem), null, true);
+        return;
+      }
+    } else if (result !== null && typeof result === 'object') {
       try {
         JSON.stringify(result);
       } catch (error) {

@@ -1,4 +1,32 @@
-import type { ResultDocument, TaskMessage } from '@celeriac/protocol';
+import {
+  DOCUMENT_SERIALIZER,
+  type ResultDocument,
+  resultSerializerOf,
+  type Serializer,
+  SerializerUnsupportedError,
+  type TaskMessage,
+} from '@celeriac/protocol';
+import { WorkerError } from './errors.js';
+
+/**
+ * The worker's `result_serializer`: `json` (default) or `msgpack`. pickle, yaml or anything else
+ * stops the worker at start with `WORKER_BAD_SETTING`, instead of storing JSON that a client set
+ * up for another serializer cannot read.
+ */
+export function resultSerializerSetting(settings: Readonly<Record<string, unknown>>): Serializer {
+  try {
+    return resultSerializerOf(settings.result_serializer);
+  } catch (error) {
+    if (!(error instanceof SerializerUnsupportedError)) throw error;
+    throw new WorkerError('WORKER_BAD_SETTING', error.message);
+  }
+}
+
+/** Marks a document to be stored in `serializer` by the result backend (see `DOCUMENT_SERIALIZER`). */
+export function storeAs(doc: ResultDocument, serializer: Serializer): ResultDocument {
+  doc[DOCUMENT_SERIALIZER] = serializer;
+  return doc;
+}
 
 /** The `result` and `traceback` of a result document. */
 export interface Outcome {

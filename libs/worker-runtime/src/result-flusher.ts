@@ -1,5 +1,5 @@
 import type { Logger } from '@celeriac/logger';
-import { formatNaiveUtc, type ResultDocument } from '@celeriac/protocol';
+import { DOCUMENT_SERIALIZER, formatNaiveUtc, type ResultDocument, type Serializer } from '@celeriac/protocol';
 
 /** `date_done` placeholder: the flusher stamps a batch with one clock reading. */
 export const DATE_DONE_AT_FLUSH = '';
@@ -24,11 +24,20 @@ export class ResultFlusher {
   private scheduled: NodeJS.Immediate | null = null;
   private readonly inFlight = new Set<Promise<void>>();
   private closed = false;
+  private serializer: Serializer | undefined;
 
   constructor(
     private readonly targets: FlushTargets,
     private readonly logger: Logger,
   ) {}
+
+  /**
+   * Stores every document it flushes in `serializer` (the worker's `result_serializer`), whatever
+   * the backend's own default; json leaves the documents as they are.
+   */
+  storeAs(serializer: Serializer): void {
+    this.serializer = serializer === 'json' ? undefined : serializer;
+  }
 
   /** Queues a result document (may be null) and an ack tag (may be null). */
   add(doc: ResultDocument | null, tag: string | null): void {
@@ -59,9 +68,11 @@ export class ResultFlusher {
     this.tags = [];
     if (docs.length > 0) {
       const stamp = formatNaiveUtc(new Date());
+      const serializer = this.serializer;
       for (let i = 0; i < docs.length; i++) {
         const doc = docs[i] as ResultDocument;
         if (doc.date_done === DATE_DONE_AT_FLUSH) doc.date_done = stamp;
+        if (serializer !== undefined) doc[DOCUMENT_SERIALIZER] = serializer;
       }
     }
     this.send(docs, tags, 0);

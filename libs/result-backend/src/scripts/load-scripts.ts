@@ -4,7 +4,7 @@ import { ResultBackendScriptMissingError } from '../errors.js';
 
 /** The Lua scripts as ioredis commands (EVALSHA with an EVAL fallback); the first argument is numkeys. */
 export interface ResultBackendScripts {
-  storeMany(numKeys: number, ...args: string[]): Promise<number>;
+  storeMany(numKeys: number, ...args: (string | Buffer)[]): Promise<number>;
 }
 
 // The .lua files live in src/scripts; from the compiled dist/scripts they are found in ../../src/scripts.
