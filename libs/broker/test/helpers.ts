@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { Writable } from 'node:stream';
 import { createLogger, type Logger } from '@celeriac/logger';
 import { Redis } from 'ioredis';
 import { CELERY_FIXTURES_DIR } from '../../../test/support/celery-fixtures.js';
+
+export { capturingLogger } from '../../../test/support/capturing-logger.js';
 
 const FIXTURES = `${CELERY_FIXTURES_DIR}/`;
 
@@ -14,24 +15,6 @@ export function fixture<T = Record<string, unknown>>(name: string): T {
 /** A quiet logger for tests. */
 export function testLogger(): Logger {
   return createLogger({ level: 'silent', pretty: false });
-}
-
-/** A debug logger that keeps its JSON lines, for tests that read what was logged. */
-export function capturingLogger(): { logger: Logger; lines: () => Record<string, unknown>[]; text: () => string } {
-  const chunks: string[] = [];
-  const destination = new Writable({
-    write(chunk, _encoding, done) {
-      chunks.push(String(chunk));
-      done();
-    },
-  });
-  const text = () => chunks.join('');
-  const lines = () =>
-    text()
-      .split('\n')
-      .filter((l) => l.length > 0)
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-  return { logger: createLogger({ level: 'debug', pretty: false, destination }), lines, text };
 }
 
 /** A kombu-shaped raw entry with its own tag and task id, in Python's json.dumps spacing. */

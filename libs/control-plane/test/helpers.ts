@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type {
   ControlTarget,
@@ -11,9 +10,10 @@ import type {
   TaskRequestInfo,
   TaskSettingResult,
 } from '@celeriac/control-plane';
-import { createLogger, type Logger } from '@celeriac/logger';
 import { Redis } from 'ioredis';
 import { CELERY_FIXTURES_DIR } from '../../../test/support/celery-fixtures.js';
+
+export { capturingLogger } from '../../../test/support/capturing-logger.js';
 
 /** Folder of the Python helpers (`ctlapp.py`, `mailbox_call.py`, ...). */
 export const PY_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'py');
@@ -23,24 +23,6 @@ export const PYTHON = '/usr/bin/python3';
 /** A fixture file parsed. */
 export function fixture<T = Record<string, unknown>>(name: string): T {
   return JSON.parse(readFileSync(`${CELERY_FIXTURES_DIR}/${name}.json`, 'utf8')) as T;
-}
-
-/** A logger that keeps its JSON lines (debug level), for tests that read what was logged. */
-export function capturingLogger(): { logger: Logger; lines: () => Record<string, unknown>[] } {
-  const chunks: string[] = [];
-  const destination = new Writable({
-    write(chunk, _encoding, done) {
-      chunks.push(String(chunk));
-      done();
-    },
-  });
-  const lines = () =>
-    chunks
-      .join('')
-      .split('\n')
-      .filter((l) => l.length > 0)
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-  return { logger: createLogger({ level: 'debug', pretty: false, destination }), lines };
 }
 
 /** A plain client for reading keys and subscribing in tests. */

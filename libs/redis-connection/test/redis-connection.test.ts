@@ -1,7 +1,7 @@
-import { Writable } from 'node:stream';
 import { createLogger, logSchemaViolations } from '@celeriac/logger';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { capturingLogger as capture } from '../../../test/support/capturing-logger.js';
 import { RedisServer } from '../../../test/support/redis-server.js';
 import { closeRedisConnection, createRedisConnection } from '../src/index.js';
 
@@ -13,23 +13,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.stop();
 });
-
-function capture() {
-  const chunks: string[] = [];
-  const destination = new Writable({
-    write(chunk, _encoding, done) {
-      chunks.push(String(chunk));
-      done();
-    },
-  });
-  const lines = () =>
-    chunks
-      .join('')
-      .split('\n')
-      .filter((l) => l.length > 0)
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-  return { logger: createLogger({ level: 'debug', pretty: false, destination }), lines };
-}
 
 describe('redis connections', () => {
   it('closeRedisConnection gives up on a QUIT that Redis does not answer within the deadline', async () => {

@@ -1,7 +1,7 @@
-import { Writable } from 'node:stream';
-import { createLogger, logSchemaViolations } from '@celeriac/logger';
+import { logSchemaViolations } from '@celeriac/logger';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { capturingLogger as capture } from '../../../test/support/capturing-logger.js';
 import { RedisServer } from '../../../test/support/redis-server.js';
 import { RedisResultBackend } from '../src/index.js';
 
@@ -16,23 +16,6 @@ afterAll(async () => {
   redis?.disconnect();
   await server?.stop();
 });
-
-function capture() {
-  const chunks: string[] = [];
-  const destination = new Writable({
-    write(chunk, _encoding, done) {
-      chunks.push(String(chunk));
-      done();
-    },
-  });
-  const lines = () =>
-    chunks
-      .join('')
-      .split('\n')
-      .filter((l) => l.length > 0)
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
-  return { logger: createLogger({ level: 'debug', pretty: false, destination }), lines };
-}
 
 async function until(check: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + 5_000;
