@@ -17,6 +17,7 @@ import {
   ConfigRenderError,
 } from './errors.js';
 import { LastKnownGood } from './last-known-good.js';
+import { Leftovers } from './leftovers.js';
 import { type AgentMetrics, MetricsServer } from './metrics-server.js';
 import { OwnerRestorer } from './owner-restorer.js';
 import type { LaunchContext } from './program-launch.js';
@@ -36,6 +37,9 @@ export class Agent {
   private readonly stateLog: StateLog<AgentState>;
   private readonly client: CenterClient;
   private readonly registry: ChildRegistry;
+  private readonly leftovers: Leftovers;
+  /** The warm stop of the leftovers no program adopted, under way or done. */
+  private leftoversStopped: Promise<void> = Promise.resolve();
   private readonly lastKnownGood: LastKnownGood;
   private readonly restorer: OwnerRestorer;
   private readonly reporter: StatusReporter;
@@ -71,6 +75,7 @@ export class Agent {
     };
     this.client = new CenterClient({ baseUrl: options.centerUrl, node: options.node, token: options.token });
     this.registry = new ChildRegistry(stateDir, this.logger);
+    this.leftovers = new Leftovers(this.registry, this.logger);
     this.lastKnownGood = new LastKnownGood(stateDir);
     this.restorer = new OwnerRestorer(this.logger);
     this.reporter = new StatusReporter({
@@ -95,6 +100,7 @@ export class Agent {
       logger: this.logger,
       stateDir,
       registry: this.registry,
+      leftovers: this.leftovers,
       watcher: this.watcher,
       crashBackoff: options.crashBackoff,
       onChange: () => this.reporter.notify(),
@@ -120,9 +126,10 @@ export class Agent {
   }
 
   /**
-   * Starts the agent: kills leftovers of a previous run, starts the metrics server and the file
-   * watcher, applies the center's config (or, when the center cannot be reached, the
-   * last-known-good copy) and starts long-polling. Throws `AgentIllegalStateError` unless the
+   * Starts the agent: finds the processes a previous run left, starts the metrics server and the
+   * file watcher, applies the center's config (or, when the center cannot be reached, the
+   * last-known-good copy), adopting the leftovers that run exactly what it starts and stopping
+   * the others warm, and starts long-polling. Throws `AgentIllegalStateError` unless the
    * agent is `created`; when it fails, the agent is `failed` and the error is thrown.
    */
   async start(): Promise<void> {
@@ -143,6 +150,8 @@ export class Agent {
       // Unreachable center, or an invalid config at start: run the last config that worked.
       await this.applyLastKnownGood(first ? { revision: this.attemptedRevision, message: this.message } : undefined);
     }
+    // What the first config did not adopt is stopped warm, beside the programs it started.
+    this.leftoversStopped = this.stopLeftovers();
     // close() may have been called while the first config was being applied.
     if (this.closing) return;
     this.setState(
@@ -163,6 +172,7 @@ export class Agent {
   kill(): void {
     this.logger.warn({ event: 'agent.kill', state: this.state }, 'killing every program process now');
     this.supervisor.killAll();
+    this.leftovers.killAll();
   }
 
   /** The body of the next status report. */
@@ -191,17 +201,22 @@ export class Agent {
         { cause: error },
       );
     }
-    const leftovers = await this.registry.reapLeftovers();
-    await Promise.all(
-      leftovers
-        .filter((c) => c.ownerId && c.brokerUrl)
-        .map((c) => this.restorer.restore(c.brokerUrl as string, c.ownerId as string)),
-    );
+    this.leftovers.load();
     if (this.metrics) {
       const url = await this.metrics.start();
       this.logger.info({ event: 'agent.metrics_listening', url }, 'agent metrics listening');
     }
     await this.watcher.start();
+  }
+
+  /** Stops (warm) every leftover no program adopted, then puts back what a stopped worker still held. */
+  private async stopLeftovers(): Promise<void> {
+    const stopped = await this.leftovers.stopRest();
+    await Promise.all(
+      stopped
+        .filter((c) => c.ownerId && c.brokerUrl)
+        .map((c) => this.restorer.restore(c.brokerUrl as string, c.ownerId as string)),
+    );
   }
 
   private async fetchFirstConfig(): Promise<ServedConfig | null> {
@@ -245,10 +260,10 @@ export class Agent {
     this.reporter.notify();
     await this.poller.close();
     await this.watcher.close();
-    await this.supervisor.closeAll();
+    await Promise.all([this.supervisor.closeAll(), this.leftoversStopped]);
     await this.chain;
     // An apply that was under way may have started programs after the first closeAll().
-    await this.supervisor.closeAll();
+    await Promise.all([this.supervisor.closeAll(), this.stopLeftovers(), this.leftoversStopped]);
     this.setState('stopped', 'every program stopped');
     await this.reporter.close(this.status());
     await this.restorer.close();

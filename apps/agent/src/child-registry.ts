@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomicSync } from '@celeriac/common';
 import type { Logger } from '@celeriac/logger';
-import { groupMembers, processStartTicks, signalGroup, waitGroupGone } from './process-group.js';
+import { groupMembers, processStartTicks } from './process-group.js';
 
 /** One child process the agent started, as recorded on disk. */
 export interface ChildRecord {
@@ -17,13 +17,24 @@ export interface ChildRecord {
   /** Owner id of its held-task records (`<name>:<pid>`) for celeriac workers. */
   ownerId?: string;
   brokerUrl?: string;
+  /** `config_hash` of the config file it was started on: a restarted agent adopts it only on the same. */
+  configHash?: string;
+  /** sha256 of its command line, environment and work dir (`launchFingerprint`). */
+  launchHash?: string;
+  /** Which process of the program it was (worker names of Celery workers carry it). */
+  generation?: number;
+  /** How long a warm stop may take before its group is killed (the program's `stop_timeout`). */
+  stopTimeoutMs?: number;
+  /** Set once it was ready. */
+  ready?: boolean;
 }
 
 /**
- * `<stateDir>/children.json`: every live child with its pid, process group and start time,
- * rewritten (atomically, synchronously) on every start and exit. When an agent is killed
- * without a chance to stop its children, the next agent reads this file and kills the process
- * groups that are still the ones it recorded.
+ * `<stateDir>/children.json`: every live child with its pid, process group, start time and what
+ * it was started from, rewritten (atomically, synchronously) on every start, readiness and exit.
+ * When an agent is killed without a chance to stop its children, the next agent reads this file
+ * (`loadLeftovers`) and adopts or stops (warm) the process groups that are still the ones it
+ * recorded; they stay listed until then, so an agent killed again in between loses none.
  */
 export class ChildRegistry {
   readonly file: string;
@@ -41,6 +52,14 @@ export class ChildRegistry {
     this.persist();
   }
 
+  /** Changes fields of a recorded child (e.g. `ready`). */
+  update(pid: number, fields: Partial<ChildRecord>): void {
+    const record = this.children.get(pid);
+    if (!record) return;
+    Object.assign(record, fields);
+    this.persist();
+  }
+
   remove(pid: number): void {
     if (this.children.delete(pid)) this.persist();
   }
@@ -50,11 +69,11 @@ export class ChildRegistry {
   }
 
   /**
-   * Kills the leftover process groups of a previous agent run (KILL: nothing would supervise a
-   * graceful stop) and returns the records of the ones that were killed. A record whose leader
-   * pid now belongs to a different process (start time differs) is left alone.
+   * The children a previous agent run left running: the recorded process groups that still have a
+   * live process. A record whose leader pid now belongs to a different process (its start time
+   * differs) is left alone and dropped. The live ones stay recorded (the caller adopts or stops them).
    */
-  async reapLeftovers(): Promise<ChildRecord[]> {
+  loadLeftovers(): ChildRecord[] {
     let records: ChildRecord[];
     try {
       records = JSON.parse(readFileSync(this.file, 'utf8')) as ChildRecord[];
@@ -62,7 +81,8 @@ export class ChildRegistry {
     } catch {
       records = [];
     }
-    const killed: ChildRecord[] = [];
+    this.children.clear();
+    const live: ChildRecord[] = [];
     for (const record of records) {
       if (!Number.isInteger(record.pgid) || record.pgid <= 1 || record.pgid === process.pid) continue;
       const leaderTicks = processStartTicks(record.pgid);
@@ -74,23 +94,11 @@ export class ChildRegistry {
         continue;
       }
       if (groupMembers(record.pgid).length === 0) continue;
-      this.logger.warn(
-        {
-          event: 'agent.leftover_killed',
-          program: record.program,
-          replica: record.replica,
-          pid: record.pid,
-          pgid: record.pgid,
-        },
-        'killing a leftover process group of a previous agent run',
-      );
-      signalGroup(record.pgid, 'SIGKILL');
-      await waitGroupGone(record.pgid, 5000);
-      killed.push(record);
+      this.children.set(record.pid, record);
+      live.push(record);
     }
-    this.children.clear();
     this.persist();
-    return killed;
+    return live;
   }
 
   private persist(): void {

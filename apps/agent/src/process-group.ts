@@ -82,3 +82,13 @@ export async function waitGroupGone(pgid: number, timeoutMs: number): Promise<bo
   }
   return groupMembers(pgid).length === 0;
 }
+
+/** Resolves true once process `pid` (started at `startTicks`) is gone or a zombie, or false after `timeoutMs`. */
+export async function waitProcessGone(pid: number, startTicks: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (processStartTicks(pid) !== startTicks) return true;
+    await sleep(20);
+  }
+  return processStartTicks(pid) !== startTicks;
+}

@@ -11,6 +11,7 @@ import type { Logger } from '@celeriac/logger';
 import type { ChildRegistry } from './child-registry.js';
 import type { DriftEvent } from './config-watcher.js';
 import type { CrashBackoffOptions } from './crash-backoff.js';
+import type { Leftovers } from './leftovers.js';
 import { Program, type ProgramOutcome, type ReplicaExit } from './program.js';
 import { programDir } from './program-dir.js';
 import type { RenderedConfig } from './program-launch.js';
@@ -31,6 +32,8 @@ export interface ProgramSupervisorOptions {
   /** Told what the agent writes, so that its own writes never count as hand edits. */
   watcher: { expect(program: string, file: string, hash: string): void; forget(file: string): void };
   crashBackoff?: CrashBackoffOptions | undefined;
+  /** Processes of a previous agent run, adopted by the programs that start exactly them. */
+  leftovers?: Leftovers;
   onChange(): void;
   onExit(exit: ReplicaExit): void;
 }
@@ -152,6 +155,7 @@ export class ProgramSupervisor {
         logger: this.options.logger,
         registry: this.options.registry,
         crashBackoff: this.options.crashBackoff,
+        ...(this.options.leftovers ? { leftovers: this.options.leftovers } : {}),
         onChange: () => this.options.onChange(),
         onExit: (exit) => this.options.onExit(exit),
       });

@@ -3,10 +3,19 @@ import type { Logger } from '@celeriac/logger';
 import type { ChildRegistry } from './child-registry.js';
 import { CrashBackoff, type CrashBackoffOptions } from './crash-backoff.js';
 import { ProgramSpawnError } from './errors.js';
+import { type Leftovers, launchFingerprint } from './leftovers.js';
 import { processStartTicks } from './process-group.js';
 import type { ProgramSpec } from './program-spec.js';
 import { waitForReadiness } from './readiness.js';
-import { type ProgramOutcome, Replica, type ReplicaExit, type ReplicaRole, spawnReplica } from './replica.js';
+import {
+  adoptReplica,
+  combineOutcomes,
+  type ProgramOutcome,
+  Replica,
+  type ReplicaExit,
+  type ReplicaRole,
+  spawnReplica,
+} from './replica.js';
 import { StateLog } from './state-log.js';
 
 export type { ProgramSpec } from './program-spec.js';
@@ -19,6 +28,8 @@ export interface ProgramDeps {
   onExit(exit: ReplicaExit): void;
   onChange(): void;
   crashBackoff?: CrashBackoffOptions;
+  /** Processes of a previous agent run: a replica that runs exactly what it would start is adopted. */
+  leftovers?: Leftovers;
 }
 
 /** How long a process that missed its ready timeout is still watched for readiness. */
@@ -98,7 +109,7 @@ export class Program {
   async start(): Promise<ProgramOutcome> {
     this.stopping = false;
     const results = await Promise.all(Array.from({ length: this.spec.replicas }, (_, i) => this.startSlot(i + 1)));
-    return combine(results);
+    return combineOutcomes(results);
   }
 
   /** Adopts a new spec without touching the processes (the change does not affect them). */
@@ -136,7 +147,7 @@ export class Program {
       }
       this.changed('rolling restart: new processes started');
       if (!failure) {
-        const outcome = combine(await Promise.all(fresh.map((replica) => this.awaitReady(replica))));
+        const outcome = combineOutcomes(await Promise.all(fresh.map((replica) => this.awaitReady(replica))));
         if (!outcome.ok) failure = outcome;
       }
       if (failure) {
@@ -164,7 +175,7 @@ export class Program {
       if (!slot?.current && !slot?.timer) starts.push(this.startSlot(index));
     }
     const [results] = await Promise.all([Promise.all(starts), this.stopSlotsAbove(spec.replicas)]);
-    return combine(results);
+    return combineOutcomes(results);
   }
 
   /** Stops every process: TERM, then KILL of the whole group after the stop timeout. Idempotent. */
@@ -224,7 +235,7 @@ export class Program {
     const slot = this.slot(index);
     slot.fatal = false;
     slot.backoff.reset();
-    const replica = this.spawn(index, 'current');
+    const replica = this.adoptLeftover(index) ?? this.spawn(index, 'current');
     if (!(replica instanceof Replica)) {
       // Like a crash loop: FATAL until the next config change gives it another start.
       slot.fatal = true;
@@ -248,6 +259,7 @@ export class Program {
     void waitForReadiness(replica, replica.launch.readiness, { timeoutMs: LATE_READY_WATCH_MS }).then((result) => {
       if (result.ready && replica.state === 'starting') {
         replica.state = 'running';
+        this.deps.registry.update(replica.pid, { ready: true });
         this.log.info(
           { event: 'program.replica_ready', ...replica.logFields, late: true },
           'program replica ready (late)',
@@ -294,6 +306,7 @@ export class Program {
   private async awaitReady(replica: Replica): Promise<ProgramOutcome> {
     const outcome = await replica.awaitReady(this.spec.readyTimeoutMs);
     if (outcome.ok) {
+      this.deps.registry.update(replica.pid, { ready: true });
       this.log.info({ event: 'program.replica_ready', ...replica.logFields }, 'program replica ready');
       this.changed(`replica ${replica.index} ready`);
     } else {
@@ -302,17 +315,38 @@ export class Program {
     return outcome;
   }
 
+  /**
+   * Takes over the process a previous agent run left for slot `index` when it runs this very
+   * config and command line (no restart at all); undefined when there is none.
+   */
+  private adoptLeftover(index: number): Replica | undefined {
+    const spec = this.spec;
+    const record = this.deps.leftovers?.claim(this.name, index, spec.configHash, (g) => spec.launch(index, g));
+    if (!record) return undefined;
+    const generation = record.generation ?? 1;
+    this.generation = Math.max(this.generation, generation);
+    const replica = adoptReplica({ program: this.name, index, launch: spec.launch(index, generation), record });
+    this.all.add(replica);
+    this.log.info(
+      { event: 'program.replica_adopted', ...replica.logFields, generation, ready: replica.state === 'running' },
+      'program replica of a previous agent run adopted; it keeps running',
+    );
+    void replica.exited.then((info) => this.onExit(replica, info));
+    return replica;
+  }
+
   /** Starts a process for slot `index`; a failure to start comes back as the outcome. */
   private spawn(index: number, role: ReplicaRole): Replica | ProgramOutcome {
     this.generation += 1;
     const kind = this.spec.definition.kind;
+    const launch = this.spec.launch(index, this.generation);
     let replica: Replica;
     try {
       replica = spawnReplica({
         program: this.name,
         index,
         role,
-        launch: this.spec.launch(index, this.generation),
+        launch,
         recordsOwner: kind === 'celeriac-worker',
         brokerUrl: this.spec.brokerUrl,
       });
@@ -331,6 +365,10 @@ export class Program {
       startTicks: processStartTicks(replica.pid) ?? '',
       ownerId: replica.ownerId,
       brokerUrl: replica.brokerUrl,
+      configHash: this.spec.configHash,
+      launchHash: launchFingerprint(launch),
+      generation: this.generation,
+      stopTimeoutMs: this.spec.stopTimeoutMs,
     });
     this.log.info(
       { event: 'program.replica_started', ...replica.logFields, role, log: replica.launch.logFile },
@@ -409,13 +447,4 @@ export class Program {
     this.changed(`replica ${index} restarted after a crash`);
     if (!(await this.awaitReady(replica)).ok) this.keepWatching(replica);
   }
-}
-
-function combine(results: ProgramOutcome[]): ProgramOutcome {
-  const failed = results.filter((r) => !r.ok);
-  if (failed.length === 0) return { ok: true };
-  const outcome: ProgramOutcome = { ok: false, message: failed.map((r) => r.message).join('; ') };
-  const error = failed.find((r) => r.error)?.error;
-  if (error) outcome.error = error;
-  return outcome;
 }

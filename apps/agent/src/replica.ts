@@ -4,8 +4,9 @@ import { raceTimeout, TIMED_OUT } from '@celeriac/common';
 import type { LastExit, ProgramKind } from '@celeriac/config-schema';
 import type { Logger } from '@celeriac/logger';
 import { execa } from 'execa';
+import type { ChildRecord } from './child-registry.js';
 import { ProgramNotReadyError, ProgramSpawnError } from './errors.js';
-import { signalGroup, signalProcess } from './process-group.js';
+import { processStartTicks, signalGroup, signalProcess } from './process-group.js';
 import type { Launch } from './program-launch.js';
 import { waitForReadiness } from './readiness.js';
 
@@ -80,6 +81,7 @@ export class Replica {
 
   /** Waits until the process says it is ready; the failure says why (timeout or exit) and where its log is. */
   async awaitReady(timeoutMs: number): Promise<ProgramOutcome> {
+    if (this.state === 'running') return { ok: true };
     const result = await waitForReadiness(this, this.launch.readiness, { timeoutMs, logOffset: this.logOffset });
     if (result.ready) {
       if (this.state === 'starting') this.state = 'running';
@@ -233,7 +235,60 @@ export function spawnReplica(spec: ReplicaLaunch): Replica {
   return replica;
 }
 
+/** How often the exit of an adopted process (not a child of this agent: no exit event) is checked. */
+const ADOPTED_POLL_MS = 100;
+
+/**
+ * A process a previous run of the agent started and left running, taken over as a replica: its
+ * exit is seen by polling /proc (its exit code is unknown), and it is stopped like any other.
+ * One recorded as ready counts as running at once.
+ */
+export function adoptReplica(spec: { program: string; index: number; launch: Launch; record: ChildRecord }): Replica {
+  const { record } = spec;
+  const exited = new Promise<LastExit>((resolve) => {
+    const timer = setInterval(() => {
+      if (processStartTicks(record.pid) === record.startTicks) return;
+      clearInterval(timer);
+      resolve({ code: null, signal: null, at: new Date().toISOString() });
+    }, ADOPTED_POLL_MS);
+  });
+  let logOffset = 0;
+  try {
+    logOffset = statSync(spec.launch.logFile).size;
+  } catch {
+    logOffset = 0;
+  }
+  const replica = new Replica(
+    spec.program,
+    spec.index,
+    record.pid,
+    'current',
+    spec.launch,
+    // Not recorded as ready: its ready line may be anywhere in the log.
+    record.ready ? logOffset : 0,
+    record.ownerId,
+    record.brokerUrl,
+    exited,
+  );
+  if (record.ready) replica.state = 'running';
+  void exited.then((info) => {
+    replica.exitInfo = info;
+    replica.state = 'exited';
+  });
+  return replica;
+}
+
 function describeExit(info: LastExit | null): string {
   if (!info) return 'unknown';
   return info.signal ? `signal ${info.signal}` : `code ${info.code}`;
+}
+
+/** One outcome for many: ok when all are, else their messages joined and the first error. */
+export function combineOutcomes(results: ProgramOutcome[]): ProgramOutcome {
+  const failed = results.filter((r) => !r.ok);
+  if (failed.length === 0) return { ok: true };
+  const outcome: ProgramOutcome = { ok: false, message: failed.map((r) => r.message).join('; ') };
+  const error = failed.find((r) => r.error)?.error;
+  if (error) outcome.error = error;
+  return outcome;
 }

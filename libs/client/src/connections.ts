@@ -117,7 +117,9 @@ function acceptList(s: Readonly<Record<string, unknown>>): string[] {
     const value = s[name];
     if (value === null || value === undefined) continue;
     if (!Array.isArray(value) || value.some((entry) => typeof entry !== 'string')) {
-      throw new ConfigError(`${name} must be a list of serializer names or content types, got ${JSON.stringify(value)}`);
+      throw new ConfigError(
+        `${name} must be a list of serializer names or content types, got ${JSON.stringify(value)}`,
+      );
     }
     return value as string[];
   }

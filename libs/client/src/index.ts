@@ -6,6 +6,8 @@ export {
   type Signature,
   type TaskState,
 } from '@celeriac/protocol';
+// A stored result in a serializer result_accept_content does not allow: what get() throws for it.
+export { ResultContentDisallowedError } from '@celeriac/result-backend';
 export { annotationsFor, type TaskAnnotations } from './annotations.js';
 export type { ApplyOptions } from './apply-options.js';
 export { AsyncResult, type GetOptions, type ResultSource } from './async-result.js';

@@ -1,4 +1,5 @@
 import { RemoteTaskError } from '@celeriac/protocol';
+import { ResultContentDisallowedError } from '@celeriac/result-backend';
 import { describe, expect, it } from 'vitest';
 import * as client from '../src/index.js';
 
@@ -18,11 +19,13 @@ const SAMPLES: [ErrorClass, () => Error & { code: string }][] = [
 ];
 
 describe('client error catalogue', () => {
-  it('every exported error class is listed here (RemoteTaskError is protocol’s, re-exported)', () => {
+  it('every exported error class is listed here (RemoteTaskError and ResultContentDisallowedError are re-exported)', () => {
     const exported = Object.values(client).filter(
       (v: unknown) => typeof v === 'function' && v.prototype instanceof Error,
     );
-    expect(new Set(exported)).toEqual(new Set([...SAMPLES.map(([cls]) => cls), RemoteTaskError]));
+    expect(new Set(exported)).toEqual(
+      new Set([...SAMPLES.map(([cls]) => cls), RemoteTaskError, ResultContentDisallowedError]),
+    );
   });
 
   it.each(SAMPLES.map(([cls, make]) => [cls.name, cls, make] as const))(

@@ -287,6 +287,7 @@ export class RedisResultBackend {
     } catch (err) {
       if (err instanceof ResultContentDisallowedError) {
         // Waiting on would only time out: the waiters get the reason now.
+        if (!this.waiters.has(channel)) return;
         this.logger.warn(
           { event: 'result_backend.content_disallowed', channel, serializer: err.serializer, err },
           'refusing a result stored in a serializer that is not accepted',
