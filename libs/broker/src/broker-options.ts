@@ -1,4 +1,11 @@
 import type { Logger } from '@celeriac/logger';
+import { BrokerArgumentError } from './errors.js';
+import {
+  DEFAULT_DEAD_LETTER_KEY,
+  DEFAULT_DEAD_LETTER_MAX_ENTRIES,
+  DEFAULT_DEAD_LETTER_MAX_RAW_BYTES,
+  DEFAULT_REDELIVERY_LIMIT,
+} from './keys.js';
 
 /** One entry taken from a queue: the raw list entry, the queue it came from and its ack handle. */
 export interface Delivery {
@@ -18,6 +25,40 @@ export interface BrokerOptions {
   ownerId?: string;
   /** List that receives dead-lettered entries; default `celeriac.dead-letter`. */
   deadLetterKey?: string;
+  /** Most records kept in the dead-letter list (older ones are trimmed); default 10,000. */
+  deadLetterMaxEntries?: number;
+  /** Raw entries above this many UTF-8 bytes are stored truncated (with size and sha256); default 64 KiB. */
+  deadLetterMaxRawBytes?: number;
+  /**
+   * Restores (after a crash or the visibility timeout) a message may have; the next one moves it
+   * to the redelivery-limit list for a worker to dead-letter with a FAILURE result. Default 5; 0 = no limit.
+   */
+  redeliveryLimit?: number;
+  /**
+   * With `ownerId`: how long the owner's lease lives without renewal; renewed every third of it.
+   * Default: the visibility timeout.
+   */
+  leaseTtlMs?: number;
+  /** With `ownerId`: most blocking connections the idle wait uses (one per queue); default 4. */
+  blockingLanes?: number;
+  /**
+   * Hook for revokes: a Redis set, sorted set or hash whose members/fields are revoked task ids.
+   * `promoteDue` drops delayed messages of those tasks (and returns them) instead of queueing them.
+   */
+  revokedKey?: string;
+}
+
+/** A delayed message dropped by `promoteDue` because its task id is revoked. */
+export interface DroppedDelayed {
+  taskId: string;
+  queue: string;
+  raw: string;
+}
+
+/** An entry taken off the redelivery-limit list: held like any delivery, to be dead-lettered. */
+export interface LimitedDelivery extends Delivery {
+  /** How many times it was restored after a crash or a visibility timeout. */
+  redeliveries: number;
 }
 
 /** Options of {@link RedisBroker.waitForOne}. */
@@ -28,4 +69,54 @@ export interface WaitForOneOptions {
    * so an entry is never acked before it is recorded. Entries without a delivery tag are awaited anyway.
    */
   awaitRecord?: boolean;
+}
+
+/** A redelivery counter lives at least this long (and at least 3 × (limit + 1) visibility timeouts). */
+const MIN_REDELIVERY_COUNT_TTL_MS = 7 * 24 * 3_600_000;
+
+/** The broker's options with defaults applied and checked (throws BROKER_BAD_ARGUMENT). */
+export interface ResolvedBrokerOptions {
+  visibilityTimeoutMs: number;
+  deadLetterKey: string;
+  deadLetterMaxEntries: number;
+  deadLetterMaxRawBytes: number;
+  redeliveryLimit: number;
+  redeliveryCountTtlMs: number;
+  leaseTtlMs: number;
+  blockingLanes: number;
+}
+
+function nonNegative(name: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback;
+  if (!(Number.isFinite(v) && v >= 0)) throw new BrokerArgumentError(`${name} must be a number ≥ 0, got ${value}`);
+  return Math.floor(v);
+}
+
+/** Defaults and checks of {@link BrokerOptions}. */
+export function resolveBrokerOptions(options: BrokerOptions): ResolvedBrokerOptions {
+  const visibilityTimeoutMs = options.visibilityTimeoutMs ?? 3_600_000;
+  if (!(visibilityTimeoutMs > 0)) {
+    throw new BrokerArgumentError(`visibilityTimeoutMs must be a positive number, got ${options.visibilityTimeoutMs}`);
+  }
+  const leaseTtlMs = options.leaseTtlMs ?? visibilityTimeoutMs;
+  if (!(leaseTtlMs > 0)) throw new BrokerArgumentError(`leaseTtlMs must be a positive number, got ${leaseTtlMs}`);
+  const redeliveryLimit = nonNegative('redeliveryLimit', options.redeliveryLimit, DEFAULT_REDELIVERY_LIMIT);
+  return {
+    visibilityTimeoutMs,
+    deadLetterKey: options.deadLetterKey ?? DEFAULT_DEAD_LETTER_KEY,
+    deadLetterMaxEntries: nonNegative(
+      'deadLetterMaxEntries',
+      options.deadLetterMaxEntries,
+      DEFAULT_DEAD_LETTER_MAX_ENTRIES,
+    ),
+    deadLetterMaxRawBytes: nonNegative(
+      'deadLetterMaxRawBytes',
+      options.deadLetterMaxRawBytes,
+      DEFAULT_DEAD_LETTER_MAX_RAW_BYTES,
+    ),
+    redeliveryLimit,
+    redeliveryCountTtlMs: Math.max(MIN_REDELIVERY_COUNT_TTL_MS, 3 * (redeliveryLimit + 1) * visibilityTimeoutMs),
+    leaseTtlMs,
+    blockingLanes: Math.max(1, nonNegative('blockingLanes', options.blockingLanes, 4)),
+  };
 }

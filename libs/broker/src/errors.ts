@@ -6,7 +6,10 @@ export type BrokerErrorCode =
   | 'BROKER_COMMAND_FAILED'
   | 'BROKER_CLOSED'
   | 'BROKER_BAD_ARGUMENT'
-  | 'BROKER_SCRIPT_MISSING';
+  | 'BROKER_SCRIPT_MISSING'
+  | 'BROKER_DEAD_LETTER_BAD_INDEX'
+  | 'BROKER_DEAD_LETTER_NOT_FOUND'
+  | 'BROKER_DEAD_LETTER_NOT_REQUEUEABLE';
 
 /** Base class of every error the broker raises; `code` is stable and safe to match on. */
 export class BrokerError extends Error {
@@ -16,6 +19,9 @@ export class BrokerError extends Error {
     'BROKER_CLOSED',
     'BROKER_BAD_ARGUMENT',
     'BROKER_SCRIPT_MISSING',
+    'BROKER_DEAD_LETTER_BAD_INDEX',
+    'BROKER_DEAD_LETTER_NOT_FOUND',
+    'BROKER_DEAD_LETTER_NOT_REQUEUEABLE',
   ];
 
   constructor(
@@ -78,6 +84,26 @@ export class BrokerScriptMissingError extends BrokerError {
   static override readonly codes = ['BROKER_SCRIPT_MISSING'] as const;
   constructor(file: string, dir: string) {
     super('BROKER_SCRIPT_MISSING', `broker Lua script ${file} not found next to ${dir}; reinstall @celeriac/broker`);
+  }
+}
+
+/** Advice per dead-letter problem, appended to the message. */
+const DEAD_LETTER_ADVICE = {
+  BROKER_DEAD_LETTER_BAD_INDEX: 'indexes are integers from 0 (the newest record); offsets ≥ 0 and counts ≥ 1',
+  BROKER_DEAD_LETTER_NOT_FOUND: 'list the records again: indexes count from the newest and shift as records arrive',
+  BROKER_DEAD_LETTER_NOT_REQUEUEABLE:
+    'it cannot be published again as stored; show it and republish the original message from its source',
+} as const;
+
+/** A dead-letter list operation named a record that is not there or cannot be replayed. */
+export class BrokerDeadLetterError extends BrokerError {
+  static override readonly codes = [
+    'BROKER_DEAD_LETTER_BAD_INDEX',
+    'BROKER_DEAD_LETTER_NOT_FOUND',
+    'BROKER_DEAD_LETTER_NOT_REQUEUEABLE',
+  ] as const;
+  constructor(code: (typeof BrokerDeadLetterError.codes)[number], detail: string) {
+    super(code, `dead-letter list: ${detail}; ${DEAD_LETTER_ADVICE[code]}`);
   }
 }
 

@@ -1,10 +1,19 @@
-import { raceTimeout } from '@celeriac/common';
 import type { Logger } from '@celeriac/logger';
 import { markRedelivered } from '@celeriac/protocol';
 import { closeRedisConnection, createRedisConnection } from '@celeriac/redis-connection';
 import type { Redis } from 'ioredis';
-import type { BrokerOptions, Delivery, WaitForOneOptions } from './broker-options.js';
-import { scriptTagOf, tagOf } from './delivery-tag.js';
+import { BlockingWait, nowScore } from './blocking-wait.js';
+import {
+  type BrokerOptions,
+  type Delivery,
+  type DroppedDelayed,
+  type LimitedDelivery,
+  type ResolvedBrokerOptions,
+  resolveBrokerOptions,
+  type WaitForOneOptions,
+} from './broker-options.js';
+import { type DeadLetterDetails, DeadLetterList, deadLetterRecord } from './dead-letters.js';
+import { type DeferItem, type DelayedContext, deferEntries, promoteDue, takeRedeliveryLimited } from './delayed-set.js';
 import {
   BrokerArgumentError,
   BrokerClosedError,
@@ -15,88 +24,114 @@ import {
 import {
   bindingKey,
   bindingMember,
-  DEFAULT_DEAD_LETTER_KEY,
+  DELAYED_KEY,
   heldKey,
   PRIORITY_STEPS,
   priorityListKey,
+  REDELIVERIES_PREFIX,
+  startedKey,
   UNACKED_INDEX_KEY,
   UNACKED_KEY,
 } from './keys.js';
+import { OwnerLease } from './owner-lease.js';
 import { QueueCycle } from './queue-cycle.js';
 import { RESTORE_CHUNK, type RestoreContext, restoreOwner, restoreVisibilityTimeout } from './restore.js';
 import { type BrokerScripts, defineBrokerScripts } from './scripts/load-scripts.js';
 
 type State = 'created' | 'started' | 'closed';
 
-/** Unix time in seconds as kombu stores it in `unacked_index`. */
-function nowScore(): string {
-  return String(Date.now() / 1000);
-}
-
 /**
  * Redis transport compatible with kombu 5.2's: queues are lists (with priority sub-lists), delivered
  * entries are recorded in `unacked` + `unacked_index` until acked, and a visibility-timeout restore
- * puts back what a dead consumer held. Commands and the blocking pop use separate connections.
+ * puts back what a dead consumer held. With an `ownerId` the consumer also holds a lease, takes
+ * with atomic moves only and records what it holds under its owner id (README.md, "Delivery
+ * guarantees"). Commands and the blocking pops use separate connections.
  */
 export class RedisBroker {
   private state: State = 'created';
   private commands: (Redis & BrokerScripts) | undefined;
-  private blocking: Redis | undefined;
   private closing: Promise<void> | undefined;
-  private pendingWait: Promise<unknown> | undefined;
   private coalescing = false;
-  /** Redis CLIENT ID of the blocking connection, so close() can unblock a pending pop cleanly. */
-  private blockingClientId: number | undefined;
   private readonly declared = new Set<string>();
   private readonly fetchCycle = new QueueCycle();
-  private waitOrder: string[] = [];
   private readonly listKeysByQueue = new Map<string, string[]>();
   private readonly unackedTails = new Map<string, string>();
   private readonly url: string;
   private readonly logger: Logger;
-  private readonly visibilityTimeoutMs: number;
+  private readonly o: ResolvedBrokerOptions;
   private readonly held: string | undefined;
-  private readonly deadLetterKey: string;
+  /** The owner's started set; with no owner a key that is never written (scripts skip it). */
+  private readonly started: string;
+  private readonly revokedKey: string | undefined;
+  private readonly lease: OwnerLease | undefined;
+  private readonly waiter: BlockingWait;
+  /** The dead-letter list: list, show, requeue, purge. */
+  readonly deadLetters: DeadLetterList;
 
   constructor(options: BrokerOptions) {
     this.url = options.url;
     this.logger = options.logger;
-    this.visibilityTimeoutMs = options.visibilityTimeoutMs ?? 3_600_000;
-    if (!(this.visibilityTimeoutMs > 0)) {
-      throw new BrokerArgumentError(
-        `visibilityTimeoutMs must be a positive number, got ${options.visibilityTimeoutMs}`,
-      );
-    }
+    this.o = resolveBrokerOptions(options);
     this.held = options.ownerId ? heldKey(options.ownerId) : undefined;
-    this.deadLetterKey = options.deadLetterKey ?? DEFAULT_DEAD_LETTER_KEY;
+    this.started = options.ownerId ? startedKey(options.ownerId) : UNACKED_INDEX_KEY;
+    this.revokedKey = options.revokedKey;
+    this.lease = options.ownerId
+      ? new OwnerLease(
+          () => this.connection('lease'),
+          this.logger,
+          options.ownerId,
+          this.o.leaseTtlMs,
+          this.o.redeliveryLimit,
+        )
+      : undefined;
+    this.waiter = new BlockingWait(
+      {
+        url: this.url,
+        logger: this.logger,
+        ownerId: options.ownerId,
+        commands: (operation) => this.connection(operation),
+        rawCommands: () => this.commands,
+        closed: () => this.state === 'closed',
+        listKeys: (queue) => this.listKeys(queue),
+        unackedTail: (queue) => this.unackedTail(queue),
+        wrap: (operation, error) => this.wrap(operation, error),
+        coalesceWrites: () => this.coalesceWrites(),
+        poll: (order) => this.fetchOrdered(order, 1),
+        register: (queues) => this.lease?.register(queues) ?? Promise.resolve(),
+      },
+      this.o.blockingLanes,
+    );
+    this.deadLetters = new DeadLetterList(
+      () => this.connection('deadLetters'),
+      (operation, fn) => this.run(operation, fn),
+      this.o.deadLetterKey,
+    );
   }
 
-  /** Connects the command and blocking connections; resolves once both are ready. */
+  /** Connects the command and blocking connections (and takes the lease); resolves once ready. */
   async start(): Promise<void> {
     if (this.state === 'started') return;
     if (this.state === 'closed') throw new BrokerClosedError('start', 'closed');
     const commands = defineBrokerScripts(createRedisConnection(this.url, 'broker', this.logger));
-    const blocking = createRedisConnection(this.url, 'broker-blocking', this.logger);
     // After a reconnect Redis may have lost the bindings (a restart without persistence): declare again.
     commands.on('ready', () => this.declared.clear());
-    blocking.on('ready', () => {
-      blocking.client('ID').then(
-        (id) => {
-          this.blockingClientId = Number(id);
-        },
-        () => undefined,
-      );
-    });
     try {
-      await Promise.all([commands.connect(), blocking.connect()]);
+      await Promise.all([commands.connect(), this.waiter.start()]);
     } catch (error) {
       commands.disconnect(false);
-      blocking.disconnect(false);
+      await this.waiter.close();
       throw new BrokerUnavailableError(this.url, 'start', error);
     }
     this.commands = commands;
-    this.blocking = blocking;
     this.setState('started');
+    if (this.lease) {
+      try {
+        await this.lease.start();
+      } catch (error) {
+        await this.close();
+        throw this.wrap('start', error);
+      }
+    }
   }
 
   /** Stops a pending blocking pop and closes both connections. Idempotent. */
@@ -108,10 +143,13 @@ export class RedisBroker {
   }
 
   private async doClose(): Promise<void> {
+    const wasStarted = this.state === 'started';
     this.setState('closed');
-    await this.unblockPendingPop();
-    this.blocking?.disconnect(false);
-    if (this.pendingWait) await this.pendingWait.catch(() => undefined);
+    await this.waiter.close();
+    if (wasStarted && this.commands?.status === 'ready') {
+      this.waiter.flushUnrecorded(this.commands);
+      await this.lease?.release(this.commands);
+    }
     if (this.commands) await closeRedisConnection(this.commands);
   }
 
@@ -119,22 +157,6 @@ export class RedisBroker {
     const from = this.state;
     this.state = state;
     this.logger.debug({ event: 'broker.state', from, state }, `broker ${state}`);
-  }
-
-  /**
-   * Dropping the blocking connection while BRPOP waits can lose an entry that Redis popped just
-   * then (the reply is never read). CLIENT UNBLOCK ends the pop as a timeout instead; an entry that
-   * did arrive is read and handed back by `recordPopped`.
-   */
-  private async unblockPendingPop(): Promise<void> {
-    const pending = this.pendingWait;
-    const commands = this.commands;
-    if (!pending || this.blockingClientId === undefined || commands?.status !== 'ready') return;
-    await commands.client('UNBLOCK', this.blockingClientId).catch(() => undefined);
-    await raceTimeout(
-      pending.catch(() => undefined),
-      2_000,
-    );
   }
 
   /** LPUSHes one entry onto the queue's list for its priority; declares the queue binding once. */
@@ -176,10 +198,18 @@ export class RedisBroker {
    * queues round-robin inside a step, and the starting queue rotates between calls. Every entry is
    * recorded in `unacked` and `unacked_index` (and the owner hash) before the call returns.
    */
-  async fetchBatch(queues: readonly string[], max: number): Promise<Delivery[]> {
+  fetchBatch(queues: readonly string[], max: number): Promise<Delivery[]> {
+    try {
+      this.connection('fetchBatch');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (queues.length === 0 || !(max >= 1)) return Promise.resolve([]);
+    return this.fetchOrdered(this.fetchCycle.next(queues), max);
+  }
+
+  private async fetchOrdered(order: readonly string[], max: number): Promise<Delivery[]> {
     const redis = this.connection('fetchBatch');
-    if (queues.length === 0 || !(max >= 1)) return [];
-    const order = this.fetchCycle.next(queues);
     const n = order.length;
     const args: string[] = [UNACKED_KEY, UNACKED_INDEX_KEY, this.held ?? UNACKED_INDEX_KEY];
     for (let step = 0; step < PRIORITY_STEPS.length; step++) {
@@ -191,96 +221,26 @@ export class RedisBroker {
     if (reply.length > 0) this.coalesceWrites();
     const deliveries: Delivery[] = new Array(reply.length / 3);
     for (let i = 0, j = 0; i < reply.length; i += 3, j++) {
-      deliveries[j] = {
-        raw: reply[i] as string,
-        deliveryTag: reply[i + 1] as string,
-        queue: order[(reply[i + 2] as number) - 1]!,
-      };
+      const k = (reply[i + 2] as number) - 1;
+      const queue = order[k % n]!;
+      // Which priority sub-lists carry traffic: the idle wait gives them a lane of their own.
+      if (k >= n) this.waiter.noteActive(args[3 + k]!, queue, Math.floor(k / n));
+      deliveries[j] = { raw: reply[i] as string, deliveryTag: reply[i + 1] as string, queue };
     }
     return deliveries;
   }
 
   /**
-   * Waits up to `timeoutSec` for one entry with BRPOP on the dedicated blocking connection (keys
-   * ordered priority step first, then queue, like kombu), then records it as unacked. Resolves null
-   * on timeout or when the broker is closed meanwhile. Call it from one loop at a time.
+   * Waits up to `timeoutSec` for one entry and records it as unacked; resolves null on timeout or
+   * when the broker is closed meanwhile. With an owner id: a poll over every list, then `BLMOVE`
+   * into the owner's in-flight list on one lane per queue (nothing is lost if the process dies at
+   * any point); without: kombu's BRPOP. Call it from one loop at a time.
    */
-  async waitForOne(
-    queues: readonly string[],
-    timeoutSec: number,
-    options: WaitForOneOptions = {},
-  ): Promise<Delivery | null> {
-    const blocking = this.blockingConnection('waitForOne');
-    if (queues.length === 0) return null;
-    const order = this.nextWaitOrder(queues);
-    const keys: string[] = [];
-    const queueOfKey = new Map<string, string>();
-    for (let step = 0; step < PRIORITY_STEPS.length; step++) {
-      for (const queue of order) {
-        const key = this.listKeys(queue)[step]!;
-        keys.push(key);
-        queueOfKey.set(key, queue);
-      }
-    }
-    const pending = blocking.brpop(...keys, Math.max(0, timeoutSec));
-    this.pendingWait = pending;
-    let reply: [string, string] | null;
+  waitForOne(queues: readonly string[], timeoutSec: number, options: WaitForOneOptions = {}): Promise<Delivery | null> {
     try {
-      reply = await pending;
+      return this.waiter.wait(queues, timeoutSec, options);
     } catch (error) {
-      if (this.state === 'closed') return null;
-      throw this.wrap('waitForOne', error);
-    } finally {
-      if (this.pendingWait === pending) this.pendingWait = undefined;
-    }
-    if (!reply) return null;
-    const [key, raw] = reply;
-    const queue = queueOfKey.get(key) ?? key;
-    // kombu rotates the queue that delivered to the end of the cycle.
-    this.waitOrder = [...this.waitOrder.filter((q) => q !== queue), queue];
-    if (options.awaitRecord === false && this.state !== 'closed') {
-      const tag = scriptTagOf(raw);
-      if (tag !== '') {
-        this.coalesceWrites();
-        void this.recordPopped(key, queue, raw);
-        return { raw, queue, deliveryTag: tag };
-      }
-    }
-    return this.recordPopped(key, queue, raw);
-  }
-
-  private async recordPopped(key: string, queue: string, raw: string): Promise<Delivery | null> {
-    const redis = this.commands!;
-    if (this.state === 'closed') {
-      // Closing: hand the entry straight back instead of holding it.
-      await redis.rpush(key, raw).catch((err: unknown) => {
-        this.logger.error(
-          { event: 'broker.hand_back_failed', queue, err },
-          'could not hand back an entry popped during close',
-        );
-      });
-      return null;
-    }
-    const held = this.held;
-    try {
-      const tag = await redis.recordDelivery(
-        3,
-        UNACKED_KEY,
-        UNACKED_INDEX_KEY,
-        held ?? UNACKED_INDEX_KEY,
-        raw,
-        nowScore(),
-        held ? '1' : '0',
-        this.unackedTail(queue),
-      );
-      return { raw, queue, deliveryTag: tag };
-    } catch (error) {
-      // The entry is already popped: deliver it unrecorded rather than lose it.
-      this.logger.warn(
-        { event: 'broker.record_failed', queue, err: this.wrap('waitForOne', error) },
-        'could not record a popped entry as unacked; delivering it without a visibility-timeout safety net',
-      );
-      return { raw, queue, deliveryTag: tagOf(raw) };
+      return Promise.reject(error);
     }
   }
 
@@ -288,10 +248,22 @@ export class RedisBroker {
   async ack(tags: readonly string[]): Promise<void> {
     const redis = this.connection('ack');
     if (tags.length === 0) return;
+    this.waiter.flushUnrecorded(redis);
     const held = this.held;
     await this.run('ack', () =>
-      redis.ack(3, UNACKED_KEY, UNACKED_INDEX_KEY, held ?? UNACKED_INDEX_KEY, held ? '1' : '0', ...tags),
+      redis.ack(4, UNACKED_KEY, UNACKED_INDEX_KEY, held ?? UNACKED_INDEX_KEY, this.started, held ? '1' : '0', ...tags),
     );
+  }
+
+  /**
+   * Records that this owner starts these held entries (it marks redelivered ones before running
+   * them): if it dies while they run, the restore counts a redelivery for each. Resolves with each
+   * tag's count so far. Without an owner id: zeros, nothing written.
+   */
+  async markStarted(tags: readonly string[]): Promise<number[]> {
+    const redis = this.connection('markStarted');
+    if (tags.length === 0 || !this.held) return tags.map(() => 0);
+    return this.run('markStarted', () => redis.markStarted(1, this.started, REDELIVERIES_PREFIX, ...tags));
   }
 
   /**
@@ -301,11 +273,12 @@ export class RedisBroker {
    */
   async requeue(deliveries: readonly Delivery[]): Promise<number> {
     const redis = this.connection('requeue');
+    this.waiter.flushUnrecorded(redis);
     let pushed = 0;
     const held = this.held;
     for (let start = 0; start < deliveries.length; start += RESTORE_CHUNK) {
       const chunk = deliveries.slice(start, start + RESTORE_CHUNK);
-      const keys = [UNACKED_KEY, UNACKED_INDEX_KEY, held ?? UNACKED_INDEX_KEY];
+      const keys = [UNACKED_KEY, UNACKED_INDEX_KEY, held ?? UNACKED_INDEX_KEY, this.started];
       const args = [held ? '1' : '0'];
       for (const delivery of chunk) {
         keys.push(priorityListKey(delivery.queue));
@@ -316,23 +289,72 @@ export class RedisBroker {
     return pushed;
   }
 
-  /** Pushes `{raw, reason, queue, at}` onto the dead-letter list and acks the entry, atomically. */
-  async deadLetter(delivery: Delivery, reason: string): Promise<void> {
+  /**
+   * Pushes a record (format in README.md; raws above `deadLetterMaxRawBytes` cut, with size and
+   * sha256) onto the dead-letter list, trims the list to `deadLetterMaxEntries`, and acks the
+   * entry, atomically.
+   */
+  async deadLetter(delivery: Delivery, reason: string, details: DeadLetterDetails = {}): Promise<void> {
     const redis = this.connection('deadLetter');
-    const record = JSON.stringify({ raw: delivery.raw, reason, queue: delivery.queue, at: new Date().toISOString() });
+    this.waiter.flushUnrecorded(redis);
+    const record = deadLetterRecord(delivery, reason, details, this.o.deadLetterMaxRawBytes);
     const held = this.held;
     await this.run('deadLetter', () =>
       redis.deadLetter(
-        4,
+        5,
         UNACKED_KEY,
         UNACKED_INDEX_KEY,
         held ?? UNACKED_INDEX_KEY,
-        this.deadLetterKey,
+        this.o.deadLetterKey,
+        this.started,
         held ? '1' : '0',
         delivery.deliveryTag,
         record,
+        String(this.o.deadLetterMaxEntries),
       ),
     );
+  }
+
+  /**
+   * Moves held entries whose eta lies beyond the worker's horizon to the delayed set
+   * (`celeriac.delayed`, by due time) and acks them, in one atomic call. An entry no longer held
+   * is left alone. Returns the number moved.
+   */
+  defer(items: readonly DeferItem[]): Promise<number> {
+    return this.delayedStep('defer', (ctx) => {
+      this.waiter.flushUnrecorded(ctx.redis);
+      return deferEntries(ctx, items);
+    });
+  }
+
+  /**
+   * Moves up to `limit` due delayed entries (by Redis TIME) to the head of their queue; with the
+   * `revokedKey` hook, drops those of revoked tasks and returns them. Every worker runs it periodically.
+   */
+  promoteDue(limit = 100): Promise<{ promoted: number; dropped: DroppedDelayed[] }> {
+    return this.delayedStep('promoteDue', (ctx) => promoteDue(ctx, limit, this.revokedKey));
+  }
+
+  /** Entries waiting in the delayed set. */
+  delayedCount(): Promise<number> {
+    return this.delayedStep('delayedCount', (ctx) => ctx.redis.zcard(DELAYED_KEY));
+  }
+
+  /**
+   * Takes up to `max` entries off the redelivery-limit list (messages restored more often than
+   * `redeliveryLimit`), held like any delivery until the caller dead-letters them.
+   */
+  takeRedeliveryLimited(max = 50): Promise<LimitedDelivery[]> {
+    return this.delayedStep('takeRedeliveryLimited', (ctx) => takeRedeliveryLimited(ctx, max));
+  }
+
+  private delayedStep<T>(operation: string, fn: (ctx: DelayedContext) => Promise<T>): Promise<T> {
+    try {
+      const redis = this.connection(operation);
+      return this.run(operation, () => fn({ redis, held: this.held }));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /**
@@ -341,7 +363,7 @@ export class RedisBroker {
    */
   restoreVisibilityTimeout(): Promise<number> {
     try {
-      return restoreVisibilityTimeout(this.restoreContext('restoreVisibilityTimeout'), this.visibilityTimeoutMs);
+      return restoreVisibilityTimeout(this.restoreContext('restoreVisibilityTimeout'), this.o.visibilityTimeoutMs);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -357,7 +379,13 @@ export class RedisBroker {
   }
 
   private restoreContext(operation: string): RestoreContext {
-    return { redis: this.connection(operation), logger: this.logger, run: (op, fn) => this.run(op, fn) };
+    return {
+      redis: this.connection(operation),
+      logger: this.logger,
+      redeliveryLimit: this.o.redeliveryLimit,
+      redeliveryCountTtlMs: this.o.redeliveryCountTtlMs,
+      run: (op, fn) => this.run(op, fn),
+    };
   }
 
   /**
@@ -395,22 +423,11 @@ export class RedisBroker {
     return tail;
   }
 
-  private nextWaitOrder(queues: readonly string[]): string[] {
-    const same = this.waitOrder.length === queues.length && queues.every((q) => this.waitOrder.includes(q));
-    if (!same) this.waitOrder = queues.slice();
-    return this.waitOrder;
-  }
-
   private connection(operation: string): Redis & BrokerScripts {
     if (this.state !== 'started' || !this.commands) {
       throw new BrokerClosedError(operation, this.state === 'closed' ? 'closed' : 'not started');
     }
     return this.commands;
-  }
-
-  private blockingConnection(operation: string): Redis {
-    this.connection(operation);
-    return this.blocking!;
   }
 
   private async run<T>(operation: string, fn: () => Promise<T>): Promise<T> {

@@ -89,4 +89,24 @@ describe('unacked entries are shared with real kombu', () => {
       await broker.close();
     }
   });
+
+  it('kombu restore_visible leaves alone what a live owner holds past the timeout, and takes it once the owner is gone', async () => {
+    // The lease renews every 100 ms and refreshes the held entry's unacked_index score.
+    const owner = new RedisBroker({ url: server.url(0), logger: testLogger(), ownerId: 'long:1', leaseTtlMs: 300 });
+    await owner.start();
+    try {
+      await owner.publish('celery', rawEntry('long-task'));
+      await owner.fetchBatch(['celery'], 1);
+      await new Promise((r) => setTimeout(r, 600));
+      await kombu(KOMBU_RESTORE_VISIBLE, server.url(0));
+      expect(await redis.hkeys('unacked')).toEqual(['long-task']);
+      expect(await redis.llen('celery')).toBe(0);
+    } finally {
+      await owner.close();
+    }
+    await new Promise((r) => setTimeout(r, 400));
+    await kombu(KOMBU_RESTORE_VISIBLE, server.url(0));
+    expect(await redis.hlen('unacked')).toBe(0);
+    expect(await redis.llen('celery')).toBe(1);
+  });
 });

@@ -189,7 +189,8 @@ describe('waitForOne', () => {
     const b = await broker({ ownerId: 'w1:42' });
     const producer = await broker();
     const waiting = b.waitForOne(['other', 'celery'], 10);
-    await until(async () => ((await redis.client('LIST')) as string).includes('cmd=brpop'));
+    // With an owner id: one BLMOVE lane per queue, into the owner's in-flight list.
+    await until(async () => ((await redis.client('LIST')) as string).split('cmd=blmove').length === 3);
     const sentAt = Date.now();
     await producer.publish('celery', rawEntry('lone'));
     const d = await waiting;
@@ -325,10 +326,13 @@ describe('requeue, restores and dead letters', () => {
   it('restoreOwner leaves alone a tag that was restored and delivered to someone else since', async () => {
     const dead = await broker({ ownerId: 'dead:1', visibilityTimeoutMs: 50 });
     const other = await broker({ ownerId: 'alive:2' });
+    const restorer = await broker({ visibilityTimeoutMs: 50 });
     await dead.publish('celery', rawEntry('t'));
     await dead.fetchBatch(['celery'], 1);
+    // It stops renewing its lease (as a dead process does) while it still holds the entry.
+    await dead.close();
     await new Promise((r) => setTimeout(r, 120));
-    expect(await dead.restoreVisibilityTimeout()).toBe(1);
+    expect(await restorer.restoreVisibilityTimeout()).toBe(1);
     const [taken] = await other.fetchBatch(['celery'], 1);
     expect(taken!.deliveryTag).toBe('t');
     expect(await other.restoreOwner('dead:1')).toBe(0);

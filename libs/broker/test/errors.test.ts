@@ -11,6 +11,7 @@ const SAMPLES: [ErrorClass, () => Error & { code: string }][] = [
   [broker.BrokerClosedError, () => new broker.BrokerClosedError('publish', 'closed')],
   [broker.BrokerArgumentError, () => new broker.BrokerArgumentError('m')],
   [broker.BrokerScriptMissingError, () => new broker.BrokerScriptMissingError('ack.lua', '/x/')],
+  [broker.BrokerDeadLetterError, () => new broker.BrokerDeadLetterError('BROKER_DEAD_LETTER_NOT_FOUND', 'no record')],
 ];
 
 describe('broker error catalogue', () => {

@@ -1,12 +1,15 @@
 import type { Delivery } from '@celeriac/broker';
+import type { Logger } from '@celeriac/logger';
 import { type DecodeOptions, decodeTaskEnvelope } from '@celeriac/protocol';
 import { WorkerError } from './errors.js';
+import type { EtaDeferral } from './eta-deferral.js';
 import { EtaScheduler } from './eta-scheduler.js';
 import type { Executor } from './executor.js';
-import type { Job, JobCustody } from './job-custody.js';
+import { isRunning, type Job, type JobCustody } from './job-custody.js';
 import type { MessageRejection } from './message-rejection.js';
 import { RateLimiter } from './rate-limiter.js';
 import type { ResultFlusher } from './result-flusher.js';
+import type { StartMarks } from './start-marks.js';
 import { buildTaskPlan, type TaskPlan } from './task-plan.js';
 import type { WorkerApp } from './worker-app.js';
 import type { WorkerSettings } from './worker-settings.js';
@@ -24,6 +27,17 @@ export interface DispatcherOptions {
   flusher: ResultFlusher;
   /** The fetch loop, poked whenever there may be room for more. */
   consumer: { poke(): void };
+  logger: Logger;
+  /**
+   * Where messages go whose eta lies beyond `settings.etaHorizonMs` (or that find
+   * `settings.etaMaxHeld` eta messages held already): the broker's delayed set. Null: all wait here.
+   */
+  deferral: EtaDeferral | null;
+  /**
+   * Records the start of redelivered messages before they run (so a crash is counted against the
+   * redelivery limit); one that already crashed a worker then runs alone. Null: no marks.
+   */
+  marks: StartMarks | null;
 }
 
 /**
@@ -47,8 +61,10 @@ export function planAllTasks(app: WorkerApp, settings: WorkerSettings): Map<stri
 }
 
 /**
- * The way in for deliveries: decode → plan → custody (held) → eta → rate limit → a free slot →
- * the executor. A message that cannot run is rejected (dead-lettered), never thrown.
+ * The way in for deliveries: decode → plan → custody (held) → eta (here up to the horizon, else the
+ * broker's delayed set) → rate limit → a free slot → the executor. A message that cannot run is
+ * rejected (dead-lettered), never thrown. Messages waiting for their eta here do not count against
+ * the prefetch limit (Celery raises its prefetch count for each one).
  */
 export class Dispatcher {
   private readonly o: DispatcherOptions;
@@ -60,6 +76,14 @@ export class Dispatcher {
   private readonly plans: Map<string, TaskPlan>;
   private readonly eta: EtaScheduler<Job>;
   private readonly limiter: RateLimiter<Job>;
+  private readonly deferral: EtaDeferral | null;
+  private readonly etaHorizonMs: number;
+  private readonly etaMaxHeld: number;
+  private readonly marks: StartMarks | null;
+  /** Started (slot taken) redelivered jobs that crashed a worker before: each waits to run alone. */
+  private suspects: Job[] = [];
+  /** The suspect running alone: nothing else starts meanwhile. */
+  private alone: Job | null = null;
   private ready: Job[] = [];
   private readyHead = 0;
   private pumping = false;
@@ -75,6 +99,10 @@ export class Dispatcher {
     this.decodeOptions = options.decodeOptions;
     this.consumer = options.consumer;
     this.plans = plans;
+    this.deferral = options.deferral;
+    this.etaHorizonMs = options.settings.etaHorizonMs;
+    this.etaMaxHeld = options.settings.etaMaxHeld;
+    this.marks = options.marks;
     this.eta = new EtaScheduler<Job>((job) => this.due(job));
     this.limiter = new RateLimiter<Job>((job) => {
       this.ready.push(job);
@@ -162,7 +190,13 @@ export class Dispatcher {
     const job = this.custody.receive(delivery, m, plan);
     if (m.eta !== null) {
       const dueMs = m.eta.getTime();
-      if (dueMs > Date.now() && !(m.expires !== null && m.expires.getTime() <= Date.now())) {
+      const now = Date.now();
+      if (dueMs > now && !(m.expires !== null && m.expires.getTime() <= now)) {
+        if (this.deferral !== null && (dueMs - now > this.etaHorizonMs || this.eta.size >= this.etaMaxHeld)) {
+          this.custody.defer(job);
+          this.deferral.add({ delivery, taskId: m.id, task: m.task, dueMs });
+          return;
+        }
         this.eta.schedule(dueMs, job);
         return;
       }
@@ -182,7 +216,14 @@ export class Dispatcher {
     if (this.pumping) return;
     this.pumping = true;
     try {
-      while (this.open && this.custody.running < this.concurrency && this.readyHead < this.ready.length) {
+      this.runSuspects();
+      while (
+        this.open &&
+        this.alone === null &&
+        this.suspects.length === 0 &&
+        this.custody.running < this.concurrency &&
+        this.readyHead < this.ready.length
+      ) {
         const job = this.ready[this.readyHead] as Job;
         this.ready[this.readyHead++] = undefined as unknown as Job;
         this.startJob(job);
@@ -200,11 +241,46 @@ export class Dispatcher {
     if (poke) this.consumer.poke();
   }
 
+  /** Once only the parked suspects hold slots, runs them one at a time. */
+  private runSuspects(): void {
+    for (;;) {
+      if (this.alone !== null && isRunning(this.alone)) return;
+      this.alone = null;
+      this.suspects = this.suspects.filter((job) => job.state === 'running');
+      if (this.suspects.length === 0 || this.custody.running !== this.suspects.length) return;
+      const job = this.suspects.shift() as Job;
+      this.alone = job;
+      this.execute(job, false);
+    }
+  }
+
   private startJob(job: Job): void {
     this.custody.start(job);
     const expires = job.message.expires;
+    if (expires !== null && expires.getTime() <= Date.now()) this.execute(job, true);
+    else if (this.marks !== null && job.message.redelivered) {
+      this.marks.mark(job.delivery.deliveryTag, (crashes) => this.marked(job, crashes));
+    } else this.execute(job, false);
+  }
+
+  /** A redelivered job's start is recorded; one that was running when a worker died runs alone. */
+  private marked(job: Job, crashes: number): void {
+    if (job.state !== 'running') return;
+    if (crashes === 0) {
+      this.execute(job, false);
+      return;
+    }
+    this.o.logger.warn(
+      { event: 'worker.task_suspect', task_id: job.message.id, task: job.message.task, crashes },
+      `Task ${job.message.id} was running when a worker died ${crashes} time(s); it runs alone`,
+    );
+    this.suspects.push(job);
+    this.pump();
+  }
+
+  private execute(job: Job, expired: boolean): void {
     try {
-      if (expires !== null && expires.getTime() <= Date.now()) this.executor.revokeExpired(job);
+      if (expired) this.executor.revokeExpired(job);
       else this.executor.run(job);
     } catch (error) {
       this.executor.crashed(job, error);

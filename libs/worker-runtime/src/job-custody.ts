@@ -16,6 +16,7 @@ import type { TaskPlan } from './task-plan.js';
  * | `finish`   | `handed_back`, `abandoned`          | (ignored)       |
  * | `handBack` | `held`, `running`                   | `handed_back`   |
  * | `abandon`  | `running_acked`                     | `abandoned`     |
+ * | `defer`    | `held` (not started)                | `deferred`      |
  *
  * - `held`: waiting for a slot (ready queue, eta, rate limit); counts against the prefetch limit.
  * - `running`: its function runs and its ack is not sent yet (acks_late, or a sync task whose ack
@@ -24,9 +25,11 @@ import type { TaskPlan } from './task-plan.js';
  * - `acked`: over: its result (if any) and its ack are queued on the flusher.
  * - `handed_back`: given back to its queue at shutdown, not started, or unfinished and not acked.
  * - `abandoned`: still running at shutdown but acked already: it will not run again.
+ * - `deferred`: its eta lies beyond the horizon: handed to the deferral, which moves the message
+ *   to the broker's delayed set and acks it there (or hands it back if it cannot).
  * What a handed-back or abandoned job does later is ignored.
  */
-export type JobState = 'held' | 'running' | 'running_acked' | 'acked' | 'handed_back' | 'abandoned';
+export type JobState = 'held' | 'running' | 'running_acked' | 'acked' | 'handed_back' | 'abandoned' | 'deferred';
 
 /** One decoded message in this worker's custody; only `JobCustody` changes its state. */
 export interface Job {
@@ -34,11 +37,14 @@ export interface Job {
   readonly message: TaskMessage;
   readonly plan: TaskPlan;
   readonly state: JobState;
+  /** `performance.now()` when it started running; 0 before (Celery's `time_start`, task runtime). */
+  readonly startedAt: number;
 }
 
 /** A job as the custody sees it: the one place its state is written. */
 interface CustodyJob extends Job {
   state: JobState;
+  startedAt: number;
 }
 
 /** Where acks (and the results that go with them) are queued: the `ResultFlusher`. */
@@ -98,7 +104,7 @@ export class JobCustody {
   /** Takes a received, decoded message into custody: it is held from now on. */
   receive(delivery: Delivery, message: TaskMessage, plan: TaskPlan): Job {
     this.heldCount++;
-    const job: CustodyJob = { delivery, message, plan, state: 'held' };
+    const job: CustodyJob = { delivery, message, plan, state: 'held', startedAt: 0 };
     return job;
   }
 
@@ -106,6 +112,7 @@ export class JobCustody {
   start(job: Job): void {
     if (job.state !== 'held') throw illegal(job, 'start');
     (job as CustodyJob).state = 'running';
+    (job as CustodyJob).startedAt = performance.now();
     this.runningCount++;
     this.active.add(job);
   }
@@ -151,6 +158,13 @@ export class JobCustody {
       throw illegal(job, 'be handed back');
     }
     (job as CustodyJob).state = 'handed_back';
+    this.heldCount--;
+  }
+
+  /** held → deferred: the eta is beyond the horizon; the deferral now answers for the message. */
+  defer(job: Job): void {
+    if (job.state !== 'held') throw illegal(job, 'be deferred');
+    (job as CustodyJob).state = 'deferred';
     this.heldCount--;
   }
 

@@ -15,6 +15,62 @@ export interface WorkerSettings {
   visibilityTimeoutMs: number;
   resultExpiresSec: number;
   annotations: Record<string, Record<string, unknown>>;
+  /** `celeriac_eta_horizon` (s): an eta further away goes to the broker's delayed set. */
+  etaHorizonMs: number;
+  /** `celeriac_eta_max_held`: most eta messages held in memory; more go to the delayed set. */
+  etaMaxHeld: number;
+  /** `celeriac_delayed_poll_interval` (s): how often due delayed messages are moved back to their queues. */
+  delayedPollMs: number;
+  /** `celeriac_redelivery_limit`: restores after crashes a message may have before it is dead-lettered (0 = none). */
+  redeliveryLimit: number;
+  /** `celeriac_dead_letter_max_entries`: cap of the dead-letter list. */
+  deadLetterMaxEntries: number;
+  /** `celeriac_dead_letter_max_raw_bytes`: raws above this are stored truncated (with size and sha256). */
+  deadLetterMaxRawBytes: number;
+  /**
+   * `celeriac_revoked_key`: the fleet's revoke set (a set, sorted set or hash of task ids; default
+   * `celeriac.revoked`, the control plane's); delayed messages of revoked tasks are dropped with
+   * REVOKED when due. `''` or null: no check.
+   */
+  revokedKey: string | null;
+}
+
+/** The control plane's shared revoke set (libs/control-plane `revokedKey()`, sorted set of task ids). */
+const DEFAULT_REVOKED_KEY = 'celeriac.revoked';
+
+/** Longest default eta horizon; the default is this or a quarter of the visibility timeout, whichever is smaller. */
+const MAX_DEFAULT_ETA_HORIZON_MS = 60_000;
+
+/** Defaults of the delivery-guarantee settings (`celeriac_*`). */
+export const DELIVERY_DEFAULTS = {
+  etaMaxHeld: 10_000,
+  delayedPollMs: 250,
+  redeliveryLimit: 5,
+  deadLetterMaxEntries: 10_000,
+  deadLetterMaxRawBytes: 64 * 1024,
+} as const;
+
+function numberSetting(
+  settings: Record<string, unknown>,
+  name: string,
+  fallback: number,
+  options: { integer?: boolean; min?: number } = {},
+): number {
+  const value = settings[name];
+  if (value === undefined || value === null) return fallback;
+  const min = options.min ?? 0;
+  if (
+    typeof value !== 'number' ||
+    !Number.isFinite(value) ||
+    value < min ||
+    (options.integer && !Number.isInteger(value))
+  ) {
+    throw new WorkerError(
+      'WORKER_BAD_SETTING',
+      `Setting ${name} must be ${options.integer ? 'an integer' : 'a number'} ≥ ${min}, got ${JSON.stringify(value)}.`,
+    );
+  }
+  return value;
 }
 
 const DEFAULT_VISIBILITY_TIMEOUT_SEC = 3600;
@@ -47,6 +103,8 @@ export function readWorkerSettings(settings: Record<string, unknown>): WorkerSet
     typeof transport.visibility_timeout === 'number' && transport.visibility_timeout > 0
       ? transport.visibility_timeout
       : DEFAULT_VISIBILITY_TIMEOUT_SEC;
+  const visibilityTimeoutMs = visibilitySec * 1000;
+  const revokedKey = settings.celeriac_revoked_key;
   const multiplier = settings.worker_prefetch_multiplier;
   const expires = settings.result_expires;
   const annotations = settings.task_annotations;
@@ -62,11 +120,42 @@ export function readWorkerSettings(settings: Record<string, unknown>): WorkerSet
     timeLimitSec: positiveNumberOrNull(settings, 'task_time_limit'),
     softTimeLimitSec: positiveNumberOrNull(settings, 'task_soft_time_limit'),
     prefetchMultiplier: typeof multiplier === 'number' && multiplier >= 1 ? Math.floor(multiplier) : 4,
-    visibilityTimeoutMs: visibilitySec * 1000,
+    visibilityTimeoutMs,
     resultExpiresSec: typeof expires === 'number' && expires > 0 ? expires : DEFAULT_RESULT_EXPIRES_SEC,
     annotations:
       annotations !== null && typeof annotations === 'object' && !Array.isArray(annotations)
         ? (annotations as Record<string, Record<string, unknown>>)
         : {},
+    etaHorizonMs:
+      numberSetting(
+        settings,
+        'celeriac_eta_horizon',
+        Math.min(MAX_DEFAULT_ETA_HORIZON_MS, visibilityTimeoutMs / 4) / 1000,
+      ) * 1000,
+    etaMaxHeld: numberSetting(settings, 'celeriac_eta_max_held', DELIVERY_DEFAULTS.etaMaxHeld, { integer: true }),
+    delayedPollMs:
+      numberSetting(settings, 'celeriac_delayed_poll_interval', DELIVERY_DEFAULTS.delayedPollMs / 1000, { min: 0.01 }) *
+      1000,
+    redeliveryLimit: numberSetting(settings, 'celeriac_redelivery_limit', DELIVERY_DEFAULTS.redeliveryLimit, {
+      integer: true,
+    }),
+    deadLetterMaxEntries: numberSetting(
+      settings,
+      'celeriac_dead_letter_max_entries',
+      DELIVERY_DEFAULTS.deadLetterMaxEntries,
+      { integer: true },
+    ),
+    deadLetterMaxRawBytes: numberSetting(
+      settings,
+      'celeriac_dead_letter_max_raw_bytes',
+      DELIVERY_DEFAULTS.deadLetterMaxRawBytes,
+      { integer: true },
+    ),
+    revokedKey:
+      revokedKey === undefined
+        ? DEFAULT_REVOKED_KEY
+        : typeof revokedKey === 'string' && revokedKey !== ''
+          ? revokedKey
+          : null,
   };
 }

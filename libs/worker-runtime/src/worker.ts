@@ -2,14 +2,17 @@ import { EventEmitter } from 'node:events';
 import type { Delivery } from '@celeriac/broker';
 import { raceTimeout, TIMED_OUT } from '@celeriac/common';
 import { Consumer } from './consumer.js';
+import { DeliveryUpkeep, type UpkeepBroker } from './delivery-upkeep.js';
 import { Dispatcher, planAllTasks } from './dispatcher.js';
 import { WorkerError } from './errors.js';
+import { type DeferTarget, EtaDeferral } from './eta-deferral.js';
 import { EventLoopWatchdog } from './event-loop-watchdog.js';
 import { Executor } from './executor.js';
 import { HandBack } from './hand-back.js';
 import { JobCustody } from './job-custody.js';
 import { MessageRejection } from './message-rejection.js';
 import { ResultFlusher } from './result-flusher.js';
+import { StartMarks, type StartMarkTarget } from './start-marks.js';
 import { VisibilityRestore } from './visibility-restore.js';
 import type { WorkerBackend, WorkerBroker, WorkerOptions } from './worker-options.js';
 import { readWorkerSettings, type WorkerSettings } from './worker-settings.js';
@@ -31,7 +34,12 @@ export interface WorkerStats {
   rateLimited: number;
   executed: number;
   rejected: number;
+  /** Messages moved to the broker's delayed set (eta beyond the horizon). */
+  deferred: number;
 }
+
+/** Broker calls beyond `WorkerBroker` that the delivery guarantees use (`RedisBroker` has them). */
+type GuaranteeBroker = WorkerBroker & Partial<DeferTarget & UpkeepBroker & StartMarkTarget>;
 
 const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 /** Longest wait for the idle blocking pop after a hand-back (its timeout is 1 s). */
@@ -51,6 +59,9 @@ interface Running {
   consumer: Consumer;
   restore: VisibilityRestore;
   handBack: HandBack;
+  /** Null when the broker has no delayed set (a broker passed in without `defer`). */
+  deferral: EtaDeferral | null;
+  upkeep: DeliveryUpkeep | null;
 }
 
 /** `on`, `once` and `off` take only the events a worker emits, with their listener types. */
@@ -129,6 +140,7 @@ export class Worker extends EventEmitter {
       rateLimited: p?.dispatcher.rateLimitedCount ?? 0,
       executed: p?.custody.finished ?? 0,
       rejected: p?.dispatcher.rejected ?? 0,
+      deferred: p?.deferral?.deferred ?? 0,
     };
   }
 
@@ -166,6 +178,7 @@ export class Worker extends EventEmitter {
     // The first restore runs beside start-up (as kombu's does at consumer start) instead of
     // delaying readiness by its round trips; the next ones follow, each timed from the end of the last.
     parts.restore.start();
+    parts.upkeep?.start();
     this.setState('running');
     parts.consumer.start();
     this.emit('ready');
@@ -178,6 +191,7 @@ export class Worker extends EventEmitter {
   ): Running {
     const o = this.options;
     const { broker, backend } = c;
+    const g = broker as GuaranteeBroker;
     const multiplier = o.prefetchMultiplier ?? settings.prefetchMultiplier;
     const prefetchLimit = this.concurrency * Math.max(1, Math.floor(multiplier));
     const flusher = new ResultFlusher(
@@ -203,15 +217,19 @@ export class Worker extends EventEmitter {
         this.watchdog.watch(limitMs);
       },
     });
+    const deferral =
+      typeof g.defer === 'function' ? new EtaDeferral(g as DeferTarget, settings.etaHorizonMs, o.logger) : null;
+    // Messages waiting for their eta do not take prefetch slots (Celery raises its prefetch count for each).
+    let dispatcher: Dispatcher | undefined;
     const consumer = new Consumer({
       source: broker,
       queues: o.queues,
       prefetchLimit,
-      freeSlots: () => prefetchLimit - custody.held,
+      freeSlots: () => prefetchLimit - custody.held + (dispatcher?.etaCount ?? 0),
       onDeliveries: (deliveries) => this.onDeliveries(deliveries),
       logger: o.logger,
     });
-    const dispatcher = new Dispatcher(
+    dispatcher = new Dispatcher(
       {
         app: o.app,
         settings,
@@ -222,6 +240,9 @@ export class Worker extends EventEmitter {
         rejection,
         flusher,
         consumer,
+        logger: o.logger,
+        deferral,
+        marks: typeof g.markStarted === 'function' ? new StartMarks(g as StartMarkTarget, o.logger) : null,
       },
       plans,
     );
@@ -231,7 +252,24 @@ export class Worker extends EventEmitter {
       o.logger,
     );
     const handBack = new HandBack(broker, o.logger);
-    return { settings, ...c, flusher, custody, executor, rejection, dispatcher, consumer, restore, handBack };
+    const upkeep =
+      typeof g.promoteDue === 'function' && typeof g.takeRedeliveryLimited === 'function'
+        ? new DeliveryUpkeep(g as UpkeepBroker, flusher, settings.delayedPollMs, settings.redeliveryLimit, o.logger)
+        : null;
+    return {
+      settings,
+      ...c,
+      flusher,
+      custody,
+      executor,
+      rejection,
+      dispatcher,
+      consumer,
+      restore,
+      handBack,
+      deferral,
+      upkeep,
+    };
   }
 
   private async connect(
@@ -244,6 +282,10 @@ export class Worker extends EventEmitter {
       logger: o.logger,
       visibilityTimeoutMs: s.visibilityTimeoutMs,
       ownerId: this.ownerId,
+      redeliveryLimit: s.redeliveryLimit,
+      deadLetterMaxEntries: s.deadLetterMaxEntries,
+      deadLetterMaxRawBytes: s.deadLetterMaxRawBytes,
+      ...(s.revokedKey !== null ? { revokedKey: s.revokedKey } : {}),
     });
     let backend: WorkerBackend | null = null;
     if (s.resultBackendUrl !== null) {
@@ -331,7 +373,7 @@ export class Worker extends EventEmitter {
       { event: 'worker.draining', running: custody.running, held: custody.held, cold: this.cold },
       'Shutting down',
     );
-    const restoreStopped = p.restore.stop();
+    const restoreStopped = Promise.all([p.restore.stop(), p.upkeep?.stop()]);
     const stopFetching = p.consumer.stop();
     const waiting = p.dispatcher.takeWaiting();
     const handBack = p.handBack.give(waiting.map((j) => j.delivery));
@@ -353,10 +395,16 @@ export class Worker extends EventEmitter {
     const closing = (async () => {
       await stopFetching;
       await restoreStopped;
-      await Promise.all([handBack, p.handBack.give(handedBack.map((j) => j.delivery))]);
+      // Messages on their way to the delayed set that did not get there go back to their queues.
+      const undeferred = (await p.deferral?.close()) ?? [];
+      await Promise.all([
+        handBack,
+        p.handBack.give(handedBack.map((j) => j.delivery)),
+        p.handBack.give(undeferred.map((m) => m.delivery)),
+      ]);
       // Our own pending blocking pop may take back what we just pushed: wait for it and hand that
       // back too (once the pop returns no other is issued), before the broker closes.
-      if (waiting.length + handedBack.length > 0) await p.consumer.idleSettled(IDLE_SETTLE_MS);
+      if (waiting.length + handedBack.length + undeferred.length > 0) await p.consumer.idleSettled(IDLE_SETTLE_MS);
       await p.handBack.settle();
       p.executor.close();
       await p.rejection.settle();

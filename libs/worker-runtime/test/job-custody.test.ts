@@ -5,9 +5,9 @@ import { WorkerError } from '../src/errors.js';
 import { isRunning, type Job, JobCustody, type JobState } from '../src/job-custody.js';
 import type { TaskPlan } from '../src/task-plan.js';
 
-type Op = 'start' | 'ackEarly' | 'finish' | 'handBack' | 'abandon';
-const OPS: Op[] = ['start', 'ackEarly', 'finish', 'handBack', 'abandon'];
-const STATES: JobState[] = ['held', 'running', 'running_acked', 'acked', 'handed_back', 'abandoned'];
+type Op = 'start' | 'ackEarly' | 'finish' | 'handBack' | 'abandon' | 'defer';
+const OPS: Op[] = ['start', 'ackEarly', 'finish', 'handBack', 'abandon', 'defer'];
+const STATES: JobState[] = ['held', 'running', 'running_acked', 'acked', 'handed_back', 'abandoned', 'deferred'];
 
 const DOC = { status: 'SUCCESS', task_id: 'id-1' } as ResultDocument;
 
@@ -38,6 +38,7 @@ const PATH: Record<JobState, Op[]> = {
   acked: ['start', 'finish'],
   handed_back: ['handBack'],
   abandoned: ['start', 'ackEarly', 'abandon'],
+  deferred: ['defer'],
 };
 
 interface Counts {
@@ -52,12 +53,15 @@ const COUNTS: Record<JobState, Counts> = {
   acked: { held: 0, running: 0, finished: 1 },
   handed_back: { held: 0, running: 0, finished: 0 },
   abandoned: { held: 0, running: 0, finished: 0 },
+  deferred: { held: 0, running: 0, finished: 0 },
 };
 
 /** Every legal (state, report) pair: the state after it and what it queues on the ack sink. */
 const LEGAL: { from: JobState; op: Op; to: JobState; queued: [ResultDocument | null, string | null][] }[] = [
   { from: 'held', op: 'start', to: 'running', queued: [] },
   { from: 'held', op: 'handBack', to: 'handed_back', queued: [] },
+  // The eta lies beyond the horizon: the deferral moves it to the delayed set (and acks it there).
+  { from: 'held', op: 'defer', to: 'deferred', queued: [] },
   { from: 'running', op: 'ackEarly', to: 'running_acked', queued: [[null, 'tag-1']] },
   { from: 'running', op: 'finish', to: 'acked', queued: [[DOC, 'tag-1']] },
   { from: 'running', op: 'handBack', to: 'handed_back', queued: [] },

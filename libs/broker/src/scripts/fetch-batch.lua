@@ -14,7 +14,8 @@
   ARGV[4]      n, the number of queues
   ARGV[5..]    per queue q, the tail of its unacked value: ', "", "<queue>"]'
 
-  Returns a flat array: raw, delivery_tag, queue index (1-based in ARGV order), repeated.
+  Returns a flat array: raw, delivery_tag, key index k, repeated; k - 1 = s * n + (q - 1) for step s
+  of queue q (1-based in ARGV order).
   Inside one priority step the queues are served round-robin; a lower step is emptied first.
   deliveryTagOf comes from delivery-tag.lua, which load-scripts.ts prepends.
 ]]
@@ -30,7 +31,7 @@ local zargs = {}
 local hargs = {}
 local oargs = {}
 
-local function record(raw, q)
+local function record(raw, q, s)
   got = got + 1
   local tag = deliveryTagOf(raw, now, got)
   local value
@@ -49,7 +50,7 @@ local function record(raw, q)
   end
   out[#out + 1] = raw
   out[#out + 1] = tag
-  out[#out + 1] = q
+  out[#out + 1] = s * n + q
 end
 
 for s = 0, steps - 1 do
@@ -64,7 +65,7 @@ for s = 0, steps - 1 do
       if want <= 0 then break end
       local items = redis.call('RPOP', KEYS[3 + s * n + q], want)
       if items then
-        for _, raw in ipairs(items) do record(raw, q) end
+        for _, raw in ipairs(items) do record(raw, q, s) end
         if #items == want then still[#still + 1] = q end
       end
     end

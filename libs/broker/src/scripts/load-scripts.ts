@@ -8,21 +8,43 @@ export interface BrokerScripts {
   recordDelivery(numKeys: number, ...keysAndArgs: string[]): Promise<string>;
   ack(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
   requeue(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
-  restoreTags(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
+  restoreTags(numKeys: number, ...keysAndArgs: string[]): Promise<[number, number, number]>;
+  restoreInflight(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
+  markStarted(numKeys: number, ...keysAndArgs: string[]): Promise<number[]>;
+  recordMoved(numKeys: number, ...keysAndArgs: string[]): Promise<string | null>;
+  returnMoved(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
+  renewLease(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
+  releaseOwner(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
+  defer(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
+  promoteDue(numKeys: number, ...keysAndArgs: string[]): Promise<(string | number)[]>;
+  takeLimited(numKeys: number, ...keysAndArgs: string[]): Promise<string[]>;
   deadLetter(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
+  deadLetterRequeue(numKeys: number, ...keysAndArgs: string[]): Promise<[number, number, number, string]>;
   releaseMutex(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
 }
 
 /** Lua has no includes: scripts that record deliveries get this chunk prepended. */
 const DELIVERY_TAG_HELPERS = 'delivery-tag.lua';
+/** ... and scripts that put back what a dead consumer held get this one. */
+const REDELIVERY_HELPERS = 'redelivery.lua';
 
 const FILES: Record<keyof BrokerScripts, string | string[]> = {
   fetchBatch: [DELIVERY_TAG_HELPERS, 'fetch-batch.lua'],
   recordDelivery: [DELIVERY_TAG_HELPERS, 'record-delivery.lua'],
   ack: 'ack.lua',
   requeue: 'requeue.lua',
-  restoreTags: 'restore-tags.lua',
+  restoreTags: [REDELIVERY_HELPERS, 'restore-tags.lua'],
+  restoreInflight: 'restore-inflight.lua',
+  markStarted: 'mark-started.lua',
+  recordMoved: [DELIVERY_TAG_HELPERS, 'record-moved.lua'],
+  returnMoved: 'return-moved.lua',
+  renewLease: 'renew-lease.lua',
+  releaseOwner: 'release-owner.lua',
+  defer: 'defer.lua',
+  promoteDue: 'promote-due.lua',
+  takeLimited: [DELIVERY_TAG_HELPERS, 'take-limited.lua'],
   deadLetter: 'dead-letter.lua',
+  deadLetterRequeue: 'dead-letter-requeue.lua',
   releaseMutex: 'release-mutex.lua',
 };
 

@@ -6,7 +6,8 @@
   KEYS[1]        'unacked' hash
   KEYS[2]        'unacked_index' zset
   KEYS[3]        owner hash 'celeriac.held.<ownerId>' (used when ARGV[1] == '1')
-  KEYS[3 + i]    queue list of entry i
+  KEYS[4]        started set 'celeriac.started.<ownerId>' (used when ARGV[1] == '1')
+  KEYS[4 + i]    queue list of entry i
 
   ARGV[1]        '1' to also remove the tags from the owner hash, '0' not to
   ARGV[2i]       delivery tag of entry i
@@ -15,14 +16,17 @@
   Returns the number of entries pushed back.
 ]]
 local pushed = 0
-local count = #KEYS - 3
+local count = #KEYS - 4
 for i = 1, count do
   local tag = ARGV[2 * i]
   if redis.call('HDEL', KEYS[1], tag) == 1 then
-    redis.call('RPUSH', KEYS[3 + i], ARGV[2 * i + 1])
+    redis.call('RPUSH', KEYS[4 + i], ARGV[2 * i + 1])
     pushed = pushed + 1
   end
   redis.call('ZREM', KEYS[2], tag)
-  if ARGV[1] == '1' then redis.call('HDEL', KEYS[3], tag) end
+  if ARGV[1] == '1' then
+    redis.call('HDEL', KEYS[3], tag)
+    redis.call('SREM', KEYS[4], tag)
+  end
 end
 return pushed
