@@ -5,6 +5,7 @@ import * as broker from '@celeriac/broker';
 import * as client from '@celeriac/client';
 import * as configCenter from '@celeriac/config-center';
 import * as configSchema from '@celeriac/config-schema';
+import * as controlPlane from '@celeriac/control-plane';
 import * as protocol from '@celeriac/protocol';
 import * as resultBackend from '@celeriac/result-backend';
 import * as workerApp from '@celeriac/worker-app';
@@ -23,6 +24,7 @@ const PACKAGES: { name: string; prefix: string; exports: Record<string, unknown>
   { name: '@celeriac/config-schema', prefix: 'CONFIG_', exports: configSchema },
   { name: '@celeriac/broker', prefix: 'BROKER_', exports: broker },
   { name: '@celeriac/result-backend', prefix: 'RESULT_', exports: resultBackend },
+  { name: '@celeriac/control-plane', prefix: 'CONTROL_', exports: controlPlane },
   { name: '@celeriac/client', prefix: 'CLIENT_', exports: client },
   { name: '@celeriac/worker-runtime', prefix: 'WORKER_', exports: workerRuntime },
   { name: '@celeriac/config-center', prefix: 'CENTER_', exports: configCenter },
