@@ -6,6 +6,10 @@
 //                              [--celeriac-n 40000] [--celeriac-c 100] [--systems a,b,...] [--json out.json]
 //                              [--baseline <checkout of another commit, built>]
 //
+// `celeriac-countdown10` is celeriac with 10 % of the drained tasks carrying a 1 s countdown
+// (published at the release, so the worker holds them, or defers them, during the drain): its drain
+// lasts 1 s at least, so compare its worker CPU per task and RSS with celeriac's, not its rate.
+//
 // With --baseline, the system `celeriac-baseline` (added to the list) runs that checkout's worker
 // and client in the same rounds, so a change is measured against its parent on the same machine
 // at the same time.
@@ -37,7 +41,7 @@ function parseArgs(argv) {
     'bullmq-n': 10_000,
     'celeriac-n': 40_000,
     'celeriac-c': 100,
-    systems: 'celeriac,celery-solo,celery-prefork2,bullmq-c1,bullmq-c50',
+    systems: 'celeriac,celeriac-countdown10,celery-solo,celery-prefork2,bullmq-c1,bullmq-c50',
     json: '',
     baseline: '',
   };
@@ -154,6 +158,15 @@ async function main() {
         concurrency: options['celeriac-c'],
         n: options['celeriac-n'],
       }),
+    'celeriac-countdown10': () =>
+      celeriacSystem({
+        name: `celeriac-countdown10-c${options['celeriac-c']}`,
+        redis,
+        concurrency: options['celeriac-c'],
+        n: options['celeriac-n'],
+        countdownShare: 0.1,
+        countdownSec: 1,
+      }),
     'celeriac-baseline': () =>
       celeriacSystem({
         name: `celeriac-baseline-c${options['celeriac-c']}`,
@@ -170,7 +183,7 @@ async function main() {
   const systems = [];
   for (const key of wanted) {
     if (!factories[key]) throw new Error(`unknown system ${key}; known: ${Object.keys(factories).join(', ')}`);
-    if (key === 'celeriac' && !celeriacBuilt()) {
+    if ((key === 'celeriac' || key === 'celeriac-countdown10') && !celeriacBuilt()) {
       console.error('celeriac is not built (run `npm run build`); measuring the anchors only');
       continue;
     }
@@ -216,7 +229,10 @@ async function main() {
       ['system', 'tasks', ...COLUMNS.map(([, label]) => label)],
     ),
   );
-  const base = names.find((name) => name.startsWith('celeriac') && !name.startsWith('celeriac-baseline'));
+  const base = names.find(
+    (name) =>
+      name.startsWith('celeriac') && !name.startsWith('celeriac-baseline') && !name.startsWith('celeriac-countdown'),
+  );
   if (base) {
     console.log(`\nRatios: each system's figure divided by ${base}'s (drain 0.03 = 3 % of celeriac's rate)\n`);
     console.log(

@@ -18,11 +18,22 @@ export function celeriacBuilt(root = THIS_CHECKOUT) {
 
 /**
  * Celeriac with one worker process running `concurrency` tasks at a time; `n` tasks per drain.
+ * With `countdownShare` (e.g. 0.1), that share of the drained tasks carries a `countdownSec`
+ * countdown: they are published at the release (so the countdown runs during the drain, not
+ * while the worker starts) and the drain ends when they too are done, `countdownSec` later at least.
  * `root` is the checkout whose build runs (this one unless told): another commit's checkout,
  * built, measures before against after in one interleaved run. Worker, tasks and client all
  * come from that checkout.
  */
-export function celeriacSystem({ name, redis, concurrency, n, root = THIS_CHECKOUT }) {
+export function celeriacSystem({
+  name,
+  redis,
+  concurrency,
+  n,
+  root = THIS_CHECKOUT,
+  countdownShare = 0,
+  countdownSec = 1,
+}) {
   const CLI = path.join(root, 'apps', 'cli', 'bin', 'celeriac.js');
   const TASKS = path.join(root, 'bench', 'runtime', 'celeriac-tasks.mjs');
   process.env.BENCH_BROKER_URL = redis.url(0);
@@ -32,6 +43,7 @@ export function celeriacSystem({ name, redis, concurrency, n, root = THIS_CHECKO
     tasks ??= await import(TASKS);
     return tasks;
   };
+  const countdownN = Math.round(n * countdownShare);
   const readyFile = path.join(tmpdir(), `celeriac-bench-ready-${process.pid}.json`);
   return {
     name,
@@ -57,6 +69,11 @@ export function celeriacSystem({ name, redis, concurrency, n, root = THIS_CHECKO
         await noop.applyMany(Array.from({ length: Math.min(10_000, n - i) }, () => []));
       }
       const batch = n / ((performance.now() - start) / 1000);
+      if (countdownN > 0) {
+        // The drained set: the plain tasks now, the countdown ones at the release.
+        await commands.broker.flushdb();
+        await noop.applyMany(Array.from({ length: n - countdownN }, () => []));
+      }
       return { loop, pipelined, batch };
     },
     async hold(commands) {
@@ -64,6 +81,13 @@ export function celeriacSystem({ name, redis, concurrency, n, root = THIS_CHECKO
     },
     async release(commands) {
       await commands.broker.rename('bench.hold', 'bench');
+      if (countdownN > 0) {
+        const { noop } = await load();
+        await noop.applyMany(
+          Array.from({ length: countdownN }, () => []),
+          { countdown: countdownSec },
+        );
+      }
     },
     spawnWorker() {
       rmSync(readyFile, { force: true });

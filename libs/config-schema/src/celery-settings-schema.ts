@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { CELERIAC_SETTING_CHECKS, type CeleriacDeliverySettings } from './celeriac-settings.js';
 import { checkCeleryUrl } from './celery-urls.js';
 import {
   type AddIssue,
@@ -212,6 +213,7 @@ export const CELERY_SETTING_CHECKS: Record<string, Check> = {
   enable_utc: checkBoolean,
   imports: checkStringArray(checkString, { nonEmpty: false }),
   include: checkStringArray(checkString, { nonEmpty: false }),
+  ...CELERIAC_SETTING_CHECKS,
 };
 
 /** Route options for one task. */
@@ -229,8 +231,8 @@ export type TaskRoutes =
 /** Per-task options such as rate_limit, keyed by task name or "*". */
 export type TaskAnnotations = Record<string, Record<string, unknown>> | Record<string, Record<string, unknown>>[];
 
-/** Celery settings with lowercase names; known keys typed, any other key kept. */
-export interface CelerySettings {
+/** Celery settings with lowercase names (and Celeriac's own `celeriac_*`); known keys typed, any other key kept. */
+export interface CelerySettings extends CeleriacDeliverySettings {
   broker_url?: string;
   result_backend?: string;
   task_serializer?: SerializerName;

@@ -1,3 +1,4 @@
+import { isCeleriacSetting } from './celeriac-settings.js';
 import type { CelerySettings } from './celery-settings-schema.js';
 import { canonicalJson } from './content-hash.js';
 import type { EffectiveConfig } from './effective-config-schema.js';
@@ -92,7 +93,8 @@ function templateConfigChanges(program: Program, before: EffectiveConfig, after:
 }
 
 /**
- * The Celery settings that matter to one program: every setting for a Python Celery worker, the
+ * The Celery settings that matter to one program: every setting but Celeriac's own `celeriac_*`
+ * for a Python Celery worker, the
  * settings Celeriac workers read for a celeriac-worker, and the settings its template refers to for a
  * command. A change outside this set never restarts the program.
  */
@@ -105,7 +107,7 @@ export function celerySettingsForProgram(
   for (const [key, value] of Object.entries(celery)) {
     if (value === undefined) continue;
     const relevant =
-      program.kind === 'celery-worker' ||
+      (program.kind === 'celery-worker' && !isCeleriacSetting(key)) ||
       (program.kind === 'celeriac-worker' &&
         (CELERIAC_WORKER_SETTINGS.has(key) || CELERIAC_WORKER_PREFIXES.some((prefix) => key.startsWith(prefix)))) ||
       (program.kind === 'command' && (templateKeys === 'all' || templateKeys.has(key)));
@@ -174,6 +176,14 @@ function describeEnv(before: Record<string, string> | undefined, after: Record<s
   return `env changed (${names.join(', ')})`;
 }
 
+/** `celeriac_*` changes a Python celery-worker does not read: said, not silent, and no restart. */
+function ignoredCeleriacChanges(before: CelerySettings, after: CelerySettings): string[] {
+  const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].filter(isCeleriacSetting).sort();
+  return keys
+    .filter((key) => !same(before[key], after[key]))
+    .map((key) => `${describe(key, before[key], after[key])}; celery-worker (Python) ignores it, no restart`);
+}
+
 function classifyProgram(name: string, before: EffectiveConfig, after: EffectiveConfig): ProgramChange {
   const old = before.programs[name] as Program;
   const now = after.programs[name] as Program;
@@ -195,6 +205,7 @@ function classifyProgram(name: string, before: EffectiveConfig, after: Effective
   const live = LIVE_FIELDS.filter((field) => !same(old[field], now[field])).map(
     (field) => `${describe(field, old[field], now[field])}; applies at the next stop or start, no restart`,
   );
+  if (now.kind === 'celery-worker') live.push(...ignoredCeleriacChanges(before.celery, after.celery));
   return { action: 'none', reasons: live };
 }
 

@@ -57,6 +57,13 @@ export {
   tokenRequestSchema,
   type ValidationIssueBody,
 } from './api-schemas.js';
+export {
+  CELERIAC_SETTING_CHECKS,
+  CELERIAC_SETTING_NAMES,
+  type CeleriacDeliverySettings,
+  celeriacOnlyWarnings,
+  isCeleriacSetting,
+} from './celeriac-settings.js';
 export { CELERY_SETTING_NAMES, OLD_CELERY_SETTING_NAMES } from './celery-setting-names.js';
 export {
   acceptedSerializers,

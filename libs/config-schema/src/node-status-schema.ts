@@ -21,6 +21,23 @@ export type LastExit = z.infer<typeof lastExitSchema>;
 /** Longest heartbeat period an agent may announce (one day). */
 export const MAX_HEARTBEAT_MS = 86_400_000;
 
+/**
+ * One worker process as the agent's `inspect ping` sees it (celeriac and celery workers): whether
+ * it answered the last probes, and how many tasks it runs and holds when it did.
+ */
+export const workerHealthSchema = z.object({
+  /** False once the worker missed two probes in a row (a busy or hung event loop, a lost broker). */
+  responding: z.boolean(),
+  /** `inspect active` count at the last answer. */
+  active: z.number().int().min(0).optional(),
+  /** `inspect reserved` count (prefetched, rate-limited) at the last answer. */
+  reserved: z.number().int().min(0).optional(),
+  /** When it last answered a ping (ISO 8601), null when it never did. */
+  last_reply_at: z.string().nullable().optional(),
+});
+
+export type WorkerHealth = z.infer<typeof workerHealthSchema>;
+
 /** One program in a status report. */
 export const programStatusSchema = z.object({
   kind: z.enum(PROGRAM_KINDS),
@@ -29,6 +46,10 @@ export const programStatusSchema = z.object({
   restarts: z.number().int().min(0),
   config_hash: z.string(),
   last_exit: lastExitSchema.nullable(),
+  /** Per worker node name (`-n`): the agent's pidbox probe; absent for commands and older agents. */
+  workers: z.record(z.string(), workerHealthSchema).optional(),
+  /** False when a worker of the program stopped answering `inspect ping`; absent when not probed. */
+  responding: z.boolean().optional(),
 });
 
 /** POST /v1/nodes/<node>/status body: what the agent applied and how its programs are doing. */

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { CELERIAC_SETTING_NAMES, celeriacOnlyWarnings, isCeleriacSetting } from './celeriac-settings.js';
 import { CELERY_SETTING_NAMES, OLD_CELERY_SETTING_NAMES } from './celery-setting-names.js';
 import { type EffectiveConfig, effectiveConfigSchema } from './effective-config-schema.js';
 import { findTooDeep, MAX_DOCUMENT_DEPTH } from './json-walk.js';
@@ -60,10 +61,10 @@ function editDistance(a: string, b: string): number {
 }
 
 /** The known setting closest to `name`, when it is close enough to be a likely typo. */
-function closestSetting(name: string): string | undefined {
+function closestSetting(name: string, names: Iterable<string>): string | undefined {
   let best: string | undefined;
   let bestDistance = Math.max(2, Math.floor(name.length / 5)) + 1;
-  for (const known of CELERY_SETTING_NAMES) {
+  for (const known of names) {
     const distance = editDistance(name.toLowerCase(), known);
     if (distance < bestDistance) {
       best = known;
@@ -73,18 +74,29 @@ function closestSetting(name: string): string | undefined {
   return best;
 }
 
-/** Old and new name given together, and settings Celery does not know (likely typos). */
+/**
+ * Old and new name given together, settings Celery does not know (likely typos), `celeriac_*`
+ * settings close to a known one, and Celeriac-only settings next to a Python celery-worker program.
+ */
 function celeryWarnings(doc: unknown): string[] {
   if (!isPlainObject(doc) || !isPlainObject(doc.celery)) return [];
   const { settings, warnings } = normalizeCelerySettingsWithWarnings(doc.celery);
   const out = warnings.map((warning) => `celery: ${warning}`);
   for (const key of Object.keys(settings)) {
-    if (CELERY_SETTING_NAMES.has(key) || key.startsWith('celeriac_')) continue;
-    const hint = closestSetting(key);
+    if (CELERY_SETTING_NAMES.has(key) || CELERIAC_SETTING_NAMES.has(key)) continue;
+    if (isCeleriacSetting(key)) {
+      // Other celeriac_* names stay reserved for Celeriac; warn only about a likely typo.
+      const hint = closestSetting(key, CELERIAC_SETTING_NAMES);
+      if (hint)
+        out.push(`celery.${key} is not a Celeriac setting; it is kept, but no worker reads it (did you mean ${hint}?)`);
+      continue;
+    }
+    const hint = closestSetting(key, CELERY_SETTING_NAMES);
     out.push(
       `celery.${key} is not a Celery setting; it is kept, but no worker reads it${hint ? ` (did you mean ${hint}?)` : ''}`,
     );
   }
+  out.push(...celeriacOnlyWarnings(doc, settings));
   return out;
 }
 

@@ -1,4 +1,6 @@
+import type { Serializer } from '@celeriac/protocol';
 import { WorkerError } from './errors.js';
+import { resultSerializerSetting } from './result-document.js';
 
 /** The Celery settings the worker reads, resolved once at start. */
 export interface WorkerSettings {
@@ -14,6 +16,11 @@ export interface WorkerSettings {
   prefetchMultiplier: number;
   visibilityTimeoutMs: number;
   resultExpiresSec: number;
+  /**
+   * `result_serializer`: `json` (default) or `msgpack`, the format results are stored in; anything
+   * else is `WORKER_BAD_SETTING` here, before the worker connects.
+   */
+  resultSerializer: Serializer;
   annotations: Record<string, Record<string, unknown>>;
   /** `celeriac_eta_horizon` (s): an eta further away goes to the broker's delayed set. */
   etaHorizonMs: number;
@@ -88,6 +95,19 @@ function positiveNumberOrNull(settings: Record<string, unknown>, name: string): 
   return value === 0 ? null : value;
 }
 
+/** `celeriac_revoked_key`: unset is the control plane's set; `''` or null none; anything but a string refused. */
+function revokedKeySetting(value: unknown): string | null {
+  if (value === undefined) return DEFAULT_REVOKED_KEY;
+  if (value === null || value === '') return null;
+  if (typeof value !== 'string') {
+    throw new WorkerError(
+      'WORKER_BAD_SETTING',
+      `Setting celeriac_revoked_key must be a Redis key name, "" or null, got ${JSON.stringify(value)}.`,
+    );
+  }
+  return value;
+}
+
 /** Reads Celery settings (lowercase names, as `app.conf.settings` holds them) for the worker. */
 export function readWorkerSettings(settings: Record<string, unknown>): WorkerSettings {
   const brokerUrl = settings.broker_url;
@@ -122,6 +142,7 @@ export function readWorkerSettings(settings: Record<string, unknown>): WorkerSet
     prefetchMultiplier: typeof multiplier === 'number' && multiplier >= 1 ? Math.floor(multiplier) : 4,
     visibilityTimeoutMs,
     resultExpiresSec: typeof expires === 'number' && expires > 0 ? expires : DEFAULT_RESULT_EXPIRES_SEC,
+    resultSerializer: resultSerializerSetting(settings),
     annotations:
       annotations !== null && typeof annotations === 'object' && !Array.isArray(annotations)
         ? (annotations as Record<string, Record<string, unknown>>)
@@ -151,11 +172,6 @@ export function readWorkerSettings(settings: Record<string, unknown>): WorkerSet
       DELIVERY_DEFAULTS.deadLetterMaxRawBytes,
       { integer: true },
     ),
-    revokedKey:
-      revokedKey === undefined
-        ? DEFAULT_REVOKED_KEY
-        : typeof revokedKey === 'string' && revokedKey !== ''
-          ? revokedKey
-          : null,
+    revokedKey: revokedKeySetting(revokedKey),
   };
 }
