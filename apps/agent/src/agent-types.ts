@@ -27,6 +27,8 @@ export interface AgentOptions {
   crashBackoff?: CrashBackoffOptions;
   /** Debounce of the config file watcher. */
   watchDebounceMs?: number;
+  /** How often the workers are probed with `inspect ping` (their `responding` status); default 5 s. */
+  workerProbeMs?: number;
 }
 
 /**

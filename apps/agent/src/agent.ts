@@ -26,6 +26,7 @@ import { ProgramSupervisor } from './program-supervisor.js';
 import type { ReplicaExit } from './replica.js';
 import { StateLog } from './state-log.js';
 import { StatusReporter } from './status-reporter.js';
+import { WorkerProbe } from './worker-probe.js';
 
 /**
  * The supervisor of one node: long-polls the center for the node's effective config, validates
@@ -47,6 +48,8 @@ export class Agent {
   private readonly poller: ConfigPoller;
   private readonly supervisor: ProgramSupervisor;
   private readonly metrics: MetricsServer | undefined;
+  /** `inspect ping` of the workers: their `responding` state in the program statuses. */
+  private readonly probe: WorkerProbe;
   private readonly launchContext: LaunchContext;
   private chain: Promise<void> = Promise.resolve();
   private appliedRevision: number | null = null;
@@ -106,6 +109,12 @@ export class Agent {
       onChange: () => this.reporter.notify(),
       onExit: (exit) => this.onReplicaExit(exit),
     });
+    this.probe = new WorkerProbe({
+      logger: this.logger,
+      targets: () => this.supervisor.probeTargets(),
+      onChange: () => this.reporter.notify(),
+      ...(options.workerProbeMs !== undefined ? { intervalMs: options.workerProbeMs } : {}),
+    });
     if (options.metricsListen) this.metrics = new MetricsServer(options.metricsListen, () => this.metricsSnapshot());
   }
 
@@ -159,6 +168,7 @@ export class Agent {
       this.centerReachable ? 'first config handled' : 'the center is unreachable; running the config in force',
     );
     this.reporter.start();
+    this.probe.start();
     this.poller.start(first?.revision ?? this.appliedRevision ?? null);
   }
 
@@ -181,7 +191,7 @@ export class Agent {
       applied_revision: this.appliedRevision,
       apply_result: this.applyResult,
       drift: this.supervisor.drift,
-      programs: this.supervisor.statuses(),
+      programs: this.probe.annotate(this.supervisor.statuses()),
       agent: { pid: process.pid, started_at: this.startedAt, version: agentVersion() },
       heartbeat_ms: this.reporter.heartbeatMs,
     };
@@ -259,6 +269,7 @@ export class Agent {
     this.setState('stopping', 'close() called');
     this.reporter.notify();
     await this.poller.close();
+    await this.probe.close();
     await this.watcher.close();
     await Promise.all([this.supervisor.closeAll(), this.leftoversStopped]);
     await this.chain;

@@ -16,6 +16,7 @@ import { Program, type ProgramOutcome, type ReplicaExit } from './program.js';
 import { programDir } from './program-dir.js';
 import type { RenderedConfig } from './program-launch.js';
 import type { PreparedProgram } from './program-spec.js';
+import type { ProbeTarget } from './worker-probe.js';
 
 /** A program that failed to apply, with its error (stable code) and message. */
 export interface ProgramFailure {
@@ -123,6 +124,22 @@ export class ProgramSupervisor {
     const statuses: Record<string, ProgramStatus> = {};
     for (const [name, entry] of this.programs) statuses[name] = entry.program.status();
     return statuses;
+  }
+
+  /** The worker processes serving now (ready celeriac and celery workers), for the pidbox probe. */
+  probeTargets(): ProbeTarget[] {
+    const targets: ProbeTarget[] = [];
+    for (const [program, entry] of this.programs) {
+      const spec = entry.program.currentSpec;
+      const kind = spec.definition.kind;
+      if (kind !== 'celeriac-worker' && kind !== 'celery-worker') continue;
+      for (const replica of entry.program.serving()) {
+        const brokerUrl = replica.brokerUrl ?? spec.brokerUrl;
+        const name = replica.launch.workerName;
+        if (replica.state === 'running' && name && brokerUrl) targets.push({ program, name, brokerUrl });
+      }
+    }
+    return targets;
   }
 
   /** Stops every program gracefully. */

@@ -45,9 +45,8 @@ interface Slot {
 }
 
 /**
- * One supervised program: N replica slots, each with a process in its own process group.
- * Starts, scales, restarts (rolling: new process ready before the old one is stopped) and stops
- * them, and restarts crashed ones with backoff until FATAL.
+ * One supervised program: N replica slots, each with a process in its own process group. Starts,
+ * scales, restarts (rolling: new process ready before the old one is stopped) and stops them.
  *
  * States (`state`, the worst of the slots; every change logged as `program.state`):
  * `starting` (a process is not ready yet), `running`, `backoff` (a crashed replica waits for its
@@ -95,14 +94,15 @@ export class Program {
     return 'stopped';
   }
 
-  /** Pids of the replicas that currently serve the program (not the ones being drained). */
+  /** The live replicas that currently serve the program (not the ones being drained), by slot. */
+  serving(): Replica[] {
+    const keys = [...this.slots.keys()].sort((a, b) => a - b);
+    return keys.map((i) => this.slots.get(i)?.current).filter((r): r is Replica => r !== undefined && !r.hasExited());
+  }
+
+  /** Pids of the replicas that currently serve the program. */
   pids(): number[] {
-    const pids: number[] = [];
-    for (const index of [...this.slots.keys()].sort((a, b) => a - b)) {
-      const replica = this.slots.get(index)?.current;
-      if (replica && !replica.hasExited()) pids.push(replica.pid);
-    }
-    return pids;
+    return this.serving().map((replica) => replica.pid);
   }
 
   /** Starts every replica and waits until each is ready (or its ready timeout passed). */

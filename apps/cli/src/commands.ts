@@ -24,6 +24,18 @@ export const COMMANDS: Record<string, CommandEntry> = {
     load: () => import('./commands/config.js'),
   },
   nodes: { summary: 'show every node and its state', load: () => import('./commands/nodes.js') },
+  inspect: {
+    summary: 'ask the workers (celery inspect): ping, active, reserved, stats, counts...',
+    load: () => import('./commands/inspect.js'),
+  },
+  control: {
+    summary: 'steer the workers (celery control): rate_limit, revoke, add_consumer, shutdown...',
+    load: () => import('./commands/control.js'),
+  },
+  'dead-letter': {
+    summary: 'look at and replay dead-lettered messages: list, show <n>, requeue <n|--all>, purge',
+    load: () => import('./commands/dead-letter.js'),
+  },
   up: {
     summary: 'start a whole local fleet: redis, center, agent and a demo worker',
     load: () => import('./commands/up.js'),
@@ -32,6 +44,7 @@ export const COMMANDS: Record<string, CommandEntry> = {
 
 /** The top-level help text. */
 export function usage(): string {
-  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`);
+  const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)} ${c.summary}`);
   return `Usage: celeriac <command> [options]\n\nCommands:\n${lines.join('\n')}\n\nRun "celeriac <command> --help" for the options of a command.\n`;
 }

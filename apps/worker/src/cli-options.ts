@@ -12,6 +12,8 @@ export interface WorkerCliOptions {
   readyFile: string | null;
   prefetchMultiplier: number | null;
   drainTimeoutMs: number;
+  /** `-E`: send task events (as `worker_send_task_events`). */
+  taskEvents: boolean;
   help: boolean;
 }
 
@@ -27,6 +29,7 @@ export const WORKER_USAGE = `Usage: celeriac worker -A <module> [options]
       --ready-file <path>       written atomically once consuming (also env CELERIAC_READY_FILE)
       --prefetch-multiplier <n> prefetch limit = concurrency × n (default: worker_prefetch_multiplier)
       --drain-timeout <s>       warm shutdown waits this long for running tasks (default: 30)
+  -E, --task-events             send task events (celery events, monitors; as worker_send_task_events)
   -h, --help                    show this help
 `;
 
@@ -58,6 +61,7 @@ export function parseWorkerArgs(argv: string[], env: NodeJS.ProcessEnv = process
         'ready-file': { type: 'string' },
         'prefetch-multiplier': { type: 'string' },
         'drain-timeout': { type: 'string' },
+        'task-events': { type: 'boolean', short: 'E' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -95,6 +99,7 @@ export function parseWorkerArgs(argv: string[], env: NodeJS.ProcessEnv = process
     readyFile: (values['ready-file'] as string | undefined) || env.CELERIAC_READY_FILE || null,
     prefetchMultiplier: positiveInt('--prefetch-multiplier', values['prefetch-multiplier'] as string | undefined),
     drainTimeoutMs: drainSec * 1000,
+    taskEvents: values['task-events'] === true,
     help,
   };
 }

@@ -72,6 +72,7 @@ export async function runWorkerCli(argv: string[]): Promise<number> {
       logger,
       drainTimeoutMs: options.drainTimeoutMs,
       watchdog: true,
+      taskEvents: options.taskEvents,
     });
     const running = worker;
     const stopped = new Promise<void>((resolve) => {

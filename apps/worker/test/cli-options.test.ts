@@ -33,6 +33,12 @@ describe('parseWorkerArgs', () => {
     });
   });
 
+  it('-E / --task-events turns task events on (off by default)', () => {
+    expect(parseWorkerArgs(['-A', 'a.js'], {}).taskEvents).toBe(false);
+    expect(parseWorkerArgs(['-A', 'a.js', '-E'], {}).taskEvents).toBe(true);
+    expect(parseWorkerArgs(['-A', 'a.js', '--task-events'], {}).taskEvents).toBe(true);
+  });
+
   it('takes the ready file from the flag, else CELERIAC_READY_FILE (empty means none)', () => {
     expect(
       parseWorkerArgs(['-A', 'a.js', '--ready-file', '/r.json'], { CELERIAC_READY_FILE: '/env.json' }).readyFile,

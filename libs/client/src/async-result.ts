@@ -1,5 +1,5 @@
 import { exceptionFromResult, READY_STATES, type ResultDocument, type TaskState } from '@celeriac/protocol';
-import { TaskRevokedError, TimeoutError } from './errors.js';
+import { ConfigError, TaskRevokedError, TimeoutError } from './errors.js';
 
 /** The slice of the result backend an `AsyncResult` reads. */
 export interface ResultSource {
@@ -10,6 +10,19 @@ export interface ResultSource {
     timeoutMs: number,
     options?: { onUpdate?: (doc: ResultDocument) => void },
   ): Promise<ResultDocument | null>;
+}
+
+/** What `AsyncResult.revoke` calls: the app's control (`app.control.revoke`). */
+export interface Revoker {
+  revoke(taskIds: string | string[], options: { terminate?: boolean; signal?: string }): Promise<unknown>;
+}
+
+/** Options of `AsyncResult.revoke`, as Celery's. */
+export interface RevokeOptions {
+  /** Also abort the task if it is running (its `ctx.signal` fires); REVOKED is stored. */
+  terminate?: boolean;
+  /** Signal name for `terminate` (default `SIGTERM`; reported in `task-revoked`). */
+  signal?: string;
 }
 
 /** Options of `AsyncResult.get`. */
@@ -24,11 +37,25 @@ export interface GetOptions {
 export class AsyncResult {
   readonly id: string;
   private readonly source: () => ResultSource;
+  private readonly revoker: (() => Revoker) | undefined;
   private doc: ResultDocument | null = null;
 
-  constructor(id: string, source: () => ResultSource) {
+  constructor(id: string, source: () => ResultSource, revoker?: () => Revoker) {
     this.id = id;
     this.source = source;
+    this.revoker = revoker;
+  }
+
+  /**
+   * Revokes the task on every node (Celery's `AsyncResult.revoke`): a waiting task is dropped with
+   * a REVOKED result, a later worker drops it too, and with `terminate` a running one is aborted.
+   * Resolves once the revoke is stored and broadcast.
+   */
+  async revoke(options: RevokeOptions = {}): Promise<void> {
+    if (this.revoker === undefined) {
+      throw new ConfigError(`cannot revoke task ${this.id}: this AsyncResult has no app; use app.AsyncResult(id)`);
+    }
+    await this.revoker().revoke(this.id, options);
   }
 
   /** The last known state; `PENDING` until a result document was seen. */

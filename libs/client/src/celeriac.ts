@@ -5,8 +5,9 @@ import { createLogger, type Logger } from '@celeriac/logger';
 import type { OutgoingTask, Signature } from '@celeriac/protocol';
 import type { RedisResultBackend } from '@celeriac/result-backend';
 import { annotationsFor, type TaskAnnotations } from './annotations.js';
+import { AppControl } from './app-control.js';
 import type { ApplyOptions } from './apply-options.js';
-import { AsyncResult, type ResultSource } from './async-result.js';
+import { AsyncResult, type ResultSource, type Revoker } from './async-result.js';
 import { buildOutgoing, NO_TASK_OPTIONS, type OutgoingContext } from './build-outgoing.js';
 import { Chain, planChain } from './chain.js';
 import { CeleriacConf } from './conf.js';
@@ -21,6 +22,7 @@ import {
 } from './errors.js';
 import { CoalescingPublisher, type PublishItem, publishItem } from './publisher.js';
 import { compileRoutes, type Route, resolveRoute, type TaskRoutes } from './router.js';
+import { SentEvents } from './sent-events.js';
 import { Task, type TaskSender } from './task.js';
 import { type TaskFn, type TaskOptions, taskOptionProblems } from './task-options.js';
 
@@ -41,6 +43,8 @@ export class Celeriac implements TaskSender {
   readonly conf: CeleriacConf;
   /** Logger handed to the broker and backend; set it before the first send to take effect. */
   logger: Logger;
+  /** Celery's `app.control`: inspect, ping, rate limits, revoke, shutdown... of the fleet's nodes. */
+  readonly control: AppControl;
 
   private readonly registry = new Map<string, Task>();
   private readonly publisher: CoalescingPublisher;
@@ -49,6 +53,10 @@ export class Celeriac implements TaskSender {
   private readonly origin = `gen${process.pid}@${hostname()}`;
   private readonly resultSource: ResultSource;
   private readonly resultSourceFn: () => ResultSource;
+  private readonly revoker: () => Revoker;
+  /** `task_send_sent_event`: the sender while the setting is on, else null (resolved with the settings). */
+  private sentEvents: SentEvents | null = null;
+  private sentSender: SentEvents | undefined;
   private context: OutgoingContext | undefined;
   private readonly optionsCache = new Map<string, Readonly<TaskOptions>>();
   private closing: Promise<void> | undefined;
@@ -71,6 +79,11 @@ export class Celeriac implements TaskSender {
       waitFor: async (id, timeoutMs, options) => (await this.startedBackend()).waitFor(id, timeoutMs, options),
     };
     this.resultSourceFn = () => this.resultSource;
+    this.control = new AppControl(
+      () => this.conf.settings,
+      () => this.logger,
+    );
+    this.revoker = () => this.control;
   }
 
   /** `open`, `closing` or `closed`. */
@@ -148,7 +161,7 @@ export class Celeriac implements TaskSender {
 
   /** A handle on any task id's result (also ids sent by Python clients). */
   AsyncResult(id: string): AsyncResult {
-    return new AsyncResult(id, this.resultSourceFn);
+    return new AsyncResult(id, this.resultSourceFn, this.revoker);
   }
 
   /** A chain bound to this app: `app.chain(add.s(1, 2), mul.s(10)).applyAsync()`. */
@@ -204,9 +217,10 @@ export class Celeriac implements TaskSender {
     let lastBatch: Promise<void> | undefined;
     for (let i = 0; i < argsList.length; i++) {
       let item: PublishItem;
+      let outgoing: OutgoingTask;
       let id: string;
       try {
-        const outgoing = buildOutgoing(ctx, name, argsList[i]!, {}, options, own);
+        outgoing = buildOutgoing(ctx, name, argsList[i]!, {}, options, own);
         item = publishItem(outgoing);
         id = outgoing.id;
       } catch (error) {
@@ -215,9 +229,10 @@ export class Celeriac implements TaskSender {
         return Promise.all(batches).then(() => Promise.reject(failure));
       }
       const batch = this.publisher.add(item);
+      if (this.sentEvents !== null) this.announce(batch, outgoing);
       if (batch !== lastBatch) batches.push(batch);
       lastBatch = batch;
-      results[i] = new AsyncResult(id, this.resultSourceFn);
+      results[i] = new AsyncResult(id, this.resultSourceFn, this.revoker);
     }
     return Promise.all(batches).then(() => results);
   }
@@ -226,10 +241,23 @@ export class Celeriac implements TaskSender {
   publish(outgoing: OutgoingTask): Promise<void> {
     if (this.closing) return Promise.reject(new ClientClosedError(`publish task ${outgoing.task}`));
     try {
-      return this.publisher.add(publishItem(outgoing));
+      this.outgoingContext();
+      const sent = this.publisher.add(publishItem(outgoing));
+      if (this.sentEvents !== null) this.announce(sent, outgoing);
+      return sent;
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /** `task-sent` once the message is in Redis (`task_send_sent_event`). */
+  private announce(published: Promise<void>, outgoing: OutgoingTask): void {
+    const events = this.sentEvents;
+    if (events !== null)
+      published.then(
+        () => events.sent(outgoing),
+        () => undefined,
+      );
   }
 
   /** The shared broker connection (created on first use). */
@@ -252,7 +280,7 @@ export class Celeriac implements TaskSender {
     this.setState('closing');
     try {
       await this.publisher.drain();
-      await this.connections.close();
+      await Promise.all([this.connections.close(), this.control.close(), this.sentSender?.close()]);
     } finally {
       this.setState('closed');
     }
@@ -275,8 +303,10 @@ export class Celeriac implements TaskSender {
       if (this.closing) throw new ClientClosedError(`send task ${name}`);
       const outgoing = buildOutgoing(this.outgoingContext(), name, args, kwargs, options, own);
       const item = publishItem(outgoing);
-      const result = new AsyncResult(outgoing.id, this.resultSourceFn);
-      return this.publisher.add(item).then(() => result);
+      const result = new AsyncResult(outgoing.id, this.resultSourceFn, this.revoker);
+      const published = this.publisher.add(item);
+      if (this.sentEvents !== null) this.announce(published, outgoing);
+      return published.then(() => result);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -287,10 +317,18 @@ export class Celeriac implements TaskSender {
     return this.connections.startedBackend();
   }
 
+  /** The `task-sent` sender when `task_send_sent_event` is on (kept across settings changes). */
+  private sentEventsFor(settings: Readonly<Record<string, unknown>>): SentEvents | null {
+    if (settings.task_send_sent_event !== true) return null;
+    this.sentSender ??= new SentEvents(String(settings.broker_url), this.origin, this.logger);
+    return this.sentSender;
+  }
+
   /** Settings, compiled routes and identity for `buildOutgoing`; rebuilt after `conf.update`. */
   private outgoingContext(): OutgoingContext {
     if (!this.context) {
       const settings = this.conf.settings;
+      this.sentEvents = this.sentEventsFor(settings);
       this.context = {
         settings,
         routes: compileRoutes(settings.task_routes as TaskRoutes),

@@ -9,8 +9,9 @@ export {
 // A stored result in a serializer result_accept_content does not allow: what get() throws for it.
 export { ResultContentDisallowedError } from '@celeriac/result-backend';
 export { annotationsFor, type TaskAnnotations } from './annotations.js';
+export { AppControl, type ControlRevokeOptions, Inspect, type InspectOptions } from './app-control.js';
 export type { ApplyOptions } from './apply-options.js';
-export { AsyncResult, type GetOptions, type ResultSource } from './async-result.js';
+export { AsyncResult, type GetOptions, type ResultSource, type RevokeOptions, type Revoker } from './async-result.js';
 export { buildOutgoing, NO_TASK_OPTIONS, type OutgoingContext } from './build-outgoing.js';
 export { Celeriac, type CeleriacOptions, type CeleriacState } from './celeriac.js';
 export { Chain, type ChainPlan, type ChainSender, chain, planChain } from './chain.js';

@@ -66,6 +66,7 @@ export class ControlClient {
   private readonly channel: string;
   private chain: Promise<unknown> = Promise.resolve();
   private closed = false;
+  private aborted = false;
   private readonly revokes: RevokedSet | undefined;
 
   constructor(private readonly options: ControlClientOptions) {
@@ -151,6 +152,16 @@ export class ControlClient {
     );
   }
 
+  /**
+   * Stops collecting now: a broadcast under way resolves with the replies it has (a worker that
+   * stops during its start-up mingle does not wait out the mingle's second). Later broadcasts
+   * collect nothing. For shutdown; `close()` still closes the connections.
+   */
+  abort(): void {
+    this.aborted = true;
+    this.blocking?.disconnect(false);
+  }
+
   /** Closes its connections; pending broadcasts finish first. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -211,8 +222,14 @@ export class ControlClient {
     const deadline = Date.now() + timeoutMs;
     while (limit === undefined || replies.length < limit) {
       const remainingMs = deadline - Date.now();
-      if (remainingMs <= 0) break;
-      const popped = await this.blocking.brpop(...lists, Math.max(0.01, remainingMs / 1000));
+      if (remainingMs <= 0 || this.aborted) break;
+      let popped: [string, string] | null;
+      try {
+        popped = await this.blocking.brpop(...lists, Math.max(0.01, remainingMs / 1000));
+      } catch (err) {
+        if (this.aborted) break;
+        throw err;
+      }
       if (popped === null) break;
       const decoded = decodeEnvelope(popped[1]);
       if (!decoded.ok) {

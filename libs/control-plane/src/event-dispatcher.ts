@@ -32,12 +32,34 @@ export interface EventDispatcherOptions {
 }
 
 const WARN_INTERVAL_MS = 5_000;
+/** Full batches held for the flush timer at most. */
+const MAX_SEALED = 20;
+
+/** Characters JSON must escape (and lone surrogates): a string without them is written as is. */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** JSON of one task-event field value, without JSON.stringify for the usual strings and numbers. */
+function fieldJson(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return NEEDS_ESCAPE.test(value) ? JSON.stringify(value) : `"${value}"`;
+    case 'number':
+      return Number.isFinite(value) ? String(value) : 'null';
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'undefined':
+      return 'null';
+    default:
+      return value === null ? 'null' : JSON.stringify(value);
+  }
+}
 
 /**
  * Publishes Celery events on the `celeryev` exchange exactly as kombu's Redis transport does: a
  * PUBLISH of a kombu envelope on `/<db>.celeryev/<routing key>`. Worker events go out at once;
- * task events are buffered and flushed as `task.multi` lists, every `batchSize` events or
- * `flushIntervalMs` after the first, all pending batches in one pipeline (one round trip).
+ * task events are appended to `task.multi` lists of `batchSize`, and every list goes out
+ * `flushIntervalMs` after the first event (or at once when 20 lists are full), all in one
+ * pipeline (one round trip).
  */
 export class EventDispatcher {
   readonly clock: LamportClock;
@@ -46,11 +68,18 @@ export class EventDispatcher {
   private readonly db: number;
   private readonly keyPrefix: string;
   private readonly headers: Record<string, unknown>;
+  /** `{"hostname": "<node>", "utcoffset": ` of every task event, built once. */
+  private readonly taskPrefix: string;
+  private readonly pid = process.pid;
   private readonly batchSize: number;
   private readonly flushIntervalMs: number;
   private readonly batch: boolean;
   private taskEventsOn: boolean;
-  private buffer: string[] = [];
+  /** The batch being filled: `[` and its events so far (no closing bracket), `openCount` of them. */
+  private open = '';
+  private openCount = 0;
+  /** Full batches (`[...]`) waiting for the flush timer: they all go out in one pipeline. */
+  private sealed: string[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
   private inFlight = new Set<Promise<void>>();
   private closed = false;
@@ -66,6 +95,7 @@ export class EventDispatcher {
     this.db = redisDbFromUrl(options.url);
     this.keyPrefix = options.keyPrefix ?? '';
     this.headers = { hostname: options.hostname };
+    this.taskPrefix = `{"hostname": ${fieldJson(options.hostname)}, "utcoffset": `;
     this.batchSize = Math.max(1, options.batchSize ?? 100);
     this.flushIntervalMs = Math.max(0, options.flushIntervalMs ?? 10);
     this.batch = options.batch ?? true;
@@ -113,23 +143,30 @@ export class EventDispatcher {
     if (!this.taskEventsOn || this.closed) return false;
     const now = Date.now();
     // Celery's field order: hostname, utcoffset, pid, clock, the event's fields, timestamp, type.
-    const event = {
-      hostname: this.options.hostname,
-      utcoffset: this.utcoffset(now),
-      pid: process.pid,
-      clock: this.clock.forward(),
-      ...fields,
-      timestamp: now / 1000,
-      type,
-    };
-    const json = JSON.stringify(event);
+    // Written by hand (Python's separators): a third of the cost of building an object for JSON.stringify.
+    // Appended to the open batch as it is built: no string per event, no join.
+    let json = this.batch ? (this.openCount === 0 ? '[' : this.open + ', ') : '';
+    json += `${this.taskPrefix}${this.utcoffset(now)}, "pid": ${this.pid}, "clock": ${this.clock.forward()}`;
+    const record = fields as Record<string, unknown>;
+    for (const key in record) json += `, "${key}": ${fieldJson(record[key])}`;
+    json += `, "timestamp": ${now / 1000}, "type": "${type}"}`;
     if (!this.batch) {
       this.track(this.publishMany([[eventRoutingKey(type), json]]));
       return true;
     }
-    this.buffer.push(json);
-    if (this.buffer.length >= this.batchSize) this.flushSoon(0);
-    else this.flushSoon(this.flushIntervalMs);
+    if (++this.openCount >= this.batchSize) {
+      this.sealed.push(`${json}]`);
+      this.open = '';
+      this.openCount = 0;
+      // Many full batches (a burst): out now, in one pipeline, rather than growing until the timer.
+      if (this.sealed.length >= MAX_SEALED) {
+        this.drainBuffer();
+        return true;
+      }
+    } else {
+      this.open = json;
+    }
+    this.flushSoon(this.flushIntervalMs);
     return true;
   }
 
@@ -167,12 +204,6 @@ export class EventDispatcher {
   }
 
   private flushSoon(delayMs: number): void {
-    if (delayMs === 0) {
-      if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
-      this.flushTimer = undefined;
-      this.drainBuffer();
-      return;
-    }
     if (this.flushTimer !== undefined) return;
     this.flushTimer = setTimeout(() => {
       this.flushTimer = undefined;
@@ -183,13 +214,12 @@ export class EventDispatcher {
   private drainBuffer(): void {
     if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
-    if (this.buffer.length === 0) return;
-    const events = this.buffer;
-    this.buffer = [];
-    const batches: Array<[string, string]> = [];
-    for (let i = 0; i < events.length; i += this.batchSize) {
-      batches.push(['task.multi', `[${events.slice(i, i + this.batchSize).join(', ')}]`]);
-    }
+    if (this.openCount > 0) this.sealed.push(`${this.open}]`);
+    this.open = '';
+    this.openCount = 0;
+    if (this.sealed.length === 0) return;
+    const batches = this.sealed.map((body): [string, string] => ['task.multi', body]);
+    this.sealed = [];
     this.track(this.publishMany(batches));
   }
 

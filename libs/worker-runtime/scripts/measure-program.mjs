@@ -1,6 +1,7 @@
 // Figures of the worker program as a supervisor runs it (`celeriac worker` in its own process):
 //   node libs/worker-runtime/scripts/measure-program.mjs [rounds=3] [tasks=40000] [lone=2000]
 // MEASURE_COMMANDSTATS=1 also prints Redis time per drained task by command and commands per lone round trip.
+// MEASURE_WORKER_ARGS="-E" adds arguments to `celeriac worker` (the -E row: task events on).
 // Needs `npm run build`. Starts its own redis-server on a free port. Per round: spawn -> ready (the
 // ready file) with the worker's CPU at that moment, idle RSS 1 s later, a drain of `tasks` no-op
 // tasks held back (RENAME) until the worker is ready (rate, worker and Redis CPU per task, peak RSS),
@@ -78,7 +79,9 @@ for (let round = 1; round <= rounds; round++) {
   const spawnedAt = performance.now();
   const child = spawn(
     process.execPath,
-    [CLI, 'worker', '-A', TASKS, '-Q', 'bench', '-c', '100', '-l', 'warn'].concat(['--ready-file', readyFile]),
+    [CLI, 'worker', '-A', TASKS, '-Q', 'bench', '-c', '100', '-l', 'warn']
+      .concat(['--ready-file', readyFile])
+      .concat((process.env.MEASURE_WORKER_ARGS ?? '').split(' ').filter((a) => a !== '')),
     {
       cwd: ROOT,
       stdio: ['ignore', 'inherit', 'inherit'],

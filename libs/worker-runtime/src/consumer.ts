@@ -107,6 +107,16 @@ export class Consumer {
 
   private waitIdle(): void {
     if (!this.running || this.idle || this.o.freeSlots() <= 0) return;
+    if (this.o.queues.length === 0) {
+      // Every queue cancelled (the cancel_consumer control command): look again after the idle wait.
+      this.idle = true;
+      setTimeout(() => {
+        this.idle = false;
+        this.poke();
+        if (this.inFlight === 0) this.waitIdle();
+      }, this.idleWaitSec * 1000).unref();
+      return;
+    }
     this.idle = true;
     // Not tracked by stop(): closing the broker ends a pending blocking pop (the broker hands back
     // an entry popped meanwhile), so shutdown need not wait out the pop's timeout. See idleSettled().

@@ -12,6 +12,7 @@ import type { ResultFlusher } from './result-flusher.js';
 import type { StartMarks } from './start-marks.js';
 import { buildTaskPlan, type TaskPlan } from './task-plan.js';
 import type { WorkerApp } from './worker-app.js';
+import type { WaitingJobs } from './worker-control.js';
 import type { WorkerSettings } from './worker-settings.js';
 
 /** What the dispatcher works with. */
@@ -130,6 +131,32 @@ export class Dispatcher {
     return this.rejectedCount;
   }
 
+  /** Control: the held jobs that do not run yet, where they wait (`inspect reserved` / `scheduled`). */
+  waitingJobs(): WaitingJobs {
+    const ready = this.ready.slice(this.readyHead);
+    return { ready, eta: this.eta.entries(), rateLimited: this.limiter.items() };
+  }
+
+  /** Control (revoke): takes the waiting jobs `match` selects out of the ready queue, eta heap and limiter. */
+  dropWaiting(match: (job: Job) => boolean): Job[] {
+    const ready = this.ready.slice(this.readyHead);
+    const out = [...ready.filter(match), ...this.eta.remove(match), ...this.limiter.remove(match)];
+    if (out.length > 0) [this.ready, this.readyHead] = [ready.filter((job) => !match(job)), 0];
+    return out;
+  }
+
+  /** Control: the plan new messages of `name` get (undefined when the task is unknown or its options bad). */
+  planOf(name: string): TaskPlan | undefined {
+    const plan = this.planFor(name);
+    return plan === null || plan instanceof Error ? undefined : plan;
+  }
+
+  /** Control: a changed plan (rate or time limits) for new messages; rate-limited ones follow its rate at once. */
+  replacePlan(plan: TaskPlan): void {
+    this.plans.set(plan.name, plan);
+    this.limiter.setRate(plan.name, plan.rateLimitPerSec);
+  }
+
   /** Takes a batch in; tasks that can run now start before this returns. */
   take(deliveries: Delivery[]): void {
     this.batching = true;
@@ -188,6 +215,8 @@ export class Dispatcher {
       return;
     }
     const job = this.custody.receive(delivery, m, plan);
+    // Revoked (REVOKED stored, acked): it never waits nor runs. Otherwise `task-received` is sent.
+    if (!this.executor.received(job)) return;
     if (m.eta !== null) {
       const dueMs = m.eta.getTime();
       const now = Date.now();

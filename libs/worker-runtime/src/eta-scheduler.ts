@@ -50,6 +50,23 @@ export class EtaScheduler<T> {
     this.arm();
   }
 
+  /** The waiting items with their due times (epoch ms), soonest first. */
+  entries(): Array<{ dueMs: number; item: T }> {
+    return this.heap.map((e) => ({ dueMs: e.dueMs, item: e.item })).sort((a, b) => a.dueMs - b.dueMs);
+  }
+
+  /** Takes out the items `match` selects (revoked ones) and returns them; the rest keep their times. */
+  remove(match: (item: T) => boolean): T[] {
+    const out: Entry<T>[] = [];
+    const keep: Entry<T>[] = [];
+    for (const entry of this.heap) (match(entry.item) ? out : keep).push(entry);
+    if (out.length === 0) return [];
+    this.heap = [];
+    for (const entry of keep) this.push(entry);
+    this.arm();
+    return out.map((e) => e.item);
+  }
+
   /** Takes every waiting item out (for shutdown) and stops the timer. */
   drain(): T[] {
     if (this.timer !== null) clearTimeout(this.timer);

@@ -1,5 +1,6 @@
+import { constants } from 'node:os';
 import type { Logger } from '@celeriac/logger';
-import { type OutgoingTask, type ResultDocument, type Serializer, serialize } from '@celeriac/protocol';
+import type { ResultDocument, Serializer } from '@celeriac/protocol';
 import { buildArguments } from './build-arguments.js';
 import {
   CeleryTaskRevokedError,
@@ -11,10 +12,15 @@ import {
 } from './celery-exceptions.js';
 import { exceptionDocument } from './exception-document.js';
 import { errorFollowUps, retryMessage, sourceQueue, successFollowUps } from './follow-up-messages.js';
+import { buildFollowUps, publishFollowUps } from './follow-up-publish.js';
 import { isRunning, type Job, type JobCustody } from './job-custody.js';
 import { type Outcome, resultDocument, resultSerializerSetting, storeAs } from './result-document.js';
+import { errorName, isThenable, unencodableResult } from './result-encoding.js';
 import { DATE_DONE_AT_FLUSH, type ResultFlusher } from './result-flusher.js';
 import { RuntimeTaskContext } from './task-context.js';
+import { NO_TASK_EVENTS, type TaskEvents } from './task-events.js';
+import { autoretryCountdownSec } from './task-plan.js';
+import { TimeLimitedRuns } from './time-limited-runs.js';
 import type { WorkerApp } from './worker-app.js';
 
 /** Dependencies of the executor. */
@@ -32,41 +38,10 @@ export interface ExecutorOptions {
   hostname: string;
   /** A task with this hard limit (ms) is about to run (the event-loop watchdog needs the largest). */
   onHardLimit(limitMs: number): void;
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
-}
-
-/** Why a task result cannot be stored as msgpack, or null when it can. */
-function unencodableAsMsgpack(result: unknown): string | null {
-  const type = typeof result;
-  if (type === 'function' || type === 'symbol') return `Task result of type ${type} cannot be encoded as msgpack`;
-  if (result === null || (type !== 'object' && type !== 'bigint')) return null;
-  try {
-    serialize(result, 'msgpack');
-    return null;
-  } catch (error) {
-    return `Task result could not be encoded as msgpack: ${(error as Error).message}`;
-  }
-}
-
-function errorName(error: unknown): string | undefined {
-  if (error instanceof Error) return error.name !== 'Error' ? error.name : error.constructor.name;
-  return undefined;
-}
-
-/** Per-run state of an async task with limits. */
-interface Run {
-  job: Job;
-  ctx: RuntimeTaskContext | null;
-  settled: boolean;
-  softTimer: NodeJS.Timeout | null;
-  hardTimer: NodeJS.Timeout | null;
+  /** The fleet's revoked ids (`RevokedSet`): checked when a message is received and before it runs. */
+  revoked?: { has(taskId: string): boolean };
+  /** Task events (`-E`); each site checks `events.on` first. */
+  events?: TaskEvents;
 }
 
 /**
@@ -84,10 +59,19 @@ export class Executor {
   private readonly origin: string;
   private readonly onHardLimit: (limitMs: number) => void;
   private readonly store: (doc: ResultDocument) => Promise<void>;
-  private readonly runs = new Set<Run>();
+  private readonly limits: TimeLimitedRuns;
   private readonly resultExtended: boolean;
   /** `result_serializer`: results are checked against it and stored in it. */
   private readonly serializer: Serializer;
+  private readonly revoked: { has(taskId: string): boolean };
+  private readonly events: TaskEvents;
+  /** Tasks started, by name (`inspect stats` total), and all names together (heartbeats' `processed`). */
+  readonly totals = new Map<string, number>();
+  private startedCount = 0;
+  /** Contexts of running async `bind` tasks: what `terminate` aborts. */
+  private readonly contexts = new Map<Job, RuntimeTaskContext>();
+  /** Running jobs revoked with terminate: REVOKED is stored; whatever they end with later is dropped. */
+  private readonly terminated = new Set<Job>();
 
   /** Throws `WORKER_BAD_SETTING` when `result_serializer` is not json or msgpack. */
   constructor(options: ExecutorOptions) {
@@ -98,7 +82,10 @@ export class Executor {
     this.hostname = options.hostname;
     this.origin = `gen${process.pid}@${options.hostname.includes('@') ? options.hostname.split('@')[1] : options.hostname}`;
     this.onHardLimit = options.onHardLimit;
+    this.limits = new TimeLimitedRuns(options.logger);
     this.resultExtended = options.resultExtended === true;
+    this.revoked = options.revoked ?? { has: () => false };
+    this.events = options.events ?? NO_TASK_EVENTS;
     const serializer = resultSerializerSetting(options.app.conf.settings);
     this.serializer = serializer;
     this.flusher.storeAs(serializer);
@@ -116,19 +103,96 @@ export class Executor {
           };
   }
 
+  /** Tasks started since the worker started (every name). */
+  get processed(): number {
+    return this.startedCount;
+  }
+
+  /**
+   * A message just became a held job: false when it is revoked (then it is over already: REVOKED
+   * stored and acked, as Celery's strategy does); otherwise sends `task-received` and returns true.
+   */
+  received(job: Job): boolean {
+    if (this.revoked.has(job.message.id)) {
+      this.custody.start(job);
+      this.revoke(job, 'revoked');
+      return false;
+    }
+    if (this.events.on) this.events.received(job.message);
+    return true;
+  }
+
   /** Stores REVOKED (expired) and acks without running, like Celery (`d2_expired_revoked.json`). */
   revokeExpired(job: Job): void {
+    this.revoke(job, 'expired');
+  }
+
+  /**
+   * Ends a started job that must not run, revoked or expired: stores REVOKED (Celery's
+   * `TaskRevokedError(reason)`), sends `task-revoked` and acks.
+   */
+  revoke(job: Job, reason: 'revoked' | 'expired'): void {
     const m = job.message;
+    // A terminate that reached it before it ran (a suspect waiting to run alone) stored REVOKED already.
+    if (this.terminated.size !== 0) this.terminated.delete(job);
     const doc = this.ignoresResult(job)
       ? null
-      : this.document(job, 'REVOKED', exceptionDocument(new CeleryTaskRevokedError('expired'), false));
-    this.logger.info({ event: 'worker.task_expired', task_id: m.id, task: m.task }, 'Task expired before it could run');
+      : this.document(job, 'REVOKED', exceptionDocument(new CeleryTaskRevokedError(reason), false));
+    const expired = reason === 'expired';
+    const event = expired ? 'worker.task_expired' : 'worker.task_revoked';
+    this.logger.info(
+      { event, task_id: m.id, task: m.task },
+      expired ? 'Task expired before it could run' : 'Discarding revoked task',
+    );
+    if (this.events.on) this.events.revoked(m.id, { terminated: false, signum: null, expired });
     this.custody.finish(job, doc);
+  }
+
+  /**
+   * `revoke(terminate=True)` of a running job: aborts its `ctx.signal` (reason
+   * `TaskRevokedError('terminated')`), stores REVOKED now and drops whatever the task ends with;
+   * its slot frees when it settles (or at its hard limit, when it ignores the signal). False when
+   * the job is not running here or was terminated already.
+   */
+  terminate(job: Job, signal: string): boolean {
+    if (!isRunning(job) || this.terminated.has(job)) return false;
+    const m = job.message;
+    this.terminated.add(job);
+    this.contexts.get(job)?.abort(new CeleryTaskRevokedError('terminated'));
+    if (!this.ignoresResult(job)) {
+      this.flusher.add(
+        this.document(job, 'REVOKED', exceptionDocument(new CeleryTaskRevokedError('terminated'), false)),
+        null,
+      );
+      this.flusher.sendQueued();
+    }
+    const signum = (constants.signals as Record<string, number>)[signal] ?? null;
+    if (this.events.on) this.events.revoked(m.id, { terminated: true, signum, expired: false });
+    this.logger.warn(
+      { event: 'worker.task_terminated', task_id: m.id, task: m.task, signal },
+      'Terminating a running task: its signal is aborted and REVOKED is stored',
+    );
+    return true;
+  }
+
+  /** A terminated job settled (or hit its hard limit): ack and free the slot, keep the REVOKED result. */
+  private endTerminated(job: Job): boolean {
+    if (this.terminated.size === 0 || !this.terminated.delete(job)) return false;
+    this.contexts.delete(job);
+    this.custody.finish(job, null);
+    return true;
   }
 
   /** Runs a started job now (the caller checked concurrency, eta, expiry and rate limit). */
   run(job: Job): void {
     const { message: m, plan } = job;
+    if (this.revoked.has(m.id)) {
+      this.revoke(job, 'revoked');
+      return;
+    }
+    this.startedCount++;
+    this.totals.set(m.task, (this.totals.get(m.task) ?? 0) + 1);
+    if (this.events.on) this.events.started(m.id);
     if (plan.trackStarted && !this.ignoresResult(job)) {
       this.flusher.add(
         this.document(
@@ -171,6 +235,7 @@ export class Executor {
     }
     if (isThenable(value)) {
       this.earlyAck(job);
+      if (ctx !== null) this.contexts.set(job, ctx);
       this.awaitAsync(job, value, ctx);
     } else {
       this.succeeded(job, value);
@@ -192,53 +257,16 @@ export class Executor {
       );
       return;
     }
-    const run: Run = { job, ctx, settled: false, softTimer: null, hardTimer: null };
-    this.runs.add(run);
-    if (softSec !== null && (hardSec === null || softSec < hardSec)) {
-      run.softTimer = setTimeout(() => {
-        run.softTimer = null;
-        this.logger.warn(
-          { event: 'worker.task_soft_time_limit', task_id: m.id, task: m.task, soft_time_limit_s: softSec },
-          'Soft time limit exceeded; signalling the task to stop',
-        );
-        ctx?.abort(new SoftTimeLimitExceeded(softSec));
-      }, softSec * 1000);
-    }
-    if (hardSec !== null) {
-      run.hardTimer = setTimeout(() => {
-        run.hardTimer = null;
-        if (run.settled) return;
-        const error = new TimeLimitExceeded(hardSec);
-        this.logger.error(
-          { event: 'worker.task_time_limit', task_id: m.id, task: m.task, time_limit_s: hardSec },
-          'Hard time limit exceeded; the slot is freed and the task is stored as failed',
-        );
-        ctx?.abort(error);
-        this.settle(run);
-        this.failed(job, error, null, true);
-      }, hardSec * 1000);
-    }
-    promise.then(
-      (value) => {
-        if (run.settled) return;
-        this.settle(run);
-        this.succeeded(job, value);
-      },
-      (error: unknown) => {
-        if (run.settled) return;
-        this.settle(run);
-        this.failed(job, error, ctx);
+    this.limits.watch(
+      job,
+      promise,
+      ctx,
+      { hardSec, softSec },
+      {
+        value: (value) => this.succeeded(job, value),
+        error: (error, hardLimit) => this.failed(job, error, hardLimit ? null : ctx, hardLimit),
       },
     );
-  }
-
-  private settle(run: Run): void {
-    run.settled = true;
-    if (run.softTimer !== null) clearTimeout(run.softTimer);
-    if (run.hardTimer !== null) clearTimeout(run.hardTimer);
-    run.softTimer = null;
-    run.hardTimer = null;
-    this.runs.delete(run);
   }
 
   private ignoresResult(job: Job): boolean {
@@ -256,34 +284,21 @@ export class Executor {
   }
 
   private succeeded(job: Job, value: unknown): void {
-    if (!isRunning(job)) return;
+    if (!isRunning(job) || this.endTerminated(job)) return;
+    if (this.contexts.size !== 0) this.contexts.delete(job);
     const result = value === undefined ? null : value;
-    if (this.serializer !== 'json') {
-      const problem = unencodableAsMsgpack(result);
-      if (problem !== null) {
-        this.failed(job, new EncodeError(problem), null, true);
-        return;
-      }
-    } else if (result !== null && typeof result === 'object') {
-      try {
-        JSON.stringify(result);
-      } catch (error) {
-        this.failed(
-          job,
-          new EncodeError(`Task result could not be encoded as JSON: ${(error as Error).message}`),
-          null,
-          true,
-        );
-        return;
-      }
-    } else if (typeof result === 'bigint' || typeof result === 'function' || typeof result === 'symbol') {
-      this.failed(job, new EncodeError(`Task result of type ${typeof result} cannot be encoded as JSON`), null, true);
+    const problem = unencodableResult(result, this.serializer);
+    if (problem !== null) {
+      this.failed(job, new EncodeError(problem), null, true);
       return;
     }
+    if (this.events.on) this.events.succeeded(job.message.id, result, runtimeSec(job));
     const embed = job.message.embed;
     if (embed.callbacks || (embed.chain && embed.chain.length > 0)) {
-      const followUps = this.followUps(job, () => successFollowUps(this.app, job.message, result, this.origin));
-      void this.publishFollowUps(job, followUps).then((children) => {
+      const followUps = buildFollowUps(this.logger, job.message.id, () =>
+        successFollowUps(this.app, job.message, result, this.origin),
+      );
+      void publishFollowUps(this.app, this.logger, job.message.id, followUps).then((children) => {
         this.custody.finish(
           job,
           this.ignoresResult(job) ? null : this.document(job, 'SUCCESS', { result, traceback: null }, children),
@@ -296,20 +311,6 @@ export class Executor {
       this.ignoresResult(job) ? null : this.document(job, 'SUCCESS', { result, traceback: null }),
     );
   }
-
-  /** Builds follow-up messages; a malformed signature is logged and skipped, never fatal. */
-  private followUps(job: Job, build: () => OutgoingTask[]): OutgoingTask[] {
-    try {
-      return build();
-    } catch (error) {
-      this.logger.error(
-        { event: 'worker.follow_up_invalid', task_id: job.message.id, err: error },
-        'A callback, errback or chain step of this task cannot be sent; skipped',
-      );
-      return [];
-    }
-  }
-
   /** Ends a job whose handling threw (a bug or hostile input): FAILURE stored, slot freed. */
   crashed(job: Job, error: unknown): void {
     if (!isRunning(job)) return;
@@ -320,29 +321,9 @@ export class Executor {
     const doc = this.ignoresResult(job) ? null : this.document(job, 'FAILURE', exceptionDocument(error));
     this.custody.finish(job, doc);
   }
-
-  private async publishFollowUps(job: Job, followUps: OutgoingTask[]): Promise<unknown[]> {
-    const children: unknown[] = [];
-    await Promise.all(
-      followUps.map((outgoing) =>
-        this.app.publish(outgoing).then(
-          () => {
-            children.push([[outgoing.id, null], null]);
-          },
-          (error: unknown) => {
-            this.logger.error(
-              { event: 'worker.follow_up_failed', task_id: job.message.id, follow_up: outgoing.task, err: error },
-              'Could not publish a callback or chain step',
-            );
-          },
-        ),
-      ),
-    );
-    return children;
-  }
-
   private failed(job: Job, rawError: unknown, ctx: RuntimeTaskContext | null, final = false): void {
-    if (!isRunning(job)) return;
+    if (!isRunning(job) || this.endTerminated(job)) return;
+    if (this.contexts.size !== 0) this.contexts.delete(job);
     let error = rawError;
     if (ctx !== null && error instanceof Error && error.name === 'AbortError') {
       const reason = ctx.abortReason;
@@ -359,7 +340,12 @@ export class Executor {
         if (name !== undefined && autoretry.has(name)) {
           void this.retry(
             job,
-            new Retry({ countdownSec: this.backoffSec(job), eta: null, exc: error, maxRetries: undefined }),
+            new Retry({
+              countdownSec: autoretryCountdownSec(job.plan, job.message.retries),
+              eta: null,
+              exc: error,
+              maxRetries: undefined,
+            }),
           );
           return;
         }
@@ -367,22 +353,15 @@ export class Executor {
     }
     const m = job.message;
     this.logger.warn({ event: 'worker.task_failed', task_id: m.id, task: m.task, err: error }, 'Task failed');
-    const errbacks = this.followUps(job, () => errorFollowUps(this.app, m, this.origin));
+    if (this.events.on) this.events.failed(m.id, error);
+    const errbacks = buildFollowUps(this.logger, m.id, () => errorFollowUps(this.app, m, this.origin));
     const doc = this.ignoresResult(job) ? null : this.document(job, 'FAILURE', exceptionDocument(error));
     if (errbacks.length > 0) {
-      void this.publishFollowUps(job, errbacks).then(() => this.custody.finish(job, doc));
+      void publishFollowUps(this.app, this.logger, m.id, errbacks).then(() => this.custody.finish(job, doc));
       return;
     }
     this.custody.finish(job, doc);
   }
-
-  private backoffSec(job: Job): number {
-    const plan = job.plan;
-    if (plan.retryBackoff <= 0) return plan.defaultRetryDelaySec;
-    const countdown = Math.min(plan.retryBackoffMaxSec, plan.retryBackoff * 2 ** job.message.retries);
-    return plan.retryJitter ? Math.random() * countdown : countdown;
-  }
-
   private async retry(job: Job, retry: Retry): Promise<void> {
     const m = job.message;
     const maxRetries = retry.maxRetries !== undefined ? retry.maxRetries : job.plan.maxRetries;
@@ -411,6 +390,7 @@ export class Executor {
       { event: 'worker.task_retry', task_id: m.id, task: m.task, retries: m.retries + 1, eta: eta.toISOString() },
       'Task retry scheduled',
     );
+    if (this.events.on) this.events.retried(m.id, retry.exc ?? retry);
     const outcome =
       retry.exc !== undefined && retry.exc !== null
         ? exceptionDocument(retry.exc)
@@ -421,11 +401,18 @@ export class Executor {
 
   /** Async tasks still inside their time-limit bookkeeping. */
   get trackedRuns(): number {
-    return this.runs.size;
+    return this.limits.size;
   }
 
   /** Stops all time-limit timers (the worker gives up on whatever still runs); idempotent. */
   close(): void {
-    for (const run of this.runs) this.settle(run);
+    this.limits.close();
+    this.contexts.clear();
+    this.terminated.clear();
   }
+}
+
+/** Seconds since the job started running (Celery's `runtime` of `task-succeeded`). */
+function runtimeSec(job: Job): number {
+  return job.startedAt > 0 ? (performance.now() - job.startedAt) / 1000 : 0;
 }

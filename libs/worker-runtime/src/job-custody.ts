@@ -101,6 +101,11 @@ export class JobCustody {
     return this.finishedCount;
   }
 
+  /** The jobs whose function runs now (`inspect active`). */
+  runningJobs(): IterableIterator<Job> {
+    return this.active.values();
+  }
+
   /** Takes a received, decoded message into custody: it is held from now on. */
   receive(delivery: Delivery, message: TaskMessage, plan: TaskPlan): Job {
     this.heldCount++;

@@ -3,6 +3,7 @@ import type { Logger } from '@celeriac/logger';
 import { type CeleryException, ContentDisallowed, DecodeError, NotRegistered } from './celery-exceptions.js';
 import { exceptionDocument } from './exception-document.js';
 import { DATE_DONE_AT_FLUSH, type ResultFlusher } from './result-flusher.js';
+import { NO_TASK_EVENTS, type TaskEvents } from './task-events.js';
 
 /** Why a message cannot be run (a decode failure from protocol, or an unknown task). */
 export interface RejectionReason {
@@ -37,6 +38,7 @@ export class MessageRejection {
     private readonly broker: DeadLetterTarget,
     private readonly flusher: ResultFlusher,
     private readonly logger: Logger,
+    private readonly events: TaskEvents = NO_TASK_EVENTS,
   ) {}
 
   /** Rejects one delivery; the returned promise never rejects. */
@@ -55,6 +57,7 @@ export class MessageRejection {
       `Rejected a message (${r.code}): moved to the dead-letter list`,
     );
     if (r.taskId !== undefined && r.taskId !== '') {
+      if (this.events.on) this.events.rejected(r.taskId, false);
       const outcome = exceptionDocument(exceptionFor(r), false);
       this.flusher.add(
         {

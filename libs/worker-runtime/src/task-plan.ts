@@ -74,3 +74,10 @@ export function buildTaskPlan(app: WorkerApp, task: WorkerTask, settings: Worker
     retryJitter: o.retry_jitter !== false,
   };
 }
+
+/** Countdown of an `autoretry_for` retry: `default_retry_delay`, or exponential backoff (with jitter). */
+export function autoretryCountdownSec(plan: TaskPlan, retries: number): number {
+  if (plan.retryBackoff <= 0) return plan.defaultRetryDelaySec;
+  const countdown = Math.min(plan.retryBackoffMaxSec, plan.retryBackoff * 2 ** retries);
+  return plan.retryJitter ? Math.random() * countdown : countdown;
+}

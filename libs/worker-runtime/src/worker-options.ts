@@ -47,4 +47,14 @@ export interface WorkerOptions {
   broker?: WorkerBroker;
   /** Use this backend instead of building one from `result_backend` (the caller starts and closes it). */
   backend?: WorkerBackend | null;
+  /**
+   * Send task events from the start (`celeriac worker -E`); the setting `worker_send_task_events`
+   * and the `enable_events` control command turn them on too. Worker events are always sent.
+   */
+  taskEvents?: boolean;
+  /**
+   * Be a Celery node on the broker: answer `celery inspect`/`control` (pidbox), send worker events
+   * and heartbeats, and honour the fleet's revokes. Default true; false only for embedded tests.
+   */
+  controlPlane?: boolean;
 }

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Delivery } from '@celeriac/broker';
 import { raceTimeout, TIMED_OUT } from '@celeriac/common';
 import { Consumer } from './consumer.js';
+import { createWorkerPlane, startWorkerPlane } from './controlled-worker.js';
 import { DeliveryUpkeep, type UpkeepBroker } from './delivery-upkeep.js';
 import { Dispatcher, planAllTasks } from './dispatcher.js';
 import { WorkerError } from './errors.js';
@@ -15,6 +16,7 @@ import { ResultFlusher } from './result-flusher.js';
 import { StartMarks, type StartMarkTarget } from './start-marks.js';
 import { VisibilityRestore } from './visibility-restore.js';
 import type { WorkerBackend, WorkerBroker, WorkerOptions } from './worker-options.js';
+import type { WorkerPlane } from './worker-plane.js';
 import { readWorkerSettings, type WorkerSettings } from './worker-settings.js';
 import {
   canTransition,
@@ -62,6 +64,9 @@ interface Running {
   /** Null when the broker has no delayed set (a broker passed in without `defer`). */
   deferral: EtaDeferral | null;
   upkeep: DeliveryUpkeep | null;
+  prefetchLimit: number;
+  /** The pidbox, events and revokes (null with `controlPlane: false`). */
+  plane: WorkerPlane | null;
 }
 
 /** `on`, `once` and `off` take only the events a worker emits, with their listener types. */
@@ -84,6 +89,8 @@ export class Worker extends EventEmitter {
   private stateValue: WorkerState = 'created';
   private readonly options: WorkerOptions;
   private readonly concurrency: number;
+  /** The queues consumed: add_consumer / cancel_consumer change this list in place. */
+  private readonly queues: string[];
   private readonly ownerId: string;
   private parts: Running | null = null;
   private watchdog: EventLoopWatchdog | null = null;
@@ -104,6 +111,7 @@ export class Worker extends EventEmitter {
     }
     this.options = options;
     this.concurrency = options.concurrency;
+    this.queues = [...options.queues];
     this.ownerId = options.ownerId ?? `${options.hostname}:${process.pid}`;
   }
 
@@ -170,6 +178,8 @@ export class Worker extends EventEmitter {
         ? { broker: o.broker, backend: o.backend ?? null, ownsConnections: false }
         : await this.connect(settings);
       parts = this.build(settings, plans, connections);
+      const shutdown = () => void this.warmShutdown();
+      await startWorkerPlane(parts, { ...o, brokerUrl: settings.brokerUrl, queues: this.queues, ...parts, shutdown });
     } catch (error) {
       this.setState('failed', 'start_failed', error);
       throw error;
@@ -202,8 +212,10 @@ export class Worker extends EventEmitter {
       o.logger,
     );
     const custody = new JobCustody(flusher, () => this.jobFinished());
-    const rejection = new MessageRejection(broker, flusher, o.logger);
+    const plane = createWorkerPlane({ ...o, brokerUrl: settings.brokerUrl, settings: o.app.conf.settings });
+    const rejection = new MessageRejection(broker, flusher, o.logger, plane?.taskEvents);
     const executor = new Executor({
+      ...(plane ? { revoked: plane.revoked, events: plane.taskEvents } : {}),
       app: o.app,
       custody,
       flusher,
@@ -223,7 +235,7 @@ export class Worker extends EventEmitter {
     let dispatcher: Dispatcher | undefined;
     const consumer = new Consumer({
       source: broker,
-      queues: o.queues,
+      queues: this.queues,
       prefetchLimit,
       freeSlots: () => prefetchLimit - custody.held + (dispatcher?.etaCount ?? 0),
       onDeliveries: (deliveries) => this.onDeliveries(deliveries),
@@ -269,6 +281,8 @@ export class Worker extends EventEmitter {
       handBack,
       deferral,
       upkeep,
+      prefetchLimit,
+      plane,
     };
   }
 
@@ -409,6 +423,7 @@ export class Worker extends EventEmitter {
       p.executor.close();
       await p.rejection.settle();
       await p.flusher.close();
+      await p.plane?.close();
       p.dispatcher.close();
       await this.watchdog?.close();
       if (p.ownsConnections) await Promise.allSettled([p.broker.close(), p.backend?.close()]);
@@ -420,6 +435,7 @@ export class Worker extends EventEmitter {
         'Shutdown did not finish in time; stopping anyway',
       );
       p.dispatcher.close();
+      void p.plane?.close();
       void this.watchdog?.close();
       if (p.ownsConnections) void Promise.allSettled([p.broker.close(), p.backend?.close()]);
     }

@@ -6,7 +6,7 @@ import { RedisServer } from '../../../test/support/redis-server.js';
 import { Worker, type WorkerOptions } from '../src/index.js';
 
 /** Packages whose lines a worker's logger carries. */
-const EVENT_PREFIXES = ['worker.', 'broker.', 'result_backend.', 'client.', 'redis.'];
+const EVENT_PREFIXES = ['worker.', 'broker.', 'result_backend.', 'client.', 'redis.', 'control.'];
 
 /** Log-schema problems of every captured line since the last `takeLogSchemaProblems()`. */
 const schemaProblems: string[] = [];

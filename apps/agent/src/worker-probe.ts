@@ -1,0 +1,184 @@
+import type { ProgramStatus } from '@celeriac/config-schema';
+import { ControlClient } from '@celeriac/control-plane';
+import type { Logger } from '@celeriac/logger';
+
+/** One worker process to probe: its program, its `-n` node name and its broker. */
+export interface ProbeTarget {
+  program: string;
+  name: string;
+  brokerUrl: string;
+}
+
+type WorkerHealth = NonNullable<ProgramStatus['workers']>[string];
+
+export interface WorkerProbeOptions {
+  logger: Logger;
+  /** The workers serving now (ready replicas of celeriac and celery worker programs). */
+  targets(): ProbeTarget[];
+  /** Something in the health view changed (a worker stopped or started answering). */
+  onChange(): void;
+  /** Time between probes; default 5 s. */
+  intervalMs?: number;
+  /** How long one probe waits for replies; default 1 s. */
+  timeoutMs?: number;
+  /** Missed probes in a row before a worker counts as not responding; default 2. */
+  missesAllowed?: number;
+}
+
+interface Tracked extends WorkerHealth {
+  program: string;
+  misses: number;
+}
+
+/** Number of tasks in an `inspect active`/`reserved` reply of one node, or undefined. */
+function count(reply: Record<string, unknown>, name: string): number | undefined {
+  const list = reply[name];
+  return Array.isArray(list) ? list.length : undefined;
+}
+
+/**
+ * The agent's view of its workers through Celery's own pidbox, for Celeriac and Python programs
+ * alike: every few seconds an `inspect ping` to the serving workers (by node name, so the probe
+ * ends as soon as all answered), then `active` and `reserved` counts from those that answered. A
+ * worker that misses two probes in a row is reported `responding: false` in the program status and
+ * logged (`agent.worker_unresponsive`); its recovery too (`agent.worker_responding`).
+ */
+export class WorkerProbe {
+  private readonly clients = new Map<string, ControlClient>();
+  private readonly health = new Map<string, Tracked>();
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(private readonly o: WorkerProbeOptions) {}
+
+  start(): void {
+    if (this.closed || this.timer) return;
+    this.timer = setInterval(() => {
+      this.running ??= this.tick().finally(() => {
+        this.running = undefined;
+      });
+    }, this.o.intervalMs ?? 5_000);
+    this.timer.unref();
+  }
+
+  /** One probe of every target; never rejects. */
+  async tick(): Promise<void> {
+    const targets = this.o.targets();
+    const names = new Set(targets.map((t) => t.name));
+    for (const name of [...this.health.keys()]) if (!names.has(name)) this.health.delete(name);
+    const byBroker = new Map<string, ProbeTarget[]>();
+    for (const t of targets) byBroker.set(t.brokerUrl, [...(byBroker.get(t.brokerUrl) ?? []), t]);
+    for (const url of [...this.clients.keys()]) {
+      if (!byBroker.has(url)) {
+        void this.clients.get(url)?.close();
+        this.clients.delete(url);
+      }
+    }
+    await Promise.all([...byBroker].map(([url, group]) => this.probe(url, group)));
+  }
+
+  private client(url: string): ControlClient {
+    let client = this.clients.get(url);
+    if (!client) {
+      client = new ControlClient({ url, logger: this.o.logger, shareRevokes: false });
+      this.clients.set(url, client);
+    }
+    return client;
+  }
+
+  private async probe(url: string, group: ProbeTarget[]): Promise<void> {
+    const timeoutMs = this.o.timeoutMs ?? 1_000;
+    const destination = group.map((t) => t.name);
+    let replied = new Set<string>();
+    let active: Record<string, unknown> = {};
+    let reserved: Record<string, unknown> = {};
+    try {
+      const client = this.client(url);
+      const pongs = await client.ping({ destination, timeoutMs, limit: destination.length });
+      replied = new Set(Object.keys(pongs));
+      const answering = destination.filter((n) => replied.has(n));
+      if (answering.length > 0) {
+        const ask = { destination: answering, timeoutMs, limit: answering.length };
+        active = await client.inspect('active', {}, ask);
+        reserved = await client.inspect('reserved', {}, ask);
+      }
+    } catch (err) {
+      this.o.logger.debug(
+        { event: 'agent.worker_probe_failed', err },
+        'could not probe the workers; the broker may be down',
+      );
+    }
+    const now = new Date().toISOString();
+    for (const t of group) {
+      const answered = replied.has(t.name);
+      this.record(
+        t,
+        answered,
+        answered ? { at: now, active: count(active, t.name), reserved: count(reserved, t.name) } : null,
+      );
+    }
+  }
+
+  private record(
+    t: ProbeTarget,
+    answered: boolean,
+    reply: { at: string; active: number | undefined; reserved: number | undefined } | null,
+  ): void {
+    const before = this.health.get(t.name);
+    const entry: Tracked = before ?? { program: t.program, responding: true, misses: 0, last_reply_at: null };
+    if (answered && reply) {
+      entry.misses = 0;
+      entry.last_reply_at = reply.at;
+      if (reply.active !== undefined) entry.active = reply.active;
+      if (reply.reserved !== undefined) entry.reserved = reply.reserved;
+      if (!entry.responding) {
+        entry.responding = true;
+        this.o.logger.info(
+          { event: 'agent.worker_responding', program: t.program, worker: t.name },
+          `worker ${t.name} answers inspect ping again`,
+        );
+        this.o.onChange();
+      }
+    } else {
+      entry.misses += 1;
+      if (entry.responding && entry.misses >= (this.o.missesAllowed ?? 2)) {
+        entry.responding = false;
+        this.o.logger.warn(
+          {
+            event: 'agent.worker_unresponsive',
+            program: t.program,
+            worker: t.name,
+            missed_probes: entry.misses,
+            last_reply_at: entry.last_reply_at ?? null,
+          },
+          `worker ${t.name} of ${t.program} does not answer inspect ping (${entry.misses} probes in a row)`,
+        );
+        this.o.onChange();
+      }
+    }
+    this.health.set(t.name, entry);
+  }
+
+  /** Adds `workers` and `responding` to the statuses of probed programs (in place; returns them). */
+  annotate(statuses: Record<string, ProgramStatus>): Record<string, ProgramStatus> {
+    for (const [name, entry] of this.health) {
+      const status = statuses[entry.program];
+      if (!status) continue;
+      const { program: _program, misses: _misses, ...health } = entry;
+      status.workers = { ...status.workers, [name]: health };
+      status.responding = (status.responding ?? true) && health.responding;
+    }
+    return statuses;
+  }
+
+  /** Stops probing and closes the control connections. Idempotent. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.running;
+    await Promise.all([...this.clients.values()].map((c) => c.close()));
+    this.clients.clear();
+  }
+}

@@ -1,0 +1,150 @@
+import { raceTimeout, TIMED_OUT } from '@celeriac/common';
+import {
+  ControlClient,
+  ControlServer,
+  type ControlTarget,
+  EventDispatcher,
+  LamportClock,
+  mingle,
+  RevokedSet,
+  type WorkerCounters,
+  WorkerHeart,
+} from '@celeriac/control-plane';
+import type { Logger } from '@celeriac/logger';
+import { closeRedisConnection, createRedisConnection } from '@celeriac/redis-connection';
+import type { Redis } from 'ioredis';
+import { TaskEvents } from './task-events.js';
+
+/** What a worker's control and event plane needs to exist. */
+export interface WorkerPlaneOptions {
+  /** The broker URL: the pidbox and celeryev channels live on the broker's Redis, as in Celery. */
+  url: string;
+  hostname: string;
+  logger: Logger;
+  /** Send task events from the start (`-E`, `worker_send_task_events`). */
+  taskEvents: boolean;
+  /** Celery's heartbeat interval (2 s). */
+  heartbeatMs?: number;
+  /** How long mingle waits for other nodes' revoked ids at start (Celery: 1 s). */
+  mingleTimeoutMs?: number;
+}
+
+/** Longest the plane's close may take: the worker's own shutdown deadline still bounds it. */
+const CLOSE_TIMEOUT_MS = 3_000;
+
+/**
+ * A worker's Celery node identity on the broker: the fleet's revoked ids (`RevokedSet`, loaded
+ * before the first message is taken), the event dispatcher (worker events always, task events when
+ * on), the heartbeat, and the pidbox server that answers `celery inspect`/`control`. One command
+ * connection is shared by all of them; the pidbox subscriber has its own.
+ * `idle` → `start()` → `running` → `close()` → `closed`; every part logs its own state changes.
+ */
+export class WorkerPlane {
+  readonly revoked: RevokedSet;
+  readonly events: EventDispatcher;
+  readonly taskEvents: TaskEvents;
+  readonly clock = new LamportClock();
+  private readonly redis: Redis;
+  private server: ControlServer | null = null;
+  private heart: WorkerHeart | null = null;
+  private mingling: Promise<void> | null = null;
+  private mingleClient: ControlClient | null = null;
+  private closing: Promise<void> | null = null;
+
+  constructor(private readonly o: WorkerPlaneOptions) {
+    this.redis = createRedisConnection(o.url, 'control', o.logger);
+    this.revoked = new RevokedSet({ redis: this.redis, logger: o.logger });
+    this.events = new EventDispatcher({
+      url: o.url,
+      hostname: o.hostname,
+      logger: o.logger,
+      redis: this.redis,
+      clock: this.clock,
+      taskEvents: o.taskEvents,
+    });
+    this.taskEvents = new TaskEvents(this.events);
+  }
+
+  /** Loads the revoked ids and starts the pidbox server and the heart; mingle runs on in the background. */
+  async start(target: ControlTarget, counters: WorkerCounters): Promise<void> {
+    const { logger } = this.o;
+    await this.revoked.start();
+    this.heart = new WorkerHeart({
+      events: this.events,
+      counters,
+      logger,
+      ...(this.o.heartbeatMs !== undefined ? { intervalMs: this.o.heartbeatMs } : {}),
+    });
+    this.server = new ControlServer({
+      url: this.o.url,
+      target,
+      revoked: this.revoked,
+      logger,
+      redis: this.redis,
+      clock: this.clock,
+      events: this.events,
+      heart: this.heart,
+    });
+    await this.server.start();
+    await this.heart.start();
+    this.mingling = this.mingle();
+  }
+
+  /** Celery's mingle: learn the revoked ids of live nodes (Python ones included). Never rejects. */
+  private async mingle(): Promise<void> {
+    const client = new ControlClient({
+      url: this.o.url,
+      logger: this.o.logger,
+      redis: this.redis,
+      clock: this.clock,
+      shareRevokes: false,
+    });
+    this.mingleClient = client;
+    try {
+      await mingle({
+        client,
+        revoked: this.revoked,
+        hostname: this.o.hostname,
+        clock: this.clock,
+        logger: this.o.logger,
+        timeoutMs: this.o.mingleTimeoutMs ?? 1_000,
+      });
+    } catch (err) {
+      this.o.logger.warn(
+        { event: 'worker.mingle_failed', err },
+        'mingle failed; revokes seen only by other nodes may be missed',
+      );
+    } finally {
+      this.mingleClient = null;
+      await client.close();
+    }
+  }
+
+  /**
+   * Sends `worker-offline`, flushes task events, unbinds the pidbox and closes the connections,
+   * within a few seconds whatever Redis does. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    // A worker stopped during its first second does not wait for mingle's replies.
+    this.mingleClient?.abort();
+    const steps = (async () => {
+      await this.mingling;
+      await this.heart?.stop();
+      await this.server?.close();
+      await this.events.close();
+    })();
+    if ((await raceTimeout(steps, CLOSE_TIMEOUT_MS)) === TIMED_OUT) {
+      this.o.logger.warn(
+        { event: 'worker.control_close_timeout', timeout_ms: CLOSE_TIMEOUT_MS },
+        'The control plane did not close in time; closing its connections anyway',
+      );
+    }
+    this.revoked.close();
+    await closeRedisConnection(this.redis);
+  }
+}
