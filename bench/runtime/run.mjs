@@ -9,6 +9,7 @@
 // `celeriac-countdown10` is celeriac with 10 % of the drained tasks carrying a 1 s countdown
 // (published at the release, so the worker holds them, or defers them, during the drain): its drain
 // lasts 1 s at least, so compare its worker CPU per task and RSS with celeriac's, not its rate.
+// `celeriac-events` runs the worker with `-E` (task events on), to set against plain celeriac.
 //
 // With --baseline, the system `celeriac-baseline` (added to the list) runs that checkout's worker
 // and client in the same rounds, so a change is measured against its parent on the same machine
@@ -167,6 +168,15 @@ async function main() {
         countdownShare: 0.1,
         countdownSec: 1,
       }),
+    // Task events on (`-E`): the issue's bound is a drain at >= 85 % of the plain row's.
+    'celeriac-events': () =>
+      celeriacSystem({
+        name: `celeriac-events-c${options['celeriac-c']}`,
+        redis,
+        concurrency: options['celeriac-c'],
+        n: options['celeriac-n'],
+        workerArgs: ['-E'],
+      }),
     'celeriac-baseline': () =>
       celeriacSystem({
         name: `celeriac-baseline-c${options['celeriac-c']}`,
@@ -183,7 +193,7 @@ async function main() {
   const systems = [];
   for (const key of wanted) {
     if (!factories[key]) throw new Error(`unknown system ${key}; known: ${Object.keys(factories).join(', ')}`);
-    if ((key === 'celeriac' || key === 'celeriac-countdown10') && !celeriacBuilt()) {
+    if (key.startsWith('celeriac') && key !== 'celeriac-baseline' && !celeriacBuilt()) {
       console.error('celeriac is not built (run `npm run build`); measuring the anchors only');
       continue;
     }
@@ -231,7 +241,10 @@ async function main() {
   );
   const base = names.find(
     (name) =>
-      name.startsWith('celeriac') && !name.startsWith('celeriac-baseline') && !name.startsWith('celeriac-countdown'),
+      name.startsWith('celeriac') &&
+      !name.startsWith('celeriac-baseline') &&
+      !name.startsWith('celeriac-countdown') &&
+      !name.startsWith('celeriac-events'),
   );
   if (base) {
     console.log(`\nRatios: each system's figure divided by ${base}'s (drain 0.03 = 3 % of celeriac's rate)\n`);

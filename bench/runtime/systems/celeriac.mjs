@@ -33,6 +33,7 @@ export function celeriacSystem({
   root = THIS_CHECKOUT,
   countdownShare = 0,
   countdownSec = 1,
+  workerArgs = [],
 }) {
   const CLI = path.join(root, 'apps', 'cli', 'bin', 'celeriac.js');
   const TASKS = path.join(root, 'bench', 'runtime', 'celeriac-tasks.mjs');
@@ -92,7 +93,7 @@ export function celeriacSystem({
     spawnWorker() {
       rmSync(readyFile, { force: true });
       const args = [CLI, 'worker', '-A', TASKS, '-Q', 'bench', '-c', String(concurrency), '-l', 'warn'];
-      args.push('-n', `${name}@bench`, '--ready-file', readyFile);
+      args.push('-n', `${name}@bench`, '--ready-file', readyFile, ...workerArgs);
       const program = new Program(name, process.execPath, args, { cwd: root });
       const ready = async () => {
         const deadline = performance.now() + 30_000;
