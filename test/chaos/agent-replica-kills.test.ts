@@ -244,8 +244,15 @@ describe('chaos: kill -9 of replicas under the agent', () => {
     const reasons = await whyTwice(twiceIds, killed);
     const storedAtRerun = reasons.filter((r) => r.storedAtRerun !== '-').length;
     // Explained by acks_late's at-least-once: the first run's replica was SIGKILLed after the run
-    // and before its result (and ack) reached Redis. Anything else is a bug.
-    const unexplained = reasons.filter((r) => r.msBeforeKill === null || r.msBeforeKill < 0 || r.storedAtRerun !== '-');
+    // and before its ack reached Redis. The result and the ack of a batch are written in parallel
+    // (two Redis calls, possibly two databases), so the result may already be stored when the kill
+    // lands: that is the same window, bounded here by a second after the run ended. Anything else
+    // (a rerun of a task whose first run's worker lived on, or was killed long after) is a bug.
+    const ACK_WINDOW_MS = 1_000;
+    const unexplained = reasons.filter(
+      (r) =>
+        r.msBeforeKill === null || r.msBeforeKill < 0 || (r.storedAtRerun !== '-' && r.msBeforeKill > ACK_WINDOW_MS),
+    );
     const widestMs = Math.max(0, ...reasons.map((r) => r.msBeforeKill ?? 0));
     const extraRuns = runs.reduce<number>((sum, r) => sum + (r !== null && r > 1 ? r - 1 : 0), 0);
     const node = await settled(30_000).catch(() => admin.node('n'));
