@@ -56,10 +56,10 @@ export async function startCenter(options: StartCenterOptions): Promise<RunningC
     typeof options.store === 'object' ? options.store : createStore(options.store ?? 'file', dataDir, options.logger);
   let state: RunningCenterState = 'starting';
   const moveTo = (next: RunningCenterState, fields: Record<string, unknown> = {}) => {
-    options.logger.info({ event: 'center.state', state: next, previous_state: state, ...fields }, `center ${next}`);
+    options.logger.info({ event: 'center.state', from: state, to: next, ...fields }, `center ${next}`);
     state = next;
   };
-  options.logger.info({ event: 'center.state', state }, 'center starting');
+  options.logger.info({ event: 'center.state', from: null, to: state }, 'center starting');
   let server: FastifyInstance;
   try {
     server = await buildServer({ ...options, store });

@@ -57,7 +57,7 @@ describe('the center state', () => {
     const states = other.logLines
       .map((line) => JSON.parse(line) as Record<string, unknown>)
       .filter((line) => line.event === 'center.state')
-      .map((line) => [line.previous_state ?? null, line.state]);
+      .map((line) => [line.from ?? null, line.to]);
     expect(states).toEqual([
       [null, 'starting'],
       ['starting', 'listening'],

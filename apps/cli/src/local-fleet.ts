@@ -76,7 +76,7 @@ export class LocalFleet {
     const previous = this.stateValue;
     if (previous === next) return;
     this.stateValue = next;
-    this.logger.info({ event: 'cli.up.state', state: next, previous_state: previous }, `local fleet ${next}`);
+    this.logger.info({ event: 'cli.up.state', from: previous, to: next }, `local fleet ${next}`);
   }
 
   private async startAll(o: { broker?: string; listen: string; demoProducer: boolean }): Promise<FleetInfo> {
