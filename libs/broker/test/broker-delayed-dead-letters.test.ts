@@ -1,34 +1,17 @@
 // The delayed set (eta beyond the worker's horizon) and the bounded, inspectable dead-letter list.
 import { createHash } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { RedisServer } from '../../../test/support/redis-server.js';
-import { type BrokerOptions, type Delivery, RedisBroker } from '../src/index.js';
-import { inspector, rawEntry, testLogger } from './helpers.js';
+import type { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
+import type { RedisServer } from '../../../test/support/redis-server.js';
+import type { Delivery, RedisBroker } from '../src/index.js';
+import { rawEntry, useBrokerServer } from './helpers.js';
 
-let server: RedisServer;
-let redis: ReturnType<typeof inspector>;
-const brokers: RedisBroker[] = [];
+let _server: RedisServer;
+let redis: Redis;
 
-async function broker(options: Partial<BrokerOptions> = {}): Promise<RedisBroker> {
-  const b = new RedisBroker({ url: server.url(0), logger: testLogger(), ...options });
-  await b.start();
-  brokers.push(b);
-  return b;
-}
-
-beforeAll(async () => {
-  server = await RedisServer.start();
-  redis = inspector(server.url(0));
-});
-afterAll(async () => {
-  redis.disconnect();
-  await server.stop();
-});
-beforeEach(async () => {
-  await redis.flushall();
-});
-afterEach(async () => {
-  await Promise.all(brokers.splice(0).map((b) => b.close()));
+const { broker } = useBrokerServer((s, r) => {
+  _server = s;
+  redis = r;
 });
 
 describe('delayed set', () => {

@@ -1,21 +1,15 @@
 // Delivery guarantees of a consumer with an owner id: atomic moves into its in-flight lists, one
 // blocking lane per queue, leases that keep restores off what a live owner holds, and the cap on
 // redeliveries after crashes.
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { RedisServer } from '../../../test/support/redis-server.js';
-import { type BrokerOptions, RedisBroker } from '../src/index.js';
-import { inspector, rawEntry, testLogger, until } from './helpers.js';
+
+import type { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
+import type { RedisServer } from '../../../test/support/redis-server.js';
+import { RedisBroker } from '../src/index.js';
+import { rawEntry, testLogger, until, useBrokerServer } from './helpers.js';
 
 let server: RedisServer;
-let redis: ReturnType<typeof inspector>;
-const brokers: RedisBroker[] = [];
-
-async function broker(options: Partial<BrokerOptions> = {}): Promise<RedisBroker> {
-  const b = new RedisBroker({ url: server.url(0), logger: testLogger(), ...options });
-  await b.start();
-  brokers.push(b);
-  return b;
-}
+let redis: Redis;
 
 /** Clients blocked right now in `command`. */
 const blockedIn = async (command: string) =>
@@ -25,19 +19,9 @@ const blockedIn = async (command: string) =>
 
 const inflight = (owner: string, queue: string) => `celeriac.inflight.${owner}\x06\x16${queue}`;
 
-beforeAll(async () => {
-  server = await RedisServer.start();
-  redis = inspector(server.url(0));
-});
-afterAll(async () => {
-  redis.disconnect();
-  await server.stop();
-});
-beforeEach(async () => {
-  await redis.flushall();
-});
-afterEach(async () => {
-  await Promise.all(brokers.splice(0).map((b) => b.close()));
+const { broker } = useBrokerServer((s, r) => {
+  server = s;
+  redis = r;
 });
 
 describe('atomic idle pop into the owner in-flight list', () => {

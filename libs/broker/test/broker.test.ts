@@ -1,32 +1,12 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { RedisServer } from '../../../test/support/redis-server.js';
-import { type Delivery, RedisBroker } from '../src/index.js';
-import { fixture, inspector, rawEntry, testLogger, until } from './helpers.js';
+import type { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
+import type { Delivery } from '../src/index.js';
+import { fixture, rawEntry, until, useBrokerServer } from './helpers.js';
 
-let server: RedisServer;
-let redis: ReturnType<typeof inspector>;
-const brokers: RedisBroker[] = [];
+let redis: Redis;
 
-async function broker(options: { ownerId?: string; visibilityTimeoutMs?: number } = {}): Promise<RedisBroker> {
-  const b = new RedisBroker({ url: server.url(0), logger: testLogger(), ...options });
-  await b.start();
-  brokers.push(b);
-  return b;
-}
-
-beforeAll(async () => {
-  server = await RedisServer.start();
-  redis = inspector(server.url(0));
-});
-afterAll(async () => {
-  redis.disconnect();
-  await server.stop();
-});
-beforeEach(async () => {
-  await redis.flushall();
-});
-afterEach(async () => {
-  await Promise.all(brokers.splice(0).map((b) => b.close()));
+const { broker } = useBrokerServer((_s, r) => {
+  redis = r;
 });
 
 interface VisibilityFixture {

@@ -1,7 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { createLogger, type Logger } from '@celeriac/logger';
 import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { CELERY_FIXTURES_DIR } from '../../../test/support/celery-fixtures.js';
+import { RedisServer } from '../../../test/support/redis-server.js';
+import { type BrokerOptions, RedisBroker } from '../src/index.js';
 
 export { capturingLogger } from '../../../test/support/capturing-logger.js';
 
@@ -43,4 +46,40 @@ export async function until<T>(check: () => Promise<T> | T, timeoutMs = 10_000, 
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/**
+ * Registers the hooks every broker test file needs: a private redis-server for the file (flushed
+ * before each test), an inspector connection on db 0 (`connected` gets both), and brokers made with
+ * the returned `broker()` closed after each test.
+ */
+export function useBrokerServer(connected: (server: RedisServer, redis: Redis) => void): {
+  broker(options?: Partial<BrokerOptions>): Promise<RedisBroker>;
+} {
+  let server: RedisServer | undefined;
+  let redis: Redis | undefined;
+  const brokers: RedisBroker[] = [];
+  beforeAll(async () => {
+    server = await RedisServer.start();
+    redis = inspector(server.url(0));
+    connected(server, redis);
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    await server?.stop();
+  });
+  beforeEach(async () => {
+    await redis?.flushall();
+  });
+  afterEach(async () => {
+    await Promise.all(brokers.splice(0).map((b) => b.close()));
+  });
+  return {
+    async broker(options = {}) {
+      const b = new RedisBroker({ url: (server as RedisServer).url(0), logger: testLogger(), ...options });
+      await b.start();
+      brokers.push(b);
+      return b;
+    },
+  };
 }
