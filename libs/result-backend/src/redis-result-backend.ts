@@ -277,10 +277,12 @@ export class RedisResultBackend {
   /**
    * Hands a published or read document to the channel's waiters. `readAfter` (reads only): the
    * delivered count when the read was sent; a non-final document read while a message arrived is
-   * older than (or the same as) that message and is dropped, as is one read again unchanged.
+   * older than (or the same as) that message and is dropped. A document equal to the last one
+   * delivered is not news either way: a read can overtake the message of the same store, so the
+   * message then comes second.
    */
   private onMessage(channel: string, message: Buffer, readAfter?: number): void {
-    if (readAfter !== undefined && this.waiters.lastRaw(channel)?.equals(message)) return;
+    if (this.waiters.lastRaw(channel)?.equals(message)) return;
     let doc: ResultDocument;
     try {
       doc = this.decode(message, channel.slice(RESULT_KEY_PREFIX.length));

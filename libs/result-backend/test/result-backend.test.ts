@@ -169,6 +169,22 @@ describe('waitFor', () => {
     expect(updates).toEqual(['STARTED', 'PROGRESS']);
   });
 
+  it('reports a document once when the message of its store arrives after a read returned it', async () => {
+    const waiterSide = await backend();
+    const workerSide = await backend();
+    await workerSide.store(doc('t4b', 'STARTED', { pid: 1, hostname: 'w' }));
+    const updates: string[] = [];
+    const done = waiterSide.waitFor('t4b', 10_000, { onUpdate: (d) => updates.push(d.status) });
+    await until(async () => (await numsub('celery-task-meta-t4b')) === 1);
+    await until(() => updates.length === 1);
+    // The same store's message, arriving after the read (the race a loaded machine produces).
+    const stored = await redis.getBuffer('celery-task-meta-t4b');
+    await redis.publish('celery-task-meta-t4b', stored as Buffer);
+    await workerSide.store(doc('t4b', 'SUCCESS', 7));
+    expect((await done)!.result).toBe(7);
+    expect(updates).toEqual(['STARTED']);
+  });
+
   it('finds a result stored before the wait', async () => {
     const waiterSide = await backend();
     const workerSide = await backend();
