@@ -6,7 +6,7 @@
 // (agent-kill-tasks.mjs: `chaos:runs`, like test/e2e/support/fleet-tasks.mjs). For a task that ran
 // twice the test prints which killed replica ran it first, how long before the kill, and whether its
 // result was already stored when it ran again. Needs the build (`npx tsc -b tsconfig.build.json`).
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,9 +14,10 @@ import { fileURLToPath } from 'node:url';
 import { Celeriac } from '@celeriac/client';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CenterApi, eventually, type NodeSummary } from '../e2e/support/center-api.js';
-import { type Spawned, spawnCeleriac } from '../e2e/support/processes.js';
-import { freePort, RedisServer } from '../support/redis-server.js';
+import { type CenterApi, eventually, type NodeSummary } from '../e2e/support/center-api.js';
+import { startAgentProcess, startCenterProcess } from '../e2e/support/fleet-processes.js';
+import type { Spawned } from '../e2e/support/processes.js';
+import { RedisServer } from '../support/redis-server.js';
 
 const TASKS = Number(process.env.CHAOS_AGENT_TASKS ?? 10_000);
 const KILLS = Number(process.env.CHAOS_AGENT_KILLS ?? 10);
@@ -72,23 +73,10 @@ function tail(name: string, lines = 40): string {
 beforeAll(async () => {
   redis = await RedisServer.start();
   db = new Redis(redis.url(0));
-  const centerPort = await freePort();
-  const centerUrl = `http://127.0.0.1:${centerPort}`;
-  writeFileSync(path.join(dir, 'admin-token'), ADMIN, { mode: 0o600 });
-  center = spawnCeleriac(
-    [
-      'center',
-      '--data',
-      path.join(dir, 'center'),
-      '--listen',
-      `127.0.0.1:${centerPort}`,
-      '--admin-token-file',
-      path.join(dir, 'admin-token'),
-    ],
-    logFile('center'),
-  );
-  await eventually(async () => (await fetch(`${centerUrl}/healthz`)).ok, 20_000, 'center healthy');
-  admin = new CenterApi(centerUrl, ADMIN);
+  const started = await startCenterProcess(dir, ADMIN, logFile('center'));
+  center = started.proc;
+  admin = started.admin;
+  const centerUrl = started.url;
   const agentToken = await admin.createToken('agent', 'n');
   const celery = {
     broker_url: redis.url(0),
@@ -110,25 +98,14 @@ beforeAll(async () => {
     const res = await admin.putLayer(layer, doc, 'chaos agent setup');
     expect(res.status, JSON.stringify(res.body)).toBeLessThan(300);
   }
-  const metricsPort = await freePort();
-  agent = spawnCeleriac(
-    [
-      'agent',
-      '--center',
-      centerUrl,
-      '--node',
-      'n',
-      '--token',
-      agentToken,
-      '--state-dir',
-      path.join(dir, 'agent'),
-      '--metrics-listen',
-      `127.0.0.1:${metricsPort}`,
-      '--heartbeat',
-      '250ms',
-    ],
-    logFile('agent'),
-  );
+  agent = await startAgentProcess({
+    centerUrl,
+    node: 'n',
+    auth: ['--token', agentToken],
+    stateDir: path.join(dir, 'agent'),
+    heartbeat: '250ms',
+    logFile: logFile('agent'),
+  });
   await settled().catch((error) => {
     throw new Error(`${(error as Error).message}\n--- agent log ---\n${tail('agent')}`);
   });

@@ -5,10 +5,11 @@ import { fileURLToPath } from 'node:url';
 import { Celeriac } from '@celeriac/client';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, RedisServer } from '../support/redis-server.js';
-import { CenterApi, eventually } from './support/center-api.js';
+import { RedisServer } from '../support/redis-server.js';
+import { type CenterApi, eventually } from './support/center-api.js';
+import { startAgentProcess, startCenterProcess } from './support/fleet-processes.js';
 import { filesContaining, logFiles, logSchemaProblems } from './support/log-lines.js';
-import { type Spawned, spawnCeleriac } from './support/processes.js';
+import type { Spawned } from './support/processes.js';
 
 // Every line that the center, an agent and its celeriac workers write follows one log schema
 // (a dotted `event`, snake_case fields), and the broker password never appears in any of them,
@@ -49,23 +50,9 @@ beforeAll(async () => {
   backendUrl = authedUrl(1);
   db = new Redis(brokerUrl);
 
-  const centerPort = await freePort();
-  const centerUrl = `http://127.0.0.1:${centerPort}`;
-  writeFileSync(path.join(dir, 'admin-token'), ADMIN, { mode: 0o600 });
-  center = spawnCeleriac(
-    [
-      'center',
-      '--data',
-      path.join(dir, 'center-data'),
-      '--listen',
-      `127.0.0.1:${centerPort}`,
-      '--admin-token-file',
-      path.join(dir, 'admin-token'),
-    ],
-    path.join(dir, 'center.log'),
-  );
-  await eventually(async () => (await fetch(`${centerUrl}/healthz`).catch(() => undefined))?.ok, 20_000, 'center up');
-  admin = new CenterApi(centerUrl, ADMIN);
+  const started = await startCenterProcess(dir, ADMIN, path.join(dir, 'center.log'));
+  center = started.proc;
+  admin = started.admin;
   const agentToken = await admin.createToken('agent', 'n1');
   const tokenFile = path.join(dir, 'agent-token');
   writeFileSync(tokenFile, agentToken, { mode: 0o600 });
@@ -76,25 +63,14 @@ beforeAll(async () => {
   expect((await admin.putLayer('defaults', defaults)).status).toBeLessThan(300);
   const node = { programs: { w: WORKER } };
   expect((await admin.putLayer('nodes/n1', node)).status).toBeLessThan(300);
-  const metricsPort = await freePort();
-  agent = spawnCeleriac(
-    [
-      'agent',
-      '--center',
-      centerUrl,
-      '--node',
-      'n1',
-      '--token-file',
-      tokenFile,
-      '--state-dir',
-      path.join(dir, 'agent-state'),
-      '--metrics-listen',
-      `127.0.0.1:${metricsPort}`,
-      '--heartbeat',
-      '500ms',
-    ],
-    path.join(dir, 'agent.log'),
-  );
+  agent = await startAgentProcess({
+    centerUrl: started.url,
+    node: 'n1',
+    auth: ['--token-file', tokenFile],
+    stateDir: path.join(dir, 'agent-state'),
+    heartbeat: '500ms',
+    logFile: path.join(dir, 'agent.log'),
+  });
   await eventually(
     async () => {
       const n = await admin.node('n1');
