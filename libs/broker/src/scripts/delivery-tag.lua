@@ -1,6 +1,6 @@
 --[[
   Shared helpers, prepended by load-scripts.ts to the scripts that record deliveries
-  (fetch-batch.lua, record-delivery.lua). Defines no KEYS or ARGV of its own.
+  (fetch-batch.lua, record-delivery.lua, record-moved.lua, take-limited.lua). Defines no KEYS or ARGV of its own.
 ]]
 
 -- Where the tag value starts after the last '"delivery_tag": "' (or compact '"delivery_tag":"')
@@ -33,4 +33,12 @@ local function deliveryTagOf(raw, now, index)
     if e and e > start then return string.sub(raw, start, e - 1) end
   end
   return 'celeriac-untagged-' .. redis.sha1hex(raw) .. '-' .. now .. '-' .. index
+end
+
+-- kombu's unacked value for a raw entry: '[<message>, "", "<queue>"]', where `tail` is
+-- ', "", "<queue>"]'. An entry that is a JSON object goes in as it is (no re-encoding); anything
+-- else is stored as a JSON string, as kombu would.
+local function unackedValue(raw, tail)
+  if string.byte(raw, 1) == 123 then return '[' .. raw .. tail end
+  return '[' .. cjson.encode(raw) .. tail
 end

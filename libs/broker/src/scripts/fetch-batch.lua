@@ -34,12 +34,7 @@ local oargs = {}
 local function record(raw, q, s)
   got = got + 1
   local tag = deliveryTagOf(raw, now, got)
-  local value
-  if string.byte(raw, 1) == 123 then
-    value = '[' .. raw .. ARGV[4 + q]
-  else
-    value = '[' .. cjson.encode(raw) .. ARGV[4 + q]
-  end
+  local value = unackedValue(raw, ARGV[4 + q])
   zargs[#zargs + 1] = now
   zargs[#zargs + 1] = tag
   hargs[#hargs + 1] = tag

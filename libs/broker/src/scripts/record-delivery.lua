@@ -17,12 +17,7 @@ local raw = ARGV[1]
 local now = ARGV[2]
 local tag = deliveryTagOf(raw, now, 1)
 
-local value
-if string.byte(raw, 1) == 123 then
-  value = '[' .. raw .. ARGV[4]
-else
-  value = '[' .. cjson.encode(raw) .. ARGV[4]
-end
+local value = unackedValue(raw, ARGV[4])
 redis.call('ZADD', KEYS[2], now, tag)
 redis.call('HSET', KEYS[1], tag, value)
 if ARGV[3] == '1' then redis.call('HSET', KEYS[3], tag, now) end

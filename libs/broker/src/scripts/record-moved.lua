@@ -20,12 +20,7 @@ local raw = ARGV[1]
 if redis.call('LREM', KEYS[4], 1, raw) == 0 then return false end
 local now = ARGV[2]
 local tag = deliveryTagOf(raw, now, 1)
-local value
-if string.byte(raw, 1) == 123 then
-  value = '[' .. raw .. ARGV[3]
-else
-  value = '[' .. cjson.encode(raw) .. ARGV[3]
-end
+local value = unackedValue(raw, ARGV[3])
 redis.call('ZADD', KEYS[2], now, tag)
 redis.call('HSET', KEYS[1], tag, value)
 redis.call('HSET', KEYS[3], tag, now)

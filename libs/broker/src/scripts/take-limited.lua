@@ -28,8 +28,7 @@ for i, entry in ipairs(items) do
     local raw = string.sub(entry, b + 2)
     local tag = deliveryTagOf(raw, now, i)
     local tail = ', "", ' .. cjson.encode(queue) .. ']'
-    local value
-    if string.byte(raw, 1) == 123 then value = '[' .. raw .. tail else value = '[' .. cjson.encode(raw) .. tail end
+    local value = unackedValue(raw, tail)
     redis.call('ZADD', KEYS[2], now, tag)
     redis.call('HSET', KEYS[1], tag, value)
     if ARGV[3] == '1' then redis.call('HSET', KEYS[3], tag, now) end
