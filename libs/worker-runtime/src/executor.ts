@@ -14,7 +14,7 @@ import { exceptionDocument } from './exception-document.js';
 import { errorFollowUps, retryMessage, sourceQueue, successFollowUps } from './follow-up-messages.js';
 import { buildFollowUps, publishFollowUps } from './follow-up-publish.js';
 import { isRunning, type Job, type JobCustody } from './job-custody.js';
-import { type Outcome, resultDocument, resultSerializerSetting, storeAs } from './result-document.js';
+import { type Outcome, resultDocument, storeAs } from './result-document.js';
 import { errorName, isThenable, unencodableResult } from './result-encoding.js';
 import { DATE_DONE_AT_FLUSH, type ResultFlusher } from './result-flusher.js';
 import { RuntimeTaskContext } from './task-context.js';
@@ -32,6 +32,8 @@ export interface ExecutorOptions {
   flusher: ResultFlusher;
   /** `result_extended`: documents also carry name, args, kwargs, worker, retries and queue. */
   resultExtended?: boolean;
+  /** `result_serializer` as read (and checked) by `readWorkerSettings`; json unless told. */
+  resultSerializer?: Serializer;
   /** Direct result writes for `ctx.updateState` (not batched: the task awaits them). */
   store(doc: ResultDocument): Promise<void>;
   logger: Logger;
@@ -86,7 +88,7 @@ export class Executor {
     this.resultExtended = options.resultExtended === true;
     this.revoked = options.revoked ?? { has: () => false };
     this.events = options.events ?? NO_TASK_EVENTS;
-    const serializer = resultSerializerSetting(options.app.conf.settings);
+    const serializer = options.resultSerializer ?? 'json';
     this.serializer = serializer;
     this.flusher.storeAs(serializer);
     const store = options.store;

@@ -223,6 +223,7 @@ export class Worker extends EventEmitter {
       logger: o.logger,
       hostname: o.hostname,
       resultExtended: settings.resultExtended,
+      resultSerializer: settings.resultSerializer,
       onHardLimit: (limitMs) => {
         if (!o.watchdog) return;
         this.watchdog ??= new EventLoopWatchdog(o.hostname);
