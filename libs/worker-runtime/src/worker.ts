@@ -309,6 +309,7 @@ export class Worker extends EventEmitter {
         url: s.resultBackendUrl,
         logger: o.logger,
         resultExpiresSec: s.resultExpiresSec,
+        serializer: s.resultSerializer,
       });
     }
     try {
