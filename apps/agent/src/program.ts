@@ -1,4 +1,9 @@
-import type { LastExit, ProgramState, ProgramStatus } from '@celeriac/config-schema';
+import {
+  type LastExit,
+  type ProgramState,
+  type ProgramStatus,
+  WORKER_RECYCLE_EXIT_CODE,
+} from '@celeriac/config-schema';
 import type { Logger } from '@celeriac/logger';
 import type { ChildRegistry } from './child-registry.js';
 import { CrashBackoff, type CrashBackoffOptions } from './crash-backoff.js';
@@ -385,6 +390,10 @@ export class Program {
     replica.kill();
     this.lastExit = info;
     const expected = replica.role !== 'current' || this.stopping || this.closed;
+    // A celeriac worker that stopped warm to be replaced (worker_max_tasks_per_child / _memory_):
+    // not a crash, its successor starts at once.
+    const recycled =
+      !expected && this.spec.definition.kind === 'celeriac-worker' && info.code === WORKER_RECYCLE_EXIT_CODE;
     this.deps.onExit({
       program: this.name,
       kind: this.spec.definition.kind,
@@ -392,7 +401,7 @@ export class Program {
       pid: replica.pid,
       code: info.code,
       signal: info.signal,
-      expected,
+      expected: expected || recycled,
       ownerId: replica.ownerId,
       brokerUrl: replica.brokerUrl,
     });
@@ -410,6 +419,15 @@ export class Program {
         'program replica exited during a rolling restart',
       );
       this.changed(why);
+      return;
+    }
+    if (recycled) {
+      this.log.info(
+        { event: 'program.replica_recycled', ...fields },
+        'program replica stopped to be recycled (worker_max_tasks_per_child / worker_max_memory_per_child); starting its successor now',
+      );
+      this.changed(`${why}; recycled, starting its successor`);
+      void this.restartCrashed(replica.index, slot, 'recycled');
       return;
     }
     const decision = slot.backoff.exited();
@@ -435,7 +453,7 @@ export class Program {
     this.changed(`${why}; restarting it in ${decision.delayMs} ms`);
   }
 
-  private async restartCrashed(index: number, slot: Slot): Promise<void> {
+  private async restartCrashed(index: number, slot: Slot, why: 'crash' | 'recycled' = 'crash'): Promise<void> {
     const replica = this.spawn(index, 'current');
     if (!(replica instanceof Replica)) {
       slot.fatal = true;
@@ -444,7 +462,9 @@ export class Program {
     }
     slot.current = replica;
     slot.backoff.started();
-    this.changed(`replica ${index} restarted after a crash`);
+    this.changed(
+      why === 'crash' ? `replica ${index} restarted after a crash` : `replica ${index} replaced after a recycle`,
+    );
     if (!(await this.awaitReady(replica)).ok) this.keepWatching(replica);
   }
 }

@@ -43,7 +43,8 @@ describe("a celeriac worker's config.json", () => {
 
   it('does not change for a setting only Python Celery reads, exactly when no restart is due', () => {
     const before = nodeConfig(base);
-    const after = nodeConfig({ ...base, worker_max_tasks_per_child: 100 });
+    // worker_pool means nothing to a celeriac worker (docs/settings.md: meaningless).
+    const after = nodeConfig({ ...base, worker_pool: 'solo' });
     const changes = classifyChange(before, after);
     expect(changes.workers?.action).toBe('none');
     const a = renderProgramConfig('workers', before.programs.workers!, before, ctx, 1);

@@ -14,6 +14,8 @@ export interface WorkerCliOptions {
   drainTimeoutMs: number;
   /** `-E`: send task events (as `worker_send_task_events`). */
   taskEvents: boolean;
+  /** `--strict-settings`: refuse unsupported and unknown settings (as `celeriac_strict_settings`). */
+  strictSettings: boolean;
   help: boolean;
 }
 
@@ -30,6 +32,7 @@ export const WORKER_USAGE = `Usage: celeriac worker -A <module> [options]
       --prefetch-multiplier <n> prefetch limit = concurrency × n (default: worker_prefetch_multiplier)
       --drain-timeout <s>       warm shutdown waits this long for running tasks (default: 30)
   -E, --task-events             send task events (celery events, monitors; as worker_send_task_events)
+      --strict-settings         refuse to start on unsupported or unknown settings (as celeriac_strict_settings)
   -h, --help                    show this help
 `;
 
@@ -62,6 +65,7 @@ export function parseWorkerArgs(argv: string[], env: NodeJS.ProcessEnv = process
         'prefetch-multiplier': { type: 'string' },
         'drain-timeout': { type: 'string' },
         'task-events': { type: 'boolean', short: 'E' },
+        'strict-settings': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -100,6 +104,7 @@ export function parseWorkerArgs(argv: string[], env: NodeJS.ProcessEnv = process
     prefetchMultiplier: positiveInt('--prefetch-multiplier', values['prefetch-multiplier'] as string | undefined),
     drainTimeoutMs: drainSec * 1000,
     taskEvents: values['task-events'] === true,
+    strictSettings: values['strict-settings'] === true,
     help,
   };
 }

@@ -9,7 +9,13 @@ const TRY_EXTENSIONS = ['', '.ts', '.mts', '.js', '.mjs', '/index.ts', '/index.j
 
 /** An app module as loaded: the app and the file it came from. */
 export interface LoadedApp {
-  app: WorkerApp & { close?(): Promise<void>; conf: WorkerApp['conf'] & { loadFile?(file: string): Promise<unknown> } };
+  app: WorkerApp & {
+    close?(): Promise<void>;
+    conf: WorkerApp['conf'] & {
+      loadFile?(file: string): Promise<unknown>;
+      update?(settings: Record<string, unknown>): unknown;
+    };
+  };
   file: string;
 }
 

@@ -3,6 +3,9 @@ import type { Logger } from '@celeriac/logger';
 import { parseWorkerArgs, WORKER_USAGE, type WorkerCliOptions } from './cli-options.js';
 import { WorkerCliError } from './errors.js';
 
+/** How long a recycled worker (everything flushed and closed) waits for stray handles before it exits. */
+const RECYCLE_EXIT_GRACE_MS = 300;
+
 /** Writes out buffered log lines (pino's `flush`; the `Logger` type does not promise one). */
 function flushLogs(logger: Logger): void {
   (logger as Logger & { flush?: () => void }).flush?.();
@@ -55,6 +58,8 @@ export async function runWorkerCli(argv: string[]): Promise<number> {
       }
       await app.conf.loadFile(options.configFile);
     }
+    // Strict mode refuses unsupported and unknown settings here (ConfigError names each one).
+    if (options.strictSettings) app.conf.update?.({ celeriac_strict_settings: true });
     if ('logger' in app) (app as { logger: unknown }).logger = logger.child({ component: 'client' });
     const settings = app.conf.settings;
     const defaultQueue = typeof settings.task_default_queue === 'string' ? settings.task_default_queue : 'celery';
@@ -102,6 +107,17 @@ export async function runWorkerCli(argv: string[]): Promise<number> {
     }
     await app.close?.();
     flushLogs(logger);
+    if (running.state === 'stopped' && running.recycled !== null) {
+      const { WORKER_RECYCLE_EXIT_CODE } = await import('@celeriac/config-schema');
+      const { replacedByParent, runReplacements } = await import('./self-replace.js');
+      // Under the agent (or our own relay) the parent starts the successor; alone, re-execute.
+      if (replacedByParent()) {
+        // The successor starts when this process is gone: do not wait for handles task code left open.
+        setTimeout(() => process.exit(WORKER_RECYCLE_EXIT_CODE), RECYCLE_EXIT_GRACE_MS).unref();
+        return WORKER_RECYCLE_EXIT_CODE;
+      }
+      return runReplacements(logger, WORKER_RECYCLE_EXIT_CODE);
+    }
     // `failed`: a fatal error while running (the crash handler exits 1 too).
     return running.state === 'failed' ? 1 : 0;
   } catch (error) {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { RedisBroker } from '@celeriac/broker';
+import { formatSettingNotice } from '@celeriac/config-schema/settings-report';
 import { createLogger, type Logger } from '@celeriac/logger';
 import type { OutgoingTask, Signature } from '@celeriac/protocol';
 import type { RedisResultBackend } from '@celeriac/result-backend';
@@ -8,7 +9,8 @@ import { annotationsFor, type TaskAnnotations } from './annotations.js';
 import { AppControl } from './app-control.js';
 import type { ApplyOptions } from './apply-options.js';
 import { AsyncResult, type ResultSource, type Revoker } from './async-result.js';
-import { buildOutgoing, NO_TASK_OPTIONS, type OutgoingContext } from './build-outgoing.js';
+import { buildOutgoing, NO_TASK_OPTIONS, type OutgoingContext, queueTableOf } from './build-outgoing.js';
+import { canvasResultSource } from './canvas-result-source.js';
 import { Chain, planChain } from './chain.js';
 import { CeleriacConf } from './conf.js';
 import { AppConnections } from './connections.js';
@@ -77,6 +79,7 @@ export class Celeriac implements TaskSender {
     this.resultSource = {
       get: async (id) => (await this.startedBackend()).get(id),
       waitFor: async (id, timeoutMs, options) => (await this.startedBackend()).waitFor(id, timeoutMs, options),
+      ...canvasResultSource(() => this.startedBackend()),
     };
     this.resultSourceFn = () => this.resultSource;
     this.control = new AppControl(
@@ -118,9 +121,11 @@ export class Celeriac implements TaskSender {
   }
 
   /**
-   * Effective options of a task: its own options with `task_annotations` on top, in Celery's order
-   * (the first entry naming the task, then the first `'*'` entry). An annotation Celeriac does not
-   * honour throws `ConfigError`.
+   * Effective options of a task: the defaults the settings give (`task_default_rate_limit`,
+   * `task_default_priority`, as Celery's Task class takes them from the config), its own options,
+   * then `task_annotations` on top, in Celery's order (the first entry naming the task, then the
+   * first `'*'` entry); `worker_disable_rate_limits` lifts every rate limit. An annotation Celeriac
+   * does not honour throws `ConfigError`.
    */
   taskOptions(name: string): Readonly<TaskOptions> {
     let cached = this.optionsCache.get(name);
@@ -133,7 +138,12 @@ export class Celeriac implements TaskSender {
           `task_annotations for "${name}" (its own entry and "*") cannot be used: ${problems.join('; ')}`,
         );
       }
-      cached = Object.freeze({ ...own, ...annotations }) as Readonly<TaskOptions>;
+      cached = Object.freeze({
+        ...settingDefaults(this.conf.settings),
+        ...own,
+        ...annotations,
+        ...(this.conf.settings.worker_disable_rate_limits === true ? { rate_limit: null } : {}),
+      }) as Readonly<TaskOptions>;
       this.optionsCache.set(name, cached);
     }
     return cached;
@@ -146,7 +156,7 @@ export class Celeriac implements TaskSender {
   routeFor(name: string, options: { queue?: string; priority?: number } = {}): Route {
     const ctx = this.outgoingContext();
     const defaultQueue = String(ctx.settings.task_default_queue ?? 'celery');
-    return resolveRoute(name, options, this.taskOptions(name), ctx.routes, defaultQueue);
+    return resolveRoute(name, options, this.taskOptions(name), ctx.routes, defaultQueue, queueTableOf(ctx.settings));
   }
 
   /** Sends a task by name (it need not be registered here): its task options do not apply, as in Celery. */
@@ -221,7 +231,7 @@ export class Celeriac implements TaskSender {
       let id: string;
       try {
         outgoing = buildOutgoing(ctx, name, argsList[i]!, {}, options, own);
-        item = publishItem(outgoing);
+        item = publishItem(this.compressed(outgoing));
         id = outgoing.id;
       } catch (error) {
         if (i === 0) return Promise.reject(error);
@@ -242,7 +252,7 @@ export class Celeriac implements TaskSender {
     if (this.closing) return Promise.reject(new ClientClosedError(`publish task ${outgoing.task}`));
     try {
       this.outgoingContext();
-      const sent = this.publisher.add(publishItem(outgoing));
+      const sent = this.publisher.add(publishItem(this.compressed(outgoing)));
       if (this.sentEvents !== null) this.announce(sent, outgoing);
       return sent;
     } catch (error) {
@@ -302,7 +312,7 @@ export class Celeriac implements TaskSender {
     try {
       if (this.closing) throw new ClientClosedError(`send task ${name}`);
       const outgoing = buildOutgoing(this.outgoingContext(), name, args, kwargs, options, own);
-      const item = publishItem(outgoing);
+      const item = publishItem(this.compressed(outgoing));
       const result = new AsyncResult(outgoing.id, this.resultSourceFn, this.revoker);
       const published = this.publisher.add(item);
       if (this.sentEvents !== null) this.announce(published, outgoing);
@@ -324,9 +334,42 @@ export class Celeriac implements TaskSender {
     return this.sentSender;
   }
 
+  /**
+   * `task_compression`, else `result_compression` (what Celery 5.2 compresses task messages with),
+   * on a message that does not choose its own.
+   */
+  private compressed(outgoing: OutgoingTask): OutgoingTask {
+    if (outgoing.compression !== undefined) return outgoing;
+    const s = this.conf.settings;
+    const compression = s.task_compression ?? s.result_compression;
+    if (typeof compression === 'string' && compression !== '') outgoing.compression = compression;
+    return outgoing;
+  }
+
+  /**
+   * Warns once per setting the app does not act on or cannot use (docs/settings.md), through the
+   * app's logger: `client.setting_not_honoured` and `client.setting_invalid`.
+   */
+  private reportSettings(): void {
+    const { issues, notices } = this.conf.takeUnreported();
+    for (const notice of notices) {
+      this.logger.warn(
+        { event: 'client.setting_not_honoured', setting: notice.setting, reason: notice.reason, kind: notice.kind },
+        formatSettingNotice(notice),
+      );
+    }
+    for (const issue of issues) {
+      this.logger.warn(
+        { event: 'client.setting_invalid', setting: issue.path, reason: issue.message },
+        `setting ${issue.path}: ${issue.message}`,
+      );
+    }
+  }
+
   /** Settings, compiled routes and identity for `buildOutgoing`; rebuilt after `conf.update`. */
   private outgoingContext(): OutgoingContext {
     if (!this.context) {
+      this.reportSettings();
       const settings = this.conf.settings;
       this.sentEvents = this.sentEventsFor(settings);
       this.context = {
@@ -340,4 +383,14 @@ export class Celeriac implements TaskSender {
     }
     return this.context;
   }
+}
+
+/** Task options the settings give every registered task (Celery's `Task.from_config`). */
+function settingDefaults(settings: Readonly<Record<string, unknown>>): TaskOptions {
+  const defaults: TaskOptions = {};
+  const rate = settings.task_default_rate_limit;
+  if (typeof rate === 'string' || typeof rate === 'number') defaults.rate_limit = rate;
+  const priority = settings.task_default_priority;
+  if (typeof priority === 'number') defaults.priority = priority;
+  return defaults;
 }

@@ -2,6 +2,13 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { normalizeCelerySettings } from '@celeriac/config-schema/normalize';
+import {
+  formatSettingNotice,
+  reportCelerySettings,
+  type SettingIssue,
+  type SettingNotice,
+  type SettingsReport,
+} from '@celeriac/config-schema/settings-report';
 import { CELERY_DEFAULTS } from './defaults.js';
 import { ConfigError } from './errors.js';
 
@@ -12,6 +19,9 @@ import { ConfigError } from './errors.js';
 export class CeleriacConf {
   private values: Record<string, unknown>;
   private readonly onChange: () => void;
+  private checked: SettingsReport | undefined;
+  /** Notices and issues already reported (by the client's first send or the worker's start). */
+  private readonly reported = new Set<string>();
 
   constructor(initial: Record<string, unknown> = {}, onChange: () => void = () => {}) {
     this.values = { ...CELERY_DEFAULTS };
@@ -39,9 +49,48 @@ export class CeleriacConf {
     }
     const defined = Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined));
     const normalised = normalizeCelerySettings(defined);
-    this.values = { ...this.values, ...normalised };
+    const values = { ...this.values, ...normalised };
+    const report = reportCelerySettings(values);
+    if (report.strict && (report.issues.length > 0 || report.notices.length > 0)) {
+      throw new ConfigError(
+        `settings refused (celeriac_strict_settings is on):\n${strictLines(report)
+          .map((l) => `- ${l}`)
+          .join('\n')}`,
+      );
+    }
+    this.values = values;
+    this.checked = report;
     this.onChange();
     return this;
+  }
+
+  /**
+   * What the settings hold that is not acted on or cannot be used: bad values (`issues`, checked as
+   * the config center checks them), unsupported and unknown names (`notices`), and whether
+   * `celeriac_strict_settings` is on. See docs/settings.md.
+   */
+  report(): SettingsReport {
+    this.checked ??= reportCelerySettings(this.values);
+    return this.checked;
+  }
+
+  /**
+   * The issues and notices not handed out before, marked as reported: whoever reports them first
+   * (the client's first send, or the worker at start) logs each once, so one program warns once per name.
+   */
+  takeUnreported(): { issues: SettingIssue[]; notices: SettingNotice[] } {
+    const { issues, notices } = this.report();
+    const fresh = <T>(items: T[], key: (item: T) => string): T[] =>
+      items.filter((item) => {
+        const k = key(item);
+        if (this.reported.has(k)) return false;
+        this.reported.add(k);
+        return true;
+      });
+    return {
+      issues: fresh(issues, (i) => `issue:${i.path}:${i.message}`),
+      notices: fresh(notices, (n) => `notice:${n.setting}:${n.reason}`),
+    };
   }
 
   /**
@@ -74,6 +123,11 @@ export class CeleriacConf {
     }
     return this.update(loaded as Record<string, unknown>);
   }
+}
+
+/** One line per refused setting, as strict mode names them. */
+function strictLines(report: SettingsReport): string[] {
+  return [...report.issues.map((i) => `${i.path}: ${i.message}`), ...report.notices.map(formatSettingNotice)];
 }
 
 async function importSettingsModule(absolute: string): Promise<unknown> {

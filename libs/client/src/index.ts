@@ -1,3 +1,10 @@
+// The settings check the worker runs at start, the same as conf.report() (docs/settings.md).
+export {
+  formatSettingNotice,
+  reportCelerySettings,
+  type SettingNotice,
+  type SettingsReport,
+} from '@celeriac/config-schema/settings-report';
 // Protocol types and the remote error class users meet through this package.
 export {
   RemoteTaskError,
@@ -13,8 +20,25 @@ export { AppControl, type ControlRevokeOptions, Inspect, type InspectOptions } f
 export type { ApplyOptions } from './apply-options.js';
 export { AsyncResult, type GetOptions, type ResultSource, type RevokeOptions, type Revoker } from './async-result.js';
 export { buildOutgoing, NO_TASK_OPTIONS, type OutgoingContext } from './build-outgoing.js';
+export { CanvasError } from './canvas-errors.js';
+export { Chunks, chunks, MapSignature, type MapTarget, xmap, xstarmap } from './canvas-map.js';
+export {
+  asSignature,
+  type CanvasPlan,
+  chunkSignatures,
+  freezeSignature,
+  groupMembers,
+  mapSignature,
+  type PlannedMessage,
+  planCanvas,
+  type SignatureKind,
+  signatureKind,
+  starmapSignature,
+} from './canvas-plan.js';
+export { applyOptionsOf, type CanvasApp, canvasAppOf, sendCanvas, sendPlan } from './canvas-send.js';
 export { Celeriac, type CeleriacOptions, type CeleriacState } from './celeriac.js';
 export { Chain, type ChainPlan, type ChainSender, chain, planChain } from './chain.js';
+export { type Chord, chord, chordHeaderOf } from './chord.js';
 export { CeleriacConf } from './conf.js';
 export { CELERY_DEFAULTS } from './defaults.js';
 export {
@@ -30,6 +54,8 @@ export {
   TaskRevokedError,
   TimeoutError,
 } from './errors.js';
+export { type CanvasLike, type CanvasOptions, Group, group, toSignature } from './group.js';
+export { type GroupMember, GroupResult, resultFromTuple } from './group-result.js';
 export {
   compileRoutes,
   expandRoute,

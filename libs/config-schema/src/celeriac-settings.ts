@@ -1,4 +1,5 @@
-import { type Check, checkInteger, checkNumber, show } from './checks.js';
+import { type Check, checkBoolean, checkInteger, checkNumber, show } from './checks.js';
+import { checkFleetLimits, type FleetLimitsSetting } from './fleet-limit-settings.js';
 import { isPlainObject } from './merge-layers.js';
 
 /**
@@ -21,6 +22,14 @@ export interface CeleriacDeliverySettings {
   celeriac_dead_letter_max_raw_bytes?: number;
   /** The revoke set (set, sorted set or hash of task ids) checked for delayed messages; "" or null: none. */
   celeriac_revoked_key?: string | null;
+  /** Refuse unsupported and unknown settings (client: at conf.update; worker: at start) instead of warning. */
+  celeriac_strict_settings?: boolean;
+  /** Fleet-wide limits per queue and per task (fleet-limit-settings.ts); live, no restart. */
+  celeriac_fleet_limits?: FleetLimitsSetting | null;
+  /** Every publish waits (Redis WAIT) until this many replicas have it, else fails (default 0 = off). */
+  celeriac_broker_wait_replicas?: number;
+  /** Seconds one publish waits for celeriac_broker_wait_replicas (default 5). */
+  celeriac_broker_wait_timeout?: number;
 }
 
 const MIN_DELAYED_POLL_INTERVAL_SEC = 0.01;
@@ -49,6 +58,10 @@ export const CELERIAC_SETTING_CHECKS: Record<keyof CeleriacDeliverySettings, Che
   celeriac_dead_letter_max_entries: checkInteger(0, COUNT),
   celeriac_dead_letter_max_raw_bytes: checkInteger(0, COUNT),
   celeriac_revoked_key: checkRevokedKey,
+  celeriac_strict_settings: checkBoolean,
+  celeriac_fleet_limits: checkFleetLimits,
+  celeriac_broker_wait_replicas: checkInteger(0, 100),
+  celeriac_broker_wait_timeout: checkNumber(0, true),
 };
 
 /** The names of the Celeriac-only settings. */

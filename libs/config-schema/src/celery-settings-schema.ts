@@ -1,11 +1,10 @@
-import type { z } from 'zod';
+import { compressionProblem } from '@celeriac/protocol';
 import { CELERIAC_SETTING_CHECKS, type CeleriacDeliverySettings } from './celeriac-settings.js';
-import { checkCeleryUrl } from './celery-urls.js';
+import { checkCeleryTlsSetting, checkCeleryUrl } from './celery-urls.js';
 import {
   type AddIssue,
   type Check,
   checkBoolean,
-  checked,
   checkInteger,
   checkMembers,
   checkNumber,
@@ -14,8 +13,10 @@ import {
   checkStringArray,
   show,
 } from './checks.js';
+import { FLEET_ANNOTATION_CHECKS } from './fleet-limit-settings.js';
 import { isPlainObject } from './merge-layers.js';
 import { checkRateLimit } from './rate-limit.js';
+import { TASK_QUEUE_SETTING_CHECKS } from './task-queues.js';
 
 /** The serializers Celeriac workers speak. */
 export const SUPPORTED_SERIALIZERS = ['json', 'msgpack'] as const;
@@ -74,6 +75,12 @@ export function acceptedSerializers(accept: readonly unknown[]): SerializerName[
   return [...names];
 }
 
+/** task_compression / result_compression: a method Celeriac can do, by kombu's name or content type. */
+export const checkCompression: Check = (value, add) => {
+  const problem = compressionProblem(value);
+  if (problem !== undefined) add([], problem);
+};
+
 /** One route: a queue name, or options such as {"queue": "q", "routing_key": "...", "priority": 5}. */
 const checkRouteTarget: Check = (value, add, layer) => {
   if (typeof value === 'string') {
@@ -121,6 +128,8 @@ export const checkTaskRoutes: Check = (value, add, layer) => {
     if (isPlainObject(entry)) checkRouteMap(entry, at, layer);
     else if (Array.isArray(entry) && entry.length === 2 && typeof entry[0] === 'string') {
       checkRouteTarget(entry[1], (path, message) => at([1, ...path], message), layer);
+    } else if (typeof entry === 'function') {
+      // A router function, as Celery takes callables: only a TypeScript app can give one (not JSON).
     } else if (typeof entry === 'string') {
       at([], 'router classes given by import path are not supported; use a map of task name to route');
     } else at([], 'must be an object of task name to route, or a ["pattern", route] pair');
@@ -138,6 +147,7 @@ const checkAnnotationOptions = checkMembers({
   default_retry_delay: checkNumber(0, false),
   serializer: checkSerializer,
   queue: checkQueueName,
+  ...FLEET_ANNOTATION_CHECKS,
 });
 
 const checkAnnotationMap: Check = (value, add, layer) => {
@@ -166,6 +176,8 @@ export const CELERY_SETTING_CHECKS: Record<string, Check> = {
   broker_read_url: checkCeleryUrl('broker_read_url'),
   broker_write_url: checkCeleryUrl('broker_write_url'),
   result_backend: checkCeleryUrl('result_backend'),
+  broker_use_ssl: checkCeleryTlsSetting('broker_use_ssl'),
+  redis_backend_use_ssl: checkCeleryTlsSetting('redis_backend_use_ssl'),
   broker_transport_options: checkMembers({
     visibility_timeout: checkNumber(0, true),
     queue_order_strategy: checkString,
@@ -199,6 +211,7 @@ export const CELERY_SETTING_CHECKS: Record<string, Check> = {
   task_time_limit: checkNumber(0, true),
   task_soft_time_limit: checkNumber(0, true),
   task_create_missing_queues: checkBoolean,
+  ...TASK_QUEUE_SETTING_CHECKS,
   task_always_eager: checkBoolean,
   task_protocol: checkInteger(1, 2),
   worker_concurrency: checkInteger(1, 1024),
@@ -206,6 +219,9 @@ export const CELERY_SETTING_CHECKS: Record<string, Check> = {
   worker_disable_rate_limits: checkBoolean,
   worker_send_task_events: checkBoolean,
   worker_max_tasks_per_child: checkInteger(1, Number.MAX_SAFE_INTEGER),
+  worker_max_memory_per_child: checkInteger(1, Number.MAX_SAFE_INTEGER),
+  task_compression: checkCompression,
+  result_compression: checkCompression,
   result_expires: checkNumber(0, false),
   result_extended: checkBoolean,
   result_persistent: checkBoolean,
@@ -297,16 +313,3 @@ export const checkCelerySettings: Check = (value, add, layer) => {
   }
   checkSerializersAccepted(value, add, layer);
 };
-
-function buildCelerySettingsSchema(layer: boolean): z.ZodType<CelerySettings> {
-  return checked<CelerySettings>(
-    checkCelerySettings,
-    layer,
-    'Celery settings with lowercase names (old upper-case names are normalised)',
-  );
-}
-
-/** Celery settings of an effective config (lowercase names; normalise first). */
-export const celerySettingsSchema = buildCelerySettingsSchema(false);
-/** Celery settings inside a layer: like celerySettingsSchema, and `null` deletes a key. */
-export const celerySettingsLayerSchema = buildCelerySettingsSchema(true);

@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { isPlainObject } from './merge-layers.js';
 
 /** Reports one problem at a path relative to the value being checked. */
@@ -6,14 +5,6 @@ export type AddIssue = (path: readonly (string | number)[], message: string) => 
 
 /** Checks one value; `layer` is true inside a layer document, where `null` (delete this key) is allowed in objects. */
 export type Check = (value: unknown, add: AddIssue, layer: boolean) => void;
-
-/** A zod schema of type T whose checking is done by `check`, so that every problem gets its own path and message. */
-export function checked<T>(check: Check, layer: boolean, description?: string): z.ZodType<T> {
-  const schema = z.custom<T>().superRefine((value, ctx) => {
-    check(value, (path, message) => ctx.addIssue({ code: 'custom', message, path: [...path] }), layer);
-  });
-  return (description ? schema.meta({ description }) : schema) as unknown as z.ZodType<T>;
-}
 
 /** A short rendering of a value for messages (never for URLs, which may hold passwords). */
 export function show(value: unknown): string {

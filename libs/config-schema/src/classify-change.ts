@@ -2,9 +2,11 @@ import { isCeleriacSetting } from './celeriac-settings.js';
 import type { CelerySettings } from './celery-settings-schema.js';
 import { canonicalJson } from './content-hash.js';
 import type { EffectiveConfig } from './effective-config-schema.js';
+import { fleetLimitsOf, withoutFleetLimits } from './fleet-limit-settings.js';
 import { isPlainObject } from './merge-layers.js';
 import type { ProgramState } from './node-status-schema.js';
 import type { Program } from './program-schema.js';
+import { settingStatus } from './setting-status.js';
 
 /** What the agent must do with one program after a config change. */
 export type ChangeAction = 'start' | 'restart' | 'stop' | 'scale' | 'none';
@@ -26,6 +28,17 @@ const CELERIAC_WORKER_SETTINGS = new Set([
   'enable_utc',
 ]);
 const CELERIAC_WORKER_PREFIXES = ['broker_', 'result_', 'task_', 'celeriac_'];
+
+/**
+ * Whether a celeriac worker gets a setting in its config file: the keys above, and every other one
+ * that is not `meaningless` (docs/settings.md): honoured ones (worker_max_tasks_per_child, ...), and
+ * unsupported or unknown ones, so that the worker warns about each (or refuses them, strict).
+ */
+function celeriacWorkerReads(key: string): boolean {
+  if (CELERIAC_WORKER_SETTINGS.has(key) || CELERIAC_WORKER_PREFIXES.some((prefix) => key.startsWith(prefix)))
+    return true;
+  return settingStatus(key)?.status !== 'meaningless';
+}
 
 /** Program fields whose change needs a new process. */
 const RESTART_FIELDS = [
@@ -108,8 +121,7 @@ export function celerySettingsForProgram(
     if (value === undefined) continue;
     const relevant =
       (program.kind === 'celery-worker' && !isCeleriacSetting(key)) ||
-      (program.kind === 'celeriac-worker' &&
-        (CELERIAC_WORKER_SETTINGS.has(key) || CELERIAC_WORKER_PREFIXES.some((prefix) => key.startsWith(prefix)))) ||
+      (program.kind === 'celeriac-worker' && celeriacWorkerReads(key)) ||
       (program.kind === 'command' && (templateKeys === 'all' || templateKeys.has(key)));
     if (relevant) out[key] = value;
   }
@@ -184,6 +196,14 @@ function ignoredCeleriacChanges(before: CelerySettings, after: CelerySettings): 
     .map((key) => `${describe(key, before[key], after[key])}; celery-worker (Python) ignores it, no restart`);
 }
 
+/** A change of the fleet limits: applied live by every Celeriac worker (the agent writes them to Redis). */
+function fleetLimitChanges(before: CelerySettings, after: CelerySettings): string[] {
+  const old = fleetLimitsOf(before);
+  const now = fleetLimitsOf(after);
+  if (same(old, now)) return [];
+  return [`${describe('fleet limits', old, now)}; live, the agent writes them to Redis, no restart`];
+}
+
 function classifyProgram(name: string, before: EffectiveConfig, after: EffectiveConfig): ProgramChange {
   const old = before.programs[name] as Program;
   const now = after.programs[name] as Program;
@@ -192,8 +212,9 @@ function classifyProgram(name: string, before: EffectiveConfig, after: Effective
     if (same(old[field], now[field])) continue;
     restart.push(field === 'env' ? describeEnv(old.env, now.env) : describe(field, old[field], now[field]));
   }
-  const oldCelery = celerySettingsForProgram(old, before.celery);
-  const newCelery = celerySettingsForProgram(now, after.celery);
+  // Fleet limits are live (the agent writes them to Redis): they never restart a program.
+  const oldCelery = celerySettingsForProgram(old, withoutFleetLimits(before.celery));
+  const newCelery = celerySettingsForProgram(now, withoutFleetLimits(after.celery));
   const keys = [...new Set([...Object.keys(oldCelery), ...Object.keys(newCelery)])].sort();
   for (const key of keys) {
     if (!same(oldCelery[key], newCelery[key])) restart.push(describe(key, oldCelery[key], newCelery[key]));
@@ -206,6 +227,7 @@ function classifyProgram(name: string, before: EffectiveConfig, after: Effective
     (field) => `${describe(field, old[field], now[field])}; applies at the next stop or start, no restart`,
   );
   if (now.kind === 'celery-worker') live.push(...ignoredCeleriacChanges(before.celery, after.celery));
+  live.push(...fleetLimitChanges(before.celery, after.celery));
   return { action: 'none', reasons: live };
 }
 

@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { type CelerySettings, checkCelerySettings } from './celery-settings-schema.js';
-import { type Check, checked, checkStringArray } from './checks.js';
+import { type Check, checkStringArray } from './checks.js';
 import { checkGroupName, checkPrograms, normalizeDocument } from './layer-schema.js';
 import { isPlainObject } from './merge-layers.js';
 import { checkProgram, PROGRAM_DEFAULTS, type Program } from './program-schema.js';
+import { checked } from './zod-checked.js';
 
 /** A node's merged configuration, as the center serves it and the agent applies it. */
 export interface EffectiveConfig {

@@ -68,8 +68,7 @@ export { CELERY_SETTING_NAMES, OLD_CELERY_SETTING_NAMES } from './celery-setting
 export {
   acceptedSerializers,
   type CelerySettings,
-  celerySettingsLayerSchema,
-  celerySettingsSchema,
+  checkCompression,
   QUEUE_NAME_PATTERN,
   type RouteOptions,
   type SerializerName,
@@ -77,6 +76,7 @@ export {
   type TaskAnnotations,
   type TaskRoutes,
 } from './celery-settings-schema.js';
+export { celerySettingsLayerSchema, celerySettingsSchema } from './celery-settings-zod.js';
 export { SUPPORTED_URL_SCHEMES } from './celery-urls.js';
 export {
   type ChangeAction,
@@ -89,8 +89,30 @@ export {
 } from './classify-change.js';
 export { canonicalJson, contentHash } from './content-hash.js';
 export { parseDuration } from './duration.js';
+export { closestName, editDistance } from './edit-distance.js';
 export { type EffectiveConfig, effectiveConfigSchema } from './effective-config-schema.js';
 export { ConfigSchemaError, type ConfigSchemaErrorCode, DurationFormatError } from './errors.js';
+export {
+  checkFleetLimits,
+  FLEET_ANNOTATION_CHECKS,
+  type FleetLimitOptions,
+  type FleetLimitsSetting,
+  fleetLimitsOf,
+  withoutFleetLimits,
+} from './fleet-limit-settings.js';
+export {
+  type FleetLimitStatus,
+  fleetLimitStatusSchema,
+  MAX_FLEET_LIMIT_ROWS,
+} from './fleet-limit-status-schema.js';
+export {
+  type ImpactPreviewResponse,
+  impactPreviewResponseSchema,
+  type NodeImpact,
+  nodeImpactSchema,
+  type ProgramImpact,
+  programImpactSchema,
+} from './impact-preview-schema.js';
 export { cloneJson, findTooDeep, type JsonPathSegment, MAX_DOCUMENT_DEPTH } from './json-walk.js';
 export { type Layer, layerSchema } from './layer-schema.js';
 export { isPlainObject, mergeLayers } from './merge-layers.js';
@@ -105,6 +127,27 @@ export {
   parseLayerName,
   programNameSchema,
 } from './names.js';
+export {
+  checkLabels,
+  isValidLabelKey,
+  isValidLabelValue,
+  LABEL_VALUE_PATTERN,
+  labelPlacementIssues,
+  labelsOf,
+  MAX_LABELS,
+  type NodeLabels,
+  RESERVED_LABEL_KEYS,
+} from './node-labels.js';
+export {
+  matchesSelector,
+  type NodeSelector,
+  parseSelector,
+  SELECTOR_HELP,
+  type SelectableNode,
+  type SelectorParseResult,
+  type SelectorTerm,
+  selectNodes,
+} from './node-selector.js';
 export {
   APPLY_RESULTS,
   type ApplyResult,
@@ -134,6 +177,21 @@ export {
   programSchema,
 } from './program-schema.js';
 export {
+  KNOWN_SETTING_NAMES,
+  SETTING_STATUS,
+  type SettingStatus,
+  type SettingStatusEntry,
+  settingStatus,
+} from './setting-status.js';
+export {
+  formatSettingNotice,
+  reportCelerySettings,
+  type SettingIssue,
+  type SettingNotice,
+  type SettingsReport,
+  settingNotice,
+} from './settings-report.js';
+export {
   formatIssues,
   formatPath,
   type ValidationIssue,
@@ -141,3 +199,4 @@ export {
   validateEffectiveConfig,
   validateLayer,
 } from './validate.js';
+export { WORKER_RECYCLE_EXIT_CODE } from './worker-recycle.js';

@@ -1,10 +1,12 @@
 import { z } from 'zod';
 import { type CelerySettings, checkCelerySettings } from './celery-settings-schema.js';
-import { type Check, checked, checkStringArray } from './checks.js';
+import { type Check, checkStringArray } from './checks.js';
 import { isPlainObject } from './merge-layers.js';
 import { isValidName } from './names.js';
+import { checkLabels, type NodeLabels } from './node-labels.js';
 import { normalizeCelerySettings } from './normalize-celery-settings.js';
 import { checkProgramLayer, type ProgramLayer } from './program-schema.js';
+import { checked } from './zod-checked.js';
 
 /** One layer document: `defaults`, `groups/<group>` or `nodes/<node>`. */
 export interface Layer {
@@ -12,6 +14,8 @@ export interface Layer {
   groups?: string[] | null;
   celery?: { [K in keyof CelerySettings]?: CelerySettings[K] | null };
   programs?: Record<string, ProgramLayer | null>;
+  /** Only in a node layer: labels such as `{ "zone": "eu" }` that selectors match (node-labels.ts). */
+  labels?: { [key: string]: NodeLabels[string] | null } | null;
 }
 
 const NAME_HELP = 'use 1 to 63 characters of a-z, 0-9, "_", "." and "-", starting with a letter or digit, without ".."';
@@ -43,7 +47,7 @@ export function normalizeDocument(doc: unknown): unknown {
   return { ...doc, celery: normalizeCelerySettings(doc.celery) };
 }
 
-const LAYER_FIELDS = 'a layer has "celery", "programs" and, in node layers only, "groups"';
+const LAYER_FIELDS = 'a layer has "celery", "programs" and, in node layers only, "groups" and "labels"';
 
 /** Checks a layer document whose celery settings are already normalised. */
 export const checkLayer: Check = (value, add) => {
@@ -57,6 +61,7 @@ export const checkLayer: Check = (value, add) => {
     if (key === 'groups') checkStringArray(checkGroupName, { nonEmpty: false })(item, at, true);
     else if (key === 'celery') checkCelerySettings(item, at, true);
     else if (key === 'programs') checkPrograms(checkProgramLayer, true)(item, at, true);
+    else if (key === 'labels') checkLabels(item, at, true);
     else at([], `is not a layer field; ${LAYER_FIELDS}`);
   }
 };

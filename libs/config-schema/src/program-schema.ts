@@ -1,8 +1,9 @@
 import type { z } from 'zod';
 import { checkQueueName } from './celery-settings-schema.js';
-import { type AddIssue, type Check, checked, checkInteger, checkStringArray, show } from './checks.js';
+import { type AddIssue, type Check, checkInteger, checkStringArray, show } from './checks.js';
 import { parseDuration } from './duration.js';
 import { isPlainObject } from './merge-layers.js';
+import { checked } from './zod-checked.js';
 
 /** What a program runs. */
 export const PROGRAM_KINDS = ['celeriac-worker', 'celery-worker', 'command'] as const;

@@ -1,12 +1,18 @@
 import type { z } from 'zod';
 import { CELERIAC_SETTING_NAMES, celeriacOnlyWarnings, isCeleriacSetting } from './celeriac-settings.js';
 import { CELERY_SETTING_NAMES, OLD_CELERY_SETTING_NAMES } from './celery-setting-names.js';
+import { closestName } from './edit-distance.js';
 import { type EffectiveConfig, effectiveConfigSchema } from './effective-config-schema.js';
+import { formatPath } from './format-path.js';
 import { findTooDeep, MAX_DOCUMENT_DEPTH } from './json-walk.js';
 import { type Layer, layerSchema } from './layer-schema.js';
 import { isPlainObject } from './merge-layers.js';
 import { LAYER_NAME_RULE, parseLayerName } from './names.js';
+import { labelPlacementIssues } from './node-labels.js';
 import { normalizeCelerySettingsWithWarnings } from './normalize-celery-settings.js';
+import { settingNotice } from './settings-report.js';
+
+export { formatPath };
 
 /** One problem: where (e.g. `celery.task_annotations["tasks.add"].rate_limit`) and what to do about it. */
 export interface ValidationIssue {
@@ -17,22 +23,6 @@ export interface ValidationIssue {
 /** The outcome of a validation: the normalised value (with warnings), or every problem found. */
 export type ValidationResult<T> = { ok: true; value: T; warnings: string[] } | { ok: false; issues: ValidationIssue[] };
 
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-/** Renders a path: identifiers joined with ".", other keys as ["key"], list positions as [n]. */
-export function formatPath(segments: readonly PropertyKey[]): string {
-  let out = '';
-  for (const segment of segments) {
-    if (typeof segment === 'number') out += `[${segment}]`;
-    else {
-      const key = String(segment);
-      if (IDENTIFIER.test(key)) out += out === '' ? key : `.${key}`;
-      else out += `[${JSON.stringify(key)}]`;
-    }
-  }
-  return out;
-}
-
 /** "path: message" lines, one per issue; an empty path reads as "(document)". */
 export function formatIssues(issues: readonly ValidationIssue[]): string {
   return issues.map((issue) => `${issue.path === '' ? '(document)' : issue.path}: ${issue.message}`).join('\n');
@@ -40,38 +30,6 @@ export function formatIssues(issues: readonly ValidationIssue[]): string {
 
 function toIssues(error: z.ZodError): ValidationIssue[] {
   return error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message }));
-}
-
-/** Levenshtein distance, for "did you mean" hints. */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      current[j] = Math.min(
-        (previous[j] as number) + 1,
-        (current[j - 1] as number) + 1,
-        (previous[j - 1] as number) + cost,
-      );
-    }
-    previous = current;
-  }
-  return previous[b.length] as number;
-}
-
-/** The known setting closest to `name`, when it is close enough to be a likely typo. */
-function closestSetting(name: string, names: Iterable<string>): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Math.max(2, Math.floor(name.length / 5)) + 1;
-  for (const known of names) {
-    const distance = editDistance(name.toLowerCase(), known);
-    if (distance < bestDistance) {
-      best = known;
-      bestDistance = distance;
-    }
-  }
-  return best;
 }
 
 /**
@@ -83,15 +41,19 @@ function celeryWarnings(doc: unknown): string[] {
   const { settings, warnings } = normalizeCelerySettingsWithWarnings(doc.celery);
   const out = warnings.map((warning) => `celery: ${warning}`);
   for (const key of Object.keys(settings)) {
-    if (CELERY_SETTING_NAMES.has(key) || CELERIAC_SETTING_NAMES.has(key)) continue;
+    if (CELERY_SETTING_NAMES.has(key) || CELERIAC_SETTING_NAMES.has(key)) {
+      const notice = settings[key] === null ? undefined : settingNotice(key, settings[key]);
+      if (notice) out.push(`celery.${key} is not supported by Celeriac workers and clients: ${notice.reason}`);
+      continue;
+    }
     if (isCeleriacSetting(key)) {
       // Other celeriac_* names stay reserved for Celeriac; warn only about a likely typo.
-      const hint = closestSetting(key, CELERIAC_SETTING_NAMES);
+      const hint = closestName(key, CELERIAC_SETTING_NAMES);
       if (hint)
         out.push(`celery.${key} is not a Celeriac setting; it is kept, but no worker reads it (did you mean ${hint}?)`);
       continue;
     }
-    const hint = closestSetting(key, CELERY_SETTING_NAMES);
+    const hint = closestName(key, CELERY_SETTING_NAMES);
     out.push(
       `celery.${key} is not a Celery setting; it is kept, but no worker reads it${hint ? ` (did you mean ${hint}?)` : ''}`,
     );
@@ -128,6 +90,7 @@ export function validateLayer(layer: string, doc: unknown): ValidationResult<Lay
   else if (ref.kind !== 'node' && isPlainObject(doc) && doc.groups !== undefined && doc.groups !== null) {
     issues.push({ path: 'groups', message: 'only a node layer lists groups; set "groups" in nodes/<node>' });
   }
+  if (ref) issues.push(...labelPlacementIssues(ref.kind, doc));
   const tooDeep = findTooDeep(doc);
   if (tooDeep) {
     issues.push({

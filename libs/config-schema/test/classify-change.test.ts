@@ -174,12 +174,15 @@ describe('classifyChange', () => {
   });
 
   it('does not restart a celeriac worker for a setting only Python Celery reads', () => {
-    expect(actions({ celery: { worker_max_tasks_per_child: 100, beat_schedule: {}, imports: ['proj.x'] } })).toEqual({
+    expect(actions({ celery: { worker_pool: 'solo', beat_schedule: {}, worker_hijack_root_logger: false } })).toEqual({
       ts: 'none',
       py: 'restart',
       web: 'none',
       other: 'none',
     });
+    // Honoured by both (and unsupported ones, which a celeriac worker reports at start): both restart.
+    expect(actions({ celery: { worker_max_tasks_per_child: 100 } })).toMatchObject({ ts: 'restart', py: 'restart' });
+    expect(actions({ celery: { imports: ['proj.x'] } })).toMatchObject({ ts: 'restart', py: 'restart' });
   });
 
   it('restarts a command program only for the settings its template names', () => {

@@ -1,4 +1,5 @@
 import { parseCeleryDate } from './celery-date.js';
+import { decompressBody } from './compression.js';
 import { acceptedContentTypes, deserialize, type Serializer, serializerForContentType } from './serializers.js';
 import type {
   DecodeFailureCode,
@@ -212,6 +213,15 @@ function decode(raw: string, options: DecodeOptions): DecodeResult {
     bytes = Buffer.from(rawBody, serializer === 'json' ? 'utf8' : 'latin1');
   } else {
     return fail('bad_body', `unsupported body_encoding ${JSON.stringify(bodyEncoding)}`, known);
+  }
+  const compression = headers.compression;
+  if (compression !== undefined && compression !== null) {
+    if (typeof compression !== 'string') return fail('bad_field', 'headers.compression is not a string', known);
+    try {
+      bytes = decompressBody(bytes, compression);
+    } catch (err) {
+      return fail('bad_body', `body cannot be decompressed (${compression}): ${(err as Error).message}`, known);
+    }
   }
   let body: unknown;
   try {

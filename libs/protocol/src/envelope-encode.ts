@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { formatCeleryDate } from './celery-date.js';
+import { compressBody, compressionProblem, compressionType } from './compression.js';
 import { ProtocolEncodeError } from './errors.js';
 import { pyRepr, pyReprTuple } from './py-repr.js';
 import { CONTENT_ENCODING, CONTENT_TYPE, type Serializer, serialize } from './serializers.js';
@@ -15,6 +16,7 @@ export function defaultOriginName(): string {
 }
 
 const STANDARD_HEADERS = new Set([
+  'compression',
   'lang',
   'task',
   'id',
@@ -131,7 +133,14 @@ export function encodeTaskEnvelope(task: OutgoingTask): string {
   const contentType = CONTENT_TYPE[serializer];
   if (contentType === undefined)
     throw new ProtocolEncodeError(`unknown serializer ${str(serializer)}: use "json" or "msgpack"`);
-  const body = encodeTaskBody(args, kwargs, task.embed, serializer);
+  let body = encodeTaskBody(args, kwargs, task.embed, serializer);
+  let compression = '';
+  if (task.compression) {
+    const type = compressionType(task.compression);
+    if (type === undefined) throw new ProtocolEncodeError(`compression ${compressionProblem(task.compression)}`);
+    body = compressBody(Buffer.from(body, 'base64'), type).toString('base64');
+    compression = `, "compression": "${type}"`;
+  }
   const timelimit = task.timelimit;
   const retries = task.retries ?? 0;
   if (!Number.isInteger(retries) || retries < 0)
@@ -154,10 +163,10 @@ export function encodeTaskEnvelope(task: OutgoingTask): string {
     `"root_id": ${task.rootId == null ? idJson : optStr(task.rootId, 'rootId')}, "parent_id": ${optStr(task.parentId, 'parentId')}, ` +
     `"argsrepr": ${str(task.argsrepr ?? pyReprTuple(args))}, "kwargsrepr": ${str(task.kwargsrepr ?? pyRepr(kwargs))}, ` +
     `"origin": ${str(task.origin ?? defaultOriginName())}, "ignore_result": ${task.ignoreResult === true}` +
-    `${extra(task.extraHeaders, STANDARD_HEADERS)}}, ` +
+    `${extra(task.extraHeaders, STANDARD_HEADERS)}${compression}}, ` +
     `"properties": {"correlation_id": ${idJson}, "reply_to": ${str(task.replyTo ?? '')}` +
     `${extra(task.extraProperties, STANDARD_PROPERTIES)}, "delivery_mode": 2${expiration}, ` +
-    `"delivery_info": {"exchange": ${str(task.exchange ?? '')}, "routing_key": ${str(task.queue)}}, ` +
+    `"delivery_info": {"exchange": ${str(task.exchange ?? '')}, "routing_key": ${str(task.routingKey ?? task.queue)}}, ` +
     `"priority": ${priority}, "body_encoding": "base64", "delivery_tag": "${uuid4()}"}}`
   );
 }

@@ -1,4 +1,12 @@
 export { formatCeleryDate, formatNaiveUtc, parseCeleryDate } from './celery-date.js';
+export {
+  COMPRESSION_NAMES,
+  type CompressionType,
+  compressBody,
+  compressionProblem,
+  compressionType,
+  decompressBody,
+} from './compression.js';
 export { decodeTaskEnvelope } from './envelope-decode.js';
 export { defaultOriginName, encodeTaskBody, encodeTaskEnvelope } from './envelope-encode.js';
 export {

@@ -8,7 +8,9 @@ export type CeleryExceptionCode =
   | 'WORKER_TIME_LIMIT'
   | 'WORKER_TASK_REVOKED'
   | 'WORKER_MAX_RETRIES_EXCEEDED'
-  | 'WORKER_TASK_RETRY';
+  | 'WORKER_TASK_RETRY'
+  | 'WORKER_CHORD_ERROR'
+  | 'WORKER_LOST';
 
 /**
  * Errors that Celery itself raises inside a worker, with the Python class and module that a
@@ -27,6 +29,8 @@ export class CeleryException extends Error {
     'WORKER_TASK_REVOKED',
     'WORKER_MAX_RETRIES_EXCEEDED',
     'WORKER_TASK_RETRY',
+    'WORKER_CHORD_ERROR',
+    'WORKER_LOST',
   ];
   readonly code: CeleryExceptionCode;
   /** Python module of the class, e.g. `celery.exceptions`. */
@@ -157,5 +161,31 @@ export class Retry extends CeleryException {
     this.eta = o.eta;
     this.exc = o.exc;
     this.maxRetries = o.maxRetries;
+  }
+}
+
+/**
+ * A chord's body cannot run: a header part failed (`Dependency <id> raised ...`) or the body could
+ * not be sent (`Callback error: ...`). Stored as the body's FAILURE, as Celery's
+ * `celery.exceptions.ChordError`.
+ */
+export class ChordError extends CeleryException {
+  static override readonly codes = ['WORKER_CHORD_ERROR'] as const;
+  constructor(reason: string) {
+    super('WORKER_CHORD_ERROR', 'ChordError', 'celery.exceptions', [reason], reason);
+  }
+}
+
+/**
+ * Stored for an acks_late task whose worker died while running it, when
+ * `task_reject_on_worker_lost` is false: billiard's `WorkerLostError`, as Celery stores it when a
+ * pool process dies.
+ */
+export class WorkerLostError extends CeleryException {
+  static override readonly codes = ['WORKER_LOST'] as const;
+  constructor() {
+    const message =
+      'Worker exited prematurely while running the task; not run again (task_reject_on_worker_lost is false).';
+    super('WORKER_LOST', 'WorkerLostError', 'billiard.exceptions', [message], message);
   }
 }

@@ -1,10 +1,13 @@
 import type { Delivery } from '@celeriac/broker';
 import type { Logger } from '@celeriac/logger';
 import { type DecodeOptions, decodeTaskEnvelope } from '@celeriac/protocol';
+import { WorkerLostError } from './celery-exceptions.js';
+import type { DuplicateCheck } from './duplicate-check.js';
 import { WorkerError } from './errors.js';
 import type { EtaDeferral } from './eta-deferral.js';
 import { EtaScheduler } from './eta-scheduler.js';
 import type { Executor } from './executor.js';
+import type { FleetHooks, FleetLimiter } from './fleet-limiter.js';
 import { isRunning, type Job, type JobCustody } from './job-custody.js';
 import type { MessageRejection } from './message-rejection.js';
 import { RateLimiter } from './rate-limiter.js';
@@ -13,7 +16,7 @@ import type { StartMarks } from './start-marks.js';
 import { buildTaskPlan, type TaskPlan } from './task-plan.js';
 import type { WorkerApp } from './worker-app.js';
 import type { WaitingJobs } from './worker-control.js';
-import type { WorkerSettings } from './worker-settings.js';
+import { failsOnWorkerLost, type WorkerSettings } from './worker-settings.js';
 
 /** What the dispatcher works with. */
 export interface DispatcherOptions {
@@ -39,6 +42,13 @@ export interface DispatcherOptions {
    * redelivery limit); one that already crashed a worker then runs alone. Null: no marks.
    */
   marks: StartMarks | null;
+  /**
+   * Reads the stored result of a redelivered message's task before it runs: one with a final
+   * state is acked without running (`worker.duplicate_skipped`). Null or absent: no check.
+   */
+  duplicates?: DuplicateCheck | null;
+  /** Builds the fleet-wide limiter (fleet-limiter.ts) with the dispatcher's hooks; absent: none. */
+  fleetLimiter?: ((hooks: FleetHooks) => FleetLimiter) | undefined;
 }
 
 /**
@@ -81,6 +91,10 @@ export class Dispatcher {
   private readonly etaHorizonMs: number;
   private readonly etaMaxHeld: number;
   private readonly marks: StartMarks | null;
+  /** Fleet-wide limits, after the per-worker rate limit (null: none). */
+  readonly fleet: FleetLimiter | null;
+  private readonly duplicates: DuplicateCheck | null;
+  private skippedCount = 0;
   /** Started (slot taken) redelivered jobs that crashed a worker before: each waits to run alone. */
   private suspects: Job[] = [];
   /** The suspect running alone: nothing else starts meanwhile. */
@@ -104,11 +118,40 @@ export class Dispatcher {
     this.etaHorizonMs = options.settings.etaHorizonMs;
     this.etaMaxHeld = options.settings.etaMaxHeld;
     this.marks = options.marks;
+    this.duplicates = options.duplicates ?? null;
     this.eta = new EtaScheduler<Job>((job) => this.due(job));
     this.limiter = new RateLimiter<Job>((job) => {
+      if (this.fleet !== null && !this.fleet.admit(job)) return;
       this.ready.push(job);
       this.pump();
     });
+    this.fleet = options.fleetLimiter?.(this.fleetHooks()) ?? null;
+  }
+
+  /** What the fleet limiter calls: a job passed its fleet limits; a waiting job goes to the delayed set. */
+  private fleetHooks(): FleetHooks {
+    return {
+      onReady: (job) => {
+        this.ready.push(job);
+      },
+      pump: () => this.pump(),
+      defer: (job, dueMs) => {
+        if (this.deferral === null) return false;
+        this.custody.defer(job);
+        this.deferral.add({ delivery: job.delivery, taskId: job.message.id, task: job.message.task, dueMs });
+        return true;
+      },
+    };
+  }
+
+  /** Held jobs waiting for a fleet limit. */
+  get fleetWaitingCount(): number {
+    return this.fleet?.size ?? 0;
+  }
+
+  /** Held jobs waiting for a fleet limit that binds: they take no prefetch slots (the limiter bounds them). */
+  get fleetParkedCount(): number {
+    return this.fleet?.parked ?? 0;
   }
 
   /** Held jobs waiting for a slot. */
@@ -131,16 +174,23 @@ export class Dispatcher {
     return this.rejectedCount;
   }
 
+  /** Redelivered messages acked without running: their task had completed already. */
+  get duplicatesSkipped(): number {
+    return this.skippedCount;
+  }
+
   /** Control: the held jobs that do not run yet, where they wait (`inspect reserved` / `scheduled`). */
   waitingJobs(): WaitingJobs {
     const ready = this.ready.slice(this.readyHead);
-    return { ready, eta: this.eta.entries(), rateLimited: this.limiter.items() };
+    const fleet = this.fleet?.items() ?? [];
+    return { ready, eta: this.eta.entries(), rateLimited: [...this.limiter.items(), ...fleet] };
   }
 
   /** Control (revoke): takes the waiting jobs `match` selects out of the ready queue, eta heap and limiter. */
   dropWaiting(match: (job: Job) => boolean): Job[] {
     const ready = this.ready.slice(this.readyHead);
     const out = [...ready.filter(match), ...this.eta.remove(match), ...this.limiter.remove(match)];
+    if (this.fleet !== null) out.push(...this.fleet.remove(match));
     if (out.length > 0) [this.ready, this.readyHead] = [ready.filter((job) => !match(job)), 0];
     return out;
   }
@@ -185,9 +235,13 @@ export class Dispatcher {
     const cached = this.plans.get(name);
     if (cached !== undefined) return cached;
     const task = this.o.app.tasks.get(name);
-    if (task === undefined) return null;
     try {
-      const plan = buildTaskPlan(this.o.app, task, this.o.settings);
+      // Celery's built-in tasks (celery.map, celery.chord_unlock, ...) unless the app defines the name.
+      const plan =
+        task === undefined
+          ? this.o.executor.builtinPlan(name, this.o.settings)
+          : buildTaskPlan(this.o.app, task, this.o.settings);
+      if (plan === undefined) return null;
       this.plans.set(name, plan);
       return plan;
     } catch (error) {
@@ -236,6 +290,7 @@ export class Dispatcher {
   private due(job: Job): void {
     const rate = job.plan.rateLimitPerSec;
     if (rate !== null && !this.limiter.admit(job.plan.name, rate, job)) return;
+    if (this.fleet !== null && !this.fleet.admit(job)) return;
     this.ready.push(job);
     if (!this.batching) this.pump();
   }
@@ -243,6 +298,7 @@ export class Dispatcher {
   /** Starts ready jobs while slots are free; call it whenever a slot frees up. */
   pump(poke = true): void {
     if (this.pumping) return;
+    this.fleet?.sweep();
     this.pumping = true;
     try {
       this.runSuspects();
@@ -285,16 +341,49 @@ export class Dispatcher {
 
   private startJob(job: Job): void {
     this.custody.start(job);
+    // A redelivered message may be the copy of a run that completed (result stored, ack lost):
+    // checked first, so that neither a run nor an expiry overwrites the stored result.
+    if (this.duplicates !== null && job.message.redelivered) {
+      this.duplicates.check(job.message.id, (state) => this.checked(job, state));
+    } else this.proceed(job);
+  }
+
+  /** The slot is taken (and a redelivered message is not a duplicate): expire, mark or run. */
+  private proceed(job: Job): void {
     const expires = job.message.expires;
     if (expires !== null && expires.getTime() <= Date.now()) this.execute(job, true);
-    else if (this.marks !== null && job.message.redelivered) {
+    else if (this.marks !== null && (job.message.redelivered || failsOnWorkerLost(job, this.o.settings))) {
       this.marks.mark(job.delivery.deliveryTag, (crashes) => this.marked(job, crashes));
     } else this.execute(job, false);
+  }
+
+  /** A redelivered job's task has `state` stored (null: none final): ack without running, or go on. */
+  private checked(job: Job, state: string | null): void {
+    if (job.state !== 'running') return;
+    if (state === null) {
+      this.proceed(job);
+      return;
+    }
+    const m = job.message;
+    this.skippedCount++;
+    this.o.logger.info(
+      { event: 'worker.duplicate_skipped', task_id: m.id, task: m.task, state, delivery_tag: job.delivery.deliveryTag },
+      `Task ${m.id} was redelivered after it completed (${state} stored); acked without running it again`,
+    );
+    this.custody.finish(job, null);
   }
 
   /** A redelivered job's start is recorded; one that was running when a worker died runs alone. */
   private marked(job: Job, crashes: number): void {
     if (job.state !== 'running') return;
+    if (crashes > 0 && failsOnWorkerLost(job, this.o.settings)) {
+      this.o.logger.warn(
+        { event: 'worker.task_worker_lost', task_id: job.message.id, task: job.message.task, crashes },
+        `Task ${job.message.id} was running when its worker died; FAILURE (WorkerLostError) stored, not run again (task_reject_on_worker_lost is false)`,
+      );
+      this.executor.crashed(job, new WorkerLostError());
+      return;
+    }
     if (crashes === 0) {
       this.execute(job, false);
       return;
@@ -316,6 +405,11 @@ export class Dispatcher {
     }
   }
 
+  /** Starts no more jobs from now on (a worker about to recycle); `takeWaiting()` hands them back. */
+  stopStarting(): void {
+    this.open = false;
+  }
+
   /**
    * Shutdown: starts nothing more, and hands every held-but-not-started job (ready, eta-waiting,
    * rate-limited) over to `handed_back`; the caller requeues their messages.
@@ -325,7 +419,7 @@ export class Dispatcher {
     const jobs = this.ready.slice(this.readyHead);
     this.ready = [];
     this.readyHead = 0;
-    jobs.push(...this.eta.drain(), ...this.limiter.drain());
+    jobs.push(...this.eta.drain(), ...this.limiter.drain(), ...(this.fleet?.drain() ?? []));
     for (const job of jobs) this.custody.handBack(job);
     return jobs;
   }

@@ -1,6 +1,8 @@
+export { BACKEND_CLEANUP_NOTE, BUILTIN_TASK_NAMES } from './builtin-tasks.js';
 export {
   CeleryException,
   CeleryTaskRevokedError,
+  ChordError,
   ContentDisallowed,
   DecodeError,
   EncodeError,
@@ -9,14 +11,17 @@ export {
   Retry,
   SoftTimeLimitExceeded,
   TimeLimitExceeded,
+  WorkerLostError,
 } from './celery-exceptions.js';
+export type { ErrbackRequest } from './errbacks.js';
 export { WorkerError, type WorkerErrorCode } from './errors.js';
 export { EtaScheduler } from './eta-scheduler.js';
 export { EventLoopWatchdog } from './event-loop-watchdog.js';
+export { FleetLimiter, type FleetLimiterOptions, type FleetLimiterTarget, keyValueOf } from './fleet-limiter.js';
 export { RateLimiter } from './rate-limiter.js';
 export type { RetryOptions, TaskContext } from './task-context.js';
 export { TokenBucket } from './token-bucket.js';
-export { Worker, type WorkerStats } from './worker.js';
+export { Worker, type WorkerRecycle, type WorkerStats } from './worker.js';
 export type { TaskFn, WorkerApp, WorkerRoute, WorkerTask, WorkerTaskOptions } from './worker-app.js';
 export type { WorkerBackend, WorkerBroker, WorkerOptions } from './worker-options.js';
 export { readWorkerSettings, type WorkerSettings } from './worker-settings.js';

@@ -1,4 +1,6 @@
+import type { Logger } from '@celeriac/logger';
 import type { Serializer } from '@celeriac/protocol';
+import { RedisUrlError, redisUrlFromSettings } from '@celeriac/redis-connection/url';
 import { WorkerError } from './errors.js';
 import { resultSerializerSetting } from './result-document.js';
 
@@ -40,6 +42,15 @@ export interface WorkerSettings {
    * REVOKED when due. `''` or null: no check.
    */
   revokedKey: string | null;
+  /**
+   * `task_reject_on_worker_lost`: false stores FAILURE (WorkerLostError) for an acks_late task
+   * whose worker died while running it, instead of running it again; true or unset runs it again.
+   */
+  rejectOnWorkerLost: boolean | null;
+  /** `worker_max_tasks_per_child`: after this many tasks the worker stops warm to be replaced (null: never). */
+  maxTasksPerChild: number | null;
+  /** `worker_max_memory_per_child` (KiB): above this RSS after a task the worker stops warm to be replaced (null: never). */
+  maxMemoryPerChildKiB: number | null;
 }
 
 /** The control plane's shared revoke set (libs/control-plane `revokedKey()`, sorted set of task ids). */
@@ -95,6 +106,19 @@ function positiveNumberOrNull(settings: Record<string, unknown>, name: string): 
   return value === 0 ? null : value;
 }
 
+/** An integer ≥ 1, or null when unset (Celery's None, and 0, mean no limit). */
+function positiveIntegerOrNull(settings: Record<string, unknown>, name: string): number | null {
+  const value = settings[name];
+  if (value === undefined || value === null || value === 0) return null;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new WorkerError(
+      'WORKER_BAD_SETTING',
+      `Setting ${name} must be an integer ≥ 1, got ${JSON.stringify(value)}.`,
+    );
+  }
+  return value;
+}
+
 /** `celeriac_revoked_key`: unset is the control plane's set; `''` or null none; anything but a string refused. */
 function revokedKeySetting(value: unknown): string | null {
   if (value === undefined) return DEFAULT_REVOKED_KEY;
@@ -108,13 +132,29 @@ function revokedKeySetting(value: unknown): string | null {
   return value;
 }
 
+/**
+ * The broker and result backend URLs with their transport options (master_name) and TLS dicts
+ * folded in, read by the one parser of @celeriac/redis-connection (WORKER_BAD_SETTING otherwise).
+ */
+function foldedUrls(settings: Record<string, unknown>): { brokerUrl: string; resultBackendUrl: string } {
+  try {
+    return {
+      brokerUrl: redisUrlFromSettings('broker', settings),
+      resultBackendUrl: redisUrlFromSettings('result_backend', settings),
+    };
+  } catch (error) {
+    if (error instanceof RedisUrlError) throw new WorkerError('WORKER_BAD_SETTING', error.message);
+    throw error;
+  }
+}
+
 /** Reads Celery settings (lowercase names, as `app.conf.settings` holds them) for the worker. */
 export function readWorkerSettings(settings: Record<string, unknown>): WorkerSettings {
   const brokerUrl = settings.broker_url;
   if (typeof brokerUrl !== 'string' || brokerUrl === '') {
     throw new WorkerError('WORKER_NO_BROKER_URL', 'No broker_url is set: pass it to new Celeriac(...) or in --config.');
   }
-  const backend = settings.result_backend;
+  const urls = foldedUrls(settings);
   const accept = Array.isArray(settings.accept_content)
     ? settings.accept_content.filter((v): v is string => typeof v === 'string')
     : ['json'];
@@ -129,9 +169,8 @@ export function readWorkerSettings(settings: Record<string, unknown>): WorkerSet
   const expires = settings.result_expires;
   const annotations = settings.task_annotations;
   return {
-    brokerUrl,
     // Like the client: without result_backend, results go to the broker's Redis so get() works.
-    resultBackendUrl: typeof backend === 'string' && backend !== '' ? backend : brokerUrl,
+    ...urls,
     accept,
     acksLate: settings.task_acks_late === true,
     trackStarted: settings.task_track_started === true,
@@ -173,5 +212,67 @@ export function readWorkerSettings(settings: Record<string, unknown>): WorkerSet
       { integer: true },
     ),
     revokedKey: revokedKeySetting(revokedKey),
+    rejectOnWorkerLost:
+      typeof settings.task_reject_on_worker_lost === 'boolean' ? settings.task_reject_on_worker_lost : null,
+    maxTasksPerChild: positiveIntegerOrNull(settings, 'worker_max_tasks_per_child'),
+    maxMemoryPerChildKiB: positiveIntegerOrNull(settings, 'worker_max_memory_per_child'),
   };
+}
+
+/** What `reportCelerySettings` gives (the client's `conf.report()`), as the worker reads it. */
+interface SettingsReportLike {
+  issues: { path: string; message: string }[];
+  notices: { setting: string; kind: string; reason: string }[];
+  strict: boolean;
+}
+
+/** The conf calls the worker uses when the app is a Celeriac app (a structural app may lack them). */
+interface ReportingConf {
+  report?(): SettingsReportLike;
+  takeUnreported?(): Pick<SettingsReportLike, 'issues' | 'notices'>;
+}
+
+/**
+ * At start: one `worker.setting_not_honoured` warning per unsupported or unknown setting (each
+ * once per app: the client does not repeat it), and `WORKER_BAD_SETTING` for values the schema
+ * refuses, or for any such setting when `celeriac_strict_settings` is on. See docs/settings.md.
+ */
+export function checkWorkerSettings(
+  conf: { readonly settings: Record<string, unknown> } & ReportingConf,
+  logger: Logger,
+  report: (settings: Record<string, unknown>) => SettingsReportLike,
+): void {
+  const full = typeof conf.report === 'function' ? conf.report() : report(conf.settings);
+  const fresh = typeof conf.takeUnreported === 'function' ? conf.takeUnreported() : full;
+  if (full.issues.length > 0) {
+    throw new WorkerError(
+      'WORKER_BAD_SETTING',
+      `Invalid settings:\n${full.issues.map((i) => `- ${i.path}: ${i.message}`).join('\n')}`,
+    );
+  }
+  if (full.strict && full.notices.length > 0) {
+    throw new WorkerError(
+      'WORKER_BAD_SETTING',
+      `Settings refused (celeriac_strict_settings is on, see docs/settings.md):\n${full.notices
+        .map((n) => `- ${n.setting}: ${n.kind === 'unsupported' ? 'not supported: ' : ''}${n.reason}`)
+        .join('\n')}`,
+    );
+  }
+  for (const n of fresh.notices) {
+    logger.warn(
+      { event: 'worker.setting_not_honoured', setting: n.setting, reason: n.reason, kind: n.kind },
+      n.kind === 'unsupported'
+        ? `Setting ${n.setting} is not supported: ${n.reason}`
+        : `Setting ${n.setting} is ${n.reason}`,
+    );
+  }
+}
+
+/**
+ * With acks_late and `task_reject_on_worker_lost: false`, a worker that dies while running the task
+ * fails it instead of running it again: its start is recorded (the broker's started set) so the
+ * restore counts the death, and the redelivered copy stores FAILURE (WorkerLostError).
+ */
+export function failsOnWorkerLost(job: { plan: { acksLate: boolean } }, settings: WorkerSettings): boolean {
+  return job.plan.acksLate && settings.rejectOnWorkerLost === false;
 }

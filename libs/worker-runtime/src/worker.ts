@@ -1,14 +1,16 @@
 import { EventEmitter } from 'node:events';
 import type { Delivery } from '@celeriac/broker';
 import { raceTimeout, TIMED_OUT } from '@celeriac/common';
-import { Consumer } from './consumer.js';
+import { Consumer, declareConsumedQueues, type QueueDeclarer } from './consumer.js';
 import { createWorkerPlane, startWorkerPlane } from './controlled-worker.js';
 import { DeliveryUpkeep, type UpkeepBroker } from './delivery-upkeep.js';
 import { Dispatcher, planAllTasks } from './dispatcher.js';
+import { duplicateCheck } from './duplicate-check.js';
 import { WorkerError } from './errors.js';
 import { type DeferTarget, EtaDeferral } from './eta-deferral.js';
 import { EventLoopWatchdog } from './event-loop-watchdog.js';
 import { Executor } from './executor.js';
+import { fleetLimiterFactory } from './fleet-limiter-setup.js';
 import { HandBack } from './hand-back.js';
 import { JobCustody } from './job-custody.js';
 import { MessageRejection } from './message-rejection.js';
@@ -17,7 +19,7 @@ import { StartMarks, type StartMarkTarget } from './start-marks.js';
 import { VisibilityRestore } from './visibility-restore.js';
 import type { WorkerBackend, WorkerBroker, WorkerOptions } from './worker-options.js';
 import type { WorkerPlane } from './worker-plane.js';
-import { readWorkerSettings, type WorkerSettings } from './worker-settings.js';
+import { checkWorkerSettings, readWorkerSettings, type WorkerSettings } from './worker-settings.js';
 import {
   canTransition,
   type WorkerEvents,
@@ -38,6 +40,19 @@ export interface WorkerStats {
   rejected: number;
   /** Messages moved to the broker's delayed set (eta beyond the horizon). */
   deferred: number;
+  /** Held jobs waiting for a fleet-wide limit. */
+  fleetWaiting: number;
+}
+
+/** Why a worker stopped itself to be replaced. */
+export interface WorkerRecycle {
+  reason: 'max_tasks_per_child' | 'max_memory_per_child';
+  /** Tasks it ran. */
+  executed: number;
+  /** The setting's value (tasks, or KiB). */
+  limit: number;
+  /** Its RSS in KiB, for `max_memory_per_child`. */
+  rssKiB?: number;
 }
 
 /** Broker calls beyond `WorkerBroker` that the delivery guarantees use (`RedisBroker` has them). */
@@ -67,6 +82,19 @@ interface Running {
   prefetchLimit: number;
   /** The pidbox, events and revokes (null with `controlPlane: false`). */
   plane: WorkerPlane | null;
+}
+
+/** Starts the fleet limiter (when there is one); on failure closes it and what start-up opened. */
+async function startFleetLimiter(parts: Running, ownsConnections: boolean): Promise<void> {
+  const fleet = parts.dispatcher.fleet;
+  if (fleet === null) return;
+  try {
+    await fleet.start();
+  } catch (error) {
+    await fleet.close();
+    if (ownsConnections) await Promise.allSettled([parts.broker.close(), parts.backend?.close()]);
+    throw error;
+  }
 }
 
 /** `on`, `once` and `off` take only the events a worker emits, with their listener types. */
@@ -100,6 +128,7 @@ export class Worker extends EventEmitter {
   private failure: { error: unknown } | null = null;
   /** Ends the drain wait early (all running jobs finished, or a cold shutdown). */
   private endDrain: (() => void) | null = null;
+  private recycle: WorkerRecycle | null = null;
 
   constructor(options: WorkerOptions) {
     super();
@@ -136,6 +165,15 @@ export class Worker extends EventEmitter {
     this.emit('state', to, change);
   }
 
+  /**
+   * Why the worker stopped itself to be replaced (`worker_max_tasks_per_child`,
+   * `worker_max_memory_per_child`), or null. The worker program exits with
+   * `WORKER_RECYCLE_EXIT_CODE` for it (or re-executes itself when it runs alone).
+   */
+  get recycled(): WorkerRecycle | null {
+    return this.recycle;
+  }
+
   /** Counters of what the worker holds and did. */
   stats(): WorkerStats {
     const p = this.parts;
@@ -149,6 +187,7 @@ export class Worker extends EventEmitter {
       executed: p?.custody.finished ?? 0,
       rejected: p?.dispatcher.rejected ?? 0,
       deferred: p?.deferral?.deferred ?? 0,
+      fleetWaiting: p?.dispatcher.fleetWaitingCount ?? 0,
     };
   }
 
@@ -174,10 +213,14 @@ export class Worker extends EventEmitter {
     try {
       const settings = readWorkerSettings(o.app.conf.settings);
       const plans = planAllTasks(o.app, settings);
+      const { reportCelerySettings } = await import('@celeriac/client');
+      checkWorkerSettings(o.app.conf, o.logger, reportCelerySettings);
       const connections = o.broker
         ? { broker: o.broker, backend: o.backend ?? null, ownsConnections: false }
         : await this.connect(settings);
+      await declareConsumedQueues(connections.broker as QueueDeclarer, this.queues, o.logger);
       parts = this.build(settings, plans, connections);
+      await startFleetLimiter(parts, connections.ownsConnections);
       const shutdown = () => void this.warmShutdown();
       await startWorkerPlane(parts, { ...o, brokerUrl: settings.brokerUrl, queues: this.queues, ...parts, shutdown });
     } catch (error) {
@@ -220,6 +263,7 @@ export class Worker extends EventEmitter {
       custody,
       flusher,
       store: backend ? (doc) => backend.store(doc) : async () => undefined,
+      canvasBackend: backend,
       logger: o.logger,
       hostname: o.hostname,
       resultExtended: settings.resultExtended,
@@ -238,7 +282,7 @@ export class Worker extends EventEmitter {
       source: broker,
       queues: this.queues,
       prefetchLimit,
-      freeSlots: () => prefetchLimit - custody.held + (dispatcher?.etaCount ?? 0),
+      freeSlots: () => prefetchLimit - custody.held + (dispatcher?.etaCount ?? 0) + (dispatcher?.fleetParkedCount ?? 0),
       onDeliveries: (deliveries) => this.onDeliveries(deliveries),
       logger: o.logger,
     });
@@ -256,6 +300,16 @@ export class Worker extends EventEmitter {
         logger: o.logger,
         deferral,
         marks: typeof g.markStarted === 'function' ? new StartMarks(g as StartMarkTarget, o.logger) : null,
+        fleetLimiter: fleetLimiterFactory({
+          enabled: o.fleetLimits !== false,
+          brokerUrl: settings.brokerUrl,
+          ownerId: this.ownerId,
+          logger: o.logger,
+          settings: o.app.conf.settings,
+          plans,
+          maxHeld: prefetchLimit,
+        }),
+        duplicates: duplicateCheck(backend, flusher, o.logger),
       },
       plans,
     );
@@ -269,6 +323,7 @@ export class Worker extends EventEmitter {
       typeof g.promoteDue === 'function' && typeof g.takeRedeliveryLimited === 'function'
         ? new DeliveryUpkeep(g as UpkeepBroker, flusher, settings.delayedPollMs, settings.redeliveryLimit, o.logger)
         : null;
+    if (deferral !== null && upkeep !== null) deferral.onDeferred((dueMs) => upkeep.dueAt(dueMs));
     return {
       settings,
       ...c,
@@ -290,11 +345,12 @@ export class Worker extends EventEmitter {
   private async connect(
     s: WorkerSettings,
   ): Promise<{ broker: WorkerBroker; backend: WorkerBackend | null; ownsConnections: true }> {
-    const { RedisBroker } = await import('@celeriac/broker');
+    const { RedisBroker, brokerOptionsFromCelery } = await import('@celeriac/broker');
     const o = this.options;
     const broker = new RedisBroker({
       url: s.brokerUrl,
       logger: o.logger,
+      ...brokerOptionsFromCelery(o.app.conf.settings),
       visibilityTimeoutMs: s.visibilityTimeoutMs,
       ownerId: this.ownerId,
       redeliveryLimit: s.redeliveryLimit,
@@ -323,15 +379,46 @@ export class Worker extends EventEmitter {
 
   private onDeliveries(deliveries: Delivery[]): void {
     const p = this.parts as Running;
-    if (this.stateValue !== 'running') void p.handBack.give(deliveries);
+    if (this.stateValue !== 'running' || this.recycle !== null) void p.handBack.give(deliveries);
     else p.dispatcher.take(deliveries);
   }
 
-  /** A running job finished: its slot is free. */
+  /** A running job finished: its slot is free (unless the worker is to be recycled now). */
   private jobFinished(): void {
     const p = this.parts as Running;
     if (this.endDrain !== null && p.custody.running === 0) this.endDrain();
-    p.dispatcher.pump();
+    if (this.recycle === null && this.stateValue === 'running') this.checkRecycle(p);
+    if (this.recycle === null) p.dispatcher.pump();
+  }
+
+  /** After a task: past `worker_max_tasks_per_child` tasks or `worker_max_memory_per_child` KiB, stop warm. */
+  private checkRecycle(p: Running): void {
+    const { maxTasksPerChild, maxMemoryPerChildKiB } = p.settings;
+    const executed = p.custody.finished;
+    let recycle: WorkerRecycle | null = null;
+    if (maxTasksPerChild !== null && executed >= maxTasksPerChild) {
+      recycle = { reason: 'max_tasks_per_child', executed, limit: maxTasksPerChild };
+    } else if (maxMemoryPerChildKiB !== null) {
+      const rssKiB = Math.round(process.memoryUsage.rss() / 1024);
+      if (rssKiB > maxMemoryPerChildKiB) {
+        recycle = { reason: 'max_memory_per_child', executed, limit: maxMemoryPerChildKiB, rssKiB };
+      }
+    }
+    if (recycle === null) return;
+    this.recycle = recycle;
+    p.dispatcher.stopStarting();
+    this.options.logger.info(
+      {
+        event: 'worker.recycle',
+        reason: recycle.reason,
+        executed,
+        limit: recycle.limit,
+        ...(recycle.rssKiB !== undefined ? { rss_kib: recycle.rssKiB } : {}),
+      },
+      `Recycling: ${recycle.reason === 'max_tasks_per_child' ? `${executed} tasks run` : `RSS ${recycle.rssKiB} KiB`} (limit ${recycle.limit}); warm shutdown, to be replaced`,
+    );
+    // Outside the custody callback this runs in; no job starts meanwhile (pump and take are held).
+    setImmediate(() => void this.warmShutdown());
   }
 
   /**
@@ -426,6 +513,7 @@ export class Worker extends EventEmitter {
       await p.rejection.settle();
       await p.flusher.close();
       await p.plane?.close();
+      await p.dispatcher.fleet?.close();
       p.dispatcher.close();
       await this.watchdog?.close();
       if (p.ownsConnections) await Promise.allSettled([p.broker.close(), p.backend?.close()]);
