@@ -1,5 +1,7 @@
 import { exceptionFromResult, READY_STATES, type ResultDocument, type TaskState } from '@celeriac/protocol';
+import type { ResultTuple } from '@celeriac/result-backend';
 import { ConfigError, TaskRevokedError, TimeoutError } from './errors.js';
+import { type GroupResult, resultFromTuple } from './group-result.js';
 
 /** The slice of the result backend an `AsyncResult` reads. */
 export interface ResultSource {
@@ -10,6 +12,16 @@ export interface ResultSource {
     timeoutMs: number,
     options?: { onUpdate?: (doc: ResultDocument) => void },
   ): Promise<ResultDocument | null>;
+  /** Deletes a stored result (`AsyncResult.forget`). */
+  forget?(taskId: string): Promise<void>;
+  /** Reads many results in one round trip (GroupResult). */
+  getMany?(taskIds: readonly string[]): Promise<(ResultDocument | null)[]>;
+  /** `celery-taskset-meta-<gid>.s` for a chord sent from here. */
+  setChordSize?(groupId: string, size: number): Promise<void>;
+  /** `GroupResult.save/restore/delete`: `celery-taskset-meta-<gid>`. */
+  saveGroup?(groupId: string, tuple: ResultTuple): Promise<void>;
+  restoreGroup?(groupId: string): Promise<ResultTuple | null>;
+  deleteGroup?(groupId: string): Promise<void>;
 }
 
 /** What `AsyncResult.revoke` calls: the app's control (`app.control.revoke`). */
@@ -36,6 +48,11 @@ export interface GetOptions {
 /** A handle on one task's result in the backend (`celery-task-meta-<id>`). */
 export class AsyncResult {
   readonly id: string;
+  /**
+   * The result this one was started from, when known here: a chain step's previous step, a chord
+   * body's header GroupResult (as Celery's `parent`). Null for a lone task.
+   */
+  parent: AsyncResult | GroupResult | null = null;
   private readonly source: () => ResultSource;
   private readonly revoker: (() => Revoker) | undefined;
   private doc: ResultDocument | null = null;
@@ -56,6 +73,45 @@ export class AsyncResult {
       throw new ConfigError(`cannot revoke task ${this.id}: this AsyncResult has no app; use app.AsyncResult(id)`);
     }
     await this.revoker().revoke(this.id, options);
+  }
+
+  /** The backend this result reads (GroupResult and the canvas share it). */
+  get resultSource(): ResultSource {
+    return this.source();
+  }
+
+  /** The revoker this result was made with (GroupResult members share it). */
+  get resultRevoker(): (() => Revoker) | undefined {
+    return this.revoker;
+  }
+
+  /**
+   * Forgets the result, and its parents' (Celery's `AsyncResult.forget`): deletes
+   * `celery-task-meta-<id>`; a later read sees PENDING.
+   */
+  async forget(): Promise<void> {
+    const source = this.source();
+    if (typeof source.forget !== 'function') {
+      throw new ConfigError(`cannot forget task ${this.id}: this result source cannot delete results`);
+    }
+    this.doc = null;
+    if (this.parent) await this.parent.forget();
+    await source.forget(this.id);
+  }
+
+  /**
+   * The tasks this one started (callbacks, chain steps, retries), from the `children` of the last
+   * document read (`refresh()`, `get()`, `ready()`); null before one was read, as Celery's.
+   */
+  get children(): (AsyncResult | GroupResult)[] | null {
+    const children = this.doc?.children;
+    if (!Array.isArray(children)) return null;
+    return children.map((tuple) => resultFromTuple(tuple as ResultTuple, this.source, this.revoker));
+  }
+
+  /** Celery's `as_tuple()`: `[[id, parent tuple], null]`. */
+  asTuple(): ResultTuple {
+    return [[this.id, this.parent ? this.parent.asTuple() : null], null];
   }
 
   /** The last known state; `PENDING` until a result document was seen. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Signature } from '@celeriac/protocol';
 import type { ApplyOptions } from './apply-options.js';
-import type { AsyncResult } from './async-result.js';
+import { AsyncResult } from './async-result.js';
 import { ChainError } from './errors.js';
 import { signatureOwner, withOptions } from './signature.js';
 
@@ -49,7 +49,35 @@ export class Chain {
         new ChainError('this chain has no app: build its steps with task.s()/task.si(), or use app.chain(...)'),
       );
     }
-    return sender.applyChain(this.steps, options);
+    // Step ids are given here so that the result's `parent` links (Celery's) can be built.
+    const steps = this.steps.map((s) =>
+      typeof s.options?.task_id === 'string' ? s : withOptions(s, { task_id: randomUUID() }),
+    );
+    return sender.applyChain(steps, options).then((last) => {
+      let parent: AsyncResult | null = null;
+      for (const step of steps.slice(0, -1)) {
+        const r =
+          last.id === step.options.task_id
+            ? last
+            : new AsyncResult(step.options.task_id as string, () => last.resultSource, last.resultRevoker);
+        r.parent = parent;
+        parent = r;
+      }
+      last.parent = parent;
+      return last;
+    });
+  }
+
+  /** The chain as a Celery signature (`celery.chain`, `subtask_type: 'chain'`), to nest in a group or a chord body. */
+  toSignature(): Signature {
+    return {
+      task: 'celery.chain',
+      args: [],
+      kwargs: { tasks: [...this.steps] },
+      options: {},
+      subtask_type: 'chain',
+      immutable: false,
+    };
   }
 
   /** `applyAsync()` with no options. */

@@ -8,6 +8,7 @@ export type ClientErrorCode =
   | 'CLIENT_TASK_ALREADY_REGISTERED'
   | 'CLIENT_TASK_DEFINITION_INVALID'
   | 'CLIENT_CHAIN_INVALID'
+  | 'CLIENT_CANVAS_INVALID'
   | 'CLIENT_BATCH_PARTIALLY_SENT';
 
 /** Base class of every error the client throws: `code` is stable, `message` says what to do. */
@@ -21,6 +22,7 @@ export class CeleriacError extends Error {
     'CLIENT_TASK_ALREADY_REGISTERED',
     'CLIENT_TASK_DEFINITION_INVALID',
     'CLIENT_CHAIN_INVALID',
+    'CLIENT_CANVAS_INVALID',
     'CLIENT_BATCH_PARTIALLY_SENT',
   ];
   readonly code: ClientErrorCode;

@@ -1,6 +1,7 @@
 import type { Signature } from '@celeriac/protocol';
 import type { ApplyOptions } from './apply-options.js';
 import type { AsyncResult } from './async-result.js';
+import { type Chunks, chunks, type MapSignature, xmap, xstarmap } from './canvas-map.js';
 import type { ChainSender } from './chain.js';
 import { bindSignature, signature } from './signature.js';
 import type { TaskFn, TaskOptions } from './task-options.js';
@@ -64,6 +65,21 @@ export class Task<F extends TaskFn = TaskFn> {
   /** An immutable signature: the previous result is not prepended. */
   si(...args: unknown[]): Signature {
     return bindSignature(signature(this.name, args, {}, {}, true), this.sender);
+  }
+
+  /** Celery's `task.map(it)`: one `celery.map` message calling this task with each item in a worker. */
+  map(it: Iterable<unknown>): MapSignature {
+    return xmap(this, it);
+  }
+
+  /** Celery's `task.starmap(it)`: one `celery.starmap` message calling this task with each args list. */
+  starmap(it: Iterable<readonly unknown[]>): MapSignature {
+    return xstarmap(this, it);
+  }
+
+  /** Celery's `task.chunks(it, n)`: a group of `celery.starmap` messages of `n` args lists each. */
+  chunks(it: Iterable<readonly unknown[]>, n: number): Chunks {
+    return chunks(this, it, n);
   }
 
   /** Runs the function here, in this process (as calling a Celery task object does). */

@@ -15,6 +15,7 @@ const SAMPLES: [ErrorClass, () => Error & { code: string }][] = [
   [client.TaskAlreadyRegisteredError, () => new client.TaskAlreadyRegisteredError('t')],
   [client.TaskDefinitionError, () => new client.TaskDefinitionError('t', ['bad'])],
   [client.ChainError, () => new client.ChainError('m')],
+  [client.CanvasError, () => new client.CanvasError('m')],
   [client.BatchPartiallySentError, () => new client.BatchPartiallySentError(1, [], new Error('x'))],
 ];
 

@@ -1,4 +1,12 @@
 export {
+  type ChordPart,
+  decodeChordPart,
+  encodeChordPart,
+  GROUP_KEY_PREFIX,
+  groupKey,
+  type ResultTuple,
+} from './chord-store.js';
+export {
   ResultBackendArgumentError,
   ResultBackendClosedError,
   ResultBackendError,

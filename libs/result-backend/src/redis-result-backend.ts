@@ -15,6 +15,18 @@ import {
 import { closeRedisConnection, createRedisConnection } from '@celeriac/redis-connection';
 import type { Redis } from 'ioredis';
 import {
+  type ChordPart,
+  countChordPart,
+  deleteChordKeys,
+  encodeChordPart,
+  groupKey,
+  type ResultTuple,
+  readChordParts,
+  restoreGroup,
+  saveGroup,
+  setChordSize,
+} from './chord-store.js';
+import {
   ResultBackendArgumentError,
   ResultBackendClosedError,
   ResultBackendError,
@@ -180,6 +192,29 @@ export class RedisResultBackend {
     return raw === null ? null : this.decode(raw, taskId);
   }
 
+  /**
+   * The `status` of each task's stored document (null: none, or unreadable), in one MGET on the
+   * connection that `storeMany` writes on, so it sees every document stored through this backend
+   * before the call. The worker's duplicate check reads it for redelivered messages only. Statuses
+   * are read whatever `acceptContent` says (no content is handed out).
+   */
+  async storedStates(taskIds: readonly string[]): Promise<(string | null)[]> {
+    const redis = this.connection('storedStates');
+    if (taskIds.length === 0) return [];
+    const raws = await this.run('storedStates', () => redis.mgetBuffer(...taskIds.map(resultKey)));
+    return raws.map((raw, i) => {
+      if (raw === null) return null;
+      const serializer = sniffResultSerializer(raw);
+      if (serializer === undefined) return null;
+      try {
+        const status = decodeResultBytes(raw, serializer, taskIds[i] as string).status;
+        return typeof status === 'string' ? status : null;
+      } catch {
+        return null;
+      }
+    });
+  }
+
   /** Decodes stored bytes: the serializer is read from them, then checked against `acceptContent`. */
   private decode(raw: Buffer, taskId: string): ResultDocument {
     const serializer = sniffResultSerializer(raw);
@@ -194,6 +229,74 @@ export class RedisResultBackend {
   async forget(taskId: string): Promise<void> {
     const redis = this.connection('forget');
     await this.run('forget', () => redis.del(resultKey(taskId)));
+  }
+
+  /** Reads many stored documents in one MGET; a missing one (PENDING) is null. */
+  async getMany(taskIds: readonly string[]): Promise<(ResultDocument | null)[]> {
+    const redis = this.connection('getMany');
+    if (taskIds.length === 0) return [];
+    const raws = await this.run('getMany', () => redis.mgetBuffer(...taskIds.map(resultKey)));
+    return raws.map((raw, i) => (raw === null ? null : this.decode(raw, taskIds[i] as string)));
+  }
+
+  /** Celery's `set_chord_size`: the number of header parts a chord waits for (`celery-taskset-meta-<gid>.s`). */
+  async setChordSize(groupId: string, size: number): Promise<void> {
+    const redis = this.connection('setChordSize');
+    await this.run('setChordSize', () => setChordSize(redis, groupId, size, Number(this.expiresArg)));
+  }
+
+  /**
+   * Celery 5.2's `on_chord_part_return` on Redis: counts one header part (its result encoded in
+   * the result serializer) and, when it is the last one, returns every part in group-index order
+   * and the saved header GroupResult if `apply_chord` saved one. The caller sends the body, then
+   * calls `deleteChord`. `complete: false` with `total: null` means no chord size is stored.
+   */
+  async chordPartReturn(
+    groupId: string,
+    groupIndex: number | null,
+    part: ChordPart,
+  ): Promise<{
+    complete: boolean;
+    ready: number;
+    total: number | null;
+    parts: ChordPart[];
+    saved: ResultTuple | null;
+  }> {
+    const redis = this.connection('chordPartReturn');
+    return this.run('chordPartReturn', async () => {
+      const encoded = encodeChordPart(part, this.serializer);
+      const count = await countChordPart(redis, groupId, groupIndex, encoded, Number(this.expiresArg));
+      if (count.total === null || count.ready !== count.total) {
+        return { complete: false, ready: count.ready, total: count.total, parts: [], saved: null };
+      }
+      const saved = await restoreGroup(redis, groupId);
+      const parts = await readChordParts(redis, groupId);
+      return { complete: true, ready: count.ready, total: count.total, parts, saved };
+    });
+  }
+
+  /** Deletes a chord's counters (`.j`, `.t`, `.s`) once its body was sent. */
+  async deleteChord(groupId: string): Promise<void> {
+    const redis = this.connection('deleteChord');
+    await this.run('deleteChord', () => deleteChordKeys(redis, groupId));
+  }
+
+  /** `GroupResult.save()`: stores `celery-taskset-meta-<gid>` = `{"result": <as_tuple>}`. */
+  async saveGroup(groupId: string, tuple: ResultTuple): Promise<void> {
+    const redis = this.connection('saveGroup');
+    await this.run('saveGroup', () => saveGroup(redis, groupId, tuple, this.serializer, Number(this.expiresArg)));
+  }
+
+  /** `GroupResult.restore()`: the saved tuple of a group, or null. */
+  async restoreGroup(groupId: string): Promise<ResultTuple | null> {
+    const redis = this.connection('restoreGroup');
+    return this.run('restoreGroup', () => restoreGroup(redis, groupId));
+  }
+
+  /** `GroupResult.delete()`: removes the saved group. */
+  async deleteGroup(groupId: string): Promise<void> {
+    const redis = this.connection('deleteGroup');
+    await this.run('deleteGroup', () => redis.del(groupKey(groupId)));
   }
 
   /**

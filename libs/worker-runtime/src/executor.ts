@@ -2,6 +2,7 @@ import { constants } from 'node:os';
 import type { Logger } from '@celeriac/logger';
 import type { ResultDocument, Serializer } from '@celeriac/protocol';
 import { buildArguments } from './build-arguments.js';
+import { builtinPlan } from './builtin-tasks.js';
 import {
   CeleryTaskRevokedError,
   EncodeError,
@@ -10,8 +11,10 @@ import {
   SoftTimeLimitExceeded,
   TimeLimitExceeded,
 } from './celery-exceptions.js';
+import { chordPartReturn } from './chord-join.js';
+import { callErrbacks, errbackRequest } from './errbacks.js';
 import { exceptionDocument } from './exception-document.js';
-import { errorFollowUps, retryMessage, sourceQueue, successFollowUps } from './follow-up-messages.js';
+import { retryMessage, sourceQueue, successFollowUps } from './follow-up-messages.js';
 import { buildFollowUps, publishFollowUps } from './follow-up-publish.js';
 import { isRunning, type Job, type JobCustody } from './job-custody.js';
 import { type Outcome, resultDocument, storeAs } from './result-document.js';
@@ -19,9 +22,11 @@ import { errorName, isThenable, unencodableResult } from './result-encoding.js';
 import { DATE_DONE_AT_FLUSH, type ResultFlusher } from './result-flusher.js';
 import { RuntimeTaskContext } from './task-context.js';
 import { NO_TASK_EVENTS, type TaskEvents } from './task-events.js';
-import { autoretryCountdownSec } from './task-plan.js';
+import { autoretryCountdownSec, type TaskPlan } from './task-plan.js';
 import { TimeLimitedRuns } from './time-limited-runs.js';
 import type { WorkerApp } from './worker-app.js';
+import { isCanvasBackend, WorkerCanvas } from './worker-canvas.js';
+import type { WorkerSettings } from './worker-settings.js';
 
 /** Dependencies of the executor. */
 export interface ExecutorOptions {
@@ -44,6 +49,8 @@ export interface ExecutorOptions {
   revoked?: { has(taskId: string): boolean };
   /** Task events (`-E`); each site checks `events.on` first. */
   events?: TaskEvents;
+  /** The worker's result backend, for chords (counting parts, sending bodies) and the canvas built-ins. */
+  canvasBackend?: unknown;
 }
 
 /**
@@ -74,6 +81,8 @@ export class Executor {
   private readonly contexts = new Map<Job, RuntimeTaskContext>();
   /** Running jobs revoked with terminate: REVOKED is stored; whatever they end with later is dropped. */
   private readonly terminated = new Set<Job>();
+  /** Chords, errbacks and the built-in tasks: signatures sent from inside the worker. */
+  private readonly canvas: WorkerCanvas;
 
   /** Throws `WORKER_BAD_SETTING` when `result_serializer` is not json or msgpack. */
   constructor(options: ExecutorOptions) {
@@ -88,6 +97,12 @@ export class Executor {
     this.resultExtended = options.resultExtended === true;
     this.revoked = options.revoked ?? { has: () => false };
     this.events = options.events ?? NO_TASK_EVENTS;
+    this.canvas = new WorkerCanvas({
+      app: this.app,
+      backend: isCanvasBackend(options.canvasBackend) ? options.canvasBackend : null,
+      logger: this.logger,
+      origin: this.origin,
+    });
     const serializer = options.resultSerializer ?? 'json';
     this.serializer = serializer;
     this.flusher.storeAs(serializer);
@@ -103,6 +118,23 @@ export class Executor {
             this.flusher.sendQueued();
             return store(storeAs(doc, serializer));
           };
+  }
+
+  /** The plan of a Celery built-in task (`celery.map`, `celery.chord_unlock`, ...) the app does not define. */
+  builtinPlan(name: string, settings: WorkerSettings): TaskPlan | undefined {
+    return builtinPlan(this.canvas, name, settings);
+  }
+
+  /**
+   * Ends a job, first counting it as a chord part when it is one (Celery's `on_chord_part_return`
+   * after the result is stored): the part that completes the chord sends the body.
+   */
+  private finishPart(job: Job, doc: ResultDocument | null, state: string, result: unknown): void {
+    if (job.message.embed.chord === null || job.message.embed.chord === undefined) {
+      this.custody.finish(job, doc);
+      return;
+    }
+    void chordPartReturn(this.canvas, job.message, state, result).then(() => this.custody.finish(job, doc));
   }
 
   /** Tasks started since the worker started (every name). */
@@ -147,7 +179,7 @@ export class Executor {
       expired ? 'Task expired before it could run' : 'Discarding revoked task',
     );
     if (this.events.on) this.events.revoked(m.id, { terminated: false, signum: null, expired });
-    this.custody.finish(job, doc);
+    this.finishPart(job, doc, 'REVOKED', exceptionDocument(new CeleryTaskRevokedError(reason), false).result);
   }
 
   /**
@@ -167,6 +199,10 @@ export class Executor {
         null,
       );
       this.flusher.sendQueued();
+    }
+    if (m.embed.chord) {
+      const reason = exceptionDocument(new CeleryTaskRevokedError('terminated'), false).result;
+      void chordPartReturn(this.canvas, m, 'REVOKED', reason);
     }
     const signum = (constants.signals as Record<string, number>)[signal] ?? null;
     if (this.events.on) this.events.revoked(m.id, { terminated: true, signum, expired: false });
@@ -301,16 +337,20 @@ export class Executor {
         successFollowUps(this.app, job.message, result, this.origin),
       );
       void publishFollowUps(this.app, this.logger, job.message.id, followUps).then((children) => {
-        this.custody.finish(
+        this.finishPart(
           job,
           this.ignoresResult(job) ? null : this.document(job, 'SUCCESS', { result, traceback: null }, children),
+          'SUCCESS',
+          result,
         );
       });
       return;
     }
-    this.custody.finish(
+    this.finishPart(
       job,
       this.ignoresResult(job) ? null : this.document(job, 'SUCCESS', { result, traceback: null }),
+      'SUCCESS',
+      result,
     );
   }
   /** Ends a job whose handling threw (a bug or hostile input): FAILURE stored, slot freed. */
@@ -356,14 +396,42 @@ export class Executor {
     const m = job.message;
     this.logger.warn({ event: 'worker.task_failed', task_id: m.id, task: m.task, err: error }, 'Task failed');
     if (this.events.on) this.events.failed(m.id, error);
-    const errbacks = buildFollowUps(this.logger, m.id, () => errorFollowUps(this.app, m, this.origin));
-    const doc = this.ignoresResult(job) ? null : this.document(job, 'FAILURE', exceptionDocument(error));
-    if (errbacks.length > 0) {
-      void publishFollowUps(this.app, this.logger, m.id, errbacks).then(() => this.custody.finish(job, doc));
+    const outcome = exceptionDocument(error);
+    const doc = this.ignoresResult(job) ? null : this.document(job, 'FAILURE', outcome);
+    const errbacks = m.embed.errbacks;
+    if ((errbacks && errbacks.length > 0) || (m.embed.chain && m.embed.chain.length > 0)) {
+      // Celery's mark_as_failure: the chain's later steps fail too, then the errbacks run.
+      void this.failChain(m, outcome)
+        .then(() =>
+          errbacks && errbacks.length > 0
+            ? callErrbacks(this.canvas, errbacks, errbackRequest(m, this.hostname), error, outcome.traceback)
+            : undefined,
+        )
+        .then(() => this.finishPart(job, doc, 'FAILURE', outcome.result));
       return;
     }
-    this.custody.finish(job, doc);
+    this.finishPart(job, doc, 'FAILURE', outcome.result);
   }
+  /** Stores the failure for every later chain step that has a task id (Celery's `mark_as_failure`), never throws. */
+  private async failChain(m: Job['message'], outcome: { result: unknown; traceback: string | null }): Promise<void> {
+    const steps = m.embed.chain;
+    if (!steps || steps.length === 0) return;
+    const docs: ResultDocument[] = [];
+    for (const step of steps) {
+      const id = step?.options?.task_id;
+      if (typeof id !== 'string' || id === '') continue;
+      docs.push({
+        status: 'FAILURE',
+        result: outcome.result,
+        traceback: outcome.traceback,
+        children: [],
+        date_done: DATE_DONE_AT_FLUSH,
+        task_id: id,
+      });
+    }
+    for (const doc of docs) this.flusher.add(doc, null);
+  }
+
   private async retry(job: Job, retry: Retry): Promise<void> {
     const m = job.message;
     const maxRetries = retry.maxRetries !== undefined ? retry.maxRetries : job.plan.maxRetries;

@@ -2,11 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { type OutgoingTask, PRIORITY_SEPARATOR, type Signature, type TaskMessage } from '@celeriac/protocol';
 import type { WorkerApp } from './worker-app.js';
 
-/** The queue a message came from, without kombu's priority suffix. */
-export function sourceQueue(message: TaskMessage, deliveryQueue: string): string {
-  if (message.routingKey) return message.routingKey;
-  const cut = deliveryQueue.indexOf(PRIORITY_SEPARATOR);
-  return cut === -1 ? deliveryQueue : deliveryQueue.slice(0, cut);
+/**
+ * The queue a message came from: the queue the worker took it from, without a priority suffix.
+ * Not its routing key: through a named exchange (`media` with routing key `media.video`) the
+ * routing key names no list.
+ */
+export function sourceQueue(_message: TaskMessage, deliveryQueue: string): string {
+  const cut = deliveryQueue.lastIndexOf(PRIORITY_SEPARATOR);
+  return cut !== -1 && /^\d+$/.test(deliveryQueue.slice(cut + PRIORITY_SEPARATOR.length))
+    ? deliveryQueue.slice(0, cut)
+    : deliveryQueue;
 }
 
 function optionString(options: Record<string, unknown>, name: string): string | undefined {
@@ -31,7 +36,9 @@ export function signatureMessage(
     unknown
   >;
   const queueOption = optionString(options, 'queue');
-  const route = queueOption ? { queue: queueOption, priority: undefined } : app.routeFor(sig.task, options);
+  const route: { queue: string; priority?: number | undefined; exchange?: string; routing_key?: string } = queueOption
+    ? { queue: queueOption, priority: undefined }
+    : app.routeFor(sig.task, options);
   const countdown = options.countdown;
   const priority = typeof options.priority === 'number' ? options.priority : route.priority;
   return {
@@ -49,6 +56,8 @@ export function signatureMessage(
     replyTo: optionString(options, 'reply_to'),
     ...(priority !== undefined ? { priority } : {}),
     queue: route.queue,
+    // A route through a named exchange: the client's publish resolves the exchange's bindings.
+    ...(route.exchange && route.queue === '' ? { exchange: route.exchange, routingKey: route.routing_key ?? '' } : {}),
   };
 }
 
@@ -85,15 +94,6 @@ export function successFollowUps(
   return out;
 }
 
-/** The link_error callbacks of a failed task: Celery's old-style errback, called with the task id. */
-export function errorFollowUps(app: WorkerApp, message: TaskMessage, origin: string): OutgoingTask[] {
-  const errbacks = message.embed.errbacks;
-  if (!errbacks) return [];
-  return errbacks
-    .filter(usable)
-    .map((sig) => signatureMessage(app, sig, argsWith(sig, message.id), message, origin, null));
-}
-
 /** The republished message of a retry, shaped as Celery's (`k_retry.json`). */
 export function retryMessage(message: TaskMessage, queue: string, eta: Date, origin: string): OutgoingTask {
   const originalOrigin = message.headers.origin;
@@ -116,7 +116,11 @@ export function retryMessage(message: TaskMessage, queue: string, eta: Date, ori
     origin,
     ...(message.replyTo ? { replyTo: message.replyTo } : {}),
     priority: message.priority,
+    // Back to the list it came from, with the delivery_info it had (a Python worker retrying it
+    // goes through the same exchange and routing key).
     queue,
+    exchange: message.exchange,
+    routingKey: message.routingKey || queue,
     serializer: message.serializer,
     extraProperties: {
       replaced_task_nesting: 0,

@@ -1,0 +1,91 @@
+import { asSignature, type PlannedMessage, planCanvas } from '@celeriac/client';
+import type { Logger } from '@celeriac/logger';
+import type { OutgoingTask, ResultDocument, Signature, TaskMessage } from '@celeriac/protocol';
+import type { ChordPart, ResultTuple } from '@celeriac/result-backend';
+import { signatureMessage } from './follow-up-messages.js';
+import type { WorkerApp } from './worker-app.js';
+
+/** The result-backend calls chords and groups need (`RedisResultBackend` has them all). */
+export interface CanvasBackend {
+  store(doc: ResultDocument): Promise<void>;
+  getMany(taskIds: readonly string[]): Promise<(ResultDocument | null)[]>;
+  setChordSize(groupId: string, size: number): Promise<void>;
+  chordPartReturn(
+    groupId: string,
+    groupIndex: number | null,
+    part: ChordPart,
+  ): Promise<{ complete: boolean; ready: number; total: number | null; parts: ChordPart[]; saved: ResultTuple | null }>;
+  deleteChord(groupId: string): Promise<void>;
+}
+
+/** Whether a backend can count chord parts (a structural check: tests may inject a plain store). */
+export function isCanvasBackend(value: unknown): value is CanvasBackend {
+  const o = value as Partial<CanvasBackend> | null | undefined;
+  return (
+    typeof o === 'object' &&
+    o !== null &&
+    typeof o.chordPartReturn === 'function' &&
+    typeof o.setChordSize === 'function' &&
+    typeof o.getMany === 'function'
+  );
+}
+
+/** The task a spawned message comes from: its id becomes `parent_id`, its root is kept. */
+export type SpawningTask = Pick<TaskMessage, 'id' | 'rootId'>;
+
+function list(value: unknown): Signature[] | null {
+  if (value === undefined || value === null) return null;
+  const items = Array.isArray(value) ? value : [value];
+  return items.map(asSignature);
+}
+
+/**
+ * Sends signatures of any kind from inside the worker (a chord body, an old-style errback group,
+ * the `celery.group`/`chord`/`chunks` built-ins), laid out by the client's canvas planner so that
+ * both sides send the same messages: `parent_id` = the spawning task, `root_id` kept.
+ */
+export class WorkerCanvas {
+  readonly app: WorkerApp;
+  readonly backend: CanvasBackend | null;
+  readonly logger: Logger;
+  readonly origin: string;
+
+  constructor(o: { app: WorkerApp; backend: CanvasBackend | null; logger: Logger; origin: string }) {
+    this.app = o.app;
+    this.backend = o.backend;
+    this.logger = o.logger;
+    this.origin = o.origin;
+  }
+
+  /** The message of one planned task spawned by `parent`. */
+  private outgoing(m: PlannedMessage, parent: SpawningTask): OutgoingTask {
+    const options = m.sig.options;
+    const routed =
+      m.routeName !== null && typeof options.queue !== 'string'
+        ? { ...m.sig, options: { ...options, queue: this.app.routeFor(m.routeName).queue } }
+        : m.sig;
+    const out = signatureMessage(this.app, routed, m.args, parent as TaskMessage, this.origin, m.chain);
+    out.id = m.id;
+    out.groupId = m.groupId;
+    out.groupIndex = m.groupIndex;
+    out.embed = { callbacks: list(options.link), errbacks: list(options.link_error), chain: m.chain, chord: m.chord };
+    return out;
+  }
+
+  /**
+   * Lays out and sends `sig` with `partialArgs` prepended (unless immutable); chord sizes are
+   * stored before any header part is sent. Resolves to the result tuple (`children` entry).
+   */
+  async apply(sig: Signature, partialArgs: readonly unknown[], parent: SpawningTask): Promise<ResultTuple> {
+    const plan = planCanvas(sig, partialArgs);
+    const messages = plan.messages.map((m) => this.outgoing(m, parent));
+    if (plan.chordSizes.length > 0) {
+      if (this.backend === null) {
+        throw new Error(`cannot send chord ${sig.task}: this worker has no result backend that counts chord parts`);
+      }
+      for (const { groupId, size } of plan.chordSizes) await this.backend.setChordSize(groupId, size);
+    }
+    await Promise.all(messages.map((outgoing) => this.app.publish(outgoing)));
+    return plan.result;
+  }
+}
