@@ -4,7 +4,7 @@ import { createRedisConnection } from '@celeriac/redis-connection';
 import type { Redis } from 'ioredis';
 import type { Delivery, WaitForOneOptions } from './broker-options.js';
 import { scriptTagOf, tagOf } from './delivery-tag.js';
-import { heldKey, inflightKey, PRIORITY_STEPS, UNACKED_INDEX_KEY, UNACKED_KEY } from './keys.js';
+import { heldKey, inflightKey, UNACKED_INDEX_KEY, UNACKED_KEY } from './keys.js';
 import type { BrokerScripts } from './scripts/load-scripts.js';
 
 /** Unix time in seconds as kombu stores it in `unacked_index`. */
@@ -37,6 +37,10 @@ export interface WaitContext {
   poll(order: readonly string[]): Promise<Delivery[]>;
   /** Records the queues whose in-flight lists the owner uses, before the first move from them. */
   register(queues: readonly string[]): Promise<void>;
+  /** queue_order_strategy priority / sorted: the fixed reading order; null for round-robin (rotated after each delivery). */
+  fixedOrder(queues: readonly string[]): string[] | null;
+  /** kombu's global_keyprefix, given to the lanes' connections ('' = none). */
+  keyPrefix: string;
 }
 
 interface Lane {
@@ -58,6 +62,8 @@ interface Lane {
 export class BlockingWait {
   private readonly lanes: Lane[] = [];
   private order: string[] = [];
+  /** queue_order_strategy priority / sorted: the order is not rotated. */
+  private fixed = false;
   private readonly activeSubLists = new Map<string, { queue: string; at: number }>();
   /** Moved entries whose record failed: recorded again before the next ack/requeue/dead-letter. */
   private readonly unrecorded = new Map<string, { queue: string; list: string }>();
@@ -82,6 +88,7 @@ export class BlockingWait {
       index === 0 ? 'broker-blocking' : `broker-blocking-${index}`,
       this.ctx.logger,
     );
+    if (this.ctx.keyPrefix !== '') redis.options.keyPrefix = this.ctx.keyPrefix;
     const lane: Lane = { redis, id: undefined, pending: null };
     redis.on('ready', () => {
       redis.client('ID').then(
@@ -115,8 +122,11 @@ export class BlockingWait {
   async wait(queues: readonly string[], timeoutSec: number, options: WaitForOneOptions): Promise<Delivery | null> {
     if (queues.length === 0) return null;
     this.ctx.commands('waitForOne');
+    const fixed = this.ctx.fixedOrder(queues);
+    this.fixed = fixed !== null;
     const same = this.order.length === queues.length && queues.every((q) => this.order.includes(q));
-    if (!same) this.order = queues.slice();
+    if (fixed !== null) this.order = fixed;
+    else if (!same) this.order = queues.slice();
     const order = this.order;
     if (this.ctx.ownerId === undefined) return this.waitBrpop(order, timeoutSec, options);
     await this.settle();
@@ -133,6 +143,7 @@ export class BlockingWait {
 
   /** kombu rotates the queue that delivered to the end of the cycle. */
   private rotate(queue: string): void {
+    if (this.fixed) return;
     this.order = [...this.order.filter((q) => q !== queue), queue];
   }
 
@@ -296,7 +307,8 @@ export class BlockingWait {
     const lane = this.lanes[0]!;
     const keys: string[] = [];
     const queueOfKey = new Map<string, string>();
-    for (let step = 0; step < PRIORITY_STEPS.length; step++) {
+    const steps = order.length > 0 ? this.ctx.listKeys(order[0]!).length : 0;
+    for (let step = 0; step < steps; step++) {
       for (const queue of order) {
         const key = this.ctx.listKeys(queue)[step]!;
         keys.push(key);
@@ -312,7 +324,10 @@ export class BlockingWait {
         throw this.ctx.wrap('waitForOne', error);
       }
       if (!reply) return null;
-      const [key, raw] = reply;
+      const [replyKey, raw] = reply;
+      // BRPOP names the list with the connection's key prefix; commands take it without.
+      const prefix = this.ctx.keyPrefix;
+      const key = prefix !== '' && replyKey.startsWith(prefix) ? replyKey.slice(prefix.length) : replyKey;
       const queue = queueOfKey.get(key) ?? key;
       this.rotate(queue);
       if (options.awaitRecord === false && !this.ctx.closed()) {

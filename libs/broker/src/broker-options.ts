@@ -6,6 +6,9 @@ import {
   DEFAULT_DEAD_LETTER_MAX_RAW_BYTES,
   DEFAULT_REDELIVERY_LIMIT,
 } from './keys.js';
+import type { TaskQueues } from './task-queues.js';
+import type { TransportOptions } from './transport-options.js';
+import type { WaitReplicas } from './wait-replicas.js';
 
 /** One entry taken from a queue: the raw list entry, the queue it came from and its ack handle. */
 export interface Delivery {
@@ -46,6 +49,25 @@ export interface BrokerOptions {
    * `promoteDue` drops delayed messages of those tasks (and returns them) instead of queueing them.
    */
   revokedKey?: string;
+  /**
+   * `celeriac_broker_wait_replicas`: every publish ends with Redis's WAIT for this many replicas
+   * (and fails when fewer acknowledged within the timeout), so a Sentinel failover cannot lose a
+   * message whose publish resolved. Off by default (Redis replication is asynchronous).
+   */
+  waitReplicas?: WaitReplicas;
+  /**
+   * kombu's Redis transport options (`broker_transport_options`): `sep`, `priority_steps`,
+   * `queue_order_strategy`, `global_keyprefix` (see transport-options.ts); kombu's defaults otherwise.
+   */
+  transport?: Partial<TransportOptions>;
+  /**
+   * The app's queue table (`task_queues`, defaults, `task_create_missing_queues`): the binding a
+   * publish or `declareQueues` declares for a queue, and the type of a named exchange. Without it
+   * a queue is bound to the direct exchange named after it with its name as routing key.
+   */
+  taskQueues?: TaskQueues;
+  /** Names of `broker_transport_options` entries the transport does not use: each is logged as a warning at start. */
+  ignoredTransportOptions?: readonly string[];
 }
 
 /** A delayed message dropped by `promoteDue` because its task id is revoked. */
@@ -77,6 +99,7 @@ const MIN_REDELIVERY_COUNT_TTL_MS = 7 * 24 * 3_600_000;
 /** The broker's options with defaults applied and checked (throws BROKER_BAD_ARGUMENT). */
 export interface ResolvedBrokerOptions {
   visibilityTimeoutMs: number;
+  ignoredTransportOptions: readonly string[];
   deadLetterKey: string;
   deadLetterMaxEntries: number;
   deadLetterMaxRawBytes: number;
@@ -103,6 +126,7 @@ export function resolveBrokerOptions(options: BrokerOptions): ResolvedBrokerOpti
   const redeliveryLimit = nonNegative('redeliveryLimit', options.redeliveryLimit, DEFAULT_REDELIVERY_LIMIT);
   return {
     visibilityTimeoutMs,
+    ignoredTransportOptions: options.ignoredTransportOptions ?? [],
     deadLetterKey: options.deadLetterKey ?? DEFAULT_DEAD_LETTER_KEY,
     deadLetterMaxEntries: nonNegative(
       'deadLetterMaxEntries',

@@ -148,7 +148,7 @@ export class DeadLetterList {
     if (index !== 'all') {
       this.checkIndex(index);
       const [requeued, , , why] = await this.run('deadLetters.requeue', () =>
-        redis.deadLetterRequeue(1, this.key, 'index', String(index), '1', REDELIVERIES_PREFIX),
+        redis.deadLetterRequeue(1, this.key, 'index', String(index), '1', ...prefixArgs(redis)),
       );
       if (why === 'missing') {
         throw new BrokerDeadLetterError('BROKER_DEAD_LETTER_NOT_FOUND', `no record at index ${index}`);
@@ -165,7 +165,7 @@ export class DeadLetterList {
     let kept = 0;
     for (;;) {
       const [moved, stayed, examined] = await this.run('deadLetters.requeue', () =>
-        redis.deadLetterRequeue(1, this.key, 'oldest', String(kept), String(REQUEUE_CHUNK), REDELIVERIES_PREFIX),
+        redis.deadLetterRequeue(1, this.key, 'oldest', String(kept), String(REQUEUE_CHUNK), ...prefixArgs(redis)),
       );
       requeued += moved;
       kept += stayed;
@@ -187,4 +187,10 @@ export class DeadLetterList {
       throw new BrokerDeadLetterError('BROKER_DEAD_LETTER_BAD_INDEX', `index ${index}`);
     }
   }
+}
+
+/** The counters' prefix and the key prefix as dead-letter-requeue.lua takes them (kombu's global_keyprefix is the connection's). */
+function prefixArgs(redis: { options: { keyPrefix?: string } }): [string, string] {
+  const keyPrefix = redis.options.keyPrefix ?? '';
+  return [keyPrefix + REDELIVERIES_PREFIX, keyPrefix];
 }

@@ -9,7 +9,9 @@ export type BrokerErrorCode =
   | 'BROKER_SCRIPT_MISSING'
   | 'BROKER_DEAD_LETTER_BAD_INDEX'
   | 'BROKER_DEAD_LETTER_NOT_FOUND'
-  | 'BROKER_DEAD_LETTER_NOT_REQUEUEABLE';
+  | 'BROKER_DEAD_LETTER_NOT_REQUEUEABLE'
+  | 'BROKER_UNROUTABLE'
+  | 'BROKER_QUEUE_NOT_FOUND';
 
 /** Base class of every error the broker raises; `code` is stable and safe to match on. */
 export class BrokerError extends Error {
@@ -22,6 +24,8 @@ export class BrokerError extends Error {
     'BROKER_DEAD_LETTER_BAD_INDEX',
     'BROKER_DEAD_LETTER_NOT_FOUND',
     'BROKER_DEAD_LETTER_NOT_REQUEUEABLE',
+    'BROKER_UNROUTABLE',
+    'BROKER_QUEUE_NOT_FOUND',
   ];
 
   constructor(
@@ -84,6 +88,41 @@ export class BrokerScriptMissingError extends BrokerError {
   static override readonly codes = ['BROKER_SCRIPT_MISSING'] as const;
   constructor(file: string, dir: string) {
     super('BROKER_SCRIPT_MISSING', `broker Lua script ${file} not found next to ${dir}; reinstall @celeriac/broker`);
+  }
+}
+
+/**
+ * A message published to a named exchange matched no binding (kombu drops it without a word): no
+ * queue is bound to the exchange with a matching routing key, or no consumer listens to a fanout.
+ */
+export class BrokerUnroutableError extends BrokerError {
+  static override readonly codes = ['BROKER_UNROUTABLE'] as const;
+  constructor(
+    readonly exchange: string,
+    readonly routingKey: string,
+    readonly exchangeType: string,
+  ) {
+    super(
+      'BROKER_UNROUTABLE',
+      exchangeType === 'fanout'
+        ? `no consumer listens to fanout exchange "${exchange}" (routing key "${routingKey}"): the message was not delivered; ` +
+            'start a worker consuming a queue bound to it first'
+        : `no queue is bound to ${exchangeType} exchange "${exchange}" with a binding matching routing key "${routingKey}": ` +
+            `the message was not sent; list the queue with this exchange and routing key in task_queues, or start a worker ` +
+            `consuming it (it declares _kombu.binding.${exchange})`,
+    );
+  }
+}
+
+/** A queue to consume is not in `task_queues` and `task_create_missing_queues` is false (Celery's QueueNotFound). */
+export class BrokerQueueNotFoundError extends BrokerError {
+  static override readonly codes = ['BROKER_QUEUE_NOT_FOUND'] as const;
+  constructor(readonly queue: string) {
+    super(
+      'BROKER_QUEUE_NOT_FOUND',
+      `queue "${queue}" is not defined in task_queues and task_create_missing_queues is false: ` +
+        'add it to task_queues or set task_create_missing_queues to true',
+    );
   }
 }
 

@@ -21,22 +21,17 @@ import {
   BrokerUnavailableError,
   isReplyError,
 } from './errors.js';
-import {
-  bindingKey,
-  bindingMember,
-  DELAYED_KEY,
-  heldKey,
-  PRIORITY_STEPS,
-  priorityListKey,
-  REDELIVERIES_PREFIX,
-  startedKey,
-  UNACKED_INDEX_KEY,
-  UNACKED_KEY,
-} from './keys.js';
+import type { QueueBinding } from './exchange-bindings.js';
+import { type ExchangePublish, ExchangeRouter } from './exchange-router.js';
+import { FanoutInbox } from './fanout-inbox.js';
+import { DELAYED_KEY, heldKey, REDELIVERIES_PREFIX, startedKey, UNACKED_INDEX_KEY, UNACKED_KEY } from './keys.js';
 import { OwnerLease } from './owner-lease.js';
 import { QueueCycle } from './queue-cycle.js';
+import { QueueLists } from './queue-lists.js';
 import { RESTORE_CHUNK, type RestoreContext, restoreOwner, restoreVisibilityTimeout } from './restore.js';
 import { type BrokerScripts, defineBrokerScripts } from './scripts/load-scripts.js';
+import { resolveTransportOptions, type TransportOptions } from './transport-options.js';
+import { type WaitReplicas, waitForReplicas } from './wait-replicas.js';
 
 type State = 'created' | 'started' | 'closed';
 
@@ -54,11 +49,18 @@ export class RedisBroker {
   private coalescing = false;
   private readonly declared = new Set<string>();
   private readonly fetchCycle = new QueueCycle();
-  private readonly listKeysByQueue = new Map<string, string[]>();
+  private readonly transport: TransportOptions;
+  private readonly lists: QueueLists;
+  private readonly exchanges: ExchangeRouter;
+  /** What declareQueues declared: declared again after a reconnect, as kombu's consumers re-declare. */
+  private consumedBindings: QueueBinding[] = [];
+  /** With an owner id: this worker's copies of fanout broadcasts (queues bound to a fanout exchange). */
+  private readonly fanout: FanoutInbox | undefined;
   private readonly unackedTails = new Map<string, string>();
   private readonly url: string;
   private readonly logger: Logger;
   private readonly o: ResolvedBrokerOptions;
+  private readonly waitReplicas: WaitReplicas | undefined;
   private readonly held: string | undefined;
   /** The owner's started set; with no owner a key that is never written (scripts skip it). */
   private readonly started: string;
@@ -70,9 +72,29 @@ export class RedisBroker {
 
   constructor(options: BrokerOptions) {
     this.url = options.url;
+    this.waitReplicas = options.waitReplicas;
     this.logger = options.logger;
     this.o = resolveBrokerOptions(options);
+    this.transport = resolveTransportOptions(options.transport);
+    this.lists = new QueueLists(this.transport);
+    this.exchanges = new ExchangeRouter({
+      url: this.url,
+      logger: this.logger,
+      lists: this.lists,
+      taskQueues: options.taskQueues,
+      keyPrefix: this.transport.globalKeyPrefix,
+    });
     this.held = options.ownerId ? heldKey(options.ownerId) : undefined;
+    this.fanout = options.ownerId
+      ? new FanoutInbox({
+          url: this.url,
+          logger: this.logger,
+          ownerId: options.ownerId,
+          lists: this.lists,
+          keyPrefix: this.transport.globalKeyPrefix,
+          commands: () => this.connection('fanout'),
+        })
+      : undefined;
     this.started = options.ownerId ? startedKey(options.ownerId) : UNACKED_INDEX_KEY;
     this.revokedKey = options.revokedKey;
     this.lease = options.ownerId
@@ -97,6 +119,9 @@ export class RedisBroker {
         wrap: (operation, error) => this.wrap(operation, error),
         coalesceWrites: () => this.coalesceWrites(),
         poll: (order) => this.fetchOrdered(order, 1),
+        fixedOrder: (queues) =>
+          this.transport.queueOrderStrategy === 'round_robin' ? null : this.orderOf(queues).slice(),
+        keyPrefix: this.transport.globalKeyPrefix,
         register: (queues) => this.lease?.register(queues) ?? Promise.resolve(),
       },
       this.o.blockingLanes,
@@ -112,9 +137,22 @@ export class RedisBroker {
   async start(): Promise<void> {
     if (this.state === 'started') return;
     if (this.state === 'closed') throw new BrokerClosedError('start', 'closed');
-    const commands = defineBrokerScripts(createRedisConnection(this.url, 'broker', this.logger));
+    const connection = createRedisConnection(this.url, 'broker', this.logger);
+    // kombu's global_keyprefix: ioredis prefixes every key of every command (and of the scripts' KEYS).
+    if (this.transport.globalKeyPrefix !== '') connection.options.keyPrefix = this.transport.globalKeyPrefix;
+    const commands = defineBrokerScripts(connection);
     // After a reconnect Redis may have lost the bindings (a restart without persistence): declare again.
-    commands.on('ready', () => this.declared.clear());
+    commands.on('ready', () => {
+      this.declared.clear();
+      this.exchanges.forget();
+      this.redeclareConsumed(commands);
+    });
+    for (const name of this.o.ignoredTransportOptions) {
+      this.logger.warn(
+        { event: 'broker.transport_option_ignored', option: name },
+        `broker_transport_options.${name} is not used by Celeriac's Redis transport; it has no effect`,
+      );
+    }
     try {
       await Promise.all([commands.connect(), this.waiter.start()]);
     } catch (error) {
@@ -145,7 +183,7 @@ export class RedisBroker {
   private async doClose(): Promise<void> {
     const wasStarted = this.state === 'started';
     this.setState('closed');
-    await this.waiter.close();
+    await Promise.all([this.waiter.close(), this.fanout?.close()]);
     if (wasStarted && this.commands?.status === 'ready') {
       this.waiter.flushUnrecorded(this.commands);
       await this.lease?.release(this.commands);
@@ -168,11 +206,27 @@ export class RedisBroker {
   async publishMany(items: readonly { queue: string; raw: string; priority?: number }[]): Promise<void> {
     const redis = this.connection('publish');
     if (items.length === 0) return;
+    // A queue bound to a fanout exchange is never read from its list (kombu's consumers, and ours,
+    // get broadcasts by pub/sub): a push to it is a broadcast, as Celery's retry of one is.
+    if (this.exchanges.hasFanoutQueue() && items.some((i) => this.broadcastOf(i.queue))) {
+      const direct = items.filter((i) => !this.broadcastOf(i.queue));
+      for (const item of items) {
+        const b = this.broadcastOf(item.queue);
+        if (!b) continue;
+        await this.exchanges.publish(
+          redis,
+          { exchange: b.exchange, routingKey: b.routingKey, exchangeType: 'fanout', entries: [item] },
+          (operation, fn) => this.run(operation, fn),
+        );
+      }
+      if (direct.length > 0) await this.publishMany(direct);
+      return;
+    }
     const byKey = new Map<string, string[]>();
     const fresh: string[] = [];
     for (const item of items) {
       if (!item.queue) throw new BrokerArgumentError('publish needs a non-empty queue name');
-      const key = priorityListKey(item.queue, item.priority ?? 0);
+      const key = this.lists.key(this.listName(item.queue), item.priority ?? 0);
       const list = byKey.get(key);
       if (list) list.push(item.raw);
       else byKey.set(key, [item.raw]);
@@ -182,13 +236,14 @@ export class RedisBroker {
       if (fresh.length === 0 && byKey.size === 1) {
         const [key, raws] = byKey.entries().next().value as [string, string[]];
         await redis.lpush(key, ...raws);
-        return;
+      } else {
+        const pipeline = redis.pipeline();
+        for (const queue of fresh) this.exchanges.declareOn(pipeline, queue);
+        for (const [key, raws] of byKey) pipeline.lpush(key, ...raws);
+        const results = (await pipeline.exec()) ?? [];
+        for (const [error] of results) if (error) throw error;
       }
-      const pipeline = redis.pipeline();
-      for (const queue of fresh) pipeline.sadd(bindingKey(queue), bindingMember(queue));
-      for (const [key, raws] of byKey) pipeline.lpush(key, ...raws);
-      const results = (await pipeline.exec()) ?? [];
-      for (const [error] of results) if (error) throw error;
+      if (this.waitReplicas) await waitForReplicas(redis, this.waitReplicas);
     });
     for (const queue of fresh) this.declared.add(queue);
   }
@@ -205,19 +260,84 @@ export class RedisBroker {
       return Promise.reject(error);
     }
     if (queues.length === 0 || !(max >= 1)) return Promise.resolve([]);
-    return this.fetchOrdered(this.fetchCycle.next(queues), max);
+    return this.fetchOrdered(this.orderOf(queues), max);
+  }
+
+  /** The reading order of `queues` under `queue_order_strategy`. */
+  private orderOf(queues: readonly string[]): readonly string[] {
+    const strategy = this.transport.queueOrderStrategy;
+    if (strategy === 'priority') return queues;
+    if (strategy === 'sorted') return [...queues].sort();
+    return this.fetchCycle.next(queues);
+  }
+
+  /**
+   * Declares kombu's `_kombu.binding.<exchange>` member of each queue (its `task_queues` binding,
+   * or exchange = queue, direct, routing key = queue for a queue created as missing), as a Python
+   * worker does when it starts consuming, so producers that route by exchange reach it. Throws
+   * BROKER_QUEUE_NOT_FOUND for a queue not in `task_queues` when `task_create_missing_queues` is
+   * false. Returns the bindings declared.
+   */
+  async declareQueues(queues: readonly string[]): Promise<QueueBinding[]> {
+    const redis = this.connection('declareQueues');
+    const bindings = this.exchanges.bindingsOf(queues);
+    await this.run('declareQueues', async () => {
+      const pipeline = redis.pipeline();
+      for (const b of bindings) this.exchanges.declareBindingOn(pipeline, b);
+      const results = (await pipeline.exec()) ?? [];
+      for (const [error] of results) if (error) throw error;
+    });
+    for (const b of bindings) this.declared.add(b.queue);
+    await this.run('declareQueues', async () => this.fanout?.add(bindings));
+    const known = new Set(this.consumedBindings.map((b) => b.queue));
+    this.consumedBindings.push(...bindings.filter((b) => !known.has(b.queue)));
+    return bindings;
+  }
+
+  /** After a reconnect (Redis may have restarted empty): the consumed queues' bindings again, so exchange routes keep reaching us. */
+  private redeclareConsumed(redis: Redis & BrokerScripts): void {
+    if (this.consumedBindings.length === 0 || this.state !== 'started') return;
+    const pipeline = redis.pipeline();
+    for (const b of this.consumedBindings) this.exchanges.declareBindingOn(pipeline, b);
+    pipeline
+      .exec()
+      .then((results) => {
+        const failed = results?.find(([error]) => error);
+        if (failed) throw failed[0];
+      })
+      .catch((error: unknown) => {
+        this.logger.warn(
+          { event: 'broker.redeclare_failed', err: error, queues: this.consumedBindings.map((b) => b.queue) },
+          'Could not declare the queue bindings again after a reconnect; producers routing by exchange may miss these queues',
+        );
+      });
+  }
+
+  /**
+   * Publishes through a named exchange as kombu does: the exchange's bindings are read from
+   * `_kombu.binding.<exchange>` (after declaring those of the \`task_queues\` entries bound to it)
+   * and each entry goes to every bound queue that matches (direct: equal routing key; topic:
+   * the binding's pattern; fanout: PUBLISH on kombu's channel). Where kombu drops a message that
+   * matches no binding, this throws BROKER_UNROUTABLE naming the exchange and routing key.
+   * Resolves with the queues (or, for fanout, the channel) it went to.
+   */
+  async publishToExchange(publish: ExchangePublish): Promise<{ queues: string[]; receivers?: number }> {
+    const redis = this.connection('publishToExchange');
+    return this.exchanges.publish(redis, publish, (operation, fn) => this.run(operation, fn));
   }
 
   private async fetchOrdered(order: readonly string[], max: number): Promise<Delivery[]> {
     const redis = this.connection('fetchBatch');
     const n = order.length;
     const args: string[] = [UNACKED_KEY, UNACKED_INDEX_KEY, this.held ?? UNACKED_INDEX_KEY];
-    for (let step = 0; step < PRIORITY_STEPS.length; step++) {
+    const steps = this.lists.steps.length;
+    for (let step = 0; step < steps; step++) {
       for (const queue of order) args.push(this.listKeys(queue)[step]!);
     }
     args.push(String(Math.floor(max)), nowScore(), this.held ? '1' : '0', String(n));
     for (const queue of order) args.push(this.unackedTail(queue));
-    const reply = await this.run('fetchBatch', () => redis.fetchBatch(3 + PRIORITY_STEPS.length * n, ...args));
+    args.push(this.transport.queueOrderStrategy === 'round_robin' ? '0' : '1');
+    const reply = await this.run('fetchBatch', () => redis.fetchBatch(3 + steps * n, ...args));
     if (reply.length > 0) this.coalesceWrites();
     const deliveries: Delivery[] = new Array(reply.length / 3);
     for (let i = 0, j = 0; i < reply.length; i += 3, j++) {
@@ -263,7 +383,9 @@ export class RedisBroker {
   async markStarted(tags: readonly string[]): Promise<number[]> {
     const redis = this.connection('markStarted');
     if (tags.length === 0 || !this.held) return tags.map(() => 0);
-    return this.run('markStarted', () => redis.markStarted(1, this.started, REDELIVERIES_PREFIX, ...tags));
+    return this.run('markStarted', () =>
+      redis.markStarted(1, this.started, this.transport.globalKeyPrefix + REDELIVERIES_PREFIX, ...tags),
+    );
   }
 
   /**
@@ -281,7 +403,7 @@ export class RedisBroker {
       const keys = [UNACKED_KEY, UNACKED_INDEX_KEY, held ?? UNACKED_INDEX_KEY, this.started];
       const args = [held ? '1' : '0'];
       for (const delivery of chunk) {
-        keys.push(priorityListKey(delivery.queue));
+        keys.push(this.lists.plain(this.listName(delivery.queue)));
         args.push(delivery.deliveryTag, markRedelivered(delivery.raw));
       }
       pushed += await this.run('requeue', () => redis.requeue(keys.length, ...keys, ...args));
@@ -384,6 +506,7 @@ export class RedisBroker {
       logger: this.logger,
       redeliveryLimit: this.o.redeliveryLimit,
       redeliveryCountTtlMs: this.o.redeliveryCountTtlMs,
+      sep: this.transport.sep,
       run: (op, fn) => this.run(op, fn),
     };
   }
@@ -405,12 +528,18 @@ export class RedisBroker {
   }
 
   private listKeys(queue: string): string[] {
-    let keys = this.listKeysByQueue.get(queue);
-    if (!keys) {
-      keys = PRIORITY_STEPS.map((step) => priorityListKey(queue, step));
-      this.listKeysByQueue.set(queue, keys);
-    }
-    return keys;
+    return this.lists.keys(this.listName(queue));
+  }
+
+  /** The fanout binding of a queue published to as a broadcast (not one this owner reads from its inbox). */
+  private broadcastOf(queue: string): QueueBinding | undefined {
+    if (this.fanout?.has(queue)) return undefined;
+    return this.exchanges.fanoutBindingOf(queue);
+  }
+
+  /** The name of the lists a queue is read from: a fanout-bound queue's are this owner's inbox. */
+  private listName(queue: string): string {
+    return this.fanout?.has(queue) ? this.fanout.inboxName(queue) : queue;
   }
 
   /** `, "", "<queue>"]`: the end of an unacked value, after the raw entry (default exchange, routing key = queue). */

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from '@celeriac/logger';
 import { markRedelivered } from '@celeriac/protocol';
 import type { Redis } from 'ioredis';
+import { exchangeBindingKey, matchingQueues, parseBindingMember } from './exchange-bindings.js';
 import {
   heldKey,
   inflightKey,
@@ -30,6 +31,8 @@ export interface RestoreContext {
   readonly redeliveryLimit: number;
   /** TTL of a redelivery counter, ms. */
   readonly redeliveryCountTtlMs: number;
+  /** kombu's `sep` inside binding members. */
+  readonly sep: string;
   /** Runs one Redis step, turning its failure into a BrokerError. */
   run<T>(operation: string, fn: () => Promise<T>): Promise<T>;
 }
@@ -185,14 +188,18 @@ async function restoreTags(
   const args = [
     ownerId ? '1' : '0',
     String(limit),
-    REDELIVERIES_PREFIX,
+    (redis.options.keyPrefix ?? '') + REDELIVERIES_PREFIX,
     String(ctx.redeliveryCountTtlMs),
     String(guards.length),
   ];
   let unreadable = 0;
+  const routed = new Map<string, string>();
   for (let i = 0; i < tags.length; i++) {
     const value = values[i];
     const entry = value == null ? null : restorableFromUnacked(value);
+    // kombu records [envelope, exchange, routing_key] and restores through the exchange: a
+    // routing key such as `media.video` is no list name. Go back to the queue the binding names.
+    if (entry && entry.exchange !== '') entry.queue = await boundQueue(ctx, entry.exchange, entry.queue, routed);
     if (value != null && !entry) {
       unreadable++;
       ctx.logger.error(
@@ -204,11 +211,40 @@ async function restoreTags(
       continue;
     }
     // A missing value with a score is a stale index entry: the script only removes it.
-    keys.push(entry ? priorityListKey(entry.queue) : UNACKED_KEY);
+    keys.push(entry ? entry.queue : UNACKED_KEY);
     args.push(tags[i]!, seenScores[i]!, entry ? entry.raw : '');
   }
   const [pushed, limited, guarded] = await ctx.run(operation, () => redis.restoreTags(keys.length, ...keys, ...args));
   return { pushed, limited, left: unreadable + guarded };
+}
+
+/**
+ * The queue a message published to a named exchange with `routingKey` came from: the first binding
+ * of `_kombu.binding.<exchange>` with that routing key, else the first whose topic pattern matches
+ * (the restore does not know the exchange's type; kombu's restore goes through the exchange again).
+ * With no binding, the routing key itself (what kombu's restore of an unbound exchange cannot do either).
+ */
+async function boundQueue(
+  ctx: RestoreContext,
+  exchange: string,
+  routingKey: string,
+  cache: Map<string, string>,
+): Promise<string> {
+  const id = exchange + '\0' + routingKey;
+  const known = cache.get(id);
+  if (known !== undefined) return known;
+  const raw = await ctx.run('restore', () => ctx.redis.smembers(exchangeBindingKey(exchange)));
+  const members = raw.flatMap((m) => parseBindingMember(m, ctx.sep) ?? []);
+  const queue =
+    matchingQueues('direct', members, routingKey)[0] ??
+    matchingQueues(
+      'topic',
+      members.filter((m) => m.pattern !== ''),
+      routingKey,
+    )[0] ??
+    routingKey;
+  cache.set(id, queue);
+  return queue;
 }
 
 function add(total: Tally, part: Tally): void {

@@ -7,7 +7,10 @@ function isObject(value: unknown): value is Record<string, unknown> {
 /** What a stored `unacked` value says: the entry to push back (flags set) and the queue it came from. */
 export interface RestorableEntry {
   raw: string;
+  /** The routing key: the queue for the default exchange ('' exchange). */
   queue: string;
+  /** The exchange it was published to ('' = the default exchange). */
+  exchange: string;
 }
 
 /**
@@ -23,14 +26,15 @@ export function restorableFromUnacked(value: string): RestorableEntry | null {
     return null;
   }
   if (!Array.isArray(parsed) || parsed.length < 3) return null;
-  const [envelope, , routingKey] = parsed as [unknown, unknown, unknown];
+  const [envelope, exchangeValue, routingKey] = parsed as [unknown, unknown, unknown];
+  const exchange = typeof exchangeValue === 'string' ? exchangeValue : '';
   let queue = typeof routingKey === 'string' ? routingKey : '';
   if (queue === '' && isObject(envelope) && isObject(envelope.properties)) {
     const info = envelope.properties.delivery_info;
     if (isObject(info) && typeof info.routing_key === 'string') queue = info.routing_key;
   }
   if (queue === '') return null;
-  if (typeof envelope === 'string') return { raw: envelope, queue };
+  if (typeof envelope === 'string') return { raw: envelope, queue, exchange };
   if (!isObject(envelope)) return null;
-  return { raw: markRedelivered(JSON.stringify(envelope)), queue };
+  return { raw: markRedelivered(JSON.stringify(envelope)), queue, exchange };
 }

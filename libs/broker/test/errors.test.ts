@@ -12,6 +12,8 @@ const SAMPLES: [ErrorClass, () => Error & { code: string }][] = [
   [broker.BrokerArgumentError, () => new broker.BrokerArgumentError('m')],
   [broker.BrokerScriptMissingError, () => new broker.BrokerScriptMissingError('ack.lua', '/x/')],
   [broker.BrokerDeadLetterError, () => new broker.BrokerDeadLetterError('BROKER_DEAD_LETTER_NOT_FOUND', 'no record')],
+  [broker.BrokerUnroutableError, () => new broker.BrokerUnroutableError('media', 'media.video', 'direct')],
+  [broker.BrokerQueueNotFoundError, () => new broker.BrokerQueueNotFoundError('video')],
 ];
 
 describe('broker error catalogue', () => {

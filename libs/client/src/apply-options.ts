@@ -9,6 +9,14 @@ export interface ApplyOptions {
    * stays the queue name so that kombu's restore puts an unacked message back on the same list.
    */
   routing_key?: string;
+  /**
+   * Send through this named exchange (with `routing_key`): to every queue bound to it on Redis
+   * (`_kombu.binding.<exchange>`) whose binding matches, as kombu does. A direct exchange without a
+   * routing key means the queue's own list, as in Celery.
+   */
+  exchange?: string;
+  /** The exchange's type when `task_queues` does not say it: direct (default), topic or fanout. */
+  exchange_type?: 'direct' | 'topic' | 'fanout';
   /** Run no earlier than this many seconds from now. */
   countdown?: number;
   /** Run no earlier than this time. */

@@ -1,7 +1,9 @@
+import { BrokerArgumentError, type TaskQueues, taskQueuesFromSettings } from '@celeriac/broker';
 import type { OutgoingTask, Serializer, Signature } from '@celeriac/protocol';
 import type { ApplyOptions } from './apply-options.js';
-import { ApplyOptionsError } from './errors.js';
-import { type RouteMatcher, resolveRoute } from './router.js';
+import { ApplyOptionsError, ConfigError } from './errors.js';
+import { routeExchangeTypes } from './publisher.js';
+import { type RouteMatcher, resolveDestination } from './router.js';
 import type { TaskOptions } from './task-options.js';
 
 /** What `buildOutgoing` reads besides the call: the app's settings and identity, a clock and an id source. */
@@ -25,6 +27,32 @@ export const NO_TASK_OPTIONS: Readonly<TaskOptions> = Object.freeze({});
 
 const SERIALIZERS: ReadonlySet<string> = new Set(['json', 'msgpack']);
 
+const queueTables = new WeakMap<object, { table: TaskQueues; defaultRoutingKey: string }>();
+
+/**
+ * The app's queue table (`task_queues`, `task_default_*`, `task_create_missing_queues`) of a
+ * settings object, built once per settings object (`conf.update` makes a new one). Throws
+ * ConfigError for a `task_queues` that cannot be read.
+ */
+export function queueTableOf(settings: Readonly<Record<string, unknown>>): {
+  table: TaskQueues;
+  defaultRoutingKey: string;
+} {
+  let entry = queueTables.get(settings);
+  if (!entry) {
+    try {
+      const table = taskQueuesFromSettings(settings);
+      const rk = settings.task_default_routing_key;
+      entry = { table, defaultRoutingKey: typeof rk === 'string' && rk !== '' ? rk : table.defaultQueue };
+    } catch (error) {
+      if (error instanceof BrokerArgumentError) throw new ConfigError(error.message, { cause: error });
+      throw error;
+    }
+    queueTables.set(settings, entry);
+  }
+  return entry;
+}
+
 /**
  * The message of one call, from its arguments, the call's options and the task's effective
  * options (`NO_TASK_OPTIONS` for a task sent by name). Pure: no I/O; the clock and ids come from
@@ -45,7 +73,8 @@ export function buildOutgoing(
   }
   const s = ctx.settings;
   const id = options.task_id ?? ctx.newId();
-  const route = resolveRoute(name, options, own, ctx.routes, String(s.task_default_queue ?? 'celery'));
+  const queues = queueTableOf(s);
+  const route = resolveDestination(name, options, own, ctx.routes, queues.table, queues.defaultRoutingKey);
   const now = ctx.now();
 
   let eta: Date | null = null;
@@ -107,6 +136,12 @@ export function buildOutgoing(
     queue: route.queue,
     serializer,
   };
+  // Through a named exchange: `queue` stays empty, the publisher resolves the exchange's bindings.
+  if (route.exchange) {
+    outgoing.exchange = route.exchange;
+    outgoing.routingKey = route.routing_key ?? '';
+    if (route.exchange_type) routeExchangeTypes.set(outgoing, route.exchange_type);
+  }
   if (options.headers && Object.keys(options.headers).length > 0) outgoing.extraHeaders = options.headers;
   return outgoing;
 }

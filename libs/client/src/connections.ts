@@ -1,6 +1,7 @@
-import { RedisBroker } from '@celeriac/broker';
-import { type Logger, redactUrl } from '@celeriac/logger';
+import { brokerOptionsFromCelery, RedisBroker } from '@celeriac/broker';
+import type { Logger } from '@celeriac/logger';
 import { SerializerUnsupportedError } from '@celeriac/protocol';
+import { type RedisRole, RedisUrlError, redisUrlFromSettings } from '@celeriac/redis-connection/url';
 import { RedisResultBackend } from '@celeriac/result-backend';
 import { ClientClosedError, ConfigError } from './errors.js';
 
@@ -26,12 +27,13 @@ export class AppConnections {
     if (!this.brokerInstance) {
       if (this.closed) throw new ClientClosedError('open a broker connection');
       const s = this.settings();
-      const url = redisUrl('broker_url', s.broker_url);
+      const url = redisUrl('broker', s);
       const transport = (s.broker_transport_options ?? {}) as Record<string, unknown>;
       const visibility = transport.visibility_timeout;
       this.brokerInstance = new RedisBroker({
         url,
         logger: this.logger(),
+        ...brokerOptionsFromCelery(s),
         ...(typeof visibility === 'number' ? { visibilityTimeoutMs: visibility * 1000 } : {}),
       });
     }
@@ -47,7 +49,7 @@ export class AppConnections {
     if (!this.backendInstance) {
       if (this.closed) throw new ClientClosedError('open a result backend connection');
       const s = this.settings();
-      const url = redisUrl('result_backend', s.result_backend ?? s.broker_url);
+      const url = redisUrl('result_backend', s);
       const expires = s.result_expires;
       try {
         this.backendInstance = new RedisResultBackend({
@@ -126,10 +128,15 @@ function acceptList(s: Readonly<Record<string, unknown>>): string[] {
   return ['json'];
 }
 
-function redisUrl(setting: string, value: unknown): string {
-  if (typeof value !== 'string' || !/^rediss?:\/\//.test(value)) {
-    const shown = typeof value === 'string' ? redactUrl(value) : String(value);
-    throw new ConfigError(`${setting} must be a redis:// or rediss:// URL, got "${shown}"`);
+/**
+ * The broker or result backend URL with its transport options and TLS dict folded in (the one
+ * parser of @celeriac/redis-connection), or a ConfigError naming the setting.
+ */
+function redisUrl(role: RedisRole, s: Readonly<Record<string, unknown>>): string {
+  try {
+    return redisUrlFromSettings(role, s);
+  } catch (error) {
+    if (error instanceof RedisUrlError) throw new ConfigError(error.message, { cause: error });
+    throw error;
   }
-  return value;
 }

@@ -1,14 +1,32 @@
+import type { ExchangePublish, ExchangeType } from '@celeriac/broker';
 import { encodeTaskEnvelope, type OutgoingTask } from '@celeriac/protocol';
 
-/** One queue entry to push: the raw envelope, its queue and priority. */
+/**
+ * One queue entry to push: the raw envelope, its queue and priority; or, with `exchange` (and an
+ * empty queue), an entry to send through that named exchange to every queue bound to it.
+ */
 export interface PublishItem {
   queue: string;
   raw: string;
   priority?: number;
+  exchange?: { name: string; routingKey: string; type?: ExchangeType };
 }
 
-/** Encodes a message into the entry to push. */
-export function publishItem(outgoing: OutgoingTask): PublishItem {
+/**
+ * The exchange type a route gave a message (`exchange_type` of the call or route), for
+ * `publishItem`; without one the broker takes the type `task_queues` gives the exchange, else direct.
+ */
+export const routeExchangeTypes = new WeakMap<OutgoingTask, ExchangeType>();
+
+/**
+ * Encodes a message into the entry to push. A message with an `exchange` and no `queue` goes
+ * through the exchange; one with a queue goes to that queue's list whatever its `delivery_info`
+ * says (a retry goes back to the queue it came from).
+ */
+export function publishItem(
+  outgoing: OutgoingTask,
+  exchangeType: ExchangeType | undefined = routeExchangeTypes.get(outgoing),
+): PublishItem {
   const raw = encodeTaskEnvelope(outgoing);
   // The encoder concatenates ~40 pieces into a rope; reading one character makes V8 flatten it
   // now, while the pieces are still young garbage. Kept as a rope until ioredis writes it, the
@@ -16,12 +34,18 @@ export function publishItem(outgoing: OutgoingTask): PublishItem {
   raw.charCodeAt(raw.length >> 1);
   const item: PublishItem = { queue: outgoing.queue, raw };
   if (outgoing.priority) item.priority = outgoing.priority;
+  if (outgoing.queue === '' && outgoing.exchange) {
+    item.exchange = { name: outgoing.exchange, routingKey: outgoing.routingKey ?? '' };
+    if (exchangeType) item.exchange.type = exchangeType;
+  }
   return item;
 }
 
 /** The slice of the broker the publisher uses. */
 export interface PublishTarget {
   publishMany(items: { queue: string; raw: string; priority?: number }[]): Promise<void>;
+  /** Publishes through a named exchange; rejects (BROKER_UNROUTABLE) when no bound queue matches. */
+  publishToExchange?(publish: ExchangePublish): Promise<unknown>;
 }
 
 interface Batch {
@@ -50,8 +74,13 @@ export class CoalescingPublisher {
     this.target = target;
   }
 
-  /** Queues one item for this tick's batch; resolves once it is in Redis. */
+  /**
+   * Queues one item for this tick's batch; resolves once it is in Redis. An item for a named
+   * exchange is sent on its own (its bindings are looked up), so that one that matches no binding
+   * fails alone.
+   */
   add(item: PublishItem): Promise<void> {
+    if (item.exchange) return this.viaExchange(item);
     const batch = this.current();
     batch.items.push(item);
     if (batch.items.length >= MAX_ITEMS_PER_CALL) this.flush(batch);
@@ -74,6 +103,29 @@ export class CoalescingPublisher {
   async drain(): Promise<void> {
     if (this.batch) await this.batch.promise.catch(() => {});
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  private viaExchange(item: PublishItem): Promise<void> {
+    const exchange = item.exchange!;
+    const sent = this.target().then(async (target) => {
+      if (typeof target.publishToExchange !== 'function') {
+        throw new Error(`this broker cannot publish through exchange ${exchange.name}`);
+      }
+      const entry = item.priority ? { raw: item.raw, priority: item.priority } : { raw: item.raw };
+      await target.publishToExchange({
+        exchange: exchange.name,
+        routingKey: exchange.routingKey,
+        ...(exchange.type ? { exchangeType: exchange.type } : {}),
+        entries: [entry],
+      });
+    });
+    const done = sent.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.inFlight.add(done);
+    done.finally(() => this.inFlight.delete(done));
+    return sent;
   }
 
   private current(): Batch {

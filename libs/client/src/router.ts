@@ -1,12 +1,23 @@
-/** Where a task goes: the queue (the Redis list) plus the routing key and priority a route may set. */
+import type { ExchangeType, QueueBinding, TaskQueues } from '@celeriac/broker';
+import { ApplyOptionsError } from './errors.js';
+
+/**
+ * Where a task goes: the queue (the Redis list) plus the routing key and priority a route may set.
+ * With `exchange` set and `queue` empty, the message goes through that named exchange: to every
+ * queue bound to it whose binding matches `routing_key` (kombu's `_kombu.binding.<exchange>`).
+ */
 export interface Route {
   queue: string;
   routing_key?: string;
   priority?: number;
+  exchange?: string;
+  exchange_type?: ExchangeType;
 }
 
-/** A route value as Celery accepts it: a queue name, or `{ queue, routing_key?, priority? }`. */
-export type RouteSpec = string | { queue?: string; routing_key?: string; priority?: number; exchange?: string };
+/** A route value as Celery accepts it: a queue name, or `{ queue?, exchange?, exchange_type?, routing_key?, priority? }`. */
+export type RouteSpec =
+  | string
+  | { queue?: string; routing_key?: string; priority?: number; exchange?: string; exchange_type?: string };
 
 /** One route table: name or glob (or RegExp in pair form) → route. */
 export type RouteMap = Record<string, RouteSpec> | ReadonlyArray<readonly [string | RegExp, RouteSpec]>;
@@ -131,10 +142,89 @@ export function routeFor(taskName: string, routes: TaskRoutes, defaultQueue: str
   return expandRoute(compileRoutes(routes)(taskName)) ?? { queue: defaultQueue, routing_key: defaultQueue };
 }
 
+function specObject(
+  spec: RouteSpec | undefined,
+): { queue?: string; routing_key?: string; priority?: number; exchange?: string; exchange_type?: string } | undefined {
+  if (spec === undefined || spec === null) return undefined;
+  return typeof spec === 'string' ? { queue: spec } : spec;
+}
+
+function nonEmpty(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+/**
+ * The route of one send as Celery 5.2 computes it (`Router.route`, then `send_task_message`), with
+ * the app's queue table: the call's `queue`/`exchange`/`routing_key`/`exchange_type` beat the
+ * task's own `queue`, which beats `task_routes`; with neither a queue nor an exchange, the default
+ * queue. The exchange type is the call's or route's `exchange_type`, else the queue's exchange type
+ * in `task_queues`, else the type `task_queues` gives the named exchange, else direct. A direct route without both an exchange and a routing key goes to
+ * the queue's list (the default exchange, routing key = queue name), as Celery converts it; any
+ * other goes through the exchange (`queue` empty), with the routing key given, else the queue's
+ * binding key, else `task_default_routing_key`. A queue not in `task_queues` with
+ * `task_create_missing_queues` false throws ApplyOptionsError (Celery's QueueNotFound).
+ */
+export function resolveDestination(
+  name: string,
+  call: { queue?: string; priority?: number; exchange?: string; routing_key?: string; exchange_type?: string },
+  own: { queue?: string; priority?: number },
+  routes: RouteMatcher,
+  queues: TaskQueues,
+  defaultRoutingKey: string,
+): Route {
+  const routed = specObject(routes(name));
+  let queue = nonEmpty(call.queue) ?? nonEmpty(own.queue) ?? nonEmpty(routed?.queue);
+  const exchange = nonEmpty(call.exchange) ?? nonEmpty(routed?.exchange);
+  const givenKey = typeof call.routing_key === 'string' ? call.routing_key : routed?.routing_key;
+  const routingKey = nonEmpty(givenKey);
+  const typeName = nonEmpty(call.exchange_type) ?? nonEmpty(routed?.exchange_type);
+  // Celery's Router adds the default queue when no route matched; send_task_message when neither
+  // a queue nor an exchange is known.
+  if (queue === undefined && (routed === undefined || exchange === undefined)) queue = queues.defaultQueue;
+  const binding = queue !== undefined ? queues.bindingOf(queue) : undefined;
+  if (queue !== undefined && binding === undefined) {
+    throw new ApplyOptionsError(
+      `queue "${queue}" of task ${name} is missing from task_queues and task_create_missing_queues is false`,
+    );
+  }
+  if (typeName !== undefined && typeName !== 'direct' && typeName !== 'topic' && typeName !== 'fanout') {
+    throw new ApplyOptionsError(`exchange_type of task ${name} must be direct, topic or fanout, got "${typeName}"`);
+  }
+  // Where kombu would take an exchange it has not declared in this process for direct, the
+  // type task_queues gives the exchange is used: a topic route matches its topic bindings.
+  const type =
+    (typeName as ExchangeType | undefined) ??
+    binding?.exchangeType ??
+    (exchange !== undefined ? queues.exchangeTypeOf(exchange) : undefined) ??
+    'direct';
+  const priority = call.priority ?? own.priority ?? routed?.priority;
+  let route: Route;
+  if ((exchange === undefined || routingKey === undefined) && type === 'direct') {
+    if (queue === undefined) {
+      throw new ApplyOptionsError(
+        `task ${name} is routed to exchange "${exchange}" without a routing_key: give the routing key (or a queue)`,
+      );
+    }
+    route = { queue, routing_key: queue === nonEmpty(routed?.queue) ? (routingKey ?? queue) : queue };
+  } else if (exchange !== undefined) {
+    route = { queue: '', exchange, routing_key: givenKey ?? '', exchange_type: type };
+  } else {
+    route = {
+      queue: '',
+      exchange: (binding as QueueBinding).exchange,
+      routing_key: routingKey ?? ((binding as QueueBinding).routingKey || defaultRoutingKey),
+      exchange_type: type,
+    };
+  }
+  if (priority !== undefined && priority !== null) route.priority = priority;
+  return route;
+}
+
 /**
  * The route of one send: the per-call `queue`, else the task's own `queue` option, else
  * `task_routes` (through `routes`), else `defaultQueue`. The priority comes from the call, else the
- * task's option, else the route. A routed queue keeps its route's `routing_key`.
+ * task's option, else the route. A routed queue keeps its route's `routing_key`. With `queues`
+ * (the app's queue table) it is {@link resolveDestination}: routes by exchange included.
  */
 export function resolveRoute(
   name: string,
@@ -142,7 +232,9 @@ export function resolveRoute(
   own: { queue?: string; priority?: number },
   routes: RouteMatcher,
   defaultQueue: string,
+  queues?: { table: TaskQueues; defaultRoutingKey: string },
 ): Route {
+  if (queues) return resolveDestination(name, call, own, routes, queues.table, queues.defaultRoutingKey);
   const routed = expandRoute(routes(name));
   const queue = call.queue ?? (typeof own.queue === 'string' ? own.queue : undefined) ?? routed?.queue;
   const route: Route = queue

@@ -177,3 +177,37 @@ export class Consumer {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
   }
 }
+
+/** What a worker's broker declares for the queues it consumes (`RedisBroker.declareQueues`). */
+export interface QueueDeclarer {
+  declareQueues?(queues: readonly string[]): Promise<{ queue: string; exchange: string; exchangeType: string }[]>;
+}
+
+/**
+ * Declares kombu's `_kombu.binding.<exchange>` entries of the queues the worker consumes, as a
+ * Python worker does at start, so producers that route by exchange reach it. Rejects with the
+ * broker's BROKER_QUEUE_NOT_FOUND for a queue missing from `task_queues` when
+ * `task_create_missing_queues` is false. A queue bound to a fanout exchange is received by pub/sub
+ * (the broker's fanout inbox), as kombu delivers fanout.
+ */
+export async function declareConsumedQueues(
+  broker: QueueDeclarer,
+  queues: readonly string[],
+  logger: Logger,
+): Promise<void> {
+  if (typeof broker.declareQueues !== 'function') return;
+  const bindings = await broker.declareQueues(queues);
+  for (const b of bindings) {
+    logger.debug(
+      { event: 'worker.queue_declared', queue: b.queue, exchange: b.exchange, exchange_type: b.exchangeType },
+      `Queue ${b.queue} bound to exchange ${b.exchange}`,
+    );
+    if (b.exchangeType === 'fanout') {
+      logger.info(
+        { event: 'worker.fanout_queue', queue: b.queue, exchange: b.exchange },
+        `Queue ${b.queue} is bound to fanout exchange ${b.exchange}: its broadcasts arrive by Redis pub/sub ` +
+          "into this worker's own lists, as each kombu consumer gets its own copy",
+      );
+    }
+  }
+}

@@ -99,5 +99,8 @@ export function createWorkerPlane(o: {
     hostname: o.hostname,
     logger: o.logger,
     taskEvents: o.taskEvents === true || o.settings.worker_send_task_events === true,
+    keyPrefix: String(
+      (o.settings.broker_transport_options as { global_keyprefix?: unknown } | undefined)?.global_keyprefix ?? '',
+    ),
   });
 }

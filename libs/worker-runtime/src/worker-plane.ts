@@ -25,6 +25,8 @@ export interface WorkerPlaneOptions {
   taskEvents: boolean;
   /** Celery's heartbeat interval (2 s). */
   heartbeatMs?: number;
+  /** kombu's `global_keyprefix` (broker_transport_options): on pidbox and event keys and channels, as kombu puts it. */
+  keyPrefix?: string;
   /** How long mingle waits for other nodes' revoked ids at start (Celery: 1 s). */
   mingleTimeoutMs?: number;
 }
@@ -53,7 +55,7 @@ export class WorkerPlane {
 
   constructor(private readonly o: WorkerPlaneOptions) {
     this.redis = createRedisConnection(o.url, 'control', o.logger);
-    this.revoked = new RevokedSet({ redis: this.redis, logger: o.logger });
+    this.revoked = new RevokedSet({ redis: this.redis, logger: o.logger, keyPrefix: o.keyPrefix ?? '' });
     this.events = new EventDispatcher({
       url: o.url,
       hostname: o.hostname,
@@ -61,6 +63,7 @@ export class WorkerPlane {
       redis: this.redis,
       clock: this.clock,
       taskEvents: o.taskEvents,
+      keyPrefix: o.keyPrefix ?? '',
     });
     this.taskEvents = new TaskEvents(this.events);
   }
@@ -84,6 +87,7 @@ export class WorkerPlane {
       clock: this.clock,
       events: this.events,
       heart: this.heart,
+      keyPrefix: this.o.keyPrefix ?? '',
     });
     await this.server.start();
     await this.heart.start();
@@ -97,6 +101,7 @@ export class WorkerPlane {
       logger: this.o.logger,
       redis: this.redis,
       clock: this.clock,
+      keyPrefix: this.o.keyPrefix ?? '',
       shareRevokes: false,
     });
     this.mingleClient = client;

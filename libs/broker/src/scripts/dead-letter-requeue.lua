@@ -9,7 +9,8 @@
            'oldest': up to ARGV[3] records from the oldest end, skipping the ARGV[2] oldest (kept ones)
   ARGV[2]  index, or number of oldest records to skip
   ARGV[3]  most records to look at ('oldest')
-  ARGV[4]  prefix of the redelivery counters
+  ARGV[4]  prefix of the redelivery counters (with the key prefix)
+  ARGV[5]  key prefix (kombu's global_keyprefix) of the queue lists named in the records ('' or absent: none)
 
   Returns {requeued, kept, examined, why} where why is '' or, for 'index', 'missing', 'truncated'
   or 'unreadable'.
@@ -23,7 +24,7 @@ local function requeue(index)
     return 'unreadable'
   end
   if r.raw_truncated == true then return 'truncated' end
-  redis.call('LPUSH', r.queue, r.raw)
+  redis.call('LPUSH', (ARGV[5] or '') .. r.queue, r.raw)
   if type(r.delivery_tag) == 'string' and r.delivery_tag ~= '' then redis.call('DEL', ARGV[4] .. r.delivery_tag) end
   redis.call('LSET', KEYS[1], index, TOMBSTONE)
   return ''

@@ -12,7 +12,9 @@
   ARGV[2]      fetch time, unix seconds as a decimal string (unacked_index score)
   ARGV[3]      '1' to record the tags in the owner hash KEYS[3], '0' not to
   ARGV[4]      n, the number of queues
-  ARGV[5..]    per queue q, the tail of its unacked value: ', "", "<queue>"]'
+  ARGV[5..4+n] per queue q, the tail of its unacked value: ', "", "<queue>"]'
+  ARGV[5+n]    '1': strict queue order (queue_order_strategy priority / sorted): each queue of a step
+               is emptied before the next is read; absent or '0': round-robin shares inside a step
 
   Returns a flat array: raw, delivery_tag, key index k, repeated; k - 1 = s * n + (q - 1) for step s
   of queue q (1-based in ARGV order).
@@ -24,6 +26,7 @@ local now = ARGV[2]
 local useOwner = ARGV[3] == '1'
 local n = tonumber(ARGV[4])
 local steps = (#KEYS - 3) / n
+local strict = ARGV[5 + n] == '1'
 
 local out = {}
 local got = 0
@@ -53,7 +56,7 @@ for s = 0, steps - 1 do
   local active = {}
   for q = 1, n do active[q] = q end
   while got < max and #active > 0 do
-    local share = math.ceil((max - got) / #active)
+    local share = strict and (max - got) or math.ceil((max - got) / #active)
     local still = {}
     for _, q in ipairs(active) do
       local want = math.min(share, max - got)

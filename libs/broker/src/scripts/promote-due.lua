@@ -9,6 +9,7 @@
 
   ARGV[1]  most entries to move
   ARGV[2]  '1' to drop revoked tasks, '0' not to
+  ARGV[3]  key prefix (kombu's global_keyprefix) of the queue lists named in the members ('' or absent: none)
 
   Returns {moved, task id, queue, raw, task id, queue, raw, ...} (the dropped entries after the count).
 ]]
@@ -37,7 +38,7 @@ for _, member in ipairs(due) do
       out[#out + 1] = queue
       out[#out + 1] = raw
     else
-      redis.call('RPUSH', queue, raw)
+      redis.call('RPUSH', (ARGV[3] or '') .. queue, raw)
       out[1] = out[1] + 1
     end
   end
