@@ -4,16 +4,22 @@
 //
 //   node bench/runtime/run.mjs [--rounds 3] [--samples 200] [--celery-n 4000] [--bullmq-n 10000]
 //                              [--celeriac-n 40000] [--celeriac-c 100] [--systems a,b,...] [--json out.json]
-//                              [--baseline <checkout of another commit, built>]
+//                              [--baseline <checkout of another commit, built>] [--drain-only 1]
 //
 // `celeriac-countdown10` is celeriac with 10 % of the drained tasks carrying a 1 s countdown
 // (published at the release, so the worker holds them, or defers them, during the drain): its drain
 // lasts 1 s at least, so compare its worker CPU per task and RSS with celeriac's, not its rate.
 // `celeriac-events` runs the worker with `-E` (task events on), to set against plain celeriac.
+// `celeriac-fleet-limited` gives the drained task a fleet-wide rate limit it never reaches
+// (`fleet_rate_limit` 10,000,000/s, docs/fleet-limits.md): the shared limiter's overhead, to set
+// against plain celeriac (the issue's bound: within 10 % of its drain).
 //
 // With --baseline, the system `celeriac-baseline` (added to the list) runs that checkout's worker
 // and client in the same rounds, so a change is measured against its parent on the same machine
-// at the same time.
+// at the same time; `celeriac-baseline-events` is that checkout's worker with -E.
+// `--drain-only 1` skips the enqueue-rate loops of the celeriac systems (the drained tasks are
+// enqueued with one batch call): rounds are shorter, so more of them fit, interleaved, into a
+// quiet spell of a shared machine. The enqueue columns are then empty.
 // Per system and round: enqueue rates with no worker running (loop awaiting each call; loop with
 // 1,000 calls in flight; batch API), then the drain: the pre-enqueued tasks are held back
 // (RENAME of the list, or a paused BullMQ queue), the worker is spawned (spawn -> ready), idle RSS
@@ -45,6 +51,7 @@ function parseArgs(argv) {
     systems: 'celeriac,celeriac-countdown10,celery-solo,celery-prefork2,bullmq-c1,bullmq-c50',
     json: '',
     baseline: '',
+    'drain-only': 0,
   };
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i]?.replace(/^--/, '');
@@ -56,12 +63,19 @@ function parseArgs(argv) {
   return options;
 }
 
+/** A worker config file giving tasks.noop a fleet rate limit far above any drain rate. */
+function fleetLimitConfig() {
+  const file = path.join(os.tmpdir(), `celeriac-bench-fleet-limit-${process.pid}.json`);
+  writeFileSync(file, JSON.stringify({ task_annotations: { 'tasks.noop': { fleet_rate_limit: '10000000/s' } } }));
+  return file;
+}
+
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** One measurement of one system: enqueue, spawn, drain, round trips. */
-async function measure(system, commands, samples) {
+async function measure(system, commands, samples, quick = false) {
   await commands.broker.flushall();
-  const enqueue = await system.enqueue(commands);
+  const enqueue = await system.enqueue(commands, { quick });
   await system.hold(commands);
   const { program, ready } = system.spawnWorker();
   try {
@@ -177,6 +191,15 @@ async function main() {
         n: options['celeriac-n'],
         workerArgs: ['-E'],
       }),
+    // Issue 12: a fleet rate limit on the drained task that is never reached (tokens from Redis in batches).
+    'celeriac-fleet-limited': () =>
+      celeriacSystem({
+        name: `celeriac-fleet-limited-c${options['celeriac-c']}`,
+        redis,
+        concurrency: options['celeriac-c'],
+        n: options['celeriac-n'],
+        workerArgs: ['--config', fleetLimitConfig()],
+      }),
     'celeriac-baseline': () =>
       celeriacSystem({
         name: `celeriac-baseline-c${options['celeriac-c']}`,
@@ -184,6 +207,16 @@ async function main() {
         concurrency: options['celeriac-c'],
         n: options['celeriac-n'],
         root: path.resolve(options.baseline),
+      }),
+    // The baseline checkout with -E: before against after of the events cost, in the same rounds.
+    'celeriac-baseline-events': () =>
+      celeriacSystem({
+        name: `celeriac-baseline-events-c${options['celeriac-c']}`,
+        redis,
+        concurrency: options['celeriac-c'],
+        n: options['celeriac-n'],
+        root: path.resolve(options.baseline),
+        workerArgs: ['-E'],
       }),
   };
   if (options.baseline) {
@@ -193,7 +226,7 @@ async function main() {
   const systems = [];
   for (const key of wanted) {
     if (!factories[key]) throw new Error(`unknown system ${key}; known: ${Object.keys(factories).join(', ')}`);
-    if (key.startsWith('celeriac') && key !== 'celeriac-baseline' && !celeriacBuilt()) {
+    if (key.startsWith('celeriac') && !key.startsWith('celeriac-baseline') && !celeriacBuilt()) {
       console.error('celeriac is not built (run `npm run build`); measuring the anchors only');
       continue;
     }
@@ -206,7 +239,7 @@ async function main() {
     for (let round = 0; round < options.rounds; round++) {
       const order = systems.map((_, i) => systems[(i + round) % systems.length]);
       for (const system of order) {
-        const r = await measure(system, commands, options.samples);
+        const r = await measure(system, commands, options.samples, options['drain-only'] === 1);
         results[system.name].push(r);
         console.error(
           `round ${round + 1} ${system.name}: drain ${fmt(r.drainPerSec, 0)}/s, ${fmt(r.workerCpuUsPerTask, 1)} µs/task, ` +
@@ -244,7 +277,8 @@ async function main() {
       name.startsWith('celeriac') &&
       !name.startsWith('celeriac-baseline') &&
       !name.startsWith('celeriac-countdown') &&
-      !name.startsWith('celeriac-events'),
+      !name.startsWith('celeriac-events') &&
+      !name.startsWith('celeriac-fleet'),
   );
   if (base) {
     console.log(`\nRatios: each system's figure divided by ${base}'s (drain 0.03 = 3 % of celeriac's rate)\n`);

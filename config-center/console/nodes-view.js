@@ -1,6 +1,7 @@
 // The Nodes view: every node, its revisions and its programs, refreshed every 2 s.
 import { api, clearError, handleError, session } from './api.js';
 import { ago, badge, byId, h, utc } from './dom.js';
+import { fleetLimitsTable } from './fleet-limits-view.js';
 
 const REFRESH_MS = 2000;
 const refresh = { timer: null, run: 0 };
@@ -82,6 +83,14 @@ function nodeRow(node) {
     h('th', { scope: 'row' }, [
       node.node,
       node.groups?.length ? h('div', { className: 'muted', text: `groups: ${node.groups.join(', ')}` }) : null,
+      Object.keys(node.labels || {}).length
+        ? h('div', {
+            className: 'muted labels',
+            text: `labels: ${Object.entries(node.labels)
+              .map(([key, value]) => `${key}=${value}`)
+              .join(', ')}`,
+          })
+        : null,
       node.agent
         ? h('div', { className: 'muted', text: `agent ${node.agent.version || '?'}, pid ${node.agent.pid || '?'}` })
         : null,
@@ -102,7 +111,7 @@ function nodeRow(node) {
     }),
     h('td', { text: node.drift ? 'yes' : 'no' }),
     h('td', { text: node.stale ? 'yes' : 'no' }),
-    h('td', {}, [programsTable(node.programs)]),
+    h('td', {}, [programsTable(node.programs), fleetLimitsTable(node.fleet_limits)]),
   ]);
 }
 

@@ -52,6 +52,7 @@ export function summarizeNode(
     node,
     has_layer: state.hasNodeLayer(node),
     groups: state.groups(node),
+    labels: state.labels(node),
     desired_revision: view.revision,
     desired_hash: view.hash,
     applied_revision: applied,
@@ -65,5 +66,6 @@ export function summarizeNode(
     state: summaryState,
     programs: (status.programs as NodeSummary['programs'] | undefined) ?? {},
     agent: (status.agent as NodeStatus['agent']) ?? null,
+    ...(Array.isArray(status.fleet_limits) ? { fleet_limits: status.fleet_limits as NodeStatus['fleet_limits'] } : {}),
   };
 }

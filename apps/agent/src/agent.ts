@@ -15,7 +15,9 @@ import {
   AgentStateDirError,
   ConfigInvalidError,
   ConfigRenderError,
+  FleetLimitsError,
 } from './errors.js';
+import { FleetLimitsPublisher } from './fleet-limits-publisher.js';
 import { LastKnownGood } from './last-known-good.js';
 import { Leftovers } from './leftovers.js';
 import { type AgentMetrics, MetricsServer } from './metrics-server.js';
@@ -51,6 +53,8 @@ export class Agent {
   /** `inspect ping` of the workers: their `responding` state in the program statuses. */
   private readonly probe: WorkerProbe;
   private readonly launchContext: LaunchContext;
+  /** Writes the fleet-wide limits to the broker Redis (live: no restart) and reads their state for /metrics. */
+  private readonly fleetLimits: FleetLimitsPublisher;
   private chain: Promise<void> = Promise.resolve();
   private appliedRevision: number | null = null;
   private attemptedRevision: number | undefined;
@@ -76,8 +80,14 @@ export class Agent {
       nodePath: options.nodePath ?? process.execPath,
       pythonPath: options.pythonPath ?? '/usr/bin/python3',
     };
-    this.client = new CenterClient({ baseUrl: options.centerUrl, node: options.node, token: options.token });
+    this.client = new CenterClient({
+      baseUrl: options.centerUrl,
+      node: options.node,
+      token: options.token,
+      ...(options.centerCa ? { ca: options.centerCa.pem, caSource: options.centerCa.source } : {}),
+    });
     this.registry = new ChildRegistry(stateDir, this.logger);
+    this.fleetLimits = new FleetLimitsPublisher(options.node, this.logger);
     this.leftovers = new Leftovers(this.registry, this.logger);
     this.lastKnownGood = new LastKnownGood(stateDir);
     this.restorer = new OwnerRestorer(this.logger);
@@ -197,6 +207,8 @@ export class Agent {
     };
     if (this.attemptedRevision !== undefined) status.attempted_revision = this.attemptedRevision;
     if (this.message !== undefined) status.message = truncate(this.message, 4000);
+    const fleetLimits = this.fleetLimits.statusRows();
+    if (fleetLimits.length > 0) status.fleet_limits = fleetLimits;
     return status;
   }
 
@@ -278,6 +290,7 @@ export class Agent {
     this.setState('stopped', 'every program stopped');
     await this.reporter.close(this.status());
     await this.restorer.close();
+    await this.fleetLimits.close();
     await this.metrics?.close();
   }
 
@@ -298,6 +311,8 @@ export class Agent {
       programs,
       ownerRestores: this.restorer.restores,
       tasksRestored: this.restorer.tasks,
+      fleetLimits: this.fleetLimits.snapshot(),
+      health: this.probe.healthWindows,
     };
   }
 
@@ -353,10 +368,15 @@ export class Agent {
     this.attemptedRevision = revision;
     this.applyResult = 'pending';
     this.message = undefined;
+    const fleet = await this.fleetLimits.publish(config, revision);
     const failures = await this.supervisor.apply(config, prepared, plan);
+    if (fleet.error !== undefined) {
+      failures.push({ program: 'fleet-limits', message: fleet.error, error: new FleetLimitsError(fleet.error) });
+    }
     const summary = Object.entries(plan)
       .filter(([, change]) => change.action !== 'none')
       .map(([name, c]) => `${name}: ${c.action}${c.reasons.length ? ` (${c.reasons.join(', ')})` : ''}`)
+      .concat(fleet.changed ? [`fleet limits: live (${fleet.limits.map((l) => l.id).join(', ') || 'none'})`] : [])
       .join('; ');
     if (failures.length === 0) {
       this.appliedRevision = revision;
@@ -425,6 +445,9 @@ export class Agent {
       this.logger.warn({ event: 'program.replica_died', ...fields }, 'program replica died');
     }
     if (exit.ownerId && exit.brokerUrl) void this.restorer.restore(exit.brokerUrl, exit.ownerId);
+    if (exit.ownerId && exit.brokerUrl && !exit.expected) {
+      void this.fleetLimits.releaseOwner(exit.brokerUrl, exit.ownerId);
+    }
     this.emit({ type: 'exit', exit });
   }
 

@@ -11,6 +11,7 @@ export const AGENT_ERROR_CODES = [
   'AGENT_PROGRAM_SPAWN_FAILED',
   'AGENT_PROGRAM_NOT_READY',
   'AGENT_PROGRAM_EXITED',
+  'AGENT_FLEET_LIMITS_FAILED',
 ] as const;
 
 /** Stable codes of every error the agent raises; tests and operators can match on them. */
@@ -104,6 +105,14 @@ export class ProgramSpawnError extends AgentError {
   static override readonly codes = ['AGENT_PROGRAM_SPAWN_FAILED'] as const;
   constructor(message: string, options?: ErrorOptions) {
     super('AGENT_PROGRAM_SPAWN_FAILED', message, options);
+  }
+}
+
+/** The fleet limits of a revision could not be written to the broker Redis (fleet-limits-publisher.ts). */
+export class FleetLimitsError extends AgentError {
+  static override readonly codes = ['AGENT_FLEET_LIMITS_FAILED'] as const;
+  constructor(message: string) {
+    super('AGENT_FLEET_LIMITS_FAILED', message);
   }
 }
 

@@ -1,7 +1,11 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { FleetLimitSnapshot } from '@celeriac/broker';
 import { PROGRAM_STATES } from '@celeriac/config-schema';
 import { AgentUsageError } from './errors.js';
+import { renderFleetLimits } from './fleet-limits-metrics.js';
+import { renderHealth } from './health-prometheus.js';
+import type { HealthWindows } from './health-windows.js';
 
 /** What the metrics endpoints show. */
 export interface AgentMetrics {
@@ -12,6 +16,10 @@ export interface AgentMetrics {
   programs: Record<string, { state: string; replicas: number; restarts: number }>;
   ownerRestores: number;
   tasksRestored: number;
+  /** Fleet-wide limits in force and their state across the fleet (fleet-limits-publisher.ts). */
+  fleetLimits?: FleetLimitSnapshot[];
+  /** Task health per program and task name (health-windows.ts). */
+  health?: HealthWindows;
 }
 
 /** What the agent's HTTP endpoints answer to one request. */
@@ -146,10 +154,13 @@ function renderPrometheus(m: AgentMetrics): string {
   metric('celeriac_agent_tasks_restored_total', 'counter', 'Tasks put back to their queues from dead workers.', [
     ['', m.tasksRestored],
   ]);
+  if (m.fleetLimits !== undefined && m.fleetLimits.length > 0) renderFleetLimits(m.fleetLimits, metric);
+  if (m.health !== undefined) renderHealth(m.health, metric);
   return `${lines.join('\n')}\n`;
 }
 
-function label(value: string): string {
+/** A Prometheus label value (quotes, backslashes and newlines replaced). */
+export function label(value: string): string {
   return value.replace(/[\\"\n]/g, '_');
 }
 

@@ -44,6 +44,14 @@ export interface TaskOptions {
   retry_backoff_max?: number;
   /** Worker, with `retry_backoff`: randomise each delay (default true). */
   retry_jitter?: boolean;
+  /** Every Celeriac worker together (docs/fleet-limits.md): one rate limit for the whole fleet, `'20/s'`. */
+  fleet_rate_limit?: string | number | null;
+  /** Every Celeriac worker together: at most this many running at once across the fleet. */
+  fleet_concurrency?: number | null;
+  /** With a fleet limit: the limit holds per value of this argument (kwarg or `params` name, or index). */
+  fleet_limit_key?: string | null;
+  /** With `fleet_concurrency`: seconds a slot's lease lasts (renewed while running; default 30). */
+  fleet_lease?: number | null;
 }
 
 type Check = (value: unknown) => string | null;
@@ -91,6 +99,19 @@ const CHECKS: Record<keyof TaskOptions, Check> = {
       : 'must be true, false or a number of seconds',
   retry_backoff_max: seconds(false),
   retry_jitter: isBoolean,
+  fleet_rate_limit: (v) => {
+    try {
+      parseRateLimit(v as string | number | null);
+      return null;
+    } catch {
+      return `${JSON.stringify(v) ?? String(v)} is not a rate limit; use "100/s", "10/m", "1000/h", or null`;
+    }
+  },
+  fleet_concurrency: (v) =>
+    v === null || (Number.isInteger(v) && (v as number) >= 1) ? null : 'must be an integer ≥ 1, or null',
+  fleet_limit_key: (v) => (v === null || (typeof v === 'string' && v !== '') ? null : 'must be an argument name'),
+  fleet_lease: (v) =>
+    v === null || (typeof v === 'number' && Number.isFinite(v) && v > 0) ? null : 'must be a number of seconds > 0',
 };
 
 /** Every option name `TaskOptions` has. */

@@ -87,6 +87,8 @@ export const nodeSummarySchema = z.object({
   node: z.string(),
   has_layer: z.boolean(),
   groups: z.array(z.string()),
+  /** The labels of its node layer (absent from centers older than labels). */
+  labels: z.record(z.string(), z.string()).optional(),
   desired_revision: revisionNumber,
   desired_hash: z.string(),
   applied_revision: revisionNumber.nullable(),
@@ -103,6 +105,8 @@ export const nodeSummarySchema = z.object({
   programs: z.record(z.string(), programStatusSchema.partial()),
   /** What the agent said about itself in its last report. */
   agent: nodeStatusSchema.shape.agent.nullable(),
+  /** Fleet-wide limits the node's agent reported (absent when it reported none). */
+  fleet_limits: nodeStatusSchema.shape.fleet_limits,
 });
 
 /** GET /v1/nodes. */

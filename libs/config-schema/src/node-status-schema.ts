@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { fleetLimitStatusSchema, MAX_FLEET_LIMIT_ROWS } from './fleet-limit-status-schema.js';
 import { PROGRAM_KINDS } from './program-schema.js';
 
 /** States a supervised program can be in. */
@@ -38,6 +39,56 @@ export const workerHealthSchema = z.object({
 
 export type WorkerHealth = z.infer<typeof workerHealthSchema>;
 
+const rate = z.number().min(0);
+const seconds = z.number().min(0).nullable();
+
+/** Counts of task outcomes over the summary window. */
+export const healthCountsSchema = z.object({
+  received: z.number().int().min(0),
+  succeeded: z.number().int().min(0),
+  failed: z.number().int().min(0),
+  retried: z.number().int().min(0),
+  rejected: z.number().int().min(0),
+  revoked: z.number().int().min(0),
+});
+
+/**
+ * A program's measured health over the agent's last window (apps/agent/src/health-windows.ts):
+ * outcome counts and rates, runtime and queue-wait percentiles (from the shared log-scale
+ * histogram buckets, so an upper bound of the bucket), restarts and crash loops. Sent by newer
+ * agents only; the rollout gates read it.
+ */
+export const programHealthSchema = z.object({
+  /** Where the figures come from: the worker's health file, or Celery's `inspect stats` totals (received only). */
+  source: z.enum(['health_file', 'inspect_stats', 'none']),
+  window_s: z.number().positive(),
+  counts: healthCountsSchema,
+  /** Per second over the window. */
+  rates: z.object({ received: rate, succeeded: rate, failed: rate, retried: rate, rejected: rate, revoked: rate }),
+  /** failed / (succeeded + failed) over the window; null when nothing ended. */
+  failure_ratio: z.number().min(0).max(1).nullable(),
+  runtime_p50_s: seconds,
+  runtime_p95_s: seconds,
+  queue_wait_p50_s: seconds,
+  queue_wait_p95_s: seconds,
+  /** Crash restarts within the last 5 minutes, and in all. */
+  restarts_5m: z.number().int().min(0),
+  /** In backoff or FATAL, or 3 or more crash restarts within 5 minutes. */
+  crash_loop: z.boolean(),
+  /** Sum over the program's processes at their last report. */
+  rss_bytes: z.number().int().min(0).optional(),
+  /** Worst event-loop delay p99 among its processes over their last second (ms). */
+  loop_lag_p99_ms: z.number().min(0).optional(),
+  tasks: z
+    .record(
+      z.string(),
+      healthCountsSchema.extend({ runtime_p95_s: seconds, queue_wait_p95_s: seconds }),
+    )
+    .optional(),
+});
+
+export type ProgramHealth = z.infer<typeof programHealthSchema>;
+
 /** One program in a status report. */
 export const programStatusSchema = z.object({
   kind: z.enum(PROGRAM_KINDS),
@@ -50,6 +101,8 @@ export const programStatusSchema = z.object({
   workers: z.record(z.string(), workerHealthSchema).optional(),
   /** False when a worker of the program stopped answering `inspect ping`; absent when not probed. */
   responding: z.boolean().optional(),
+  /** Measured task health over the agent's last window; absent from older agents. */
+  health: programHealthSchema.optional(),
 });
 
 /** POST /v1/nodes/<node>/status body: what the agent applied and how its programs are doing. */
@@ -66,6 +119,8 @@ export const nodeStatusSchema = z.object({
    * after 3 missed heartbeats; older agents leave it out and get the center's `--heartbeat`.
    */
   heartbeat_ms: z.number().int().positive().max(MAX_HEARTBEAT_MS).optional(),
+  /** Fleet-wide limits in force on the node's broker and their state (fleet-limit-status-schema.ts). */
+  fleet_limits: z.array(fleetLimitStatusSchema).max(MAX_FLEET_LIMIT_ROWS).optional(),
 });
 
 export type ProgramStatus = z.infer<typeof programStatusSchema>;

@@ -32,3 +32,20 @@ export {
   type WorkerStateChange,
   type WorkerStateReason,
 } from './worker-state.js';
+export {
+  HEALTH_BUCKETS_S,
+  HEALTH_COUNTERS,
+  type HealthCounter,
+  type HealthHistogram,
+  TaskHealth,
+  type TaskHealthCounts,
+  taskHealth,
+  UNKNOWN_TASK,
+} from './task-health.js';
+export {
+  HEALTH_FILE_VERSION,
+  type HealthFileContent,
+  healthFileFor,
+  startTaskHealthFile,
+  TaskHealthFile,
+} from './task-health-file.js';

@@ -1,3 +1,4 @@
+import { type FleetLimit, fleetTaskLimit } from '@celeriac/broker';
 import { parseRateLimit } from '@celeriac/protocol';
 import { WorkerError } from './errors.js';
 import type { TaskFn, WorkerApp, WorkerTask } from './worker-app.js';
@@ -24,6 +25,8 @@ export interface TaskPlan {
   readonly retryBackoff: number;
   readonly retryBackoffMaxSec: number;
   readonly retryJitter: boolean;
+  /** Fleet-wide limit from the `fleet_*` task options / annotations (fleet-limiter.ts); null = none. */
+  readonly fleetLimit: FleetLimit | null;
 }
 
 /** The task's options with `task_annotations` applied, as the app (the client) resolves them. */
@@ -54,6 +57,7 @@ export function buildTaskPlan(app: WorkerApp, task: WorkerTask, settings: Worker
       `Task ${task.name} has an invalid rate_limit ${JSON.stringify(o.rate_limit)}: ${(error as Error).message}. Use "10/m", "5/s", "100/h" or a number per second.`,
     );
   }
+  const fleetLimit = fleetLimitOf(task.name, o as Record<string, unknown>);
   const backoff = o.retry_backoff === true ? 1 : typeof o.retry_backoff === 'number' ? o.retry_backoff : 0;
   return {
     name: task.name,
@@ -72,7 +76,20 @@ export function buildTaskPlan(app: WorkerApp, task: WorkerTask, settings: Worker
     retryBackoff: backoff,
     retryBackoffMaxSec: typeof o.retry_backoff_max === 'number' ? o.retry_backoff_max : 600,
     retryJitter: o.retry_jitter !== false,
+    fleetLimit,
   };
+}
+
+/** The task's fleet limit (`fleet_rate_limit`, `fleet_concurrency`, `fleet_limit_key`, `fleet_lease`). */
+function fleetLimitOf(name: string, options: Record<string, unknown>): FleetLimit | null {
+  try {
+    return fleetTaskLimit(name, options);
+  } catch (error) {
+    throw new WorkerError(
+      'WORKER_BAD_RATE_LIMIT',
+      `Task ${name} has an invalid fleet limit: ${(error as Error).message}.`,
+    );
+  }
 }
 
 /** Countdown of an `autoretry_for` retry: `default_retry_delay`, or exponential backoff (with jitter). */

@@ -57,4 +57,6 @@ export interface WorkerOptions {
    * and heartbeats, and honour the fleet's revokes. Default true; false only for embedded tests.
    */
   controlPlane?: boolean;
+  /** Enforce fleet-wide limits (docs/fleet-limits.md) with the other workers; default true. */
+  fleetLimits?: boolean;
 }

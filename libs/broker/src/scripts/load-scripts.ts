@@ -21,6 +21,10 @@ export interface BrokerScripts {
   deadLetter(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
   deadLetterRequeue(numKeys: number, ...keysAndArgs: string[]): Promise<[number, number, number, string]>;
   releaseMutex(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
+  fleetTake(numKeys: number, ...keysAndArgs: string[]): Promise<[number, number, number]>;
+  fleetAcquire(numKeys: number, ...keysAndArgs: string[]): Promise<[number, number, number]>;
+  fleetRelease(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
+  fleetRenew(numKeys: number, ...keysAndArgs: string[]): Promise<number>;
 }
 
 /** Lua has no includes: scripts that record deliveries get this chunk prepended. */
@@ -46,6 +50,10 @@ const FILES: Record<keyof BrokerScripts, string | string[]> = {
   deadLetter: 'dead-letter.lua',
   deadLetterRequeue: 'dead-letter-requeue.lua',
   releaseMutex: 'release-mutex.lua',
+  fleetTake: 'fleet-take.lua',
+  fleetAcquire: 'fleet-acquire.lua',
+  fleetRelease: 'fleet-release.lua',
+  fleetRenew: 'fleet-renew.lua',
 };
 
 // The .lua files live in src/scripts; from the compiled dist/scripts they are found in ../../src/scripts.
