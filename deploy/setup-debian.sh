@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Celeriac and its tests need on a Debian machine, and only what is missing:
-# redis-server (the broker our programs and tests start), Debian's Python Celery with its Redis
+# redis-server (the broker our programs and tests start) and redis-sentinel (the Sentinel failover
+# test and deploy/sentinel/), Debian's Python Celery with its Redis
 # and msgpack support (the live peer of the interop tests and of `celery-worker` programs), and
 # chromium (the web console's browser tests). README command 1 and .ci/run both call this, so a
 # newcomer's machine and CI cannot drift apart.
@@ -8,6 +9,7 @@ set -euo pipefail
 
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v redis-sentinel >/dev/null 2>&1 || need+=(redis-sentinel)
 /usr/bin/python3 -c 'import celery' >/dev/null 2>&1 || need+=(python3-celery)
 /usr/bin/python3 -c 'import redis' >/dev/null 2>&1 || need+=(python3-redis)
 /usr/bin/python3 -c 'import msgpack' >/dev/null 2>&1 || need+=(python3-msgpack)

@@ -7,6 +7,7 @@ import * as configCenter from '@celeriac/config-center';
 import * as configSchema from '@celeriac/config-schema';
 import * as controlPlane from '@celeriac/control-plane';
 import * as protocol from '@celeriac/protocol';
+import * as redisConnection from '@celeriac/redis-connection';
 import * as resultBackend from '@celeriac/result-backend';
 import * as workerApp from '@celeriac/worker-app';
 import * as workerRuntime from '@celeriac/worker-runtime';
@@ -20,6 +21,7 @@ import { describe, expect, it } from 'vitest';
 
 /** Packages in dependency order: a class belongs to the first one that exports it. */
 const PACKAGES: { name: string; prefix: string; exports: Record<string, unknown> }[] = [
+  { name: '@celeriac/redis-connection', prefix: 'REDIS_', exports: redisConnection },
   { name: '@celeriac/protocol', prefix: 'PROTOCOL_', exports: protocol },
   { name: '@celeriac/config-schema', prefix: 'CONFIG_', exports: configSchema },
   { name: '@celeriac/broker', prefix: 'BROKER_', exports: broker },

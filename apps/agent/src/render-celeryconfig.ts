@@ -1,3 +1,4 @@
+import { pythonCelerySettings } from '@celeriac/redis-connection/url';
 import { isPythonIdentifier, pythonLiteral } from './python-literal.js';
 
 /** Where a rendered `celeryconfig.py` came from, for its header comment. */
@@ -12,8 +13,12 @@ export interface CeleryconfigOrigin {
  * result_backend, task_routes, task_annotations, task_serializer, accept_content, ...), one
  * assignment per setting in sorted order so that the same settings always give the same bytes.
  * Names that cannot be Python identifiers are left out (Celery could not read them anyway).
+ * Broker and backend connections are written in the forms Celery 5.2 reads, so the Python worker
+ * connects where and how a Celeriac worker does (unix:// as redis+socket://, ssl_* and
+ * master_name from a URL query into broker_use_ssl / transport options; see pythonCelerySettings).
  */
-export function renderCeleryconfig(settings: Record<string, unknown>, origin: CeleryconfigOrigin): string {
+export function renderCeleryconfig(given: Record<string, unknown>, origin: CeleryconfigOrigin): string {
+  const settings = pythonCelerySettings(given);
   const lines = [
     '# celeryconfig.py rendered by the Celeriac agent',
     `# node ${origin.node}, program ${origin.program}, revision ${origin.revision ?? 'none'}.`,

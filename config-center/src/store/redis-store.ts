@@ -1,4 +1,5 @@
 import { type Logger, redactUrl } from '@celeriac/logger';
+import { ioredisTargetOptions, parseRedisUrl } from '@celeriac/redis-connection';
 import { Redis } from 'ioredis';
 import { CenterStartError } from '../errors.js';
 import type { NodeStatusRecord, Revision, RevisionDraft, TokenRecord } from '../types.js';
@@ -47,8 +48,10 @@ export class RedisStore implements ConfigStore {
       channel: `${prefix}changes`,
     };
     const redisOptions = { lazyConnect: true, maxRetriesPerRequest: 2, connectionName: 'celeriac-center' };
-    this.commands = new Redis(options.url, redisOptions);
-    this.subscriber = new Redis(options.url, { ...redisOptions, connectionName: 'celeriac-center-sub' });
+    // The one URL parser of every Celeriac connection: TLS, unix sockets and Sentinel included.
+    const target = ioredisTargetOptions(parseRedisUrl(options.url, { setting: 'the store URL' }));
+    this.commands = new Redis({ ...target, ...redisOptions });
+    this.subscriber = new Redis({ ...target, ...redisOptions, connectionName: 'celeriac-center-sub' });
     for (const connection of [this.commands, this.subscriber]) {
       connection.on('error', (error: Error) =>
         options.logger.warn(

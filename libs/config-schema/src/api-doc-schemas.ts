@@ -33,8 +33,14 @@ const annotationMap = z.record(
 
 export const celerySettingsDoc = z
   .looseObject({
-    broker_url: z.string().optional().describe('one redis:// or rediss:// URL'),
-    result_backend: z.string().optional().describe('one redis:// or rediss:// URL'),
+    broker_url: z
+      .string()
+      .optional()
+      .describe('a Redis URL: redis://, rediss://, redis+socket://, unix://, or sentinel://h1:p;sentinel://h2:p'),
+    result_backend: z
+      .string()
+      .optional()
+      .describe('a Redis URL: redis://, rediss://, redis+socket://, unix://, or sentinel://h1:p;sentinel://h2:p'),
     task_serializer: serializer.optional(),
     result_serializer: serializer.optional(),
     accept_content: z.array(z.string()).optional(),
@@ -78,6 +84,7 @@ export const layerDoc = z
     groups: z.array(z.string()).optional().describe('node layers only'),
     celery: celerySettingsDoc.optional(),
     programs: z.record(z.string(), programDoc.partial().nullable()).optional(),
+    labels: z.record(z.string(), z.string().nullable()).optional().describe('node layers only: e.g. {"zone": "eu"}'),
   })
   .describe('One layer: defaults, groups/<group> or nodes/<node>; null deletes a key when layers merge');
 

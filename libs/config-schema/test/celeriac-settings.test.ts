@@ -36,6 +36,8 @@ const GOOD: CelerySettings = {
   celeriac_dead_letter_max_raw_bytes: 4096,
   celeriac_revoked_key: 'my.revoked',
   celeriac_strict_settings: false,
+  celeriac_broker_wait_replicas: 1,
+  celeriac_broker_wait_timeout: 2.5,
 };
 
 describe('celeriac_* settings', () => {

@@ -7,50 +7,66 @@ function issuesOf(celery: Record<string, unknown>): { path: string; message: str
   return result.ok ? [] : result.issues;
 }
 
-describe('broker and result backend URLs', () => {
-  it('accepts exactly the schemes a Celeriac worker connects with', () => {
-    expect([...SUPPORTED_URL_SCHEMES]).toEqual(['redis', 'rediss']);
+describe('broker and result backend URLs (the parser of @celeriac/redis-connection)', () => {
+  it('accepts every Redis URL kombu takes: redis, rediss with ssl_*, unix sockets, sentinel lists', () => {
+    expect([...SUPPORTED_URL_SCHEMES]).toEqual(['redis', 'rediss', 'redis+socket', 'unix', 'sentinel']);
     for (const url of [
       'redis://127.0.0.1:6379/0',
       'redis://:s3cret@10.0.0.5:6379/1',
       'redis://user:pw@host',
       'rediss://cache.example.com:6380/2?ssl_cert_reqs=required',
+      'rediss://h:6380/0?ssl_cert_reqs=CERT_NONE',
+      'rediss://h/0?ssl_cert_reqs=CERT_REQUIRED&ssl_ca_certs=/etc/ca.pem&ssl_certfile=/c.pem&ssl_keyfile=/k.pem',
       'redis://[::1]:6379/0',
       'redis://localhost',
       'redis://localhost/',
+      'redis+socket:///run/redis/redis.sock',
+      'redis+socket:///tmp/r.sock?virtual_host=2',
+      'unix:///tmp/r.sock?db=1',
+      // master_name may come from broker_transport_options in another layer.
+      'sentinel://s1:26379;sentinel://s2:26379;sentinel://s3:26379',
+      'sentinel://:pw@s1:26379/1;sentinel://s2:26380',
     ]) {
       expect(issuesOf({ broker_url: url, result_backend: url }), url).toEqual([]);
     }
+    expect(issuesOf({ broker_url: ['sentinel://s1:26379', 'sentinel://s2:26379'] })).toEqual([]);
   });
 
   it.each([
     ['port notaport', 'redis://user:pw@host:notaport/0', /the port "notaport" is not a port number; use 1 to 65535/],
     ['port 99999', 'redis://host:99999/0', /the port "99999" is not a port number; use 1 to 65535/],
     ['port 0', 'redis://host:0/0', /the port "0" is not a port number/],
-    [
-      'an unknown scheme',
-      'notaurl://host:6379/0',
-      /the scheme "notaurl:\/\/", which a Celeriac worker cannot connect with/,
-    ],
+    ['an unknown scheme', 'notaurl://host:6379/0', /the scheme "notaurl:\/\/" is not one Celeriac connects with/],
     ['a database that is not a number', 'redis://host:6379/main', /the path after the host must be a database number/],
-  ])('refuses %s, naming the setting and the accepted schemes', (_what, url, message) => {
+    ['ssl_* with redis://', 'redis://h/0?ssl_cert_reqs=none', /TLS needs rediss:\/\//],
+    [
+      'a bad ssl_cert_reqs',
+      'rediss://h/0?ssl_cert_reqs=sometimes',
+      /ssl_cert_reqs must be CERT_REQUIRED, CERT_OPTIONAL or CERT_NONE/,
+    ],
+    ['a socket URL with a host', 'unix://localhost/tmp/r.sock', /a socket URL has no host/],
+    [
+      'a list of plain redis URLs',
+      'redis://a:6379/0;redis://b:6379/0',
+      /a list of URLs is read as Redis Sentinel only/,
+    ],
+  ])('refuses %s, naming the setting', (_what, url, message) => {
     const issues = issuesOf({ broker_url: url });
     expect(issues).toHaveLength(1);
     expect(issues[0]?.path).toBe('celery.broker_url');
     expect(issues[0]?.message).toMatch(message);
     expect(issues[0]?.message).toMatch(/^broker_url\b/);
-    expect(issues[0]?.message).toContain('redis:// or rediss://');
   });
 
   it('refuses amqp:// as not supported yet', () => {
     const [issue] = issuesOf({ broker_url: 'amqp://guest:pw@rabbit:5672//' });
     expect(issue?.message).toContain('RabbitMQ (amqp://) is not supported yet');
-    expect(issue?.message).toContain('use redis:// or rediss://');
+    expect(issue?.message).toContain('use redis://, rediss://, redis+socket://, unix:// or sentinel://');
   });
 
   it('checks result_backend and the old upper-case names the same way', () => {
     expect(issuesOf({ result_backend: 'rpc://' })).toEqual([
-      { path: 'celery.result_backend', message: expect.stringMatching(/^result_backend uses the scheme "rpc:\/\/"/) },
+      { path: 'celery.result_backend', message: expect.stringMatching(/^result_backend: the scheme "rpc:\/\/"/) },
     ]);
     const old = issuesOf({ BROKER_URL: 'amqp://guest:pw@rabbit//', CELERY_RESULT_BACKEND: 'redis://h:70000/1' });
     expect(old.map((issue) => issue.path).sort()).toEqual(['celery.broker_url', 'celery.result_backend']);
@@ -68,6 +84,7 @@ describe('broker and result backend URLs', () => {
       ['redis://admin:hunter2-pw/0', 'hunter2-pw'],
       ['redis://:hunter2-pw/0', 'hunter2-pw'],
       ['redis://:hunter2-pw@host/secretdb', 'secretdb'],
+      ['sentinel://:hunter2-pw@s1;redis://b', 'hunter2-pw'],
       ['localhost:6379 password=hunter2-pw', 'hunter2-pw'],
     ];
     for (const [url, secret] of secrets) {
@@ -80,17 +97,26 @@ describe('broker and result backend URLs', () => {
     );
   });
 
-  it('refuses lists of URLs, which no Celeriac worker reads, and values that are not URLs', () => {
-    expect(issuesOf({ broker_url: ['redis://a:6379/0', 'redis://b:6379/0'] })[0]?.message).toContain(
-      'a list of URLs (failover) is not supported yet',
-    );
-    expect(issuesOf({ broker_url: 'redis://a:6379/0;redis://b:6379/0' })[0]?.message).toContain(
-      'a list of URLs (failover) is not supported yet',
-    );
-    for (const bad of ['', 'redis://host:6379/0 extra', 5, { url: 'redis://h' }]) {
-      expect(issuesOf({ broker_url: bad })[0]?.message, JSON.stringify(bad)).toContain(
-        'must be one redis:// or rediss:// URL such as "redis://host:6379/0"',
-      );
+  it('refuses values that are not URLs', () => {
+    for (const bad of ['', 'redis://host:6379/0 extra', 5, { url: 'redis://h' }, []]) {
+      expect(issuesOf({ broker_url: bad })[0]?.message, JSON.stringify(bad)).toMatch(/^broker_url: /);
     }
+  });
+
+  it('checks the TLS dicts broker_use_ssl and redis_backend_use_ssl', () => {
+    expect(
+      issuesOf({
+        broker_use_ssl: { ssl_cert_reqs: 'CERT_REQUIRED', ssl_ca_certs: '/etc/ca.pem' },
+        redis_backend_use_ssl: { ssl_cert_reqs: 0 },
+      }),
+    ).toEqual([]);
+    expect(issuesOf({ broker_use_ssl: true })).toEqual([]);
+    expect(issuesOf({ broker_use_ssl: { ssl_cert_reqs: 'sometimes' } })[0]).toEqual({
+      path: 'celery.broker_use_ssl',
+      message: expect.stringMatching(/ssl_cert_reqs must be CERT_REQUIRED, CERT_OPTIONAL or CERT_NONE/),
+    });
+    expect(issuesOf({ redis_backend_use_ssl: { ssl_verify: true } })[0]?.message).toMatch(
+      /"ssl_verify" is not a TLS key Celeriac reads/,
+    );
   });
 });

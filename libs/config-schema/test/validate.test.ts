@@ -187,11 +187,13 @@ describe('validateLayer', () => {
       [
         {
           path: 'celery.broker_url',
-          message: 'broker_url must be one redis:// or rediss:// URL such as "redis://host:6379/0"',
+          message: expect.stringMatching(
+            /^broker_url: must be a Redis URL without spaces, e\.g\. "redis:\/\/host:6379\/0"/,
+          ),
         },
         {
           path: 'celery.result_backend',
-          message: 'result_backend must be one redis:// or rediss:// URL such as "redis://host:6379/0"',
+          message: expect.stringMatching(/^result_backend: must be a Redis URL, e\.g\. "redis:\/\/host:6379\/0"/),
         },
       ],
     ],

@@ -1,4 +1,5 @@
 import { pyRepr, pyReprTuple } from '@celeriac/protocol';
+import { parseRedisUrl, type RedisTarget } from '@celeriac/redis-connection/url';
 import type {
   ActiveQueueInfo,
   RegisteredTaskInfo,
@@ -120,21 +121,21 @@ export interface StatsContext {
 
 /** The `broker` section of `inspect stats`: kombu's `Connection.info()`, never the password. */
 export function brokerInfo(url: string): Record<string, unknown> {
-  let parsed: URL | undefined;
+  let target: RedisTarget | undefined;
   try {
-    parsed = new URL(url);
+    target = parseRedisUrl(url);
   } catch {
-    parsed = undefined;
+    target = undefined;
   }
-  const db = parsed?.pathname.replace(/^\//, '') || '0';
+  const first = target?.kind === 'sentinel' ? target.sentinels[0] : target?.kind === 'tcp' ? target : undefined;
   return {
-    hostname: parsed?.hostname ?? null,
-    userid: parsed?.username ? decodeURIComponent(parsed.username) : null,
-    virtual_host: db,
-    port: parsed?.port ? Number(parsed.port) : 6379,
+    hostname: target?.kind === 'socket' ? `socket://${target.path}` : (first?.host ?? null),
+    userid: target?.username ?? null,
+    virtual_host: String(target?.db ?? 0),
+    port: first?.port ?? 6379,
     insist: false,
-    ssl: parsed?.protocol === 'rediss:',
-    transport: 'redis',
+    ssl: target !== undefined && target.kind !== 'socket' && target.tls !== null,
+    transport: target?.kind === 'sentinel' ? 'sentinel' : 'redis',
     connect_timeout: 4,
     transport_options: {},
     login_method: null,

@@ -1,30 +1,67 @@
-import { raceTimeout } from '@celeriac/common';
+import { raceTimeout, sleep } from '@celeriac/common';
 import type { Logger } from '@celeriac/logger';
 import { redactUrl } from '@celeriac/logger';
 import { Redis } from 'ioredis';
+import type { RedisTlsError } from './errors.js';
+import { ioredisTargetOptions } from './ioredis-options.js';
+import { parseRedisUrl } from './redis-url.js';
+import { tlsProblem } from './tls-problem.js';
 
 /** How often a connection problem is logged at warn level at most; the rest go to debug. */
 const ERROR_LOG_INTERVAL_MS = 5_000;
+const CLOSED = 'Connection is closed.';
+/** How long a failed TLS connect waits for the server's alert that says why. */
+const TLS_ALERT_GRACE_MS = 2_000;
 
 /**
- * Opens one ioredis connection for one role (commands, blocking pop, pub/sub). Reconnects forever
- * with a capped backoff; a command issued while Redis is down fails after a few reconnect attempts
- * instead of waiting forever. Auto-pipelining stays off: it delays batched fetches to the next tick.
+ * Opens one ioredis connection for one role (commands, blocking pop, pub/sub) to any URL
+ * {@link parseRedisUrl} reads: TCP, TLS (ioredis's `tls`), unix socket, Sentinel (ioredis's
+ * `sentinels`: it asks them for the master and follows a failover). Reconnects forever with a
+ * capped backoff, except after a TLS failure no retry can cure (refused certificate, missing
+ * client certificate): that is logged once (`redis.tls_refused`) and `connect()` rejects with a
+ * `RedisTlsError` naming the URL. `connect()` rejects with the connection's own error (refused,
+ * ENOENT, ...) rather than ioredis's "Connection is closed.". A command issued while Redis is down
+ * fails after a few reconnect attempts. Auto-pipelining stays off: it delays batched fetches.
  * Logs `redis.connection_error` (warn at most every 5 s, debug otherwise) and `redis.state` (debug).
+ * Throws `RedisUrlError` for a URL it cannot read and `RedisTlsError` for an unreadable cert file.
  */
 export function createRedisConnection(url: string, role: string, logger: Logger): Redis {
-  const redis = new Redis(url, {
+  const shownUrl = redactUrl(url);
+  const target = parseRedisUrl(url, { setting: 'the Redis URL' });
+  const hasTls = target.kind !== 'socket' && target.tls !== null;
+  let fatal: RedisTlsError | undefined;
+  let lastError: Error | undefined;
+  const redis = new Redis({
+    ...ioredisTargetOptions(target),
     lazyConnect: true,
     connectionName: `celeriac-${role}`,
     enableAutoPipelining: false,
     // CLIENT SETINFO reads ioredis's package.json and costs a round trip per connect; start-up matters more.
     disableClientInfo: true,
     maxRetriesPerRequest: 3,
-    retryStrategy: (times) => Math.min(50 * times, 1_000),
+    retryStrategy: (times) => (fatal ? null : Math.min(50 * times, 1_000)),
   });
-  const shownUrl = redactUrl(url);
   let lastWarnAt = 0;
+  /** Makes a TLS failure fatal (logged once); true when `err` is one. */
+  const refuse = (err: unknown): boolean => {
+    if (fatal) return true;
+    fatal = tlsProblem(err, shownUrl);
+    if (!fatal) return false;
+    logger.error({ event: 'redis.tls_refused', role, url: shownUrl, err: fatal }, 'TLS to Redis refused; not retrying');
+    return true;
+  };
   redis.on('error', (err: Error) => {
+    lastError = err;
+    // ioredis listens once per socket, but a TLS socket can fail twice (a reset, then the server's
+    // alert saying why): take the later errors too, instead of crashing on an unheard one.
+    const stream = redis.stream as (typeof redis.stream & { celeriacGuarded?: boolean }) | undefined;
+    if (stream && !stream.celeriacGuarded) {
+      stream.celeriacGuarded = true;
+      stream.on('error', (later: Error) => {
+        if (later !== err && refuse(later)) lastError = later;
+      });
+    }
+    if (refuse(err)) return;
     const now = Date.now();
     const fields = { event: 'redis.connection_error', role, url: shownUrl, err } as const;
     if (now - lastWarnAt >= ERROR_LOG_INTERVAL_MS) {
@@ -34,6 +71,21 @@ export function createRedisConnection(url: string, role: string, logger: Logger)
       logger.debug(fields, 'redis connection problem, reconnecting');
     }
   });
+  const connect = redis.connect.bind(redis);
+  redis.connect = (callback?: () => void) => {
+    lastError = undefined;
+    return connect(callback).catch(async (error: unknown) => {
+      const code = (lastError as NodeJS.ErrnoException | undefined)?.code;
+      // A server refusing a TLS client resets the socket; its alert saying why comes on that
+      // socket or on one of the next attempts (ioredis goes on reconnecting meanwhile).
+      if (!fatal && hasTls && (code === 'ECONNRESET' || code === 'EPIPE')) {
+        for (let waited = 0; !fatal && waited < TLS_ALERT_GRACE_MS; waited += 50) await sleep(50);
+      }
+      if (fatal) throw fatal;
+      if (error instanceof Error && error.message === CLOSED && lastError) throw lastError;
+      throw error;
+    });
+  };
   // ioredis's own states: connecting → connect → ready, then reconnecting / close / end.
   for (const state of ['ready', 'reconnecting', 'end'] as const) {
     redis.on(state, () =>

@@ -1,6 +1,7 @@
 import { BrokerError, BrokerUnavailableError, type DeadLetterEntry, RedisBroker } from '@celeriac/broker';
 import { raceTimeout, TIMED_OUT } from '@celeriac/common';
 import { createLogger, redactUrl } from '@celeriac/logger';
+import { parseRedisUrl, RedisUrlError } from '@celeriac/redis-connection/url';
 import { CliUsageError, EXIT } from '../ops/cli-errors.js';
 import { type OptionSpec, type ParsedArgs, parseArgs, stringOption } from '../ops/parse-args.js';
 import { reportError } from '../ops/report-error.js';
@@ -160,7 +161,12 @@ export async function run(argv: string[]): Promise<number> {
     }
     const action = actionOf(args);
     const url = stringOption(args, 'broker') ?? process.env.CELERIAC_BROKER_URL ?? DEFAULT_BROKER;
-    if (!/^rediss?:\/\//.test(url)) throw new CliUsageError(`--broker must be a redis:// URL, not ${redactUrl(url)}`);
+    try {
+      parseRedisUrl(url, { setting: '--broker' });
+    } catch (error) {
+      if (error instanceof RedisUrlError) throw new CliUsageError(error.message);
+      throw error;
+    }
     const logger = createLogger({ level: 'silent', pretty: false });
     broker = new RedisBroker({ url, logger });
     if ((await raceTimeout(broker.start(), CONNECT_TIMEOUT_MS)) === TIMED_OUT) {

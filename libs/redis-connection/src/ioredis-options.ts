@@ -1,0 +1,73 @@
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
+import type { RedisOptions } from 'ioredis';
+import { RedisTlsError } from './errors.js';
+import type { RedisTarget, RedisTlsSettings } from './redis-url.js';
+
+function readTlsFile(key: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new RedisTlsError(
+      'REDIS_TLS_FILE',
+      `cannot read ${key} "${path}" (${code}); give a PEM file this process can read`,
+      {
+        cause: error,
+      },
+    );
+  }
+}
+
+/**
+ * Node's TLS options for kombu's ssl_* settings. CERT_OPTIONAL is CERT_REQUIRED on a client (as
+ * in Python: a server always sends a certificate); CERT_NONE checks neither chain nor host name.
+ */
+export function nodeTlsOptions(tls: RedisTlsSettings): ConnectionOptions {
+  const options: ConnectionOptions = { rejectUnauthorized: tls.certReqs !== 'none' };
+  if (tls.caCerts !== undefined) options.ca = readTlsFile('ssl_ca_certs', tls.caCerts);
+  if (tls.certFile !== undefined) options.cert = readTlsFile('ssl_certfile', tls.certFile);
+  if (tls.keyFile !== undefined) options.key = readTlsFile('ssl_keyfile', tls.keyFile);
+  if (!tls.checkHostname || tls.certReqs === 'none') options.checkServerIdentity = () => undefined;
+  return options;
+}
+
+/** ioredis's options for a target: host/port, unix socket path, or Sentinel (ioredis's own support). */
+export function ioredisTargetOptions(target: RedisTarget): RedisOptions {
+  const auth: RedisOptions = { db: target.db };
+  if (target.username !== undefined) auth.username = target.username;
+  if (target.password !== undefined) auth.password = target.password;
+  if (target.connectTimeoutMs !== undefined) auth.connectTimeout = target.connectTimeoutMs;
+  switch (target.kind) {
+    case 'tcp':
+      return {
+        ...auth,
+        host: target.host,
+        port: target.port,
+        ...(target.tls ? { tls: nodeTlsOptions(target.tls) } : {}),
+      };
+    case 'socket':
+      return { ...auth, path: target.path };
+    case 'sentinel': {
+      const options: RedisOptions = {
+        ...auth,
+        sentinels: target.sentinels.map((s) => ({ host: s.host, port: s.port })),
+        name: target.masterName,
+        role: 'master',
+        // Not ioredis's failoverDetector: a +switch-master arriving while a reconnect asks the
+        // sentinels makes that connect fail with "Connection is closed." and ends the connection
+        // for good. A dead master drops the connection anyway; a demoted one answers READONLY.
+        failoverDetector: false,
+        reconnectOnError: (error) => (error.message.startsWith('READONLY') ? 2 : false),
+        sentinelRetryStrategy: (times) => Math.min(100 * times, 1_000),
+      };
+      if (target.sentinelUsername !== undefined) options.sentinelUsername = target.sentinelUsername;
+      if (target.sentinelPassword !== undefined) options.sentinelPassword = target.sentinelPassword;
+      if (target.tls) {
+        options.tls = nodeTlsOptions(target.tls);
+        options.enableTLSForSentinelMode = true;
+      }
+      return options;
+    }
+  }
+}

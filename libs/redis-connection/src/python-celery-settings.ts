@@ -1,0 +1,101 @@
+import { RedisUrlError } from './errors.js';
+import type { RedisTarget, RedisTlsSettings } from './redis-url.js';
+import { type RedisRole, redisTargetFromSettings } from './url-from-settings.js';
+
+const NAMES = {
+  broker: { url: 'broker_url', options: 'broker_transport_options', ssl: 'broker_use_ssl' },
+  result_backend: { url: 'result_backend', options: 'result_backend_transport_options', ssl: 'redis_backend_use_ssl' },
+} as const;
+
+function userinfo(t: RedisTarget): string {
+  if (t.username === undefined && t.password === undefined) return '';
+  const user = t.username === undefined ? '' : encodeURIComponent(t.username);
+  return t.password === undefined ? `${user}@` : `${user}:${encodeURIComponent(t.password)}@`;
+}
+
+function host(h: string): string {
+  return h.includes(':') ? `[${h}]` : h;
+}
+
+/** kombu's / redis-py's TLS dict: lowercase cert reqs (redis-py's SSLConnection takes those, Celery maps them). */
+function sslDict(tls: RedisTlsSettings): Record<string, unknown> {
+  const dict: Record<string, unknown> = { ssl_cert_reqs: tls.certReqs };
+  if (tls.caCerts !== undefined) dict.ssl_ca_certs = tls.caCerts;
+  if (tls.certFile !== undefined) dict.ssl_certfile = tls.certFile;
+  if (tls.keyFile !== undefined) dict.ssl_keyfile = tls.keyFile;
+  // Python refuses CERT_NONE with a host name check; otherwise check it as Node does.
+  dict.ssl_check_hostname = tls.certReqs !== 'none' && tls.checkHostname;
+  return dict;
+}
+
+/** One connection in the forms Debian's Celery 5.2 reads: URL, transport option entries, TLS dict. */
+function pythonForm(
+  role: RedisRole,
+  target: RedisTarget,
+): { url: string; options: Record<string, unknown>; ssl: Record<string, unknown> | null } {
+  const options: Record<string, unknown> = {};
+  let query = '';
+  if (target.connectTimeoutMs !== undefined) {
+    // kombu reads it as a transport option; Celery's backend from the URL (redis-py's parsers).
+    if (role === 'broker') options.socket_connect_timeout = target.connectTimeoutMs / 1000;
+    else query = `?socket_connect_timeout=${target.connectTimeoutMs / 1000}`;
+  }
+  switch (target.kind) {
+    case 'tcp':
+      return {
+        url: `${target.tls ? 'rediss' : 'redis'}://${userinfo(target)}${host(target.host)}:${target.port}/${target.db}${query}`,
+        options,
+        ssl: target.tls ? sslDict(target.tls) : null,
+      };
+    case 'socket':
+      // unix:// is redis-py's spelling; kombu and Celery read redis+socket:// with the db as virtual_host.
+      return { url: `redis+socket://${userinfo(target)}${target.path}?virtual_host=${target.db}`, options, ssl: null };
+    case 'sentinel': {
+      options.master_name = target.masterName;
+      const kwargs: Record<string, string> = {};
+      if (target.sentinelPassword !== undefined) kwargs.password = target.sentinelPassword;
+      if (target.sentinelUsername !== undefined) kwargs.username = target.sentinelUsername;
+      if (Object.keys(kwargs).length > 0) options.sentinel_kwargs = kwargs;
+      const url = target.sentinels
+        .map(
+          (s, i) =>
+            `sentinel://${i === 0 ? userinfo(target) : ''}${host(s.host)}:${s.port}${i === 0 ? `/${target.db}` : ''}`,
+        )
+        .join(';');
+      return { url: `${url}${query}`, options, ssl: target.tls ? sslDict(target.tls) : null };
+    }
+  }
+}
+
+/**
+ * The connection settings of a Celery config rewritten so that Debian's Python Celery 5.2 connects
+ * exactly where and how a Celeriac worker does: `unix://` becomes `redis+socket://`, ssl_* from a
+ * query go to `broker_use_ssl` / `redis_backend_use_ssl` (with ssl_cert_reqs always set, which
+ * Celery's backend requires), master_name and sentinel_kwargs from a query to the transport
+ * options. Settings that do not parse are left as they are (validation reports them).
+ */
+export function pythonCelerySettings(settings: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...settings };
+  for (const role of ['broker', 'result_backend'] as const) {
+    const names = NAMES[role];
+    if (settings[names.url] === undefined || settings[names.url] === null) continue;
+    let target: RedisTarget;
+    try {
+      target = redisTargetFromSettings(role, settings);
+    } catch (error) {
+      if (error instanceof RedisUrlError) continue;
+      throw error;
+    }
+    const form = pythonForm(role, target);
+    out[names.url] = form.url;
+    const existing = settings[names.options];
+    const merged = {
+      ...(existing !== null && typeof existing === 'object' ? (existing as Record<string, unknown>) : {}),
+      ...form.options,
+    };
+    if (Object.keys(merged).length > 0) out[names.options] = merged;
+    if (form.ssl) out[names.ssl] = form.ssl;
+    else delete out[names.ssl];
+  }
+  return out;
+}

@@ -1,0 +1,15 @@
+// The URL reading alone, without ioredis: `@celeriac/redis-connection/url` (config-schema uses it).
+export { RedisTlsError, RedisUrlError } from './errors.js';
+export { pythonCelerySettings } from './python-celery-settings.js';
+export {
+  formatRedisTarget,
+  parseRedisUrl,
+  REDIS_URL_SCHEMES,
+  type RedisEndpoint,
+  type RedisTarget,
+  type RedisTlsSettings,
+  type RedisUrlContext,
+  type SslCertReqs,
+  urlScheme,
+} from './redis-url.js';
+export { type RedisRole, redisTargetFromSettings, redisUrlFromSettings } from './url-from-settings.js';
