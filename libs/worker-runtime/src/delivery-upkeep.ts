@@ -7,7 +7,14 @@ import { DATE_DONE_AT_FLUSH } from './result-flusher.js';
 
 /** The broker calls of the periodic upkeep (`RedisBroker` has them all). */
 export interface UpkeepBroker {
-  promoteDue(limit: number): Promise<{ promoted: number; dropped: DroppedDelayed[] }>;
+  /**
+   * `nextDueInMs` (until the earliest remaining entry is due; null: none) and `limited` (length of
+   * the redelivery-limit list) come with `RedisBroker`'s reply; without them the upkeep polls every
+   * interval and always asks for redelivery-limited entries.
+   */
+  promoteDue(
+    limit: number,
+  ): Promise<{ promoted: number; dropped: DroppedDelayed[]; nextDueInMs?: number | null; limited?: number }>;
   takeRedeliveryLimited(max: number): Promise<LimitedDelivery[]>;
   deadLetter(delivery: Delivery, reason: string, details?: DeadLetterDetails): Promise<void>;
 }
@@ -22,6 +29,13 @@ const PROMOTE_LIMIT = 200;
 const MAX_PROMOTE_CALLS = 10;
 /** Redelivery-limited entries taken per tick. */
 const LIMITED_PER_TICK = 50;
+/**
+ * Longest sleep between two rounds while nothing in the delayed set is due sooner: what bounds the
+ * delay of an entry deferred by a worker that died before its due time (a live deferring worker
+ * wakes for its own entries, `dueAt`), and of a message put on the redelivery-limit list by a
+ * restore.
+ */
+export const UPKEEP_IDLE_MS = 2_000;
 /** Failures are logged at warn once per this many ticks at most. */
 const WARN_EVERY = 20;
 
@@ -41,14 +55,27 @@ function taskOf(raw: string): { id: string | null; task: string | null } {
 }
 
 /**
- * What every worker does on a short timer for the fleet: moves due messages from the delayed set
- * back to the head of their queue (`promoteDue`, Redis TIME), stores REVOKED for delayed messages of
+ * What every worker does on a timer for the fleet: moves due messages from the delayed set back to
+ * the head of their queue (`promoteDue`, Redis TIME), stores REVOKED for delayed messages of
  * revoked tasks (the `revokedKey` hook), and dead-letters messages past the redelivery limit with a
- * FAILURE result (`WorkerLostError`, as Celery stores for a task whose worker died). Cheap when
- * there is nothing to do: two script calls per tick.
+ * FAILURE result (`WorkerLostError`, as Celery stores for a task whose worker died).
+ *
+ * The next round comes when the earliest delayed entry is due (read in the same round trip), at
+ * least `intervalMs` (`celeriac_delayed_poll_interval`, which batches entries due close together)
+ * and at most `UPKEEP_IDLE_MS` after the last, or sooner when this worker defers an entry due
+ * earlier (`dueAt`). An idle worker so makes one pipelined call every 2 s instead of two script
+ * calls every 250 ms; an entry is promoted at most `intervalMs` after it is due, as before.
  */
 export class DeliveryUpkeep {
   private timer: NodeJS.Timeout | null = null;
+  /** Epoch ms the pending timer fires at (Infinity: none pending, a round runs). */
+  private wakeAtMs = Number.POSITIVE_INFINITY;
+  /** Epoch ms the last round ended. */
+  private lastEndMs = 0;
+  /** Until the earliest delayed entry is due, as the last round saw it (undefined: not known). */
+  private nextDueInMs: number | null | undefined = undefined;
+  /** Earliest due time (epoch ms) this worker deferred while a round ran. */
+  private dueDuringRound = Number.POSITIVE_INFINITY;
   private running: Promise<void> | null = null;
   private active = false;
   private failures = 0;
@@ -68,21 +95,56 @@ export class DeliveryUpkeep {
 
   private schedule(delayMs: number): void {
     if (!this.active) return;
+    this.wakeAtMs = Date.now() + delayMs;
     this.timer = setTimeout(() => {
       this.timer = null;
+      this.wakeAtMs = Number.POSITIVE_INFINITY;
       this.running = this.tick().finally(() => {
         this.running = null;
-        this.schedule(this.intervalMs);
+        this.lastEndMs = Date.now();
+        const delayMs = this.nextDelayMs();
+        const dueMs = this.dueDuringRound;
+        this.dueDuringRound = Number.POSITIVE_INFINITY;
+        this.schedule(Math.min(delayMs, Math.max(this.intervalMs, dueMs - this.lastEndMs)));
       });
     }, delayMs);
     this.timer.unref();
   }
 
+  /** After a round: until the earliest entry is due, within [intervalMs, UPKEEP_IDLE_MS]. */
+  private nextDelayMs(): number {
+    const due = this.nextDueInMs;
+    if (due === undefined || this.failures > 0) return this.intervalMs;
+    const idle = Math.max(this.intervalMs, UPKEEP_IDLE_MS);
+    return due === null ? idle : Math.min(idle, Math.max(this.intervalMs, due));
+  }
+
+  /**
+   * This worker moved an entry due at `dueMs` (epoch ms) to the delayed set: the next round comes
+   * by then (but not sooner than `intervalMs` after the last).
+   */
+  dueAt(dueMs: number): void {
+    if (!this.active) return;
+    if (this.timer === null) {
+      // A round is under way (its peek may have missed this entry): the next schedule honours it.
+      this.dueDuringRound = Math.min(this.dueDuringRound, dueMs);
+      return;
+    }
+    const at = Math.max(dueMs, this.lastEndMs + this.intervalMs);
+    if (at >= this.wakeAtMs) return;
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.schedule(Math.max(0, at - Date.now()));
+  }
+
   /** One round: promote due messages, then dead-letter what is past the redelivery limit. */
   async tick(): Promise<void> {
     try {
+      let limitedLeft: number | undefined;
       for (let call = 0; call < MAX_PROMOTE_CALLS && this.active; call++) {
-        const { promoted, dropped } = await this.broker.promoteDue(PROMOTE_LIMIT);
+        const { promoted, dropped, nextDueInMs, limited } = await this.broker.promoteDue(PROMOTE_LIMIT);
+        this.nextDueInMs = nextDueInMs;
+        limitedLeft = limited;
         if (dropped.length > 0) this.revoked(dropped);
         if (promoted > 0) {
           this.logger.debug(
@@ -92,7 +154,7 @@ export class DeliveryUpkeep {
         }
         if (promoted + dropped.length < PROMOTE_LIMIT) break;
       }
-      if (this.active) {
+      if (this.active && (limitedLeft === undefined || limitedLeft > 0)) {
         const limited = await this.broker.takeRedeliveryLimited(LIMITED_PER_TICK);
         await Promise.all(limited.map((d) => this.deadLetterLimited(d)));
       }

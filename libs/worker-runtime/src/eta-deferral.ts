@@ -36,6 +36,7 @@ export class EtaDeferral {
   private sending: Promise<void> | null = null;
   private closed = false;
   private deferredCount = 0;
+  private deferredListener: ((earliestDueMs: number) => void) | null = null;
 
   constructor(
     private readonly target: DeferTarget,
@@ -46,6 +47,14 @@ export class EtaDeferral {
   /** Messages moved to the delayed set so far. */
   get deferred(): number {
     return this.deferredCount;
+  }
+
+  /**
+   * Called after each move with the earliest due time moved (epoch ms): the worker's
+   * `DeliveryUpkeep.dueAt`, so that the poll wakes for it rather than at its idle interval.
+   */
+  onDeferred(listener: (earliestDueMs: number) => void): void {
+    this.deferredListener = listener;
   }
 
   /** Messages waiting to be moved. */
@@ -80,6 +89,11 @@ export class EtaDeferral {
       this.failures = 0;
       this.deferredCount += moved;
       this.logDeferred(batch, moved);
+      if (this.deferredListener !== null && moved > 0) {
+        let earliest = Number.POSITIVE_INFINITY;
+        for (const m of batch) if (m.dueMs < earliest) earliest = m.dueMs;
+        this.deferredListener(earliest);
+      }
     } catch (error) {
       const retryMs = RETRY_MS[Math.min(this.failures, RETRY_MS.length - 1)] as number;
       this.failures++;

@@ -31,26 +31,27 @@ export class TaskEvents {
 
   /** The worker accepted the message (it will wait or run). */
   received(m: TaskMessage): void {
-    this.dispatcher?.sendTask('task-received', {
-      uuid: m.id,
-      name: m.task,
-      args: headerString(m.headers, 'argsrepr') ?? pyReprTuple(m.args),
-      kwargs: headerString(m.headers, 'kwargsrepr') ?? pyRepr(m.kwargs),
-      root_id: m.rootId,
-      parent_id: m.parentId,
-      retries: m.retries,
-      eta: headerString(m.headers, 'eta') ?? (m.eta === null ? null : m.eta.toISOString()),
-      expires: headerString(m.headers, 'expires') ?? (m.expires === null ? null : m.expires.toISOString()),
-    });
+    const h = m.headers;
+    this.dispatcher?.taskReceived(
+      m.id,
+      m.task,
+      headerString(h, 'argsrepr') ?? pyReprTuple(m.args),
+      headerString(h, 'kwargsrepr') ?? pyRepr(m.kwargs),
+      m.rootId,
+      m.parentId,
+      m.retries,
+      headerString(h, 'eta') ?? (m.eta === null ? null : m.eta.toISOString()),
+      headerString(h, 'expires') ?? (m.expires === null ? null : m.expires.toISOString()),
+    );
   }
 
   started(taskId: string): void {
-    this.dispatcher?.sendTask('task-started', { uuid: taskId });
+    this.dispatcher?.taskStarted(taskId);
   }
 
   /** `runtimeSec`: from the start of the run to its result. */
   succeeded(taskId: string, result: unknown, runtimeSec: number): void {
-    this.dispatcher?.sendTask('task-succeeded', { uuid: taskId, result: pyRepr(result), runtime: runtimeSec });
+    this.dispatcher?.taskSucceeded(taskId, result === null ? 'None' : pyRepr(result), runtimeSec);
   }
 
   failed(taskId: string, error: unknown): void {

@@ -1,0 +1,80 @@
+// CPU profile of one celeriac drain: starts its own redis-server, enqueues N no-op tasks, runs
+// `celeriac worker` under `node --cpu-prof` (with -E when told), waits until every result is
+// stored, stops the worker warm (the profile is written at exit) and prints the functions with the
+// most self time, by share of the worker's samples, plus the worker CPU per task.
+//   node bench/runtime/profile-drain.mjs [--events] [--n 40000] [--top 30] [--dir /tmp/celeriac-prof]
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { cpuSec } from './lib/processes.mjs';
+import { startRedis } from './lib/redis-server.mjs';
+
+const argv = process.argv.slice(2);
+const flag = (name) => argv.includes(`--${name}`);
+const opt = (name, fallback) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : fallback;
+};
+const N = Number(opt('n', 40_000));
+const TOP = Number(opt('top', 30));
+const PROF_DIR = opt('dir', path.join(tmpdir(), 'celeriac-prof'));
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+const redis = await startRedis();
+process.env.BENCH_BROKER_URL = redis.url(0);
+process.env.BENCH_RESULT_BACKEND = redis.url(1);
+const { noop, app } = await import(path.join(ROOT, 'bench/runtime/celeriac-tasks.mjs'));
+const broker = new Redis(redis.url(0));
+const backend = new Redis(redis.url(1));
+for (let i = 0; i < N; i += 10_000) await noop.applyMany(Array.from({ length: Math.min(10_000, N - i) }, () => []));
+await broker.rename('bench', 'bench.hold');
+rmSync(PROF_DIR, { recursive: true, force: true });
+mkdirSync(PROF_DIR, { recursive: true });
+const readyFile = path.join(tmpdir(), `celeriac-prof-ready-${process.pid}.json`);
+rmSync(readyFile, { force: true });
+const args = ['--cpu-prof', '--cpu-prof-dir', PROF_DIR, path.join(ROOT, 'apps/cli/bin/celeriac.js'), 'worker'];
+args.push('-A', path.join(ROOT, 'bench/runtime/celeriac-tasks.mjs'), '-Q', 'bench', '-c', '100', '-l', 'warn');
+args.push('-n', 'prof@bench', '--ready-file', readyFile, ...(flag('events') ? ['-E'] : []));
+const worker = spawn(process.execPath, args, { stdio: 'inherit', env: process.env });
+while (!existsSync(readyFile)) await new Promise((r) => setTimeout(r, 5));
+await new Promise((r) => setTimeout(r, 500));
+const cpu0 = cpuSec([worker.pid]);
+const t0 = performance.now();
+await broker.rename('bench.hold', 'bench');
+while ((await backend.dbsize()) < N) await new Promise((r) => setTimeout(r, 5));
+const drainMs = performance.now() - t0;
+const cpu = cpuSec([worker.pid]) - cpu0;
+worker.kill('SIGTERM');
+await new Promise((r) => worker.once('exit', r));
+await app.close();
+broker.disconnect();
+backend.disconnect();
+await redis.stop();
+
+const file = readdirSync(PROF_DIR).find((f) => f.endsWith('.cpuprofile'));
+const profile = JSON.parse(readFileSync(path.join(PROF_DIR, file), 'utf8'));
+const self = new Map();
+const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+const counts = new Map();
+for (const id of profile.samples) counts.set(id, (counts.get(id) ?? 0) + 1);
+let total = 0;
+for (const [id, count] of counts) {
+  const n = byId.get(id);
+  const f = n.callFrame;
+  const key = `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/(libs|apps|node_modules)\//, '$1/')}:${f.lineNumber + 1}`;
+  self.set(key, (self.get(key) ?? 0) + count);
+  total += count;
+}
+const idle = [...self].filter(([k]) => k.startsWith('(idle)')).reduce((s, [, c]) => s + c, 0);
+console.log(
+  `drain of ${N}${flag('events') ? ' with -E' : ''}: ${Math.round(N / (drainMs / 1000))}/s, worker CPU ${((cpu * 1e6) / N).toFixed(1)} µs/task; profile ${file} (${total} samples, ${idle} idle); top self time of the busy samples:`,
+);
+for (const [key, count] of [...self]
+  .filter(([k]) => !k.startsWith('(idle)'))
+  .sort((a, b) => b[1] - a[1])
+  .slice(0, TOP)) {
+  console.log(`${((100 * count) / (total - idle)).toFixed(1).padStart(5)} %  ${key}`);
+}
