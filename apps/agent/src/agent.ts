@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { globalKeyPrefixFromSettings } from '@celeriac/broker';
 import { type NodeStatus, validateEffectiveConfig } from '@celeriac/config-schema';
 import type { Logger } from '@celeriac/logger';
 import { agentVersion, defaultCeleriacBin, truncate } from './agent-info.js';
@@ -57,6 +58,8 @@ export class Agent {
   private readonly fleetLimits: FleetLimitsPublisher;
   private chain: Promise<void> = Promise.resolve();
   private appliedRevision: number | null = null;
+  /** `broker_transport_options.global_keyprefix` of the config in force: the workers' keys are under it. */
+  private brokerKeyPrefix = '';
   private attemptedRevision: number | undefined;
   private applyResult: NodeStatus['apply_result'] = 'pending';
   private message: string | undefined;
@@ -237,7 +240,7 @@ export class Agent {
     await Promise.all(
       stopped
         .filter((c) => c.ownerId && c.brokerUrl)
-        .map((c) => this.restorer.restore(c.brokerUrl as string, c.ownerId as string)),
+        .map((c) => this.restorer.restore(c.brokerUrl as string, c.ownerId as string, this.brokerKeyPrefix)),
     );
   }
 
@@ -312,7 +315,7 @@ export class Agent {
       ownerRestores: this.restorer.restores,
       tasksRestored: this.restorer.tasks,
       fleetLimits: this.fleetLimits.snapshot(),
-      health: this.probe.healthWindows,
+      health: this.probe.taskHealth.windows,
     };
   }
 
@@ -368,6 +371,7 @@ export class Agent {
     this.attemptedRevision = revision;
     this.applyResult = 'pending';
     this.message = undefined;
+    this.brokerKeyPrefix = globalKeyPrefixFromSettings(config.celery);
     const fleet = await this.fleetLimits.publish(config, revision);
     const failures = await this.supervisor.apply(config, prepared, plan);
     if (fleet.error !== undefined) {
@@ -444,7 +448,7 @@ export class Agent {
     } else {
       this.logger.warn({ event: 'program.replica_died', ...fields }, 'program replica died');
     }
-    if (exit.ownerId && exit.brokerUrl) void this.restorer.restore(exit.brokerUrl, exit.ownerId);
+    if (exit.ownerId && exit.brokerUrl) void this.restorer.restore(exit.brokerUrl, exit.ownerId, this.brokerKeyPrefix);
     if (exit.ownerId && exit.brokerUrl && !exit.expected) {
       void this.fleetLimits.releaseOwner(exit.brokerUrl, exit.ownerId);
     }

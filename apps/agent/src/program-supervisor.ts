@@ -11,6 +11,7 @@ import type { Logger } from '@celeriac/logger';
 import type { ChildRegistry } from './child-registry.js';
 import type { DriftEvent } from './config-watcher.js';
 import type { CrashBackoffOptions } from './crash-backoff.js';
+import { healthFileOf } from './health-file.js';
 import type { Leftovers } from './leftovers.js';
 import { Program, type ProgramOutcome, type ReplicaExit } from './program.js';
 import { programDir } from './program-dir.js';
@@ -136,7 +137,8 @@ export class ProgramSupervisor {
       for (const replica of entry.program.serving()) {
         const brokerUrl = replica.brokerUrl ?? spec.brokerUrl;
         const name = replica.launch.workerName;
-        if (replica.state === 'running' && name && brokerUrl) targets.push({ program, name, brokerUrl });
+        if (replica.state === 'running' && name && brokerUrl)
+          targets.push({ program, name, brokerUrl, kind, pid: replica.pid, healthFile: healthFileOf(replica.launch) });
       }
     }
     return targets;

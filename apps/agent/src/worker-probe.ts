@@ -1,12 +1,17 @@
 import type { ProgramStatus } from '@celeriac/config-schema';
 import { ControlClient } from '@celeriac/control-plane';
 import type { Logger } from '@celeriac/logger';
+import { HealthCollector } from './health-collector.js';
 
 /** One worker process to probe: its program, its `-n` node name and its broker. */
 export interface ProbeTarget {
   program: string;
   name: string;
   brokerUrl: string;
+  /** For task health (health-collector.ts): the program kind, the process and its health file. */
+  kind?: string;
+  pid?: number;
+  healthFile?: string | undefined;
 }
 
 type WorkerHealth = NonNullable<ProgramStatus['workers']>[string];
@@ -49,8 +54,12 @@ export class WorkerProbe {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private closed = false;
+  /** Task health per program (health files, Celery task events or `inspect stats`), for /metrics and the status. */
+  readonly taskHealth: HealthCollector;
 
-  constructor(private readonly o: WorkerProbeOptions) {}
+  constructor(private readonly o: WorkerProbeOptions) {
+    this.taskHealth = new HealthCollector(o.logger);
+  }
 
   start(): void {
     if (this.closed || this.timer) return;
@@ -76,6 +85,7 @@ export class WorkerProbe {
       }
     }
     await Promise.all([...byBroker].map(([url, group]) => this.probe(url, group)));
+    await this.taskHealth.collect(targets);
   }
 
   private client(url: string): ControlClient {
@@ -102,6 +112,7 @@ export class WorkerProbe {
         const ask = { destination: answering, timeoutMs, limit: answering.length };
         active = await client.inspect('active', {}, ask);
         reserved = await client.inspect('reserved', {}, ask);
+        await this.taskHealth.stats(client, group, answering, timeoutMs);
       }
     } catch (err) {
       this.o.logger.debug(
@@ -162,6 +173,7 @@ export class WorkerProbe {
 
   /** Adds `workers` and `responding` to the statuses of probed programs (in place; returns them). */
   annotate(statuses: Record<string, ProgramStatus>): Record<string, ProgramStatus> {
+    this.taskHealth.annotate(statuses);
     for (const [name, entry] of this.health) {
       const status = statuses[entry.program];
       if (!status) continue;
@@ -179,6 +191,7 @@ export class WorkerProbe {
     this.timer = undefined;
     await this.running;
     await Promise.all([...this.clients.values()].map((c) => c.close()));
+    await this.taskHealth.close();
     this.clients.clear();
   }
 }

@@ -35,7 +35,7 @@ export async function runWorkerCli(argv: string[]): Promise<number> {
   }
   const [
     { createLogger, redactUrl },
-    { Worker },
+    { Worker, startTaskHealthFile, taskQueuesFromSettings },
     { loadApp },
     { announceReady },
     { installShutdownSignals, installCrashHandlers },
@@ -62,8 +62,8 @@ export async function runWorkerCli(argv: string[]): Promise<number> {
     if (options.strictSettings) app.conf.update?.({ celeriac_strict_settings: true });
     if ('logger' in app) (app as { logger: unknown }).logger = logger.child({ component: 'client' });
     const settings = app.conf.settings;
-    const defaultQueue = typeof settings.task_default_queue === 'string' ? settings.task_default_queue : 'celery';
-    const queues = options.queues ?? [defaultQueue];
+    // Without -Q, every task_queues entry (else the default queue), as Celery's worker consumes app.amqp.queues.
+    const queues = options.queues ?? [...taskQueuesFromSettings(settings).bindings.keys()];
     const configured = settings.worker_concurrency;
     const concurrency = options.concurrency ?? (typeof configured === 'number' && configured >= 1 ? configured : 16);
     const pid = process.pid;
@@ -100,7 +100,9 @@ export async function runWorkerCli(argv: string[]): Promise<number> {
     try {
       await running.start();
       await announceReady({ readyFile: options.readyFile, name, queues, logger });
+      const health = startTaskHealthFile(options.readyFile, name, logger);
       await stopped;
+      await health?.close();
     } finally {
       removeSignals();
       removeCrashHandlers();

@@ -59,8 +59,8 @@ export const healthCountsSchema = z.object({
  * agents only; the rollout gates read it.
  */
 export const programHealthSchema = z.object({
-  /** Where the figures come from: the worker's health file, or Celery's `inspect stats` totals (received only). */
-  source: z.enum(['health_file', 'inspect_stats', 'none']),
+  /** Where the figures come from: the worker's health file, Celery's task events, or its `inspect stats` totals (received only). */
+  source: z.enum(['health_file', 'task_events', 'inspect_stats', 'none']),
   window_s: z.number().positive(),
   counts: healthCountsSchema,
   /** Per second over the window. */
@@ -80,10 +80,7 @@ export const programHealthSchema = z.object({
   /** Worst event-loop delay p99 among its processes over their last second (ms). */
   loop_lag_p99_ms: z.number().min(0).optional(),
   tasks: z
-    .record(
-      z.string(),
-      healthCountsSchema.extend({ runtime_p95_s: seconds, queue_wait_p95_s: seconds }),
-    )
+    .record(z.string(), healthCountsSchema.extend({ runtime_p95_s: seconds, queue_wait_p95_s: seconds }))
     .optional(),
 });
 

@@ -22,6 +22,7 @@ import { errorName, isThenable, unencodableResult } from './result-encoding.js';
 import { DATE_DONE_AT_FLUSH, type ResultFlusher } from './result-flusher.js';
 import { RuntimeTaskContext } from './task-context.js';
 import { NO_TASK_EVENTS, type TaskEvents } from './task-events.js';
+import { taskHealth } from './task-health.js';
 import { autoretryCountdownSec, type TaskPlan } from './task-plan.js';
 import { TimeLimitedRuns } from './time-limited-runs.js';
 import type { WorkerApp } from './worker-app.js';
@@ -147,6 +148,7 @@ export class Executor {
    * stored and acked, as Celery's strategy does); otherwise sends `task-received` and returns true.
    */
   received(job: Job): boolean {
+    taskHealth.received(job.message.task);
     if (this.revoked.has(job.message.id)) {
       this.custody.start(job);
       this.revoke(job, 'revoked');
@@ -173,6 +175,7 @@ export class Executor {
       ? null
       : this.document(job, 'REVOKED', exceptionDocument(new CeleryTaskRevokedError(reason), false));
     const expired = reason === 'expired';
+    taskHealth.revoked(m.task);
     const event = expired ? 'worker.task_expired' : 'worker.task_revoked';
     this.logger.info(
       { event, task_id: m.id, task: m.task },
@@ -192,6 +195,7 @@ export class Executor {
     if (!isRunning(job) || this.terminated.has(job)) return false;
     const m = job.message;
     this.terminated.add(job);
+    taskHealth.revoked(m.task);
     this.contexts.get(job)?.abort(new CeleryTaskRevokedError('terminated'));
     if (!this.ignoresResult(job)) {
       this.flusher.add(
@@ -230,6 +234,7 @@ export class Executor {
     }
     this.startedCount++;
     this.totals.set(m.task, (this.totals.get(m.task) ?? 0) + 1);
+    taskHealth.started(m.task, job.receivedAt, m.eta === null ? 0 : m.eta.getTime());
     if (this.events.on) this.events.started(m.id);
     if (plan.trackStarted && !this.ignoresResult(job)) {
       this.flusher.add(
@@ -330,6 +335,7 @@ export class Executor {
       this.failed(job, new EncodeError(problem), null, true);
       return;
     }
+    taskHealth.succeeded(job.message.task, job.startedAt);
     if (this.events.on) this.events.succeeded(job.message.id, result, runtimeSec(job));
     const embed = job.message.embed;
     if (embed.callbacks || (embed.chain && embed.chain.length > 0)) {
@@ -395,6 +401,7 @@ export class Executor {
     }
     const m = job.message;
     this.logger.warn({ event: 'worker.task_failed', task_id: m.id, task: m.task, err: error }, 'Task failed');
+    taskHealth.failed(m.task, job.startedAt);
     if (this.events.on) this.events.failed(m.id, error);
     const outcome = exceptionDocument(error);
     const doc = this.ignoresResult(job) ? null : this.document(job, 'FAILURE', outcome);
@@ -460,6 +467,7 @@ export class Executor {
       { event: 'worker.task_retry', task_id: m.id, task: m.task, retries: m.retries + 1, eta: eta.toISOString() },
       'Task retry scheduled',
     );
+    taskHealth.retried(m.task, job.startedAt);
     if (this.events.on) this.events.retried(m.id, retry.exc ?? retry);
     const outcome =
       retry.exc !== undefined && retry.exc !== null

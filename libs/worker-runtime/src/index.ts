@@ -1,3 +1,4 @@
+export { taskQueuesFromSettings } from '@celeriac/broker';
 export { BACKEND_CLEANUP_NOTE, BUILTIN_TASK_NAMES } from './builtin-tasks.js';
 export {
   CeleryException,
@@ -20,18 +21,6 @@ export { EventLoopWatchdog } from './event-loop-watchdog.js';
 export { FleetLimiter, type FleetLimiterOptions, type FleetLimiterTarget, keyValueOf } from './fleet-limiter.js';
 export { RateLimiter } from './rate-limiter.js';
 export type { RetryOptions, TaskContext } from './task-context.js';
-export { TokenBucket } from './token-bucket.js';
-export { Worker, type WorkerRecycle, type WorkerStats } from './worker.js';
-export type { TaskFn, WorkerApp, WorkerRoute, WorkerTask, WorkerTaskOptions } from './worker-app.js';
-export type { WorkerBackend, WorkerBroker, WorkerOptions } from './worker-options.js';
-export { readWorkerSettings, type WorkerSettings } from './worker-settings.js';
-export {
-  WORKER_STATE_TRANSITIONS,
-  type WorkerEvents,
-  type WorkerState,
-  type WorkerStateChange,
-  type WorkerStateReason,
-} from './worker-state.js';
 export {
   HEALTH_BUCKETS_S,
   HEALTH_COUNTERS,
@@ -49,3 +38,15 @@ export {
   startTaskHealthFile,
   TaskHealthFile,
 } from './task-health-file.js';
+export { TokenBucket } from './token-bucket.js';
+export { Worker, type WorkerRecycle, type WorkerStats } from './worker.js';
+export type { TaskFn, WorkerApp, WorkerRoute, WorkerTask, WorkerTaskOptions } from './worker-app.js';
+export type { WorkerBackend, WorkerBroker, WorkerOptions } from './worker-options.js';
+export { readWorkerSettings, type WorkerSettings } from './worker-settings.js';
+export {
+  WORKER_STATE_TRANSITIONS,
+  type WorkerEvents,
+  type WorkerState,
+  type WorkerStateChange,
+  type WorkerStateReason,
+} from './worker-state.js';

@@ -39,6 +39,8 @@ export interface Job {
   readonly state: JobState;
   /** `performance.now()` when it started running; 0 before (Celery's `time_start`, task runtime). */
   readonly startedAt: number;
+  /** `Date.now()` when it was received (task health's queue wait). */
+  readonly receivedAt: number;
 }
 
 /** A job as the custody sees it: the one place its state is written. */
@@ -109,7 +111,7 @@ export class JobCustody {
   /** Takes a received, decoded message into custody: it is held from now on. */
   receive(delivery: Delivery, message: TaskMessage, plan: TaskPlan): Job {
     this.heldCount++;
-    const job: CustodyJob = { delivery, message, plan, state: 'held', startedAt: 0 };
+    const job: CustodyJob = { delivery, message, plan, state: 'held', startedAt: 0, receivedAt: Date.now() };
     return job;
   }
 

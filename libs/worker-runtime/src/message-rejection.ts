@@ -4,6 +4,7 @@ import { type CeleryException, ContentDisallowed, DecodeError, NotRegistered } f
 import { exceptionDocument } from './exception-document.js';
 import { DATE_DONE_AT_FLUSH, type ResultFlusher } from './result-flusher.js';
 import { NO_TASK_EVENTS, type TaskEvents } from './task-events.js';
+import { taskHealth } from './task-health.js';
 
 /** Why a message cannot be run (a decode failure from protocol, or an unknown task). */
 export interface RejectionReason {
@@ -56,6 +57,7 @@ export class MessageRejection {
       },
       `Rejected a message (${r.code}): moved to the dead-letter list`,
     );
+    taskHealth.rejected(r.taskName);
     if (r.taskId !== undefined && r.taskId !== '') {
       if (this.events.on) this.events.rejected(r.taskId, false);
       const outcome = exceptionDocument(exceptionFor(r), false);

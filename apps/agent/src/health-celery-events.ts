@@ -1,0 +1,205 @@
+import type { Logger } from '@celeriac/logger';
+import { closeRedisConnection, createRedisConnection, parseRedisUrl } from '@celeriac/redis-connection';
+import type { Redis } from 'ioredis';
+import type { HealthTarget } from './health-collector.js';
+import { type CumulativeTask, HEALTH_BUCKETS_S, type HealthWindows } from './health-windows.js';
+
+const BUCKETS = HEALTH_BUCKETS_S.length + 1;
+/** Tasks between `task-received` and their end that are remembered at most per broker. */
+const MAX_OPEN_TASKS = 20_000;
+
+type CeleryEvent = Record<string, unknown> & { type?: unknown; hostname?: unknown; uuid?: unknown };
+
+interface Open {
+  name: string;
+  received: number;
+  started: number;
+}
+
+interface Cumulative {
+  received: number;
+  succeeded: number;
+  failed: number;
+  retried: number;
+  rejected: number;
+  revoked: number;
+  runtime: { counts: number[]; sum_s: number };
+  queue_wait: { counts: number[]; sum_s: number };
+}
+
+function bucketOf(seconds: number): number {
+  let i = 0;
+  while (i < HEALTH_BUCKETS_S.length && seconds > (HEALTH_BUCKETS_S[i] as number)) i++;
+  return i;
+}
+
+/** Adds one observation to a histogram. */
+function record(h: { counts: number[]; sum_s: number }, seconds: number): void {
+  const i = bucketOf(seconds);
+  h.counts[i] = (h.counts[i] ?? 0) + 1;
+  h.sum_s += seconds;
+}
+
+function emptyCumulative(): Cumulative {
+  const hist = () => ({ counts: new Array<number>(BUCKETS).fill(0), sum_s: 0 });
+  return {
+    received: 0,
+    succeeded: 0,
+    failed: 0,
+    retried: 0,
+    rejected: 0,
+    revoked: 0,
+    runtime: hist(),
+    queue_wait: hist(),
+  };
+}
+
+/**
+ * Task health of Python Celery programs from Celery's own task events (`-E` /
+ * `worker_send_task_events`): one subscriber per broker on the celeryev fanout
+ * (`/<db>.celeryev/task.*`, what `celery events` reads), counting per worker and task name
+ * received, succeeded, failed, retried, rejected, revoked, the runtime (`task-succeeded`'s
+ * `runtime`, else started → end) and the wait from received to started. Workers that send no
+ * task events are left to `inspect stats` (health-collector.ts).
+ */
+export class CeleryEventHealth {
+  private readonly subscribers = new Map<string, Redis>();
+  /** Celery node name → program, for the Python targets being served. */
+  private programs = new Map<string, string>();
+  private readonly open = new Map<string, Open>();
+  private readonly counts = new Map<string, Map<string, Cumulative>>();
+
+  constructor(
+    private readonly windows: HealthWindows,
+    private readonly logger: Logger,
+  ) {}
+
+  /** True once task events arrived from this Celery node. */
+  sends(name: string): boolean {
+    return this.counts.has(name);
+  }
+
+  /** Follows the brokers of the Python targets now served; adds what arrived since the last call. */
+  async sync(targets: (HealthTarget & { brokerUrl: string })[]): Promise<void> {
+    const python = targets.filter((t) => t.kind === 'celery-worker');
+    this.programs = new Map(python.map((t) => [t.name, t.program]));
+    const urls = new Set(python.map((t) => t.brokerUrl));
+    for (const [url, redis] of this.subscribers) {
+      if (urls.has(url)) continue;
+      this.subscribers.delete(url);
+      await closeRedisConnection(redis);
+    }
+    for (const url of urls) if (!this.subscribers.has(url)) await this.subscribe(url);
+    const now = Date.now();
+    for (const [name, tasks] of this.counts) {
+      const program = this.programs.get(name);
+      if (program === undefined) continue;
+      const report: Record<string, CumulativeTask> = {};
+      for (const [task, c] of tasks) report[task] = c;
+      // Counted by this agent from zero: never a baseline.
+      this.windows.observe(
+        { program, key: `${program}:${name}:events`, source: 'task_events', ageMs: 0, tasks: report },
+        now,
+      );
+    }
+    for (const name of [...this.counts.keys()]) if (!this.programs.has(name)) this.counts.delete(name);
+  }
+
+  private async subscribe(url: string): Promise<void> {
+    let redis: Redis;
+    try {
+      const db = parseRedisUrl(url, { setting: 'broker_url' }).db;
+      redis = createRedisConnection(url, 'agent-events', this.logger);
+      redis.on('pmessage', (_pattern: string, _channel: string, message: string) => this.onMessage(message));
+      this.subscribers.set(url, redis);
+      await redis.psubscribe(`/${db}.celeryev/task.*`);
+    } catch (err) {
+      this.logger.warn(
+        { event: 'agent.task_events_unavailable', err },
+        'cannot subscribe to Celery task events; Python programs report inspect stats totals only',
+      );
+    }
+  }
+
+  private onMessage(message: string): void {
+    let events: CeleryEvent[];
+    try {
+      const envelope = JSON.parse(message) as { body?: string };
+      const body = JSON.parse(Buffer.from(envelope.body ?? '', 'base64').toString('utf8')) as
+        | CeleryEvent
+        | CeleryEvent[];
+      events = Array.isArray(body) ? body : [body];
+    } catch {
+      return;
+    }
+    for (const e of events) this.onEvent(e);
+  }
+
+  private onEvent(e: CeleryEvent): void {
+    const host = typeof e.hostname === 'string' ? e.hostname : undefined;
+    const uuid = typeof e.uuid === 'string' ? e.uuid : undefined;
+    if (host === undefined || uuid === undefined || !this.programs.has(host)) return;
+    const ts = typeof e.timestamp === 'number' ? e.timestamp : Date.now() / 1000;
+    if (e.type === 'task-received') {
+      const name = typeof e.name === 'string' ? e.name : '(unknown)';
+      if (this.open.size >= MAX_OPEN_TASKS) this.open.delete(this.open.keys().next().value as string);
+      this.open.set(uuid, { name, received: ts, started: 0 });
+      this.cumulative(host, name).received++;
+      return;
+    }
+    const task = this.open.get(uuid);
+    if (task === undefined) return;
+    const c = this.cumulative(host, task.name);
+    switch (e.type) {
+      case 'task-started': {
+        task.started = ts;
+        const wait = Math.max(0, ts - task.received);
+        record(c.queue_wait, wait);
+        return;
+      }
+      case 'task-succeeded':
+      case 'task-failed':
+      case 'task-retried': {
+        const given = typeof e.runtime === 'number' ? e.runtime : undefined;
+        const runtime = given ?? (task.started > 0 ? Math.max(0, ts - task.started) : undefined);
+        if (runtime !== undefined) {
+          record(c.runtime, runtime);
+        }
+        if (e.type === 'task-succeeded') c.succeeded++;
+        else if (e.type === 'task-failed') c.failed++;
+        else c.retried++;
+        this.open.delete(uuid);
+        return;
+      }
+      case 'task-rejected':
+        c.rejected++;
+        this.open.delete(uuid);
+        return;
+      case 'task-revoked':
+        c.revoked++;
+        this.open.delete(uuid);
+        return;
+    }
+  }
+
+  private cumulative(host: string, name: string): Cumulative {
+    let tasks = this.counts.get(host);
+    if (!tasks) {
+      tasks = new Map();
+      this.counts.set(host, tasks);
+    }
+    let c = tasks.get(name);
+    if (!c) {
+      c = emptyCumulative();
+      tasks.set(name, c);
+    }
+    return c;
+  }
+
+  /** Closes the subscriptions. */
+  async close(): Promise<void> {
+    const all = [...this.subscribers.values()];
+    this.subscribers.clear();
+    await Promise.all(all.map((r) => closeRedisConnection(r)));
+  }
+}
