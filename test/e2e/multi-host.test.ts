@@ -268,7 +268,15 @@ describe(`three agents on three hosts`, () => {
     );
     // h3's own view (its metrics listen on the data network).
     const h3Before = before[2] as NodeSummary;
-    const health = await agentHealth('h3');
+    // Its agent learns of the cut from a failed status heartbeat, without waiting for the long-poll's timeout.
+    const health = await eventually(
+      async () => {
+        const h = await agentHealth('h3');
+        return h.center_reachable ? undefined : h;
+      },
+      30_000,
+      'h3 reports the center unreachable',
+    );
     expect(health.applied_revision).toBe(lastGood);
     expect([seen.desired_revision, seen.applied_revision]).toEqual([revision, lastGood]);
     for (const program of ['w', 'aux']) expect(() => process.kill(pid(h3Before, program), 0)).not.toThrow();

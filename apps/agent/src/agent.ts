@@ -99,6 +99,7 @@ export class Agent {
       logger: this.logger,
       snapshot: () => this.status(),
       heartbeatMs: options.heartbeatMs ?? 5000,
+      onReachability: (reachable, error) => this.setReachable(reachable, error),
     });
     this.watcher = new ConfigWatcher(path.join(stateDir, 'programs'), {
       logger: this.logger,

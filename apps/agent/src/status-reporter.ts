@@ -13,6 +13,11 @@ export interface StatusReporterOptions {
   heartbeatMs?: number;
   /** Changes within this window are sent as one report. */
   coalesceMs?: number;
+  /**
+   * Told after each report whether the center could be reached (a refusal still means reachable).
+   * The long-poll learns of a silent partition only at its timeout; a heartbeat learns within one period.
+   */
+  onReachability?(reachable: boolean, error?: Error): void;
 }
 
 /**
@@ -108,11 +113,15 @@ export class StatusReporter {
           },
           `the center refused a status report with ${error.status}; the node shows stale until one is accepted`,
         );
-      } else if (this.failures === 1) {
-        logger.warn({ event: 'agent.status_failed', err: error }, 'status report failed; retrying with the next one');
+      } else {
+        if (this.failures === 1) {
+          logger.warn({ event: 'agent.status_failed', err: error }, 'status report failed; retrying with the next one');
+        }
+        this.options.onReachability?.(false, error as Error);
       }
       return;
     }
+    this.options.onReachability?.(true);
     this.sent += 1;
     if (this.failures > 0) {
       logger.info(

@@ -68,4 +68,34 @@ describe('StatusReporter against a real center', () => {
     expect(lines.filter((l) => l.event === 'agent.status_accepted')).toMatchObject([{ failed_reports: 4 }]);
     expect((await admin.node('rep')).applied_revision).toBeNull();
   });
+
+  it('tells of an unreachable center from a failed heartbeat, and of its return, but not of a refusal', async () => {
+    const seen: boolean[] = [];
+    const agentToken = await admin.createToken('agent', 'rep2');
+    const reachableClient = new CenterClient({ baseUrl: center.url, node: 'rep2', token: agentToken });
+    // Port 9 on loopback: nothing listens, so the request fails as a partitioned center would.
+    const unreachableClient = new CenterClient({ baseUrl: 'http://127.0.0.1:9', node: 'rep2', token: agentToken });
+    const refusedClient = new CenterClient({
+      baseUrl: center.url,
+      node: 'rep2',
+      token: await admin.createToken('operator'),
+    });
+    let sends = 0;
+    const sequence = [unreachableClient, unreachableClient, refusedClient, reachableClient];
+    const client = {
+      postStatus: (body: NodeStatus, timeoutMs?: number, signal?: AbortSignal) =>
+        (sequence[Math.min(sends++, sequence.length - 1)] as CenterClient).postStatus(body, timeoutMs, signal),
+    };
+    const reporter = new StatusReporter({
+      client,
+      logger: createLogger({ level: 'silent' }),
+      snapshot: () => status,
+      heartbeatMs: 50,
+      onReachability: (reachable) => seen.push(reachable),
+    });
+    reporter.start();
+    await eventually(() => reporter.sent >= 1, 10_000, 'an accepted report');
+    await reporter.close();
+    expect(seen.slice(0, 3)).toEqual([false, false, true]);
+  });
 });
