@@ -4,6 +4,7 @@ import {
   type FleetLimitDocument,
   type FleetLimitSnapshot,
   fleetLimitsFromSettings,
+  globalKeyPrefixFromSettings,
 } from '@celeriac/broker';
 import { type EffectiveConfig, type FleetLimitStatus, MAX_FLEET_LIMIT_ROWS } from '@celeriac/config-schema';
 import { type Logger, redactUrl } from '@celeriac/logger';
@@ -33,6 +34,8 @@ export interface FleetLimitsPublished {
 export class FleetLimitsPublisher {
   private client: FleetLimitClient | null = null;
   private url = '';
+  /** The `global_keyprefix` the client was opened with. */
+  private keyPrefix = '';
   private published = false;
   private limits: FleetLimit[] = [];
   private snapshotValue: FleetLimitSnapshot[] = [];
@@ -75,7 +78,7 @@ export class FleetLimitsPublisher {
     if (limits.length === 0 && !this.published) return { changed: false, limits };
     const url = typeof config.celery.broker_url === 'string' ? config.celery.broker_url : DEFAULT_BROKER_URL;
     try {
-      const client = await this.connect(url);
+      const client = await this.connect(url, globalKeyPrefixFromSettings(config.celery as Record<string, unknown>));
       const current = await client.readDocument().catch(() => null);
       this.published = true;
       this.limits = limits;
@@ -101,12 +104,12 @@ export class FleetLimitsPublisher {
     return { changed: false, limits, error: reason };
   }
 
-  private async connect(url: string): Promise<FleetLimitClient> {
-    if (this.client !== null && this.url === url) return this.client;
+  private async connect(url: string, keyPrefix: string): Promise<FleetLimitClient> {
+    if (this.client !== null && this.url === url && this.keyPrefix === keyPrefix) return this.client;
     const old = this.client;
     this.client = null;
     await old?.close();
-    const client = new FleetLimitClient({ url, logger: this.logger });
+    const client = new FleetLimitClient({ url, logger: this.logger, keyPrefix });
     try {
       await client.start();
     } catch (error) {
@@ -115,6 +118,7 @@ export class FleetLimitsPublisher {
     }
     this.client = client;
     this.url = url;
+    this.keyPrefix = keyPrefix;
     return client;
   }
 

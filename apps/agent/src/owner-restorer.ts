@@ -4,7 +4,7 @@ import { type Logger, redactUrl } from '@celeriac/logger';
 /**
  * Puts a dead worker's unacknowledged tasks back on their queues at once (instead of after the
  * visibility timeout) through `RedisBroker.restoreOwner('<name>:<pid>')`. One broker connection
- * per broker URL, opened on first use.
+ * per broker URL and key prefix (kombu's `global_keyprefix` of the worker's settings), opened on first use.
  */
 export class OwnerRestorer {
   private readonly brokers = new Map<string, Promise<RedisBroker>>();
@@ -15,11 +15,14 @@ export class OwnerRestorer {
 
   constructor(private readonly logger: Logger) {}
 
-  /** Restores what `ownerId` held on `brokerUrl`; resolves with the number of tasks put back (errors are logged, 0). */
-  async restore(brokerUrl: string, ownerId: string): Promise<number> {
+  /**
+   * Restores what `ownerId` held on `brokerUrl` under `keyPrefix` (the worker's `global_keyprefix`,
+   * '' = none); resolves with the number of tasks put back (errors are logged, 0).
+   */
+  async restore(brokerUrl: string, ownerId: string, keyPrefix = ''): Promise<number> {
     if (this.closed) return 0;
     try {
-      const broker = await this.broker(brokerUrl);
+      const broker = await this.broker(brokerUrl, keyPrefix);
       const count = await broker.restoreOwner(ownerId);
       this.restores += 1;
       this.tasks += count;
@@ -47,16 +50,17 @@ export class OwnerRestorer {
     await Promise.all(brokers.map(async (b) => (await b.catch(() => undefined))?.close()));
   }
 
-  private broker(url: string): Promise<RedisBroker> {
-    let broker = this.brokers.get(url);
+  private broker(url: string, keyPrefix: string): Promise<RedisBroker> {
+    const id = JSON.stringify([url, keyPrefix]);
+    let broker = this.brokers.get(id);
     if (!broker) {
       broker = (async () => {
-        const b = new RedisBroker({ url, logger: this.logger });
+        const b = new RedisBroker({ url, logger: this.logger, transport: { globalKeyPrefix: keyPrefix } });
         await b.start();
         return b;
       })();
-      broker.catch(() => this.brokers.delete(url));
-      this.brokers.set(url, broker);
+      broker.catch(() => this.brokers.delete(id));
+      this.brokers.set(id, broker);
     }
     return broker;
   }

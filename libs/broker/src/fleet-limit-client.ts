@@ -15,10 +15,10 @@ import {
   parseFleetLimitDocument,
 } from './fleet-limit-definitions.js';
 import {
-  FLEET_LIMITS_CHANNEL,
   FLEET_LIMITS_KEY,
   FLEET_SLOTS_PREFIX,
   FLEET_WAITING_KEY,
+  fleetLimitsChannel,
   fleetRateKey,
   fleetSlotsKey,
   fleetStatsKey,
@@ -31,6 +31,8 @@ export interface FleetLimitClientOptions {
   /** The broker URL: the limits live on the broker Redis every worker shares. */
   url: string;
   logger: Logger;
+  /** kombu's `global_keyprefix` (broker_transport_options), on every key and channel; '' = none. */
+  keyPrefix?: string;
 }
 
 /** The reply to a batch of tokens asked for. */
@@ -98,9 +100,14 @@ export class FleetLimitClient {
   private readonly redis: Redis & BrokerScripts;
   private subscriber: Redis | null = null;
   private closed = false;
+  private readonly keyPrefix: string;
 
   constructor(private readonly o: FleetLimitClientOptions) {
-    this.redis = defineBrokerScripts(createRedisConnection(o.url, 'fleet-limits', o.logger));
+    this.keyPrefix = o.keyPrefix ?? '';
+    const connection = createRedisConnection(o.url, 'fleet-limits', o.logger);
+    // Before the scripts are defined: ioredis gives each script the key prefix it has at definition.
+    if (this.keyPrefix !== '') connection.options.keyPrefix = this.keyPrefix;
+    this.redis = defineBrokerScripts(connection);
   }
 
   /** Connects; rejects with `BrokerUnavailableError` when Redis cannot be reached. */
@@ -120,7 +127,7 @@ export class FleetLimitClient {
       this.redis
         .multi()
         .set(FLEET_LIMITS_KEY, JSON.stringify(doc))
-        .publish(FLEET_LIMITS_CHANNEL, String(doc.revision ?? ''))
+        .publish(fleetLimitsChannel(this.keyPrefix), String(doc.revision ?? ''))
         .exec(),
     );
   }
@@ -140,7 +147,7 @@ export class FleetLimitClient {
     });
     await this.run('fleet limits watch', async () => {
       await sub.connect();
-      await sub.subscribe(FLEET_LIMITS_CHANNEL);
+      await sub.subscribe(fleetLimitsChannel(this.keyPrefix));
     });
     subscribed = true;
   }
@@ -205,9 +212,17 @@ export class FleetLimitClient {
       let freed = 0;
       let cursor = '0';
       do {
-        const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${FLEET_SLOTS_PREFIX}*`, 'COUNT', 200);
+        // SCAN's pattern and reply carry the key prefix; the commands below add it themselves.
+        const [next, keys] = await this.redis.scan(
+          cursor,
+          'MATCH',
+          `${this.keyPrefix}${FLEET_SLOTS_PREFIX}*`,
+          'COUNT',
+          200,
+        );
         cursor = next;
-        for (const key of keys) {
+        for (const prefixed of keys) {
+          const key = prefixed.slice(this.keyPrefix.length);
           const members = (await this.redis.zrange(key, 0, -1)).filter((m) => m.startsWith(prefix));
           if (members.length > 0) freed += await this.redis.zrem(key, ...members);
         }

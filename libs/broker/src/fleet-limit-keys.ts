@@ -11,6 +11,15 @@ export const FLEET_LIMITS_CHANNEL = 'celeriac.fleet-limits';
 /** Hash: owner id → JSON `{ at, limits: { <limit id>: { waiting, running } } }` each worker reports. */
 export const FLEET_WAITING_KEY = 'celeriac.fleet.waiting';
 
+/**
+ * The fleet limits' key names are written without kombu's `global_keyprefix`: `FleetLimitClient`
+ * gives it to its connection (ioredis `keyPrefix`, on every key and script KEYS), and puts it
+ * before the channel and SCAN patterns itself, which ioredis does not prefix.
+ */
+export function fleetLimitsChannel(keyPrefix = ''): string {
+  return keyPrefix + FLEET_LIMITS_CHANNEL;
+}
+
 function scoped(prefix: string, limitId: string, keyValue: string | null): string {
   return keyValue === null ? prefix + limitId : prefix + limitId + SEP + keyValue;
 }

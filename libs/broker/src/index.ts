@@ -92,6 +92,7 @@ export { RedisBroker } from './redis-broker.js';
 export { type TaskQueues, taskQueuesFromSettings } from './task-queues.js';
 export {
   DEFAULT_TRANSPORT_OPTIONS,
+  globalKeyPrefixFromSettings,
   priorityStepOf,
   QUEUE_ORDER_STRATEGIES,
   type QueueOrderStrategy,

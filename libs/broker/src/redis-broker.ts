@@ -21,7 +21,7 @@ import {
   BrokerUnavailableError,
   isReplyError,
 } from './errors.js';
-import type { QueueBinding } from './exchange-bindings.js';
+import { checkQueueBinding, type QueueBinding } from './exchange-bindings.js';
 import { type ExchangePublish, ExchangeRouter } from './exchange-router.js';
 import { FanoutInbox } from './fanout-inbox.js';
 import { DELAYED_KEY, heldKey, REDELIVERIES_PREFIX, startedKey, UNACKED_INDEX_KEY, UNACKED_KEY } from './keys.js';
@@ -276,11 +276,14 @@ export class RedisBroker {
    * or exchange = queue, direct, routing key = queue for a queue created as missing), as a Python
    * worker does when it starts consuming, so producers that route by exchange reach it. Throws
    * BROKER_QUEUE_NOT_FOUND for a queue not in `task_queues` when `task_create_missing_queues` is
-   * false. Returns the bindings declared.
+   * false. A binding given in place of a name is declared as given (checked; the `add_consumer`
+   * control command's exchange options). Returns the bindings declared.
    */
-  async declareQueues(queues: readonly string[]): Promise<QueueBinding[]> {
+  async declareQueues(queues: readonly (string | QueueBinding)[]): Promise<QueueBinding[]> {
     const redis = this.connection('declareQueues');
-    const bindings = this.exchanges.bindingsOf(queues);
+    const bindings = queues.map((q) =>
+      typeof q === 'string' ? this.exchanges.bindingsOf([q])[0]! : checkQueueBinding({ ...q }),
+    );
     await this.run('declareQueues', async () => {
       const pipeline = redis.pipeline();
       for (const b of bindings) this.exchanges.declareBindingOn(pipeline, b);

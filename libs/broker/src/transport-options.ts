@@ -66,3 +66,16 @@ export function priorityStepOf(steps: readonly number[], priority: number): numb
   while (i < steps.length && (steps[i] as number) <= p) i++;
   return i === 0 ? (steps[steps.length - 1] as number) : (steps[i - 1] as number);
 }
+
+/**
+ * kombu's `global_keyprefix` from Celery settings (`broker_transport_options.global_keyprefix`),
+ * '' when unset, for the programs that touch broker keys beside RedisBroker (control, events,
+ * fleet limits, the agent's restores, the CLI). Throws BROKER_BAD_ARGUMENT when it is not a string.
+ */
+export function globalKeyPrefixFromSettings(settings: Readonly<Record<string, unknown>>): string {
+  const transport = settings.broker_transport_options;
+  if (transport === null || typeof transport !== 'object' || Array.isArray(transport)) return '';
+  const prefix = (transport as Record<string, unknown>).global_keyprefix;
+  if (prefix === undefined || prefix === null) return '';
+  return resolveTransportOptions({ globalKeyPrefix: prefix as string }).globalKeyPrefix;
+}

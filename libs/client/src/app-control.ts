@@ -1,3 +1,4 @@
+import { globalKeyPrefixFromSettings } from '@celeriac/broker';
 import { type BroadcastOptions, ControlClient, type NodeReply } from '@celeriac/control-plane';
 import type { Logger } from '@celeriac/logger';
 import type { Serializer } from '@celeriac/protocol';
@@ -86,6 +87,7 @@ export class AppControl {
         url: String(s.broker_url),
         logger: this.logger(),
         serializer: (s.task_serializer === 'msgpack' ? 'msgpack' : 'json') as Serializer,
+        keyPrefix: globalKeyPrefixFromSettings(s),
       });
     }
     return this.client;

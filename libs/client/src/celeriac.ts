@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { RedisBroker } from '@celeriac/broker';
+import { globalKeyPrefixFromSettings, type RedisBroker } from '@celeriac/broker';
 import { formatSettingNotice } from '@celeriac/config-schema/settings-report';
 import { createLogger, type Logger } from '@celeriac/logger';
 import type { OutgoingTask, Signature } from '@celeriac/protocol';
@@ -330,7 +330,12 @@ export class Celeriac implements TaskSender {
   /** The `task-sent` sender when `task_send_sent_event` is on (kept across settings changes). */
   private sentEventsFor(settings: Readonly<Record<string, unknown>>): SentEvents | null {
     if (settings.task_send_sent_event !== true) return null;
-    this.sentSender ??= new SentEvents(String(settings.broker_url), this.origin, this.logger);
+    this.sentSender ??= new SentEvents(
+      String(settings.broker_url),
+      this.origin,
+      this.logger,
+      globalKeyPrefixFromSettings(settings),
+    );
     return this.sentSender;
   }
 

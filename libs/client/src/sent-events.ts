@@ -9,8 +9,9 @@ import { formatCeleryDate, type OutgoingTask, pyRepr, pyReprTuple } from '@celer
 export class SentEvents {
   private readonly dispatcher: EventDispatcher;
 
-  constructor(url: string, hostname: string, logger: Logger) {
-    this.dispatcher = new EventDispatcher({ url, hostname, logger, taskEvents: true, batch: false });
+  /** `keyPrefix`: kombu's `global_keyprefix`, before the event channels as a Python client puts it. */
+  constructor(url: string, hostname: string, logger: Logger, keyPrefix = '') {
+    this.dispatcher = new EventDispatcher({ url, hostname, logger, taskEvents: true, batch: false, keyPrefix });
   }
 
   /** Announces a message that is in Redis now; never throws, never waits. */
@@ -27,7 +28,9 @@ export class SentEvents {
       expires: o.expires ? formatCeleryDate(o.expires) : null,
       queue: o.queue,
       exchange: o.exchange ?? '',
-      routing_key: o.queue,
+      // As Celery's send_task_message: a queue send goes by the default exchange with the queue as
+      // routing key; an exchange-routed one (no queue) reports the exchange and the key it was sent with.
+      routing_key: o.queue !== '' ? o.queue : (o.routingKey ?? ''),
     });
   }
 

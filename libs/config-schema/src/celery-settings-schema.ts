@@ -42,6 +42,20 @@ export const checkQueueName: Check = (value, add) => {
   }
 };
 
+/** kombu's `queue_order_strategy` names (`cycle_by_name`), as the broker accepts them. */
+const QUEUE_ORDER_STRATEGIES = ['round_robin', 'priority', 'sorted'];
+
+const checkQueueOrderStrategy: Check = (value, add) => {
+  if (typeof value !== 'string' || !QUEUE_ORDER_STRATEGIES.includes(value)) {
+    add([], `${show(value)} is not a queue order strategy; use "round_robin", "priority" or "sorted"`);
+  }
+};
+
+// '' is kombu's "no prefix", so an empty string is allowed.
+const checkKeyPrefix: Check = (value, add) => {
+  if (typeof value !== 'string') add([], 'must be a string (the prefix of every broker key; "" for none)');
+};
+
 export const checkSerializer: Check = (value, add) => {
   if (typeof value === 'string' && (SUPPORTED_SERIALIZERS as readonly string[]).includes(value)) return;
   if (value === 'pickle' || value === 'yaml') {
@@ -180,7 +194,8 @@ export const CELERY_SETTING_CHECKS: Record<string, Check> = {
   redis_backend_use_ssl: checkCeleryTlsSetting('redis_backend_use_ssl'),
   broker_transport_options: checkMembers({
     visibility_timeout: checkNumber(0, true),
-    queue_order_strategy: checkString,
+    queue_order_strategy: checkQueueOrderStrategy,
+    global_keyprefix: checkKeyPrefix,
     sep: checkString,
     priority_steps: checkStringArray(checkInteger(0, 255), { nonEmpty: true }),
   }),

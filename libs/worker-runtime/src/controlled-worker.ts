@@ -1,3 +1,4 @@
+import type { QueueBinding } from '@celeriac/broker';
 import type { WorkerCounters } from '@celeriac/control-plane';
 import type { Logger } from '@celeriac/logger';
 import type { Executor } from './executor.js';
@@ -18,6 +19,8 @@ export interface ControlParts {
     replacePlan(plan: TaskPlan): void;
   };
   consumer: { poke(): void };
+  /** The worker's broker: `add_consumer` declares the new queue's binding through its `declareQueues` (when it has one). */
+  broker?: object;
 }
 
 /** Who the worker is and how to stop it, for `controlledWorker`. */
@@ -56,7 +59,14 @@ export function controlledWorker(parts: ControlParts, who: ControlIdentity): Con
     replacePlan: (plan) => dispatcher.replacePlan(plan),
     totals: () => executor.totals,
     pokeConsumer: () => consumer.poke(),
+    ...declarerOf(parts.broker),
   };
+}
+
+function declarerOf(broker: object | undefined): Pick<ControlledWorker, 'declareQueues'> {
+  const b = broker as { declareQueues?(bindings: readonly QueueBinding[]): Promise<unknown> } | undefined;
+  if (typeof b?.declareQueues !== 'function') return {};
+  return { declareQueues: (bindings) => b.declareQueues!(bindings) };
 }
 
 /** The two figures every heartbeat carries. */

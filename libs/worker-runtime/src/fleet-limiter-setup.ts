@@ -1,4 +1,9 @@
-import { type FleetLimit, FleetLimitClient, fleetLimitsFromSettings } from '@celeriac/broker';
+import {
+  type FleetLimit,
+  FleetLimitClient,
+  fleetLimitsFromSettings,
+  globalKeyPrefixFromSettings,
+} from '@celeriac/broker';
 import type { Logger } from '@celeriac/logger';
 import { WorkerError } from './errors.js';
 import { type FleetHooks, FleetLimiter } from './fleet-limiter.js';
@@ -47,7 +52,11 @@ export function fleetLimiterFactory(setup: FleetLimiterSetup): ((hooks: FleetHoo
   return (hooks) =>
     new FleetLimiter({
       ...hooks,
-      target: new FleetLimitClient({ url: setup.brokerUrl, logger: setup.logger }),
+      target: new FleetLimitClient({
+        url: setup.brokerUrl,
+        logger: setup.logger,
+        keyPrefix: globalKeyPrefixFromSettings(setup.settings),
+      }),
       ownerId: setup.ownerId,
       logger: setup.logger,
       localLimits,

@@ -1,4 +1,5 @@
 import { arch, type as osType, release } from 'node:os';
+import { checkQueueBinding, type ExchangeType, type QueueBinding, taskQueuesFromSettings } from '@celeriac/broker';
 import { CELERY_DEFAULTS } from '@celeriac/client';
 import {
   type ActiveQueueInfo,
@@ -54,6 +55,8 @@ export interface ControlledWorker {
   totals(): ReadonlyMap<string, number>;
   /** New queues take effect at the next fetch; this starts one. */
   pokeConsumer(): void;
+  /** Declares the `_kombu.binding.*` entries of queues about to be consumed (the broker's `declareQueues`); absent on brokers without exchanges. */
+  declareQueues?(bindings: readonly QueueBinding[]): Promise<unknown>;
   /** Warm shutdown of the worker (the program exits once it stopped). */
   shutdown(reason: string): void;
 }
@@ -240,7 +243,31 @@ export class WorkerControl implements ControlTarget {
     return 'ok';
   }
 
-  addConsumer(queue: string): void {
+  /**
+   * Celery's `add_task_queue`: a queue of `task_queues` keeps its binding there; another is bound
+   * to `exchange` (default: the queue's name) of `exchangeType` (default direct) with `routingKey`
+   * (default: the queue's name). The binding is declared before the queue is consumed, as the
+   * worker does at start, so exchange-routed sends reach it; a binding that cannot be declared
+   * (an unknown exchange type, Redis down) fails the command and the queue is not added.
+   */
+  async addConsumer(
+    queue: string,
+    options: { exchange: string | null; exchangeType: string; routingKey: string | null } = {
+      exchange: null,
+      exchangeType: 'direct',
+      routingKey: null,
+    },
+  ): Promise<void> {
+    if (this.w.queues.includes(queue)) return;
+    const binding =
+      taskQueuesFromSettings(this.w.app.conf.settings).bindings.get(queue) ??
+      checkQueueBinding({
+        queue,
+        exchange: options.exchange || queue,
+        exchangeType: (options.exchangeType || 'direct') as ExchangeType,
+        routingKey: options.routingKey || queue,
+      });
+    await this.w.declareQueues?.([binding]);
     if (this.w.queues.includes(queue)) return;
     this.w.queues.push(queue);
     this.w.logger.info(

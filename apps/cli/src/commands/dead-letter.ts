@@ -2,6 +2,7 @@ import { BrokerError, BrokerUnavailableError, type DeadLetterEntry, RedisBroker 
 import { raceTimeout, TIMED_OUT } from '@celeriac/common';
 import { createLogger, redactUrl } from '@celeriac/logger';
 import { parseRedisUrl, RedisUrlError } from '@celeriac/redis-connection/url';
+import { KEY_PREFIX_OPTION, keyPrefixFromArgs } from '../ops/broker-key-prefix.js';
 import { CliUsageError, EXIT } from '../ops/cli-errors.js';
 import { type OptionSpec, type ParsedArgs, parseArgs, stringOption } from '../ops/parse-args.js';
 import { reportError } from '../ops/report-error.js';
@@ -26,6 +27,8 @@ celeriac_redelivery_limit times. Index 0 is the newest record; indexes are those
       --limit <n>      list: most records shown (default 50)
       --all            requeue: every record
       --yes            purge: really delete
+      --key-prefix <p> broker_transport_options.global_keyprefix of the workers
+                       (default: CELERIAC_BROKER_KEY_PREFIX, else none)
   -h, --help           this text
 
 Exit codes: 0 ok, 1 other error (broker unreachable, no such record...), 2 usage.
@@ -38,6 +41,7 @@ const OPTIONS: OptionSpec[] = [
   { name: 'all', value: false },
   { name: 'yes', short: 'y', value: false },
   { name: 'help', short: 'h', value: false },
+  KEY_PREFIX_OPTION,
 ];
 
 /** Connection attempts give up after this long (ioredis retries meanwhile). */
@@ -168,7 +172,7 @@ export async function run(argv: string[]): Promise<number> {
       throw error;
     }
     const logger = createLogger({ level: 'silent', pretty: false });
-    broker = new RedisBroker({ url, logger });
+    broker = new RedisBroker({ url, logger, transport: { globalKeyPrefix: keyPrefixFromArgs(args) } });
     if ((await raceTimeout(broker.start(), CONNECT_TIMEOUT_MS)) === TIMED_OUT) {
       throw new BrokerUnavailableError(url, 'start', new Error(`no answer within ${CONNECT_TIMEOUT_MS / 1000} s`));
     }

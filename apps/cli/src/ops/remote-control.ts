@@ -1,5 +1,6 @@
 import { Celeriac } from '@celeriac/client';
 import { createLogger } from '@celeriac/logger';
+import { KEY_PREFIX_OPTION, KEY_PREFIX_USAGE, keyPrefixFromArgs } from './broker-key-prefix.js';
 import { CliUsageError, EXIT } from './cli-errors.js';
 import { type OptionSpec, parseArgs, stringOption } from './parse-args.js';
 import { reportError } from './report-error.js';
@@ -13,13 +14,14 @@ const OPTIONS: OptionSpec[] = [
   { name: 'timeout', short: 't', value: true },
   { name: 'json', short: 'j', value: false },
   { name: 'help', short: 'h', value: false },
+  KEY_PREFIX_OPTION,
 ];
 
 const COMMON = `  -b, --broker <url>        broker (default: CELERIAC_BROKER_URL, else redis://127.0.0.1:6379/0)
   -d, --destination <a,b>   only these nodes (node names, comma separated)
   -t, --timeout <s>         how long to wait for replies (default 1)
   -j, --json                print the replies as JSON
-`;
+${KEY_PREFIX_USAGE}`;
 
 export const INSPECT_USAGE = `Usage: celeriac inspect <method> [args] [options]
 
@@ -34,7 +36,7 @@ Exit codes: 0 ok, 2 usage, 69 no node replied.
 export const CONTROL_USAGE = `Usage: celeriac control <method> [args] [options]
 
 Steers the workers through Celery's pidbox (as celery control):
-  rate_limit <task> <rate>, time_limit <task> <soft> <hard>, add_consumer <queue>,
+  rate_limit <task> <rate>, time_limit <task> <soft> <hard>, add_consumer <queue> [exchange [type [routing_key]]],
   cancel_consumer <queue>, revoke <id...>, terminate <signal> <id...>, enable_events,
   disable_events, shutdown, heartbeat
 
@@ -82,7 +84,13 @@ function controlCall(method: string, args: string[]): { command: string; argumen
       need(1, '<queue>');
       return {
         command: method,
-        arguments: { queue: args[0], exchange: null, exchange_type: 'direct', routing_key: null },
+        // Celery's signature: <queue> [exchange [type [routing_key]]].
+        arguments: {
+          queue: args[0],
+          exchange: args[1] ?? null,
+          exchange_type: args[2] ?? 'direct',
+          routing_key: args[3] ?? null,
+        },
       };
     case 'cancel_consumer':
       need(1, '<queue>');
@@ -124,7 +132,10 @@ export async function runRemote(kind: 'inspect' | 'control', argv: string[]): Pr
     const broker = stringOption(parsed, 'broker') ?? process.env.CELERIAC_BROKER_URL ?? 'redis://127.0.0.1:6379/0';
     app = new Celeriac(
       'celeriac-cli',
-      { broker_url: broker },
+      {
+        broker_url: broker,
+        broker_transport_options: { global_keyprefix: keyPrefixFromArgs(parsed) },
+      },
       { logger: createLogger({ level: 'error', pretty: false }) },
     );
     const options = { timeoutMs: timeoutSec * 1000, ...(destination ? { destination } : {}) };
