@@ -127,6 +127,7 @@ export class Agent {
       logger: this.logger,
       targets: () => this.supervisor.probeTargets(),
       onChange: () => this.reporter.notify(),
+      keyPrefix: () => this.brokerKeyPrefix,
       ...(options.workerProbeMs !== undefined ? { intervalMs: options.workerProbeMs } : {}),
     });
     if (options.metricsListen) this.metrics = new MetricsServer(options.metricsListen, () => this.metricsSnapshot());

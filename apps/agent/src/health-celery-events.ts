@@ -80,16 +80,17 @@ export class CeleryEventHealth {
   }
 
   /** Follows the brokers of the Python targets now served; adds what arrived since the last call. */
-  async sync(targets: (HealthTarget & { brokerUrl: string })[]): Promise<void> {
+  async sync(targets: (HealthTarget & { brokerUrl: string })[], keyPrefix = ''): Promise<void> {
     const python = targets.filter((t) => t.kind === 'celery-worker');
     this.programs = new Map(python.map((t) => [t.name, t.program]));
-    const urls = new Set(python.map((t) => t.brokerUrl));
-    for (const [url, redis] of this.subscribers) {
-      if (urls.has(url)) continue;
-      this.subscribers.delete(url);
+    // One subscriber per broker and key prefix (kombu prefixes the event channels too).
+    const wanted = new Map(python.map((t) => [`${keyPrefix}|${t.brokerUrl}`, t.brokerUrl]));
+    for (const [key, redis] of this.subscribers) {
+      if (wanted.has(key)) continue;
+      this.subscribers.delete(key);
       await closeRedisConnection(redis);
     }
-    for (const url of urls) if (!this.subscribers.has(url)) await this.subscribe(url);
+    for (const [key, url] of wanted) if (!this.subscribers.has(key)) await this.subscribe(key, url, keyPrefix);
     const now = Date.now();
     for (const [name, tasks] of this.counts) {
       const program = this.programs.get(name);
@@ -105,14 +106,14 @@ export class CeleryEventHealth {
     for (const name of [...this.counts.keys()]) if (!this.programs.has(name)) this.counts.delete(name);
   }
 
-  private async subscribe(url: string): Promise<void> {
+  private async subscribe(key: string, url: string, keyPrefix: string): Promise<void> {
     let redis: Redis;
     try {
       const db = parseRedisUrl(url, { setting: 'broker_url' }).db;
       redis = createRedisConnection(url, 'agent-events', this.logger);
       redis.on('pmessage', (_pattern: string, _channel: string, message: string) => this.onMessage(message));
-      this.subscribers.set(url, redis);
-      await redis.psubscribe(`/${db}.celeryev/task.*`);
+      this.subscribers.set(key, redis);
+      await redis.psubscribe(`${keyPrefix}/${db}.celeryev/task.*`);
     } catch (err) {
       this.logger.warn(
         { event: 'agent.task_events_unavailable', err },

@@ -29,7 +29,7 @@ export class HealthCollector {
   }
 
   /** Reads the health files and the task events gathered since the last call; never rejects. */
-  async collect(targets: (HealthTarget & { brokerUrl: string })[]): Promise<void> {
+  async collect(targets: (HealthTarget & { brokerUrl: string })[], keyPrefix = ''): Promise<void> {
     const now = Date.now();
     await Promise.all(
       targets.map(async (t) => {
@@ -38,7 +38,7 @@ export class HealthCollector {
         if (report) this.windows.observe(report, now);
       }),
     );
-    await this.events.sync(targets);
+    await this.events.sync(targets, keyPrefix);
     this.windows.prune(now);
   }
 

@@ -28,6 +28,8 @@ export interface WorkerProbeOptions {
   timeoutMs?: number;
   /** Missed probes in a row before a worker counts as not responding; default 2. */
   missesAllowed?: number;
+  /** `broker_transport_options.global_keyprefix` of the config in force (kombu prefixes pidbox and event channels too). */
+  keyPrefix?(): string;
 }
 
 interface Tracked extends WorkerHealth {
@@ -76,35 +78,38 @@ export class WorkerProbe {
     const targets = this.o.targets();
     const names = new Set(targets.map((t) => t.name));
     for (const name of [...this.health.keys()]) if (!names.has(name)) this.health.delete(name);
+    const keyPrefix = this.o.keyPrefix?.() ?? '';
     const byBroker = new Map<string, ProbeTarget[]>();
     for (const t of targets) byBroker.set(t.brokerUrl, [...(byBroker.get(t.brokerUrl) ?? []), t]);
-    for (const url of [...this.clients.keys()]) {
-      if (!byBroker.has(url)) {
-        void this.clients.get(url)?.close();
-        this.clients.delete(url);
+    for (const key of [...this.clients.keys()]) {
+      if (!byBroker.has(key.slice(key.indexOf('|') + 1)) || !key.startsWith(`${keyPrefix}|`)) {
+        void this.clients.get(key)?.close();
+        this.clients.delete(key);
       }
     }
-    await Promise.all([...byBroker].map(([url, group]) => this.probe(url, group)));
-    await this.taskHealth.collect(targets);
+    await Promise.all([...byBroker].map(([url, group]) => this.probe(url, keyPrefix, group)));
+    await this.taskHealth.collect(targets, keyPrefix);
   }
 
-  private client(url: string): ControlClient {
-    let client = this.clients.get(url);
+  private client(url: string, keyPrefix: string): ControlClient {
+    // Keyed prefix first: a prefix never contains '|' in practice, and a URL may.
+    const key = `${keyPrefix}|${url}`;
+    let client = this.clients.get(key);
     if (!client) {
-      client = new ControlClient({ url, logger: this.o.logger, shareRevokes: false });
-      this.clients.set(url, client);
+      client = new ControlClient({ url, keyPrefix, logger: this.o.logger, shareRevokes: false });
+      this.clients.set(key, client);
     }
     return client;
   }
 
-  private async probe(url: string, group: ProbeTarget[]): Promise<void> {
+  private async probe(url: string, keyPrefix: string, group: ProbeTarget[]): Promise<void> {
     const timeoutMs = this.o.timeoutMs ?? 1_000;
     const destination = group.map((t) => t.name);
     let replied = new Set<string>();
     let active: Record<string, unknown> = {};
     let reserved: Record<string, unknown> = {};
     try {
-      const client = this.client(url);
+      const client = this.client(url, keyPrefix);
       const pongs = await client.ping({ destination, timeoutMs, limit: destination.length });
       replied = new Set(Object.keys(pongs));
       const answering = destination.filter((n) => replied.has(n));

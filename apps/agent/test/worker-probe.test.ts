@@ -120,4 +120,39 @@ describe('WorkerProbe', () => {
       await probe.close();
     }
   }, 30_000);
+
+  it('probes workers under global_keyprefix on prefixed pidbox channels, and follows a change of prefix', async () => {
+    const name = 'n1.prefixed.1@host';
+    const prefixed = new ControlServer({
+      url: redis.url(0),
+      keyPrefix: 'tenant1:',
+      target: Object.assign(new FakeTarget(name), { reservedList: [] }),
+      revoked: new RevokedSet({ redis: commands, logger: log.logger, syncIntervalMs: 0 }),
+      logger: log.logger,
+    });
+    await prefixed.start();
+    let keyPrefix = '';
+    const probe = new WorkerProbe({
+      logger: log.logger,
+      targets: () => [{ program: 'pre', name, brokerUrl: redis.url(0) }],
+      onChange: () => {},
+      timeoutMs: 500,
+      missesAllowed: 0,
+      keyPrefix: () => keyPrefix,
+    });
+    try {
+      await probe.tick();
+      expect(probe.annotate({ pre: status('celeriac-worker') }).pre?.workers?.[name]?.responding).toBe(false);
+      keyPrefix = 'tenant1:';
+      await probe.tick();
+      expect(probe.annotate({ pre: status('celeriac-worker') }).pre?.workers?.[name]).toMatchObject({
+        responding: true,
+        active: 0,
+        reserved: 0,
+      });
+    } finally {
+      await probe.close();
+      await prefixed.close();
+    }
+  }, 30_000);
 });
