@@ -1,10 +1,15 @@
-// 1,000 long-polling clients in one process (one keep-alive socket each), driven over IPC:
-// { type: 'poll', after } opens every long-poll; when all have answered it reports their arrival
-// times (epoch ms, sub-ms precision) with { type: 'answered', times, statuses }.
+// Long-polling clients in one process (one keep-alive socket each), driven over IPC. Started with
+// the node numbers it owns: `node clients.mjs <url> <token> <first> <count> <wait>`.
+//   { type: 'poll', after }  opens every long-poll once; when all have answered it reports their
+//                            arrival times (epoch ms, sub-ms precision), statuses and revisions.
+//   { type: 'follow', after, until } polls like an agent: every answer at once re-polls after the
+//                            revision it got, until the revision `until` arrived; then reports,
+//                            per client, every revision it received in order.
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 
-const [url, token, countText, waitText] = process.argv.slice(2);
+const [url, token, firstText, countText, waitText] = process.argv.slice(2);
+const first = Number(firstText);
 const count = Number(countText);
 const waitSec = Number(waitText);
 const agent = new http.Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY });
@@ -26,19 +31,48 @@ function longPoll(node, after) {
         });
       },
     );
-    request.on('error', reject);
+    request.on('error', (error) => {
+      // The center closed an idle keep-alive socket just as it was reused (keepAliveTimeout): a
+      // GET is safe to send again, as HTTP clients do. Real agents use a fresh connection each time.
+      if (request.reusedSocket && (error.code === 'ECONNRESET' || error.message === 'socket hang up')) {
+        longPoll(node, after).then(resolve, reject);
+      } else reject(error);
+    });
   });
 }
 
+process.on('unhandledRejection', (error) => {
+  // A refused or reset connection (e.g. a full listen backlog): say so and stop, so the run fails.
+  console.error(`client ${first}..${first + count - 1}: ${error.message}`);
+  process.exit(1);
+});
+
+async function follow(node, after, until) {
+  const seen = [];
+  let last = after;
+  while (last < until) {
+    const answer = await longPoll(node, last);
+    if (answer.status === 200) {
+      seen.push(answer.revision);
+      last = answer.revision;
+    }
+  }
+  return seen;
+}
+
+const nodes = Array.from({ length: count }, (_, i) => `node-${first + i}`);
 process.on('message', async (message) => {
   if (message.type === 'poll') {
-    const answers = await Promise.all(Array.from({ length: count }, (_, i) => longPoll(`node-${i}`, message.after)));
+    const answers = await Promise.all(nodes.map((node) => longPoll(node, message.after)));
     process.send({
       type: 'answered',
       times: answers.map((a) => a.at),
       statuses: answers.map((a) => a.status),
       revisions: answers.map((a) => a.revision),
     });
+  } else if (message.type === 'follow') {
+    const seen = await Promise.all(nodes.map((node) => follow(node, message.after, message.until)));
+    process.send({ type: 'followed', seen });
   } else if (message.type === 'stop') {
     agent.destroy();
     process.exit(0);

@@ -1,6 +1,7 @@
 // The Layers view: the layer list, and an editor that saves with If-Match and shows issues and conflicts.
 import { ApiError, api, clearError, handleError, session } from './api.js';
 import { byId, diffTable, h, layerPath } from './dom.js';
+import { previewPanel } from './preview-view.js';
 
 /** Codes of answers that refuse the document itself: shown as issues beside the editor. */
 const REFUSED_DOCUMENT = ['CENTER_VALIDATION_FAILED', 'CENTER_DOCUMENT_TOO_DEEP'];
@@ -136,13 +137,8 @@ function editedDocument() {
   return doc;
 }
 
-export async function saveLayer() {
-  const editor = editorState.current;
-  if (!editor) return;
-  clearError();
-  byId('editor-feedback').replaceChildren();
-  const doc = editedDocument();
-  if (doc === undefined) return;
+/** The request of a Save: If-Match of the revision opened, and the change message. */
+function saveRequest(editor, doc) {
   const message = byId('change-message').value.trim();
   const headers = {};
   if (editor.revision !== null) headers['if-match'] = String(editor.revision);
@@ -150,10 +146,57 @@ export async function saveLayer() {
   // A header carries only Latin-1; other messages go in the body's message member.
   if (/^[\x20-\x7e]*$/.test(message)) headers['x-change-message'] = message;
   else body = Object.assign({}, doc, { message });
+  return { headers, body };
+}
+
+function showRefusal(error) {
+  if (error instanceof ApiError && REFUSED_DOCUMENT.includes(error.code)) showIssues(error.message, error.issues);
+  else if (error instanceof ApiError && (error.status === 409 || error.status === 428)) showConflict(error);
+  else handleError(error);
+}
+
+/**
+ * Save: first the impact preview (the same body and If-Match; nothing is written), shown with
+ * Confirm and Cancel; the write is sent only on Confirm.
+ */
+export async function saveLayer() {
+  const editor = editorState.current;
+  if (!editor) return;
+  clearError();
+  byId('editor-feedback').replaceChildren();
+  const doc = editedDocument();
+  if (doc === undefined) return;
+  const request = saveRequest(editor, doc);
   const save = byId('save-layer');
   save.disabled = true;
   try {
-    const result = await api('PUT', `/v1/layers/${layerPath(editor.layer)}`, { headers, body });
+    const preview = await api('POST', `/v1/preview?layer=${encodeURIComponent(editor.layer)}&kind=put`, request);
+    if (!preview.changed) {
+      await sendLayer(editor, request);
+      return;
+    }
+    byId('editor-feedback').replaceChildren(
+      previewPanel(
+        preview,
+        () => sendLayer(editor, request),
+        () => {
+          byId('editor-feedback').replaceChildren();
+          save.disabled = !session.who?.may.write_config;
+        },
+      ),
+    );
+  } catch (error) {
+    showRefusal(error);
+    save.disabled = !session.who?.may.write_config;
+  }
+}
+
+async function sendLayer(editor, request) {
+  const save = byId('save-layer');
+  const confirm = byId('confirm-save');
+  if (confirm) confirm.disabled = true;
+  try {
+    const result = await api('PUT', `/v1/layers/${layerPath(editor.layer)}`, request);
     setEditor(editor.layer, result.revision, result.document);
     byId('change-message').value = '';
     if (result.changed) {
@@ -165,9 +208,7 @@ export async function saveLayer() {
     }
     loadLayerList();
   } catch (error) {
-    if (error instanceof ApiError && REFUSED_DOCUMENT.includes(error.code)) showIssues(error.message, error.issues);
-    else if (error instanceof ApiError && (error.status === 409 || error.status === 428)) showConflict(error);
-    else handleError(error);
+    showRefusal(error);
   } finally {
     save.disabled = !session.who?.may.write_config;
   }

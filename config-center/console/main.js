@@ -4,9 +4,10 @@ import { byId } from './dom.js';
 import { loadHistory, setHistoryFilter } from './history-view.js';
 import { closeEditor, loadLayerList, openLayer, openLayerName, saveLayer } from './layers-view.js';
 import { refreshNodes, stopNodes } from './nodes-view.js';
+import { clearTokens, createToken, loadTokens } from './tokens-view.js';
 
 const TOKEN_KEY = 'celeriac.console.token';
-const VIEWS = ['nodes', 'layers', 'history'];
+const VIEWS = ['nodes', 'layers', 'history', 'tokens'];
 const page = { view: 'nodes' };
 
 async function signIn(token) {
@@ -23,11 +24,12 @@ async function signIn(token) {
   byId('who-name').textContent = who.name;
   byId('who-role').textContent = who.role;
   byId('who-masked').textContent = who.secrets_masked ? ' · secrets masked' : '';
+  byId('tab-tokens').hidden = !who.may.manage_tokens;
   byId('sign-in-view').hidden = true;
   byId('app').hidden = false;
   byId('session').hidden = false;
   const wanted = location.hash.slice(1);
-  showView(VIEWS.includes(wanted) ? wanted : 'nodes');
+  showView(VIEWS.includes(wanted) && (wanted !== 'tokens' || who.may.manage_tokens) ? wanted : 'nodes');
 }
 
 function signOut(reason) {
@@ -35,6 +37,8 @@ function signOut(reason) {
   session.token = null;
   session.who = null;
   closeEditor();
+  clearTokens();
+  byId('tab-tokens').hidden = true;
   sessionStorage.removeItem(TOKEN_KEY);
   for (const id of ['nodes-list', 'layer-list', 'history-list', 'editor-feedback', 'history-status', 'nodes-updated']) {
     byId(id).replaceChildren();
@@ -59,6 +63,7 @@ function showView(name) {
   if (location.hash !== `#${name}`) history.replaceState(null, '', `#${name}`);
   if (name === 'nodes') refreshNodes();
   else if (name === 'layers') loadLayerList();
+  else if (name === 'tokens') loadTokens();
   else loadHistory();
 }
 
@@ -87,6 +92,10 @@ byId('open-layer-form').addEventListener('submit', (event) => {
   if (name) openLayer(name);
 });
 byId('save-layer').addEventListener('click', saveLayer);
+byId('token-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  createToken();
+});
 byId('reload-layer').addEventListener('click', () => {
   const name = openLayerName();
   if (name) openLayer(name);

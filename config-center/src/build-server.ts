@@ -6,6 +6,9 @@ import { CenterError } from './errors.js';
 import { CenterLogController, fastifyLogger } from './fastify-logger.js';
 import { registerJsonBodyParsers } from './json-body.js';
 import { LongPollHub } from './long-poll-hub.js';
+import { RolloutController } from './rollout/rollout-controller.js';
+import { registerRolloutRoutes } from './rollout/rollout-routes.js';
+import { RolloutFileStore, RolloutMemoryStore } from './rollout/rollout-store.js';
 import { registerConsoleRoutes } from './routes/console-routes.js';
 import { registerLayerRoutes } from './routes/layer-routes.js';
 import { registerNodeRoutes } from './routes/node-routes.js';
@@ -15,6 +18,12 @@ import { registerSystemRoutes } from './routes/system-routes.js';
 import { registerTokenRoutes } from './routes/token-routes.js';
 import type { ConfigStore } from './store/config-store.js';
 import { TokenService } from './token-service.js';
+
+/** PEM certificate (chain) and private key of an HTTPS center. */
+export interface CenterTls {
+  cert: Buffer | string;
+  key: Buffer | string;
+}
 
 /** Options of the center's HTTP server. */
 export interface CenterServerOptions {
@@ -35,6 +44,12 @@ export interface CenterServerOptions {
   requestTimeoutMs?: number;
   /** Version shown in the OpenAPI document. */
   version?: string;
+  /** Serve HTTPS (fastify's own https server) with this certificate and key. */
+  tls?: CenterTls;
+  /** Where rollout state is kept across restarts (a JSON file); in memory when absent. */
+  rolloutStateFile?: string;
+  /** How often rollout gates are evaluated; default 1 s. */
+  rolloutTickMs?: number;
 }
 
 /**
@@ -47,16 +62,28 @@ export async function buildServer(options: CenterServerOptions): Promise<Fastify
   const hub = new LongPollHub();
   const service = new ConfigService(options.store, hub, options.logger);
   const tokens = new TokenService(options.store);
+  const rollouts = new RolloutController({
+    service,
+    store: options.rolloutStateFile ? new RolloutFileStore(options.rolloutStateFile) : new RolloutMemoryStore(),
+    logger: options.logger,
+    wake: (node) => hub.wake(node),
+    ...(options.rolloutTickMs !== undefined ? { tickMs: options.rolloutTickMs } : {}),
+  });
+  service.rollouts = rollouts;
   try {
     await service.start();
+    await rollouts.start();
     const generated = await tokens.ensureBootstrapAdmin(options.adminToken);
     if (generated !== undefined) options.onAdminTokenGenerated?.(generated);
   } catch (error) {
+    await rollouts.close();
     await service.close();
     throw error;
   }
 
+  // fastify's https option gives an https.Server; the routes and hooks are the same.
   const app = Fastify({
+    ...(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key } } : {}),
     loggerInstance: fastifyLogger(options.logger),
     // fastify's two lines per request are off; onResponse below writes one `center.request` line.
     logController: new CenterLogController(),
@@ -68,7 +95,7 @@ export async function buildServer(options: CenterServerOptions): Promise<Fastify
     keepAliveTimeout: 5_000,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
-  });
+  }) as unknown as FastifyInstance;
   registerJsonBodyParsers(app);
 
   const metrics = new CenterMetrics();
@@ -110,12 +137,14 @@ export async function buildServer(options: CenterServerOptions): Promise<Fastify
   registerRevisionRoutes(app, context);
   registerTokenRoutes(app, context);
   registerConsoleRoutes(app, context);
+  registerRolloutRoutes(app, context, rollouts);
 
   // Answer held long-polls (304) before the server waits for in-flight requests.
   app.addHook('preClose', async () => {
     hub.close();
   });
   app.addHook('onClose', async () => {
+    await rollouts.close();
     await service.close();
   });
   return app;
@@ -130,6 +159,9 @@ function isRoutine(request: FastifyRequest, status: number): boolean {
 
 /** One `center.request` line per answered request (writes and refusals at info, routine reads at debug). */
 function logRequest(logger: Logger, request: FastifyRequest, reply: FastifyReply): void {
+  const routine = isRoutine(request, reply.statusCode);
+  // Thousands of long-polls answer at once: build nothing for a line that is not written.
+  if (routine && !logger.isLevelEnabled('debug')) return;
   const fields = {
     event: 'center.request',
     request_id: request.id,
@@ -140,7 +172,7 @@ function logRequest(logger: Logger, request: FastifyRequest, reply: FastifyReply
     response_time_ms: Math.round(reply.elapsedTime * 10) / 10,
   } as const;
   const message = `${request.method} ${request.routeOptions.url ?? request.url.split('?')[0]} ${reply.statusCode}`;
-  if (isRoutine(request, reply.statusCode)) logger.debug(fields, message);
+  if (routine) logger.debug(fields, message);
   else logger.info(fields, message);
 }
 

@@ -1,5 +1,7 @@
-import { computeEffectiveConfig, type EffectiveConfig, groupsOf } from './effective-config.js';
+import { labelsOf, type NodeLabels } from '@celeriac/config-schema';
+import { computeEffectiveConfig, type EffectiveConfig, groupsOf, nodeConfigPart } from './effective-config.js';
 import type { ValidationIssue } from './errors.js';
+import { revisionMark, type StateCheckpoint } from './state-checkpoint.js';
 import type { Revision } from './types.js';
 
 /** What a node's effective config is now, and which revisions changed it. */
@@ -72,6 +74,11 @@ export class CenterState {
     return this.nodes.get(node) ?? this.baselineView;
   }
 
+  /** The node's labels, as its layer gives them. */
+  labels(node: string): NodeLabels {
+    return labelsOf(this.layers.get(`nodes/${node}`)?.document);
+  }
+
   /** The node's groups, as its layer names them. */
   groups(node: string): string[] {
     return groupsOf(this.layers.get(`nodes/${node}`)?.document);
@@ -125,11 +132,11 @@ export class CenterState {
     } else affected.add(layer.slice('nodes/'.length));
     const plan: WritePlan = { layer, document, nodes: new Map() };
     const issues: ValidationIssue[] = [];
-    // The effective config depends on the node only through its layer: nodes whose layers are
-    // equal share one computation (and one config object, serialised once when served).
+    // The effective config depends on the node only through its layer (labels aside): nodes whose
+    // layers are equal share one computation (and one config object, serialised once when served).
     const memo = new Map<string, EffectiveConfig>();
     for (const node of [...affected].sort()) {
-      const key = JSON.stringify(lookup(`nodes/${node}`) ?? null);
+      const key = JSON.stringify(nodeConfigPart(lookup(`nodes/${node}`)) ?? null);
       let effective = memo.get(key);
       if (!effective) {
         effective = computeEffectiveConfig(lookup, node);
@@ -145,6 +152,52 @@ export class CenterState {
       if (first !== undefined) for (const issue of plan.baseline.issues) issues.push(effectiveIssue(first, issue));
     }
     return { plan, issues };
+  }
+
+  /** The checkpoint of this state (see `StateCheckpoint`); undefined before any revision. */
+  checkpoint(): StateCheckpoint | undefined {
+    const last = this.revisions.at(-1);
+    if (!last) return undefined;
+    const nodes: Record<string, number[]> = {};
+    for (const [node, view] of this.nodes) nodes[node] = view.history;
+    return { head: this.head, head_mark: revisionMark(last), nodes, baseline: this.baselineView.history };
+  }
+
+  /**
+   * Restores the state right after `checkpoint.head` from the log's first revisions and the
+   * checkpoint, computing each distinct effective config once instead of replaying every
+   * revision. Returns false (and changes nothing) when the checkpoint does not belong to this
+   * log; the caller then replays it. Only on an empty state.
+   */
+  restore(log: readonly Revision[], checkpoint: StateCheckpoint): boolean {
+    if (this.head !== 0 || checkpoint.head < 1 || checkpoint.head > log.length) return false;
+    const last = log[checkpoint.head - 1] as Revision;
+    if (last.revision !== checkpoint.head || revisionMark(last) !== checkpoint.head_mark) return false;
+    const layers = new Map<string, { revision: number; document: Record<string, unknown> }>();
+    for (const revision of log.slice(0, checkpoint.head)) {
+      layers.set(revision.layer, { revision: revision.revision, document: revision.document });
+    }
+    const layerNodes = [...layers.keys()].filter((l) => l.startsWith('nodes/')).map((l) => l.slice('nodes/'.length));
+    const named = Object.keys(checkpoint.nodes);
+    if (named.length !== layerNodes.length || !layerNodes.every((node) => Array.isArray(checkpoint.nodes[node])))
+      return false;
+    this.revisions.push(...log.slice(0, checkpoint.head));
+    for (const [layer, entry] of layers) this.layers.set(layer, entry);
+    const lookup = (name: string) => this.layers.get(name)?.document;
+    const memo = new Map<string, EffectiveConfig>();
+    for (const node of layerNodes) {
+      const key = JSON.stringify(nodeConfigPart(lookup(`nodes/${node}`)) ?? null);
+      let effective = memo.get(key);
+      if (!effective) {
+        effective = computeEffectiveConfig(lookup, node);
+        memo.set(key, effective);
+      }
+      const history = checkpoint.nodes[node] as number[];
+      this.nodes.set(node, { ...effective, revision: history.at(-1) ?? 0, history: [...history] });
+    }
+    const baseline = computeEffectiveConfig(lookup, undefined);
+    this.baselineView = { ...baseline, revision: checkpoint.baseline.at(-1) ?? 0, history: [...checkpoint.baseline] };
+    return true;
   }
 
   /** Applies an accepted revision, reusing `plan` when it was computed for exactly this write. */

@@ -1,9 +1,17 @@
-import { contentHash, mergeLayers, validateLayer } from '@celeriac/config-schema';
+import {
+  contentHash,
+  matchesSelector,
+  mergeLayers,
+  type NodeSelector,
+  type RolloutPolicy,
+  validateLayer,
+} from '@celeriac/config-schema';
 import type { Logger } from '@celeriac/logger';
-import { CenterState, type CommitResult, type NodeView } from './center-state.js';
+import { CenterState, type CommitResult, type NodeView, type WritePlan } from './center-state.js';
 import { CenterError } from './errors.js';
+import { type ImpactPreview, previewImpact } from './impact-preview.js';
 import { jsonDiff } from './json-diff.js';
-import type { LongPollHub } from './long-poll-hub.js';
+import type { LongPollHub, WaitCancel } from './long-poll-hub.js';
 import type { ConfigStore } from './store/config-store.js';
 import type { Author, NodeStatusRecord, Revision, RevisionKind } from './types.js';
 
@@ -18,6 +26,18 @@ export interface WriteRequest {
   author: Author;
   message: string;
   restoredFrom?: number;
+  /** Roll the change out in waves with this policy (rollout/rollout-controller.ts). */
+  rollout?: RolloutPolicy;
+}
+
+/** What a rollout controller does in the write and serve paths (rollout/rollout-controller.ts). */
+export interface RolloutHook {
+  /** Throws when the write may not go ahead now (a rollout is running). */
+  checkWrite(request: WriteRequest): void;
+  /** After a write is committed and before its nodes are woken. */
+  committed(revision: Revision, result: CommitResult, request: WriteRequest | undefined): void;
+  /** What the node is served: its view, or the one it keeps while a rollout holds it back. */
+  served(node: string, view: NodeView): NodeView;
 }
 
 /** What a write did. */
@@ -31,6 +51,8 @@ export interface WriteOutcome {
 }
 
 const MAX_WRITE_ATTEMPTS = 8;
+/** A checkpoint of the state is written after this many revisions (and at close). */
+const CHECKPOINT_EVERY = 500;
 
 /**
  * The center's logic without HTTP: keeps the state in step with the store, validates and writes
@@ -43,6 +65,10 @@ export class ConfigService {
   private queue: Promise<unknown> = Promise.resolve();
   private started = false;
   private closed = false;
+  /** Revision of the last checkpoint written or restored. */
+  private checkpointedHead = 0;
+  /** Set by buildServer: the rollout controller. */
+  rollouts: RolloutHook | undefined;
 
   constructor(
     private readonly store: ConfigStore,
@@ -55,7 +81,10 @@ export class ConfigService {
     this.started = true;
     await this.store.start();
     for (const record of await this.store.listNodeStatuses()) this.statusNodes.add(record.node);
-    await this.exclusive(() => this.catchUp());
+    await this.exclusive(async () => {
+      await this.restoreCheckpoint();
+      await this.catchUp();
+    });
     this.store.onAppend((head) => {
       if (this.closed || (head >= 0 && head <= this.state.head)) return;
       this.exclusive(() => this.catchUp()).catch((error: unknown) =>
@@ -69,7 +98,46 @@ export class ConfigService {
     this.closed = true;
     this.hub.close();
     await this.queue.catch(() => undefined);
+    // The next start restores this instead of replaying the log.
+    if (this.state.head !== this.checkpointedHead) await this.writeCheckpoint();
     await this.store.close();
+  }
+
+  /** Restores the store's checkpoint, if it has one that fits its log. */
+  private async restoreCheckpoint(): Promise<void> {
+    const checkpoint = await this.store.readCheckpoint?.();
+    if (!checkpoint) return;
+    const started = Date.now();
+    const log = await this.store.readRevisions(0);
+    if (this.state.restore(log, checkpoint)) {
+      this.checkpointedHead = checkpoint.head;
+      this.logger.info(
+        {
+          event: 'center.checkpoint_restored',
+          head: checkpoint.head,
+          replay: log.length - checkpoint.head,
+          duration_ms: Date.now() - started,
+        },
+        `state restored at revision ${checkpoint.head}; replaying the ${log.length - checkpoint.head} after it`,
+      );
+    } else {
+      this.logger.warn(
+        { event: 'center.checkpoint_ignored', head: checkpoint.head, log_head: log.length },
+        'the checkpoint does not match the revision log; replaying the whole log',
+      );
+    }
+  }
+
+  /** Writes a checkpoint when the store keeps one (the file store); a failure only costs a longer start. */
+  private async writeCheckpoint(): Promise<void> {
+    const checkpoint = this.state.checkpoint();
+    if (!checkpoint || !this.store.writeCheckpoint) return;
+    try {
+      await this.store.writeCheckpoint(checkpoint);
+      this.checkpointedHead = checkpoint.head;
+    } catch (error) {
+      this.logger.warn({ event: 'center.checkpoint_failed', err: error }, 'could not write the state checkpoint');
+    }
   }
 
   /** Nodes known to the center: those with a layer and those that reported a status. */
@@ -77,46 +145,31 @@ export class ConfigService {
     return [...new Set([...this.state.layerNodes(), ...this.statusNodes])].sort();
   }
 
+  /** Known nodes that `selector` selects by name, group or label (every known node without one). */
+  selectNodes(selector: NodeSelector | undefined): string[] {
+    const nodes = this.knownNodes();
+    if (!selector) return nodes;
+    return nodes.filter((node) =>
+      matchesSelector(selector, { node, groups: this.state.groups(node), labels: this.state.labels(node) }),
+    );
+  }
+
   /** Validates and stores one layer write; throws 400/409/428 as `CenterError`. */
   write(request: WriteRequest): Promise<WriteOutcome> {
     return this.exclusive(async () => {
       for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
         await this.catchUp();
-        const current = this.state.layer(request.layer);
-        const currentRevision = current?.revision ?? 0;
-        if (request.ifMatch === undefined && current && request.kind !== 'rollback') {
-          throw new CenterError(
-            'CENTER_PRECONDITION_REQUIRED',
-            `${request.layer} exists; send "If-Match: ${currentRevision}" (the revision you based the change on) so that ` +
-              'a change made meanwhile is not overwritten',
-            { currentRevision },
-          );
+        const prepared = this.prepare(request);
+        if (!prepared.plan) {
+          return {
+            revision: undefined,
+            layerRevision: prepared.currentRevision,
+            document: prepared.document,
+            created: false,
+          };
         }
-        if (request.ifMatch !== undefined && request.ifMatch !== currentRevision)
-          throw this.conflict(request.layer, currentRevision);
-        const next = request.kind === 'patch' ? mergeLayers(current?.document ?? {}, request.body) : request.body;
-        const validated = validateLayer(request.layer, next);
-        if (!validated.ok) {
-          throw new CenterError(
-            'CENTER_VALIDATION_FAILED',
-            `${request.layer} was not changed: ${describeIssues(validated.issues.length)}`,
-            {
-              issues: validated.issues,
-            },
-          );
-        }
-        const document = validated.value as Record<string, unknown>;
-        if (current && contentHash(document) === contentHash(current.document)) {
-          return { revision: undefined, layerRevision: currentRevision, document: current.document, created: false };
-        }
-        const { plan, issues } = this.state.plan(request.layer, document, this.statusNodes);
-        if (issues.length > 0) {
-          throw new CenterError(
-            'CENTER_VALIDATION_FAILED',
-            `${request.layer} was not changed: the merged config of an affected node would be invalid; ${describeIssues(issues.length)}`,
-            { issues },
-          );
-        }
+        const { current, currentRevision, document, plan } = prepared;
+        this.rollouts?.checkWrite(request);
         const draft: Omit<Revision, 'revision'> = {
           layer: request.layer,
           kind: request.kind,
@@ -132,7 +185,9 @@ export class ConfigService {
           headRevision: this.state.head,
         });
         if (result.ok) {
-          this.apply(result.revision, this.state.commit(result.revision, plan));
+          const committed = this.state.commit(result.revision, plan);
+          this.rollouts?.committed(result.revision, committed, request);
+          this.apply(result.revision, committed);
           return { revision: result.revision, layerRevision: result.revision.revision, document, created: !current };
         }
         if (result.reason === 'layer_conflict') {
@@ -151,6 +206,73 @@ export class ConfigService {
   }
 
   /**
+   * What `request` would do, without writing it: the same checks as `write` (If-Match, validation
+   * of the layer and of every affected node's merged config, the same errors), and the impact on
+   * every node and program (`previewImpact`).
+   */
+  preview(request: WriteRequest): Promise<ImpactPreview> {
+    return this.exclusive(async () => {
+      await this.catchUp();
+      const prepared = this.prepare(request);
+      return previewImpact({
+        state: this.state,
+        layer: request.layer,
+        kind: request.kind,
+        baseRevision: prepared.currentRevision,
+        before: prepared.current?.document,
+        after: prepared.document,
+        plan: prepared.plan,
+        knownNodes: this.knownNodes(),
+      });
+    });
+  }
+
+  /** The checks of a write against the current state; `plan` is undefined when nothing would change. */
+  private prepare(request: WriteRequest): {
+    current: { revision: number; document: Record<string, unknown> } | undefined;
+    currentRevision: number;
+    document: Record<string, unknown>;
+    plan: WritePlan | undefined;
+  } {
+    const current = this.state.layer(request.layer);
+    const currentRevision = current?.revision ?? 0;
+    if (request.ifMatch === undefined && current && request.kind !== 'rollback') {
+      throw new CenterError(
+        'CENTER_PRECONDITION_REQUIRED',
+        `${request.layer} exists; send "If-Match: ${currentRevision}" (the revision you based the change on) so that ` +
+          'a change made meanwhile is not overwritten',
+        { currentRevision },
+      );
+    }
+    if (request.ifMatch !== undefined && request.ifMatch !== currentRevision)
+      throw this.conflict(request.layer, currentRevision);
+    const next = request.kind === 'patch' ? mergeLayers(current?.document ?? {}, request.body) : request.body;
+    const validated = validateLayer(request.layer, next);
+    if (!validated.ok) {
+      throw new CenterError(
+        'CENTER_VALIDATION_FAILED',
+        `${request.layer} was not changed: ${describeIssues(validated.issues.length)}`,
+        {
+          issues: validated.issues,
+        },
+      );
+    }
+    const document = validated.value as Record<string, unknown>;
+    if (current && contentHash(document) === contentHash(current.document)) {
+      return { current, currentRevision, document: current.document, plan: undefined };
+    }
+    const { plan, issues } = this.state.plan(request.layer, document, this.statusNodes);
+    if (issues.length > 0) {
+      throw new CenterError(
+        'CENTER_VALIDATION_FAILED',
+        `${request.layer} was not changed: the merged config of an affected node would be invalid; ${describeIssues(issues.length)}`,
+        { issues },
+      );
+    }
+    return { current, currentRevision, document, plan };
+  }
+
+  /**
    * The node's config when it changed after `after`; else waits up to `waitMs` for a change and
    * resolves undefined when there was none (the caller answers 304).
    */
@@ -158,17 +280,23 @@ export class ConfigService {
     node: string,
     after: number | undefined,
     waitMs: number,
-    signal?: AbortSignal,
+    signal?: WaitCancel,
   ): Promise<NodeView | undefined> {
     const deadline = Date.now() + waitMs;
     for (;;) {
-      const view = this.state.view(node);
+      const view = this.servedView(node);
       if (after === undefined || view.revision > after) return view;
       const remaining = deadline - Date.now();
       if (remaining <= 0) return undefined;
       const outcome = await this.hub.wait(node, remaining, signal);
       if (outcome !== 'changed') return undefined;
     }
+  }
+
+  /** What the node is served now: its effective config, unless a rollout holds it at an earlier one. */
+  servedView(node: string): NodeView {
+    const view = this.state.view(node);
+    return this.rollouts ? this.rollouts.served(node, view) : view;
   }
 
   /** Records an agent's status report. */
@@ -207,6 +335,10 @@ export class ConfigService {
 
   private apply(revision: Revision, result: CommitResult): void {
     for (const node of result.changedNodes) this.hub.wake(node);
+    if (this.state.head - this.checkpointedHead >= CHECKPOINT_EVERY) {
+      this.checkpointedHead = this.state.head;
+      void this.writeCheckpoint();
+    }
     if (result.baselineChanged) {
       for (const node of this.hub.waitingNodes()) if (!this.state.hasNodeLayer(node)) this.hub.wake(node);
     }

@@ -17,7 +17,17 @@ export function groupsOf(nodeDocument: Record<string, unknown> | undefined): str
   return Array.isArray(groups) ? groups.filter((g): g is string => typeof g === 'string') : [];
 }
 
-/** Merges defaults, the node's groups in its order, and the node layer, then validates the result. */
+/** The node layer without what is the node's metadata rather than its config (`labels`). */
+export function nodeConfigPart(nodeDocument: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  if (nodeDocument === undefined || !('labels' in nodeDocument)) return nodeDocument;
+  const { labels: _labels, ...rest } = nodeDocument;
+  return rest;
+}
+
+/**
+ * Merges defaults, the node's groups in its order, and the node layer, then validates the result.
+ * Labels are left out: they select nodes, and changing one restarts nothing.
+ */
 export function computeEffectiveConfig(
   layerDocument: (layer: string) => Record<string, unknown> | undefined,
   node: string | undefined,
@@ -25,7 +35,7 @@ export function computeEffectiveConfig(
   const nodeDocument = node === undefined ? undefined : layerDocument(`nodes/${node}`);
   const docs: unknown[] = [layerDocument('defaults')];
   for (const group of groupsOf(nodeDocument)) docs.push(layerDocument(`groups/${group}`));
-  docs.push(nodeDocument);
+  docs.push(nodeConfigPart(nodeDocument));
   const merged = mergeLayers(...docs) as Record<string, unknown>;
   const result = validateEffectiveConfig(merged);
   const config = result.ok ? (result.value as unknown as Record<string, unknown>) : merged;

@@ -37,28 +37,70 @@ function toCall(args: unknown[]): [LogFields, string | undefined] {
 }
 
 /**
+ * A logger in the shape fastify wants, made cheap to create: fastify makes a child for every
+ * request and most never write a line (routine long-polls), so a child's own logger is made at
+ * its first line, and the level methods live on the prototype.
+ */
+class FastifyLoggerAdapter {
+  private resolved: Logger | undefined;
+
+  constructor(
+    private readonly make: () => Logger,
+    private readonly parentLevel: (() => string) | undefined,
+  ) {}
+
+  private target(): Logger {
+    this.resolved ??= this.make();
+    return this.resolved;
+  }
+
+  get level(): string {
+    return this.resolved ? this.resolved.level : (this.parentLevel?.() ?? this.target().level);
+  }
+
+  // fastify may lower the level of one route's child logger; the center never asks it to.
+  set level(_level: string) {}
+
+  child(bindings: Record<string, unknown>): FastifyLoggerAdapter {
+    return new FastifyLoggerAdapter(
+      () => this.target().child(snakeKeys(bindings) as Record<string, unknown>),
+      () => this.level,
+    );
+  }
+
+  silent(): void {}
+
+  log(level: (typeof LEVELS)[number], args: unknown[]): void {
+    const [fields, message] = toCall(args);
+    this.target()[level](fields, message);
+  }
+
+  fatal(...args: unknown[]): void {
+    this.log('fatal', args);
+  }
+  error(...args: unknown[]): void {
+    this.log('error', args);
+  }
+  warn(...args: unknown[]): void {
+    this.log('warn', args);
+  }
+  info(...args: unknown[]): void {
+    this.log('info', args);
+  }
+  debug(...args: unknown[]): void {
+    this.log('debug', args);
+  }
+  trace(...args: unknown[]): void {
+    this.log('trace', args);
+  }
+}
+
+/**
  * The center's logger in the shape fastify wants: every line fastify writes gets `event:
  * "center.http"` (unless it carries one) and snake_case field names, like the center's own lines.
  */
 export function fastifyLogger(logger: Logger): FastifyBaseLogger {
-  const adapter: Record<string, unknown> = {
-    child: (bindings: Record<string, unknown>) =>
-      fastifyLogger(logger.child(snakeKeys(bindings) as Record<string, unknown>)),
-    silent: () => undefined,
-  };
-  for (const level of LEVELS) {
-    adapter[level] = (...args: unknown[]) => {
-      const [fields, message] = toCall(args);
-      logger[level](fields, message);
-    };
-  }
-  Object.defineProperty(adapter, 'level', {
-    get: () => logger.level,
-    // fastify may lower the level of one route's child logger; the center never asks it to.
-    set: () => undefined,
-    enumerable: true,
-  });
-  return adapter as unknown as FastifyBaseLogger;
+  return new FastifyLoggerAdapter(() => logger, undefined) as unknown as FastifyBaseLogger;
 }
 
 /**

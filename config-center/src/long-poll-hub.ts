@@ -6,6 +6,35 @@ interface Waiter {
 }
 
 /**
+ * What ends a wait early (the client went away). An AbortSignal is one; the routes use a
+ * lighter one per long-poll (`ClientGone`), since thousands are held at once.
+ */
+export interface WaitCancel {
+  readonly aborted: boolean;
+  /** Registers the one callback to run on cancellation; returns what unregisters it. */
+  onCancel(callback: () => void): () => void;
+}
+
+/** A `WaitCancel` that an owner cancels by calling `cancel()`. */
+export class ClientGone implements WaitCancel {
+  private callback: (() => void) | undefined;
+  aborted = false;
+
+  onCancel(callback: () => void): () => void {
+    this.callback = callback;
+    return () => {
+      this.callback = undefined;
+    };
+  }
+
+  cancel(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.callback?.();
+  }
+}
+
+/**
  * Holds long-polls per node: a Map from node to the set of its waiters, one timer per waiter and
  * nothing else, so thousands cost little. `wake(node)` answers only that node's waiters.
  */
@@ -23,7 +52,7 @@ export class LongPollHub {
    * Waits until `wake(node)`, the timeout, `close()`, or `signal` aborts (client went away).
    * Never rejects.
    */
-  wait(node: string, timeoutMs: number, signal?: AbortSignal): Promise<WaitOutcome> {
+  wait(node: string, timeoutMs: number, signal?: WaitCancel): Promise<WaitOutcome> {
     if (this.closed) return Promise.resolve('closed');
     if (signal?.aborted) return Promise.resolve('aborted');
     return new Promise<WaitOutcome>((resolve) => {
@@ -33,7 +62,7 @@ export class LongPollHub {
         this.waiters.set(node, set);
       }
       const nodeSet = set;
-      const onAbort = () => waiter.finish('aborted');
+      let stopListening: (() => void) | undefined;
       const timer = setTimeout(() => waiter.finish('timeout'), timeoutMs);
       const waiter: Waiter = {
         finish: (outcome) => {
@@ -41,13 +70,13 @@ export class LongPollHub {
           this.heldCount--;
           if (nodeSet.size === 0 && this.waiters.get(node) === nodeSet) this.waiters.delete(node);
           clearTimeout(timer);
-          signal?.removeEventListener('abort', onAbort);
+          stopListening?.();
           resolve(outcome);
         },
       };
       nodeSet.add(waiter);
       this.heldCount++;
-      signal?.addEventListener('abort', onAbort, { once: true });
+      stopListening = signal?.onCancel(() => waiter.finish('aborted'));
     });
   }
 

@@ -1,4 +1,10 @@
-import { apiJsonSchemas, CENTER_ERROR_CODES, CENTER_ERROR_STATUS } from '@celeriac/config-schema';
+import {
+  apiJsonSchemas,
+  CENTER_ERROR_CODES,
+  CENTER_ERROR_STATUS,
+  impactPreviewResponseSchema,
+} from '@celeriac/config-schema';
+import { z } from 'zod';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: unknown) => ({ content: { 'application/json': { schema } } });
@@ -30,7 +36,10 @@ const query = (name: string, schema: object) => ({ name, in: 'query', schema });
 
 /** The OpenAPI 3.1 description of the center's API; component schemas come from the zod schemas in config-schema. */
 export function buildOpenApiDocument(version: string): Record<string, unknown> {
-  const schemas = apiJsonSchemas();
+  const schemas: Record<string, unknown> = {
+    ...apiJsonSchemas(),
+    ImpactPreview: z.toJSONSchema(impactPreviewResponseSchema, { io: 'output' }),
+  };
   for (const schema of Object.values(schemas)) delete (schema as Record<string, unknown>).$schema;
   return {
     openapi: '3.1.0',
@@ -67,7 +76,16 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
       },
       '/v1/nodes': {
         get: {
-          summary: 'Every node: desired vs applied revision, drift, programs',
+          summary: 'Every node (or those a selector picks): desired vs applied revision, drift, labels, programs',
+          parameters: [
+            {
+              name: 'selector',
+              in: 'query',
+              required: false,
+              description: 'e.g. zone=eu,role=video|audio,!canary,node=web-*,group=video (every term must hold)',
+              schema: { type: 'string' },
+            },
+          ],
           responses: { '200': answer('NodeList'), ...errors },
         },
       },
@@ -121,6 +139,18 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
           summary: 'Changes per layer and per node effective config between two revisions',
           parameters: [query('from', { type: 'integer' }), query('to', { type: 'integer' })],
           responses: { '200': answer('DiffResponse'), ...errors },
+        },
+      },
+      '/v1/preview': {
+        post: {
+          summary:
+            'What a write would restart, per node and program, and how many workers stop at once; nothing is written. Same body, If-Match and errors as PUT/PATCH /v1/layers/{layer}',
+          parameters: [
+            { name: 'layer', in: 'query', required: true, schema: ref('LayerName') },
+            query('kind', { type: 'string', enum: ['put', 'patch'], default: 'put' }),
+          ],
+          requestBody: json(ref('Layer')),
+          responses: { '200': answer('ImpactPreview'), ...writeErrors },
         },
       },
       '/v1/rollback': {

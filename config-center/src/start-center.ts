@@ -113,7 +113,16 @@ export async function startCenter(options: StartCenterOptions): Promise<RunningC
   options.logger.info({ event: 'center.state', from: null, to: state }, 'center starting');
   let server: FastifyInstance;
   try {
-    server = await buildServer({ ...options, store, ...(tls ? { tls } : {}) });
+    // Rollout state lives next to the file store's log (its description is `file:<absolute dir>`);
+    // with another store it is kept in memory.
+    const rolloutStateFile =
+      store instanceof FileStore ? `${store.description.slice('file:'.length)}/rollouts.json` : undefined;
+    server = await buildServer({
+      ...options,
+      store,
+      ...(tls ? { tls } : {}),
+      ...(rolloutStateFile ? { rolloutStateFile } : {}),
+    });
     try {
       await server.listen({ host, port, backlog: options.listenBacklog ?? DEFAULT_LISTEN_BACKLOG });
     } catch (error) {

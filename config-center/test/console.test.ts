@@ -94,6 +94,11 @@ async function saveRateLimit(page: Page, rate: string, message: string): Promise
   await page.getByRole('button', { name: 'Save' }).click();
 }
 
+/** Confirms the impact preview that Save shows first. */
+async function confirmSave(page: Page): Promise<void> {
+  await page.getByRole('button', { name: 'Confirm save' }).click();
+}
+
 async function layerDocument(layer: string) {
   return (await api(center.url, 'GET', `/v1/layers/${layer}`, { token: ADMIN_TOKEN })).body;
 }
@@ -229,6 +234,22 @@ describe('web console in chromium', () => {
     await openDefaults(page);
     expect(await page.getByLabel('Layer document (JSON)').inputValue()).toContain('s3cret-pw');
     await saveRateLimit(page, '20/m', 'raise the add rate');
+    // Save shows the impact preview first, and writes nothing before Confirm.
+    const preview = page.locator('#preview');
+    await preview.waitFor();
+    expect(await shown(page.locator('#preview-summary'))).toBe(
+      '1 node change, 1 program restart; at most 1 process (4 worker slots) out of service at once (rolling: replacements are ready before the old processes drain).',
+    );
+    expect(await shown(preview.locator('tr[data-node="web-1"][data-program="workers"]'))).toMatch(
+      /web-1\s+workers\s+restart\s+1 process \(4 worker slots\)\s+task_annotations changed \(tasks.add rate_limit 10\/m → 20\/m\)/,
+    );
+    await page.screenshot({ path: '/tmp/celeriac-console-preview.png', fullPage: true });
+    expect((await layerDocument('defaults')).document.celery.task_annotations['tasks.add'].rate_limit).toBe('10/m');
+    // Cancel sends nothing; Save again and Confirm writes.
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    expect(await preview.count()).toBe(0);
+    await page.getByRole('button', { name: 'Save' }).click();
+    await confirmSave(page);
     const saved = page.locator('#editor-feedback');
     await saved.getByText(/Saved as revision \d+/).waitFor();
     expect(await shown(saved)).toContain(RATE_PATH);
@@ -338,6 +359,9 @@ describe('web console in chromium', () => {
     await page.getByLabel('Layer document (JSON)').fill('{"celery": {"task_default_queue": "web"}}');
     await page.getByLabel('Change message').fill('queue of the web group – naïve café');
     await page.getByRole('button', { name: 'Save' }).click();
+    // web-1 is in group web, and celeriac workers read task_default_queue.
+    await page.locator('#preview-summary', { hasText: '1 node change, 1 program restart' }).waitFor();
+    await confirmSave(page);
     await page.locator('#editor-feedback', { hasText: /Saved as revision \d+/ }).waitFor();
     await page.locator('#layer-list button', { hasText: 'groups/web' }).waitFor();
     const created = await layerDocument('groups/web');

@@ -8,6 +8,8 @@ export interface AgentOptions {
   centerUrl: string;
   node: string;
   token: string;
+  /** PEM CAs an https:// center is verified against (system CAs when absent), and where they came from. */
+  centerCa?: { pem: string | Buffer; source: string };
   stateDir: string;
   logger: Logger;
   /** `host:port` for /healthz and /metrics; port 0 picks a free one; omit for none. */

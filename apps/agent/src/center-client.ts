@@ -1,3 +1,4 @@
+import { tlsTrustProblem } from '@celeriac/common';
 import type { NodeStatus } from '@celeriac/config-schema';
 import { redactUrl } from '@celeriac/logger';
 import { CenterRejectedError, CenterUnreachableError } from './errors.js';
@@ -18,6 +19,10 @@ export interface CenterClientOptions {
   token: string;
   /** Extra time over the long-poll wait before a request counts as lost. */
   graceMs?: number;
+  /** PEM CAs that an https:// center's certificate must chain to; the system CAs when absent. */
+  ca?: string | Buffer;
+  /** Where `ca` came from, for messages (e.g. `--ca-file /etc/celeriac/ca.pem`). */
+  caSource?: string;
 }
 
 /** Where status reports go (a `CenterClient`); rejects with `CenterRejectedError` or `CenterUnreachableError`. */
@@ -77,11 +82,18 @@ export class CenterClient implements StatusSender {
         headers: { authorization: `Bearer ${this.options.token}` },
         body,
         timeoutMs,
-        signal,
+        ...(signal ? { signal } : {}),
+        ...(this.options.ca === undefined ? {} : { ca: this.options.ca }),
       });
     } catch (error) {
+      const tls = tlsTrustProblem(
+        error,
+        this.options.ca === undefined ? undefined : (this.options.caSource ?? 'the CA file given'),
+      );
       throw new CenterUnreachableError(
-        `cannot reach the center at ${this.safeUrl} (${(error as Error).message}); is it running and is --center right?`,
+        tls
+          ? `cannot talk to the center at ${this.safeUrl}: ${tls}`
+          : `cannot reach the center at ${this.safeUrl} (${(error as Error).message}); is it running and is --center right?`,
         { cause: error },
       );
     }

@@ -1,10 +1,17 @@
-import type { LayerListResponse, LayerResponse, LayerWriteResponse } from '@celeriac/config-schema';
+import type {
+  ImpactPreviewResponse,
+  LayerListResponse,
+  LayerResponse,
+  LayerWriteResponse,
+} from '@celeriac/config-schema';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { mustMaskSecrets } from '../access-policy.js';
+import type { WriteRequest } from '../config-service.js';
 import { CenterError } from '../errors.js';
 import { assertLayerName } from '../layer-name.js';
+import { rolloutOf } from '../rollout/rollout-routes.js';
 import { maskSecrets } from '../secret-mask.js';
-import type { RevisionKind } from '../types.js';
+import type { RevisionKind, TokenRecord } from '../types.js';
 import { authorOf, guard, parseRevisionNumber, type RouteContext } from './route-context.js';
 
 const MAX_MESSAGE_CHARS = 1000;
@@ -49,9 +56,13 @@ export function registerLayerRoutes(app: FastifyInstance, context: RouteContext)
     } satisfies LayerResponse;
   });
 
-  const write = (kind: RevisionKind) => async (request: FastifyRequest, reply: FastifyReply) => {
-    const token = await guard(context, request, 'config:write');
-    const layer = assertLayerName((request.params as { '*': string })['*']);
+  /** A write's request as the service takes it: the body without its `message`, If-Match, author. */
+  const writeRequest = (
+    request: FastifyRequest,
+    token: TokenRecord,
+    layer: string,
+    kind: RevisionKind,
+  ): WriteRequest => {
     let body: unknown = request.body;
     if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) {
       throw new CenterError(
@@ -65,14 +76,23 @@ export function registerLayerRoutes(app: FastifyInstance, context: RouteContext)
       bodyMessage = message;
       body = rest;
     }
-    const outcome = await service.write({
+    const rollout = rolloutOf(body as Record<string, unknown>);
+    if (rollout) body = rollout.rest;
+    return {
       layer,
       kind,
       body,
       ifMatch: parseRevisionNumber(request.headers['if-match'], 'If-Match'),
       author: authorOf(token),
       message: changeMessage(request, bodyMessage),
-    });
+      ...(rollout ? { rollout: rollout.policy } : {}),
+    };
+  };
+
+  const write = (kind: RevisionKind) => async (request: FastifyRequest, reply: FastifyReply) => {
+    const token = await guard(context, request, 'config:write');
+    const layer = assertLayerName((request.params as { '*': string })['*']);
+    const outcome = await service.write(writeRequest(request, token, layer, kind));
     if (outcome.revision) {
       context.metrics.observeWrite();
       context.logger.info(
@@ -97,6 +117,28 @@ export function registerLayerRoutes(app: FastifyInstance, context: RouteContext)
       document: outcome.document,
     } satisfies LayerWriteResponse;
   };
+
+  // The same body, If-Match and checks as PUT/PATCH /v1/layers/<layer>, but nothing is written.
+  app.post('/v1/preview', async (request) => {
+    const token = await guard(context, request, 'config:write');
+    const query = request.query as { layer?: unknown; kind?: unknown };
+    if (typeof query.layer !== 'string' || query.layer === '') {
+      throw new CenterError(
+        'CENTER_BAD_REQUEST',
+        'name the layer to preview: POST /v1/preview?layer=<layer>[&kind=put|patch] with the body you would write',
+      );
+    }
+    const layer = assertLayerName(query.layer);
+    const kind = query.kind ?? 'put';
+    if (kind !== 'put' && kind !== 'patch') {
+      throw new CenterError(
+        'CENTER_BAD_REQUEST',
+        `kind must be put (the whole document) or patch (a merge patch), not ${JSON.stringify(String(kind).slice(0, 20))}`,
+      );
+    }
+    const preview = await service.preview(writeRequest(request, token, layer, kind));
+    return mustMaskSecrets(token) ? (maskSecrets(preview) as ImpactPreviewResponse) : preview;
+  });
 
   app.put('/v1/layers/*', write('put'));
   app.patch('/v1/layers/*', write('patch'));

@@ -1,22 +1,29 @@
-import { nodeStatusSchema, type StatusReportResponse } from '@celeriac/config-schema';
+import { type NodeSelector, nodeStatusSchema, parseSelector, type StatusReportResponse } from '@celeriac/config-schema';
 import type { FastifyInstance } from 'fastify';
 import { mustMaskSecrets } from '../access-policy.js';
 import { CenterError } from '../errors.js';
 import { assertNodeName } from '../layer-name.js';
+import { ClientGone } from '../long-poll-hub.js';
 import { summarizeNode } from '../node-summary.js';
 import { maskSecrets } from '../secret-mask.js';
 import { guard, parseBody, parseRevisionNumber, type RouteContext } from './route-context.js';
 
-const serialized = new WeakMap<object, string>();
+const serialized = new WeakMap<object, { revision: number; body: Buffer }>();
 
-/** JSON of a config object, computed once per object (nodes with equal layers share one). */
-function serializedConfig(config: Record<string, unknown>): string {
-  let json = serialized.get(config);
-  if (json === undefined) {
-    json = JSON.stringify(config);
-    serialized.set(config, json);
-  }
-  return json;
+/**
+ * The part of a config answer that nodes sharing an effective config share:
+ * `,"revision":R,"hash":"H","config":{...}}` as UTF-8 bytes, built once per config object (a
+ * write gives every node with equal layers one), so a fan-out to thousands of nodes serialises
+ * and encodes each distinct config once; each answer only prepends `{"node":"<name>"`.
+ */
+function sharedAnswer(view: { revision: number; hash: string; config: Record<string, unknown> }): Buffer {
+  const cached = serialized.get(view.config);
+  if (cached?.revision === view.revision) return cached.body;
+  const body = Buffer.from(
+    `,"revision":${view.revision},"hash":${JSON.stringify(view.hash)},"config":${JSON.stringify(view.config)}}`,
+  );
+  serialized.set(view.config, { revision: view.revision, body });
+  return body;
 }
 
 /** Node config (long-poll), status reports and the node list. */
@@ -40,13 +47,13 @@ export function registerNodeRoutes(app: FastifyInstance, context: RouteContext):
       }
       waitMs = Math.min(seconds * 1000, context.maxWaitMs);
     }
-    const abort = new AbortController();
+    const gone = new ClientGone();
     const onClose = () => {
-      if (!reply.raw.writableFinished) abort.abort();
+      if (!reply.raw.writableFinished) gone.cancel();
     };
     reply.raw.once('close', onClose);
     try {
-      const view = await service.nodeConfig(node, after, waitMs, abort.signal);
+      const view = await service.nodeConfig(node, after, waitMs, gone);
       if (after !== undefined && waitMs > 0) context.metrics.observeLongPoll(view ? 'changed' : 'timeout');
       if (!view) {
         reply.code(304);
@@ -56,9 +63,9 @@ export function registerNodeRoutes(app: FastifyInstance, context: RouteContext):
       if (mustMaskSecrets(token)) {
         return { node, revision: view.revision, hash: view.hash, config: maskSecrets(view.config) };
       }
-      // Pre-serialised: a change can answer a thousand long-polls at once with one config.
+      // Pre-serialised: a change answers thousands of long-polls at once with one shared body.
       reply.type('application/json; charset=utf-8');
-      return `{"node":${JSON.stringify(node)},"revision":${view.revision},"hash":${JSON.stringify(view.hash)},"config":${serializedConfig(view.config)}}`;
+      return Buffer.concat([Buffer.from(`{"node":${JSON.stringify(node)}`), sharedAnswer(view)]);
     } finally {
       reply.raw.off('close', onClose);
     }
@@ -74,7 +81,7 @@ export function registerNodeRoutes(app: FastifyInstance, context: RouteContext):
       (issues) => `the status report of ${node} was refused: ${issues.length} problem(s), listed in "issues"`,
     );
     const record = await service.reportStatus(node, status as Record<string, unknown>);
-    const view = service.state.view(node);
+    const view = service.servedView(node);
     return {
       node,
       received_at: record.received_at,
@@ -85,10 +92,11 @@ export function registerNodeRoutes(app: FastifyInstance, context: RouteContext):
 
   app.get('/v1/nodes', async (request) => {
     const token = await guard(context, request, 'nodes:read');
+    const selector = selectorOf((request.query as { selector?: unknown }).selector);
     const statuses = await service.statuses();
     const now = Date.now();
     const nodes = service
-      .knownNodes()
+      .selectNodes(selector)
       .map((node) => summarizeNode(service.state, node, statuses.get(node), context.staleAfterMs, now));
     // Agents' messages may quote URLs with passwords.
     return { nodes: mustMaskSecrets(token) ? maskSecrets(nodes) : nodes };
@@ -107,4 +115,13 @@ export function registerNodeRoutes(app: FastifyInstance, context: RouteContext):
     const summary = summarizeNode(service.state, node, statuses.get(node), context.staleAfterMs);
     return mustMaskSecrets(token) ? maskSecrets(summary) : summary;
   });
+}
+
+/** The `selector` query parameter, parsed; a bad one is a 400 that says the syntax. */
+export function selectorOf(value: unknown): NodeSelector | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw new CenterError('CENTER_BAD_REQUEST', 'give selector once, as one string');
+  const parsed = parseSelector(value);
+  if (!parsed.ok) throw new CenterError('CENTER_BAD_REQUEST', parsed.message);
+  return parsed.selector;
 }

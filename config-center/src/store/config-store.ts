@@ -1,3 +1,4 @@
+import type { StateCheckpoint } from '../state-checkpoint.js';
 import type { NodeStatusRecord, Revision, RevisionDraft, TokenRecord } from '../types.js';
 
 /** What a compare-and-append expects to find. */
@@ -41,4 +42,11 @@ export interface ConfigStore {
 
   putNodeStatus(record: NodeStatusRecord): Promise<void>;
   listNodeStatuses(): Promise<NodeStatusRecord[]>;
+
+  /**
+   * Log compaction, where the store supports it: the last checkpoint of the materialised state,
+   * so that a start restores it and replays only the revisions after it.
+   */
+  readCheckpoint?(): Promise<StateCheckpoint | undefined>;
+  writeCheckpoint?(checkpoint: StateCheckpoint): Promise<void>;
 }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { syncDirectory, writeFileAtomic } from '@celeriac/common';
 import type { Logger } from '@celeriac/logger';
 import { CenterError, CenterStartError } from '../errors.js';
+import type { StateCheckpoint } from '../state-checkpoint.js';
 import type { NodeStatusRecord, Revision, RevisionDraft, TokenRecord } from '../types.js';
 import type { AppendExpectation, AppendResult, ConfigStore } from './config-store.js';
 import { encodeRecord, parseRevisionLog } from './revision-log.js';
@@ -36,6 +37,7 @@ export class FileStore implements ConfigStore {
   private readonly tokensFile: string;
   private readonly nodesFile: string;
   private readonly snapshotFile: string;
+  private readonly checkpointFile: string;
   private readonly snapshotEvery: number;
   private readonly lockFile: string;
   private readonly statusFlushMs: number;
@@ -44,6 +46,8 @@ export class FileStore implements ConfigStore {
   private revisions: Revision[] = [];
   private readonly layerRevisions = new Map<string, number>();
   private tokens = new Map<string, TokenRecord>();
+  /** Token id by the sha256 of its secret: every request authenticates, so no scan of all tokens. */
+  private tokenIdsByHash = new Map<string, string>();
   private statuses = new Map<string, NodeStatusRecord>();
   private readonly listeners: ((head: number) => void)[] = [];
   private queue: Promise<unknown> = Promise.resolve();
@@ -57,6 +61,7 @@ export class FileStore implements ConfigStore {
     this.tokensFile = path.join(options.dataDir, 'tokens.json');
     this.nodesFile = path.join(options.dataDir, 'nodes.json');
     this.snapshotFile = path.join(options.dataDir, 'snapshot.json');
+    this.checkpointFile = path.join(options.dataDir, 'checkpoint.json');
     this.snapshotEvery = options.snapshotEvery ?? 100;
     this.lockFile = path.join(options.dataDir, 'center.lock');
     this.statusFlushMs = options.statusFlushMs ?? 1000;
@@ -94,6 +99,7 @@ export class FileStore implements ConfigStore {
     await this.checkSnapshot();
     await syncDirectory(this.options.dataDir);
     this.tokens = new Map((await this.readJson<TokenRecord[]>(this.tokensFile, [])).map((t) => [t.id, t]));
+    this.indexTokens();
     this.statuses = new Map((await this.readJson<NodeStatusRecord[]>(this.nodesFile, [])).map((s) => [s.node, s]));
   }
 
@@ -172,6 +178,7 @@ export class FileStore implements ConfigStore {
   putToken(token: TokenRecord): Promise<void> {
     return this.serial(async () => {
       this.tokens.set(token.id, token);
+      this.indexTokens();
       await writeFileAtomic(this.tokensFile, JSON.stringify([...this.tokens.values()], null, 2));
     });
   }
@@ -179,14 +186,19 @@ export class FileStore implements ConfigStore {
   deleteToken(id: string): Promise<boolean> {
     return this.serial(async () => {
       if (!this.tokens.delete(id)) return false;
+      this.indexTokens();
       await writeFileAtomic(this.tokensFile, JSON.stringify([...this.tokens.values()], null, 2));
       return true;
     });
   }
 
   async findTokenByHash(hash: string): Promise<TokenRecord | undefined> {
-    for (const token of this.tokens.values()) if (token.hash === hash) return token;
-    return undefined;
+    const id = this.tokenIdsByHash.get(hash);
+    return id === undefined ? undefined : this.tokens.get(id);
+  }
+
+  private indexTokens(): void {
+    this.tokenIdsByHash = new Map([...this.tokens.values()].map((token) => [token.hash, token.id]));
   }
 
   async putNodeStatus(record: NodeStatusRecord): Promise<void> {
@@ -207,6 +219,27 @@ export class FileStore implements ConfigStore {
 
   async listNodeStatuses(): Promise<NodeStatusRecord[]> {
     return [...this.statuses.values()];
+  }
+
+  /** `checkpoint.json`, or undefined when there is none or it cannot be read (a start then replays the log). */
+  async readCheckpoint(): Promise<StateCheckpoint | undefined> {
+    try {
+      const value = JSON.parse(await readFile(this.checkpointFile, 'utf8')) as StateCheckpoint;
+      return typeof value?.head === 'number' && typeof value.nodes === 'object' ? value : undefined;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+        this.options.logger.warn(
+          { event: 'center.checkpoint_unreadable', err: error, file: this.checkpointFile },
+          'checkpoint.json cannot be read; replaying the whole revision log instead',
+        );
+      }
+      return undefined;
+    }
+  }
+
+  /** Replaces `checkpoint.json` atomically; the log itself is never rewritten (it is the history). */
+  writeCheckpoint(checkpoint: StateCheckpoint): Promise<void> {
+    return this.serial(() => writeFileAtomic(this.checkpointFile, JSON.stringify(checkpoint)));
   }
 
   /**

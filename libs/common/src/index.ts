@@ -6,3 +6,4 @@ export {
   writeFileAtomic,
   writeFileAtomicSync,
 } from './write-file-atomic.js';
+export { type HttpRequestOptions, type HttpTextResponse, requestText, tlsTrustProblem } from './http-request.js';

@@ -161,6 +161,7 @@ export {
   type ProgramStatus,
   programStatusSchema,
 } from './node-status-schema.js';
+export type { ProgramHealth } from './node-status-schema.js';
 export {
   type NormalizedCelerySettings,
   normalizeCelerySettings,
@@ -200,3 +201,14 @@ export {
   validateLayer,
 } from './validate.js';
 export { WORKER_RECYCLE_EXIT_CODE } from './worker-recycle.js';
+export {
+  type RestartBudget,
+  type RolloutGates,
+  type RolloutPolicy,
+  type RolloutPolicyInput,
+  type RolloutWave,
+  restartBudgetSchema,
+  rolloutGatesSchema,
+  rolloutPolicySchema,
+  rolloutWaveSchema,
+} from './rollout-policy.js';

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Agent, AgentUsageError } from '@celeriac/agent';
 import { parseDuration } from '@celeriac/config-schema';
 import { createLogger } from '@celeriac/logger';
+import { readCenterCa } from '../ops/center-ca.js';
 import { type CommandValues, parseCommandArgs, usageError } from '../parse-command-args.js';
 import { onStopSignals } from '../stop-signals.js';
 
@@ -16,6 +17,8 @@ Options (flag, or environment variable):
   --token <token>           agent token bound to the node      CELERIAC_TOKEN
   --token-file <file>       read the agent token from a file   CELERIAC_TOKEN_FILE
   --state-dir <dir>         config files, last-known-good, pids CELERIAC_STATE_DIR
+  --ca-file <pem>           CAs to verify an https:// center    CELERIAC_CA_FILE
+                            (default: the system CAs)
   --metrics-listen <h:p>    serve /healthz and /metrics (port 0 = any free port)
   --work-dir <dir>          where relative app paths resolve (default: current dir)
   --host <name>             host part of worker names (default: hostname)
@@ -37,6 +40,7 @@ export async function run(argv: string[]): Promise<number> {
     node: { type: 'string' },
     token: { type: 'string' },
     'token-file': { type: 'string' },
+    'ca-file': { type: 'string' },
     'state-dir': { type: 'string' },
     'metrics-listen': { type: 'string' },
     'work-dir': { type: 'string' },
@@ -59,6 +63,7 @@ export async function run(argv: string[]): Promise<number> {
     centerUrl: options.center,
     node: options.node,
     token: options.token,
+    ...(options.centerCa ? { centerCa: options.centerCa } : {}),
     stateDir: options.stateDir,
     logger,
     metricsListen: options.metricsListen,
@@ -141,6 +146,7 @@ function readOptions(values: CommandValues) {
     node: node as string,
     token: token?.token as string,
     tokenSource: token?.source,
+    centerCa: readCenterCa(str('ca-file')),
     stateDir: stateDir as string,
     metricsListen: str('metrics-listen'),
     workDir: str('work-dir'),

@@ -15,6 +15,9 @@ Options:
                             shared by several center replicas
   --admin-token-file <f>    file holding the first admin token (else CELERIAC_ADMIN_TOKEN; without
                             either, one is generated at first start and printed once)
+  --tls-cert <pem>          serve HTTPS with this certificate (chain); with --tls-key
+                            (else CELERIAC_TLS_CERT)
+  --tls-key <pem>           the certificate's private key (else CELERIAC_TLS_KEY)
   --log-level <level>       debug, info, warn, error (default info)
   -h, --help                show this help
 
@@ -28,6 +31,8 @@ export async function run(argv: string[]): Promise<number> {
     listen: { type: 'string', default: '127.0.0.1:8700' },
     store: { type: 'string', default: 'file' },
     'admin-token-file': { type: 'string' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
     'log-level': { type: 'string', default: 'info' },
   });
   if (parsed.exitCode !== undefined) return parsed.exitCode;
@@ -48,6 +53,8 @@ export async function run(argv: string[]): Promise<number> {
       dataDir: values.data as string,
       listen: values.listen as string,
       store: values.store as string,
+      tlsCertFile: (values['tls-cert'] as string | undefined) || process.env.CELERIAC_TLS_CERT || undefined,
+      tlsKeyFile: (values['tls-key'] as string | undefined) || process.env.CELERIAC_TLS_KEY || undefined,
       ...(adminToken === undefined ? {} : { adminToken }),
       logger,
       onAdminTokenGenerated: (token) => {

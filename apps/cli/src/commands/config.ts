@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import {
   diffResponseSchema,
   formatIssues,
+  impactPreviewResponseSchema,
   LAYER_NAME_RULE,
   type LayerWriteResponse,
   layerListResponseSchema,
@@ -21,6 +22,7 @@ import { CONNECTION_OPTIONS, clientFromArgs } from '../ops/connection.js';
 import { diffDocuments, formatDiff } from '../ops/diff-format.js';
 import { editDocument, stripComments } from '../ops/edit-document.js';
 import { type OptionSpec, type ParsedArgs, parseArgs, stringOption } from '../ops/parse-args.js';
+import { formatPreview } from '../ops/preview-format.js';
 import { askYesNo } from '../ops/prompt.js';
 import { formatOfFile, parseDocument } from '../ops/read-document.js';
 import { readLayer } from '../ops/read-layer.js';
@@ -32,7 +34,7 @@ const USAGE = `Usage: celeriac config <command> [options]
 
 Commands:
   get <layer> [-o json|yaml]                 print a layer document (its revision goes to stderr)
-  set <layer> <path>=<value> [...] [-m why]  change values in a layer
+  set <layer> <path>=<value> [...] [-m why]  change values in a layer (add --dry-run to see what restarts)
   unset <layer> <path> [...] [-m why]        remove keys from a layer
   apply <layer> -f <file|-> [-m why]         replace a layer with a JSON or YAML file
   edit <layer> [-m why] [--yes]              edit a layer in $VISUAL/$EDITOR, check it, confirm the diff, send
@@ -57,6 +59,9 @@ Options:
   --center <url>   config center (env CELERIAC_CENTER, default http://127.0.0.1:8700)
   --token <token>  bearer token (env CELERIAC_TOKEN)
   -m, --message    why the change is made (recorded in the revision)
+  --dry-run        set, unset, apply, edit: write nothing; show per node and program what would
+                   restart and why, and how many workers would be out of service at once
+  --ca-file <pem>  CA certificates to verify an https:// center (env CELERIAC_CA_FILE)
 
 Exit codes: 0 ok, 1 other error, 2 usage, 3 auth (401/403), 4 validation (400), 5 conflict (409).
 `;
@@ -71,6 +76,7 @@ const OPTIONS: OptionSpec[] = [
   { name: 'revision', value: true },
   { name: 'yes', short: 'y', value: false },
   { name: 'json', value: false },
+  { name: 'dry-run', value: false },
 ];
 
 function out(text: string): void {
@@ -121,6 +127,37 @@ async function putLayer(
   return result;
 }
 
+/** `--dry-run`: the center checks the write exactly as it would and says what it would restart. */
+async function previewLayer(
+  client: CenterClient,
+  layer: string,
+  document: Record<string, unknown>,
+  ifMatch: number,
+): Promise<void> {
+  const local = validateLayer(layer, document);
+  if (local.ok) for (const warning of local.warnings) process.stderr.write(`warning: ${warning}\n`);
+  const { body } = await client.request('POST', '/v1/preview', {
+    query: { layer, kind: 'put' },
+    body: document,
+    ifMatch,
+    schema: impactPreviewResponseSchema,
+  });
+  for (const line of formatPreview(body)) out(`${line}\n`);
+}
+
+/** Writes the layer, or with --dry-run previews the write. */
+async function sendLayer(
+  client: CenterClient,
+  args: ParsedArgs,
+  layer: string,
+  document: Record<string, unknown>,
+  ifMatch: number,
+  message: string,
+): Promise<void> {
+  if (args.options['dry-run'] === true) await previewLayer(client, layer, document, ifMatch);
+  else printWrite(await putLayer(client, layer, document, ifMatch, message));
+}
+
 function printWrite(result: LayerWriteResponse | RollbackResponse): void {
   if (!result.changed) {
     out(`${result.layer}: no change (still at revision ${result.revision})\n`);
@@ -152,7 +189,7 @@ async function set(client: CenterClient, args: ParsedArgs): Promise<number> {
   let document = current.document;
   for (const { path, value } of assignments) document = setPath(document, path, value);
   const message = stringOption(args, 'message') ?? `config set ${args.positionals.slice(2).join(' ')}`;
-  printWrite(await putLayer(client, layer, document, baseRevision(args, current.revision), message));
+  await sendLayer(client, args, layer, document, baseRevision(args, current.revision), message);
   return EXIT.ok;
 }
 
@@ -165,7 +202,7 @@ async function unset(client: CenterClient, args: ParsedArgs): Promise<number> {
   let document = current.document;
   for (const path of paths) document = unsetPath(document, path);
   const message = stringOption(args, 'message') ?? `config unset ${args.positionals.slice(2).join(' ')}`;
-  printWrite(await putLayer(client, layer, document, baseRevision(args, current.revision), message));
+  await sendLayer(client, args, layer, document, baseRevision(args, current.revision), message);
   return EXIT.ok;
 }
 
@@ -196,9 +233,7 @@ async function apply(client: CenterClient, args: ParsedArgs): Promise<number> {
   }
   const current = await readLayer(client, layer);
   const message = stringOption(args, 'message') ?? `config apply -f ${file}`;
-  printWrite(
-    await putLayer(client, layer, doc as Record<string, unknown>, baseRevision(args, current.revision), message),
-  );
+  await sendLayer(client, args, layer, doc as Record<string, unknown>, baseRevision(args, current.revision), message);
   return EXIT.ok;
 }
 
@@ -212,7 +247,7 @@ async function edit(client: CenterClient, args: ParsedArgs): Promise<number> {
     editor,
     header: [
       `Editing ${layer} at revision ${current.revision} on ${client.displayUrl}.`,
-      'Layers hold "celery" (Celery settings), "programs" and, for nodes, "groups"; null removes a key.',
+      'Layers hold "celery" (Celery settings), "programs" and, for nodes, "groups" and "labels"; null removes a key.',
     ],
     check: (doc) => {
       const result = validateLayer(layer, doc);
@@ -232,6 +267,10 @@ async function edit(client: CenterClient, args: ParsedArgs): Promise<number> {
   }
   out(`${layer}: ${changes.length} change${changes.length === 1 ? '' : 's'}\n`);
   for (const line of formatDiff(changes, '  ')) out(`${line}\n`);
+  if (args.options['dry-run'] === true) {
+    await previewLayer(client, layer, outcome.doc as Record<string, unknown>, baseRevision(args, current.revision));
+    return EXIT.ok;
+  }
   if (args.options.yes !== true && !(await askYesNo(`Send this change to ${client.displayUrl}?`))) {
     process.stderr.write('not sent\n');
     return EXIT.ok;

@@ -1,20 +1,24 @@
-import { type NodeSummary, nodeListResponseSchema } from '@celeriac/config-schema';
-import { EXIT } from '../ops/cli-errors.js';
+import { type NodeSummary, nodeListResponseSchema, parseSelector } from '@celeriac/config-schema';
+import { CliUsageError, EXIT } from '../ops/cli-errors.js';
 import { CONNECTION_OPTIONS, clientFromArgs } from '../ops/connection.js';
-import { type OptionSpec, parseArgs } from '../ops/parse-args.js';
+import { type OptionSpec, parseArgs, stringOption } from '../ops/parse-args.js';
 import { reportError } from '../ops/report-error.js';
 import { formatAgo, formatTable } from '../ops/table.js';
 
-const USAGE = `Usage: celeriac nodes [--json] [--center <url>] [--token <token>]
+const USAGE = `Usage: celeriac nodes [--select <selector>] [--json] [--center <url>] [--token <token>] [--ca-file <pem>]
 
 Shows every node the config center knows: its state, the revision it should run (desired) and the
 one its agent applied, the result of the last apply, when the agent last reported, whether the
-node drifted from the center's config, and its programs with their states.
+node drifted from the center's config, and its programs with their states. A LABELS column shows
+the labels of node layers (set them with: celeriac config set nodes/<node> labels.zone=eu).
+
+  --select <selector>   only the nodes it selects, by name, group or label:
+                        zone=eu,role=video|audio  !canary  zone!=us  node=web-*  group=video
 
 Exit codes: 0 ok, 1 other error, 2 usage, 3 auth (401/403).
 `;
 
-const OPTIONS: OptionSpec[] = [...CONNECTION_OPTIONS, { name: 'json', value: false }];
+const OPTIONS: OptionSpec[] = [...CONNECTION_OPTIONS, { name: 'json', value: false }, { name: 'select', value: true }];
 
 /** What the nodes table shows of a node (GET /v1/nodes gives more). */
 export type NodeRow = Pick<
@@ -28,22 +32,64 @@ export type NodeRow = Pick<
   | 'last_seen'
   | 'drift'
   | 'programs'
->;
+> &
+  Partial<Pick<NodeSummary, 'labels'>>;
 
-/** "workers running ×2, py backoff (3 restarts)". */
+/** "role=video,zone=eu", or "-" for none. */
+export function formatLabels(labels: NodeSummary['labels']): string {
+  const entries = Object.entries(labels ?? {}).sort(([a], [b]) => a.localeCompare(b));
+  return entries.length === 0 ? '-' : entries.map(([key, value]) => `${key}=${value}`).join(',');
+}
+
+/**
+ * "workers running ×2 (active 3, reserved 5), py backoff (3 restarts)": per program its state,
+ * process count, restarts, and, when the agent probes its workers (`inspect ping`), the tasks they
+ * run (active) and hold (reserved) at their last answers, and how many stopped answering.
+ */
 export function formatPrograms(programs: NodeSummary['programs']): string {
   const parts = Object.entries(programs)
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([name, status]) => {
       const count = status.pids?.length ?? 0;
-      const restarts = status.restarts ? ` (${status.restarts} restart${status.restarts === 1 ? '' : 's'})` : '';
-      return `${name} ${status.state ?? 'unknown'}${count > 0 ? ` ×${count}` : ''}${restarts}`;
+      const details: string[] = [];
+      if (status.restarts) details.push(`${status.restarts} restart${status.restarts === 1 ? '' : 's'}`);
+      details.push(...workerCounts(status.workers));
+      const suffix = details.length > 0 ? ` (${details.join(', ')})` : '';
+      return `${name} ${status.state ?? 'unknown'}${count > 0 ? ` ×${count}` : ''}${suffix}`;
     });
   return parts.length === 0 ? '-' : parts.join(', ');
 }
 
-/** The nodes table. */
+/** "active 3", "reserved 5", "1 of 2 not responding" over a program's probed workers (none: nothing). */
+function workerCounts(workers: NodeSummary['programs'][string]['workers']): string[] {
+  const all = Object.values(workers ?? {});
+  if (all.length === 0) return [];
+  let active: number | null = null;
+  let reserved: number | null = null;
+  for (const w of all) {
+    if (w.active !== undefined) active = (active ?? 0) + w.active;
+    if (w.reserved !== undefined) reserved = (reserved ?? 0) + w.reserved;
+  }
+  const out: string[] = [];
+  if (active !== null) out.push(`active ${active}`);
+  if (reserved !== null) out.push(`reserved ${reserved}`);
+  const silent = all.filter((w) => !w.responding).length;
+  if (silent > 0) out.push(silent === all.length ? 'not responding' : `${silent} of ${all.length} not responding`);
+  return out;
+}
+
+/** The nodes table; a LABELS column after NODE when any node carries labels. */
 export function formatNodes(nodes: readonly NodeRow[], nowMs = Date.now()): string {
+  const showLabels = nodes.some((n) => Object.keys(n.labels ?? {}).length > 0);
+  const table = formatNodeColumns(nodes, nowMs);
+  if (!showLabels) return formatTable(table.headers, table.rows);
+  return formatTable(
+    [table.headers[0] as string, 'LABELS', ...table.headers.slice(1)],
+    table.rows.map((row, i) => [row[0] as string, formatLabels(nodes[i]?.labels), ...row.slice(1)]),
+  );
+}
+
+function formatNodeColumns(nodes: readonly NodeRow[], nowMs: number): { headers: string[]; rows: string[][] } {
   const rows = nodes.map((n) => [
     n.node,
     n.state,
@@ -54,7 +100,7 @@ export function formatNodes(nodes: readonly NodeRow[], nowMs = Date.now()): stri
     n.drift ? 'yes' : 'no',
     formatPrograms(n.programs ?? {}),
   ]);
-  return formatTable(['NODE', 'STATE', 'DESIRED', 'APPLIED', 'RESULT', 'LAST SEEN', 'DRIFT', 'PROGRAMS'], rows);
+  return { headers: ['NODE', 'STATE', 'DESIRED', 'APPLIED', 'RESULT', 'LAST SEEN', 'DRIFT', 'PROGRAMS'], rows };
 }
 
 /** `celeriac nodes`: every node and its state. */
@@ -69,8 +115,18 @@ export async function run(argv: string[]): Promise<number> {
       process.stderr.write(`celeriac nodes: unexpected argument: ${args.positionals.join(' ')}\n\n${USAGE}`);
       return EXIT.usage;
     }
-    const { body } = await clientFromArgs(args).request('GET', '/v1/nodes', { schema: nodeListResponseSchema });
+    const selector = stringOption(args, 'select');
+    if (selector !== undefined) {
+      const parsed = parseSelector(selector);
+      if (!parsed.ok) throw new CliUsageError(`--select: ${parsed.message}`);
+    }
+    const { body } = await clientFromArgs(args).request('GET', '/v1/nodes', {
+      schema: nodeListResponseSchema,
+      query: { selector },
+    });
     if (args.options.json === true) process.stdout.write(`${JSON.stringify(body.nodes, null, 2)}\n`);
+    else if (body.nodes.length === 0 && selector !== undefined)
+      process.stdout.write(`no node matches the selector ${selector}\n`);
     else if (body.nodes.length === 0)
       process.stdout.write('no nodes yet: no node layer exists and no agent has reported\n');
     else {

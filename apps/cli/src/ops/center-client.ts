@@ -1,4 +1,6 @@
+import { requestText, tlsTrustProblem } from '@celeriac/common';
 import { redactSecrets, redactUrl } from '@celeriac/logger';
+import type { CenterCa } from './center-ca.js';
 import { CliError, EXIT } from './cli-errors.js';
 
 /** Where the center is and who we are. */
@@ -7,6 +9,8 @@ export interface CenterClientOptions {
   url: string;
   token?: string | undefined;
   timeoutMs?: number;
+  /** CAs an https:// center is verified against; the system CAs when absent. */
+  ca?: CenterCa;
 }
 
 /** A JSON answer of the center. */
@@ -78,11 +82,13 @@ export class CenterClient {
   private readonly base: string;
   private readonly token: string | undefined;
   private readonly timeoutMs: number;
+  private readonly ca: CenterCa | undefined;
 
   constructor(options: CenterClientOptions) {
     this.base = options.url.replace(/\/+$/, '');
     this.token = options.token;
     this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.ca = options.ca;
   }
 
   /** The center URL without credentials, for messages. */
@@ -110,27 +116,28 @@ export class CenterClient {
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     if (options.body !== undefined) headers['content-type'] = 'application/json';
     if (options.ifMatch !== undefined) headers['if-match'] = `"${options.ifMatch}"`;
-    let response: Response;
-    let text: string;
+    let response: Awaited<ReturnType<typeof requestText>>;
     try {
-      response = await fetch(url, {
+      response = await requestText(url, {
         method,
         headers,
-        body: options.body === undefined ? undefined : JSON.stringify(options.body),
-        signal: AbortSignal.timeout(this.timeoutMs),
+        ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+        timeoutMs: this.timeoutMs,
+        ...(this.ca ? { ca: this.ca.pem } : {}),
       });
-      text = await response.text();
     } catch (error) {
       throw this.unreachable(error);
     }
+    const { text } = response;
     let body: unknown;
     try {
       body = text === '' ? undefined : JSON.parse(text);
     } catch {
       body = undefined;
     }
-    if (!response.ok) throw this.refused(method, path, response.status, body);
-    const etag = parseEtag(response.headers.get('etag'));
+    if (response.status < 200 || response.status > 299) throw this.refused(method, path, response.status, body);
+    const rawEtag = response.headers.etag;
+    const etag = parseEtag(typeof rawEtag === 'string' ? rawEtag : null);
     if (!options.schema) return { status: response.status, etag, body: body as T };
     const parsed = options.schema.safeParse(body);
     if (parsed.success) return { status: response.status, etag, body: parsed.data };
@@ -158,12 +165,19 @@ export class CenterClient {
   }
 
   private unreachable(error: unknown): CliError {
-    const cause = (error as { cause?: { code?: string; message?: string } })?.cause;
-    const code = cause?.code ?? (error as { name?: string })?.name;
-    let reason = redactSecrets(cause?.message ?? (error as Error)?.message ?? code ?? 'network error');
+    const tls = tlsTrustProblem(error, this.ca?.source);
+    if (tls) {
+      return new CliError(
+        'CLI_CENTER_UNTRUSTED',
+        `cannot talk to the config center at ${this.displayUrl}: ${tls}`,
+        EXIT.other,
+      );
+    }
+    const code = (error as NodeJS.ErrnoException)?.code;
+    let reason = redactSecrets((error as Error)?.message ?? code ?? 'network error');
     if (code === 'ECONNREFUSED') reason = 'connection refused';
     else if (code === 'ENOTFOUND') reason = 'host not found';
-    else if (code === 'TimeoutError') reason = `no answer within ${this.timeoutMs} ms`;
+    else if (code === 'ETIMEDOUT') reason = `no answer within ${this.timeoutMs} ms`;
     return new CliError(
       'CLI_CENTER_UNREACHABLE',
       `cannot reach the config center at ${this.displayUrl} (${reason}); check --center or CELERIAC_CENTER and that the center runs`,
