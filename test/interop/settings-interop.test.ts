@@ -111,7 +111,7 @@ describe('settings across languages and in the worker program', { timeout: 120_0
   it('a worker program started with unsupported and misspelt settings prints exactly one warning per name', async () => {
     const settings = {
       ...config,
-      task_always_eager: true,
+      task_store_eager_result: true,
       worker_direct: true,
       CELERY_SEND_EVENTS: false,
       task_serialiser: 'json',
@@ -134,8 +134,8 @@ describe('settings across languages and in the worker program', { timeout: 120_0
       (l) => l.event === 'worker.setting_not_honoured' || l.event === 'client.setting_not_honoured',
     );
     expect(warnings.map((w) => [w.event, w.setting]).sort()).toEqual([
-      ['worker.setting_not_honoured', 'task_always_eager'],
       ['worker.setting_not_honoured', 'task_serialiser'],
+      ['worker.setting_not_honoured', 'task_store_eager_result'],
       ['worker.setting_not_honoured', 'worker_direct'],
       ['worker.setting_not_honoured', 'worker_max_task_per_child'],
     ]);
@@ -147,7 +147,7 @@ describe('settings across languages and in the worker program', { timeout: 120_0
 
   it('celeriac_strict_settings refuses to start, naming each such setting', async () => {
     const strict = CeleriacWorkerProcess.spawn({
-      config: { ...config, task_always_eager: true, task_serialiser: 'json', celeriac_strict_settings: true },
+      config: { ...config, task_store_eager_result: true, task_serialiser: 'json', celeriac_strict_settings: true },
       queues: ['strict'],
     });
     try {
@@ -155,7 +155,7 @@ describe('settings across languages and in the worker program', { timeout: 120_0
       expect(exit.code).toBe(1);
       const output = strict.output();
       expect(output).toContain('celeriac_strict_settings is on');
-      expect(output).toContain('task_always_eager is not supported');
+      expect(output).toContain('task_store_eager_result is not supported');
       expect(output).toContain('task_serialiser is not a Celery setting');
       expect(output).not.toContain('"event":"worker.ready"');
     } finally {

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { WorkerApp } from '@celeriac/worker-runtime';
@@ -42,10 +43,7 @@ export async function loadApp(spec: string, cwd = process.cwd()): Promise<Loaded
       `Cannot find the app module "${modulePath}" (looked in ${cwd}); pass -A ./tasks.ts or -A ./tasks.js.`,
     );
   }
-  if (TS_EXTENSIONS.has(path.extname(file))) {
-    const { register } = await import('tsx/esm/api');
-    register();
-  }
+  await registerTsx(file);
   let mod: Record<string, unknown>;
   try {
     mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
@@ -61,4 +59,77 @@ export async function loadApp(spec: string, cwd = process.cwd()): Promise<Loaded
     );
   }
   return { app: candidate, file };
+}
+
+let tsxRegistered = false;
+
+/** Registers tsx's ESM loader once, when a TypeScript module is about to load. */
+async function registerTsx(file: string): Promise<void> {
+  if (tsxRegistered || !TS_EXTENSIONS.has(path.extname(file))) return;
+  const { register } = await import('tsx/esm/api');
+  register();
+  tsxRegistered = true;
+}
+
+/** The module specifiers of `imports` then `include` (a string or a list of strings each). */
+function importSpecifiers(settings: Record<string, unknown>): string[] {
+  const specs: string[] = [];
+  for (const name of ['imports', 'include'] as const) {
+    const value = settings[name];
+    if (value === undefined || value === null) continue;
+    const list = typeof value === 'string' ? [value] : value;
+    if (!Array.isArray(list) || !list.every((v): v is string => typeof v === 'string' && v !== '')) {
+      throw new WorkerCliError(
+        'WORKER_CONFIG_INVALID',
+        `Setting ${name} must be a module specifier or a list of them, got ${JSON.stringify(value)}.`,
+      );
+    }
+    specs.push(...list);
+  }
+  return specs;
+}
+
+/**
+ * Celery's `imports` and `include`: the modules the worker imports at start, after the app, so the
+ * tasks they register on it (`app.task(...)`) are served. A path (`./tasks/mail.ts`, `/abs/x.js`)
+ * is resolved from `cwd` with the extensions `-A` tries; anything else is a package specifier,
+ * resolved from the app's file. A module that is missing or fails to load stops the worker
+ * (as Celery's ImportError does). Returns the files imported, in order.
+ */
+export async function loadImports(
+  settings: Record<string, unknown>,
+  appFile: string,
+  cwd = process.cwd(),
+): Promise<string[]> {
+  const loaded: string[] = [];
+  for (const spec of importSpecifiers(settings)) {
+    let file: string | undefined;
+    if (spec.startsWith('.') || path.isAbsolute(spec)) {
+      const base = path.resolve(cwd, spec);
+      file = TRY_EXTENSIONS.map((ext) => base + ext).find((candidate) => existsSync(candidate));
+    } else {
+      try {
+        file = createRequire(appFile).resolve(spec);
+      } catch {
+        file = undefined;
+      }
+    }
+    if (file === undefined) {
+      throw new WorkerCliError(
+        'WORKER_APP_INVALID',
+        `Cannot find the module "${spec}" named in imports/include (looked from ${cwd}); a Celeriac worker imports JavaScript/TypeScript modules (./tasks/mail.ts or a package), not Python ones: give it its own imports.`,
+      );
+    }
+    await registerTsx(file);
+    try {
+      await import(pathToFileURL(file).href);
+    } catch (error) {
+      throw new WorkerCliError(
+        'WORKER_APP_INVALID',
+        `Loading ${file} (imports/include) failed: ${(error as Error).message}`,
+      );
+    }
+    loaded.push(file);
+  }
+  return loaded;
 }

@@ -36,7 +36,7 @@ export async function runWorkerCli(argv: string[]): Promise<number> {
   const [
     { createLogger, redactUrl },
     { Worker, startTaskHealthFile, taskQueuesFromSettings },
-    { loadApp },
+    { loadApp, loadImports },
     { announceReady },
     { installShutdownSignals, installCrashHandlers },
   ] = await Promise.all([
@@ -51,7 +51,8 @@ export async function runWorkerCli(argv: string[]): Promise<number> {
   let app: Awaited<ReturnType<typeof loadApp>>['app'] | undefined;
   let worker: InstanceType<typeof Worker> | undefined;
   try {
-    ({ app } = await loadApp(options.app));
+    let appFile: string;
+    ({ app, file: appFile } = await loadApp(options.app));
     if (options.configFile !== null) {
       if (typeof app.conf.loadFile !== 'function') {
         throw new WorkerCliError('WORKER_CONFIG_INVALID', 'The app has no conf.loadFile(); it is not a Celeriac app.');
@@ -60,6 +61,7 @@ export async function runWorkerCli(argv: string[]): Promise<number> {
     }
     // Strict mode refuses unsupported and unknown settings here (ConfigError names each one).
     if (options.strictSettings) app.conf.update?.({ celeriac_strict_settings: true });
+    await loadImports(app.conf.settings, appFile);
     if ('logger' in app) (app as { logger: unknown }).logger = logger.child({ component: 'client' });
     const settings = app.conf.settings;
     // Without -Q, every task_queues entry (else the default queue), as Celery's worker consumes app.amqp.queues.

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { globalKeyPrefixFromSettings, type RedisBroker } from '@celeriac/broker';
+import { globalKeyPrefixFromSettings, type TaskBroker } from '@celeriac/broker';
 import { formatSettingNotice } from '@celeriac/config-schema/settings-report';
 import { createLogger, type Logger } from '@celeriac/logger';
 import type { OutgoingTask, Signature } from '@celeriac/protocol';
@@ -14,6 +14,8 @@ import { canvasResultSource } from './canvas-result-source.js';
 import { Chain, planChain } from './chain.js';
 import { CeleriacConf } from './conf.js';
 import { AppConnections } from './connections.js';
+import { type CurrentTask, currentTask } from './current-task.js';
+import { runEagerly } from './eager-result.js';
 import {
   ApplyOptionsError,
   BatchPartiallySentError,
@@ -22,7 +24,13 @@ import {
   TaskAlreadyRegisteredError,
   TaskDefinitionError,
 } from './errors.js';
-import { CoalescingPublisher, type PublishItem, publishItem } from './publisher.js';
+import {
+  CoalescingPublisher,
+  type PublishItem,
+  type PublishRetryPolicy,
+  publishItem,
+  publishRetryPolicy,
+} from './publisher.js';
 import { compileRoutes, type Route, resolveRoute, type TaskRoutes } from './router.js';
 import { SentEvents } from './sent-events.js';
 import { Task, type TaskSender } from './task.js';
@@ -50,6 +58,8 @@ export class Celeriac implements TaskSender {
 
   private readonly registry = new Map<string, Task>();
   private readonly publisher: CoalescingPublisher;
+  /** `client.always_eager_ignored` is logged once per app. */
+  private eagerSendTaskWarned = false;
   private readonly connections: AppConnections;
   private readonly oid = randomUUID();
   private readonly origin = `gen${process.pid}@${hostname()}`;
@@ -75,7 +85,15 @@ export class Celeriac implements TaskSender {
       () => this.conf.settings,
       () => this.logger,
     );
-    this.publisher = new CoalescingPublisher(() => this.connections.startedBroker());
+    this.publisher = new CoalescingPublisher(
+      () => this.connections.startedBroker(),
+      () => this.publishRetryPolicy(),
+      (error, retry, waitSec) =>
+        this.logger.warn(
+          { event: 'client.publish_retry', retry, wait_sec: waitSec, err: error },
+          'Publishing failed on a connection error; retrying (task_publish_retry_policy)',
+        ),
+    );
     this.resultSource = {
       get: async (id) => (await this.startedBackend()).get(id),
       waitFor: async (id, timeoutMs, options) => (await this.startedBackend()).waitFor(id, timeoutMs, options),
@@ -166,6 +184,14 @@ export class Celeriac implements TaskSender {
     kwargs: Record<string, unknown> = {},
     options: ApplyOptions = {},
   ): Promise<AsyncResult> {
+    if (this.conf.settings.task_always_eager === true && !this.eagerSendTaskWarned) {
+      // Celery's AlwaysEagerIgnored: send_task always goes through the broker.
+      this.eagerSendTaskWarned = true;
+      this.logger.warn(
+        { event: 'client.always_eager_ignored', task: name },
+        'task_always_eager has no effect on sendTask: the task is sent to the broker',
+      );
+    }
     return this.send(name, args, kwargs, options, NO_TASK_OPTIONS);
   }
 
@@ -200,10 +226,34 @@ export class Celeriac implements TaskSender {
     options: ApplyOptions = {},
   ): Promise<AsyncResult> {
     try {
+      if (this.conf.settings.task_always_eager === true) return this.applyEagerly(name, args, kwargs, options);
       return this.send(name, args, kwargs, options, this.taskOptions(name));
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /**
+   * `task_always_eager`: runs a task registered on this app here, as Celery's `Task.apply`, and
+   * resolves to its `EagerResult`; `task_eager_propagates` rejects with the task's error instead.
+   */
+  private async applyEagerly(
+    name: string,
+    args: unknown[],
+    kwargs: Record<string, unknown>,
+    options: ApplyOptions,
+  ): Promise<AsyncResult> {
+    const task = this.registry.get(name);
+    if (task === undefined) return this.send(name, args, kwargs, options, this.taskOptions(name));
+    return runEagerly({
+      name,
+      fn: task.fn,
+      own: this.taskOptions(name),
+      args,
+      kwargs,
+      options,
+      propagate: this.conf.settings.task_eager_propagates === true,
+    });
   }
 
   /**
@@ -214,6 +264,13 @@ export class Celeriac implements TaskSender {
     if (this.closing) return Promise.reject(new ClientClosedError(`send task ${name}`));
     if (options.task_id !== undefined) {
       return Promise.reject(new ApplyOptionsError('applyMany cannot reuse one task_id for many tasks'));
+    }
+    if (this.conf.settings.task_always_eager === true && this.registry.has(name)) {
+      return (async () => {
+        const results: AsyncResult[] = [];
+        for (const args of argsList) results.push(await this.applyEagerly(name, args, {}, options));
+        return results;
+      })();
     }
     let own: Readonly<TaskOptions>;
     try {
@@ -271,7 +328,7 @@ export class Celeriac implements TaskSender {
   }
 
   /** The shared broker connection (created on first use). */
-  broker(): RedisBroker {
+  broker(): TaskBroker {
     return this.connections.broker();
   }
 
@@ -311,7 +368,9 @@ export class Celeriac implements TaskSender {
   ): Promise<AsyncResult> {
     try {
       if (this.closing) throw new ClientClosedError(`send task ${name}`);
-      const outgoing = buildOutgoing(this.outgoingContext(), name, args, kwargs, options, own);
+      const parent = currentTask();
+      const callOptions = parent === undefined ? options : this.childOptions(parent, name, options);
+      const outgoing = buildOutgoing(this.outgoingContext(), name, args, kwargs, callOptions, own);
       const item = publishItem(this.compressed(outgoing));
       const result = new AsyncResult(outgoing.id, this.resultSourceFn, this.revoker);
       const published = this.publisher.add(item);
@@ -320,6 +379,36 @@ export class Celeriac implements TaskSender {
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /** `task_publish_retry` / `task_publish_retry_policy` as they are now; a malformed policy is a ConfigError. */
+  private publishRetryPolicy(): PublishRetryPolicy | null {
+    try {
+      return publishRetryPolicy(this.conf.settings);
+    } catch (error) {
+      throw new ConfigError((error as Error).message);
+    }
+  }
+
+  /**
+   * A call made from inside a running task (Celery's `send_task` with `current_worker_task`): it
+   * gets the task as parent and its root; under `task_inherit_parent_priority` also its priority,
+   * unless the call or the task's own options give one.
+   */
+  private childOptions(parent: CurrentTask, name: string, options: ApplyOptions): ApplyOptions {
+    const child: ApplyOptions = {
+      ...options,
+      root_id: options.root_id ?? parent.rootId ?? parent.id,
+      parent_id: options.parent_id ?? parent.id,
+    };
+    if (
+      this.conf.settings.task_inherit_parent_priority === true &&
+      options.priority === undefined &&
+      this.registry.get(name)?.options.priority === undefined
+    ) {
+      child.priority = parent.priority;
+    }
+    return child;
   }
 
   private startedBackend(): Promise<RedisResultBackend> {

@@ -40,7 +40,9 @@ export { Celeriac, type CeleriacOptions, type CeleriacState } from './celeriac.j
 export { Chain, type ChainPlan, type ChainSender, chain, planChain } from './chain.js';
 export { type Chord, chord, chordHeaderOf } from './chord.js';
 export { CeleriacConf } from './conf.js';
+export { type CurrentTask, currentTask, runAsCurrentTask } from './current-task.js';
 export { CELERY_DEFAULTS } from './defaults.js';
+export { EagerResult } from './eager-result.js';
 export {
   ApplyOptionsError,
   BatchPartiallySentError,

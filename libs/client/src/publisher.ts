@@ -1,4 +1,4 @@
-import type { ExchangePublish, ExchangeType } from '@celeriac/broker';
+import { BrokerUnavailableError, type ExchangePublish, type ExchangeType } from '@celeriac/broker';
 import { encodeTaskEnvelope, type OutgoingTask } from '@celeriac/protocol';
 
 /**
@@ -48,6 +48,96 @@ export interface PublishTarget {
   publishToExchange?(publish: ExchangePublish): Promise<unknown>;
 }
 
+/**
+ * Celery's `task_publish_retry_policy` (seconds), read as kombu's `retry_over_time` reads it: after
+ * a connection error the send is tried again after `intervalStart`, each later wait `intervalStep`
+ * longer, at most `intervalMax`, and the error is thrown after `maxRetries` retries (null: never).
+ */
+export interface PublishRetryPolicy {
+  maxRetries: number | null;
+  intervalStart: number;
+  intervalStep: number;
+  intervalMax: number;
+}
+
+/** Celery's default `task_publish_retry_policy`. */
+export const DEFAULT_PUBLISH_RETRY_POLICY: Readonly<PublishRetryPolicy> = Object.freeze({
+  maxRetries: 3,
+  intervalStart: 0,
+  intervalStep: 0.2,
+  intervalMax: 1,
+});
+
+/** What the publisher reports before each retry (the app logs it). */
+export type PublishRetryListener = (error: unknown, retry: number, waitSec: number) => void;
+
+/**
+ * The policy `task_publish_retry` and `task_publish_retry_policy` give: null when retries are off
+ * (`task_publish_retry: false`). A policy key of the wrong type throws `TypeError` naming it.
+ */
+export function publishRetryPolicy(settings: Readonly<Record<string, unknown>>): PublishRetryPolicy | null {
+  if (settings.task_publish_retry === false) return null;
+  const given = settings.task_publish_retry_policy;
+  if (given === undefined || given === null) return DEFAULT_PUBLISH_RETRY_POLICY;
+  if (typeof given !== 'object' || Array.isArray(given)) {
+    throw new TypeError(`task_publish_retry_policy must be an object, got ${JSON.stringify(given)}`);
+  }
+  const policy = given as Record<string, unknown>;
+  const seconds = (key: string, fallback: number): number => {
+    const value = policy[key];
+    if (value === undefined) return fallback;
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+      throw new TypeError(`task_publish_retry_policy.${key} must be a number ≥ 0, got ${JSON.stringify(value)}`);
+    }
+    return value;
+  };
+  const max = policy.max_retries;
+  if (max !== undefined && max !== null && (typeof max !== 'number' || !Number.isInteger(max) || max < 0)) {
+    throw new TypeError(
+      `task_publish_retry_policy.max_retries must be an integer ≥ 0 or null, got ${JSON.stringify(max)}`,
+    );
+  }
+  const d = DEFAULT_PUBLISH_RETRY_POLICY;
+  return {
+    maxRetries: max === undefined ? d.maxRetries : max,
+    intervalStart: seconds('interval_start', d.intervalStart),
+    intervalStep: seconds('interval_step', d.intervalStep),
+    intervalMax: seconds('interval_max', d.intervalMax),
+  };
+}
+
+/** The wait (s) before retry `n` (1-based) under `policy`. */
+export function publishRetryWaitSec(policy: PublishRetryPolicy, n: number): number {
+  return Math.min(policy.intervalStart + (n - 1) * policy.intervalStep, policy.intervalMax);
+}
+
+/**
+ * Runs `attempt` and, while it fails with a connection error (`BrokerUnavailableError`), runs it
+ * again as `policy` says; other errors, and the last connection error, are thrown.
+ */
+export async function withPublishRetry<T>(
+  policy: PublishRetryPolicy | null,
+  attempt: () => Promise<T>,
+  onRetry?: PublishRetryListener,
+): Promise<T> {
+  for (let retry = 1; ; retry++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (
+        policy === null ||
+        !(error instanceof BrokerUnavailableError) ||
+        (policy.maxRetries !== null && retry > policy.maxRetries)
+      ) {
+        throw error;
+      }
+      const waitSec = publishRetryWaitSec(policy, retry);
+      onRetry?.(error, retry, waitSec);
+      await new Promise((resolve) => setTimeout(resolve, waitSec * 1000));
+    }
+  }
+}
+
 interface Batch {
   items: PublishItem[];
   promise: Promise<void>;
@@ -70,8 +160,22 @@ export class CoalescingPublisher {
   private ready: PublishTarget | undefined;
   private sending: Promise<unknown> = Promise.resolve();
 
-  constructor(target: () => Promise<PublishTarget>) {
+  private readonly retryPolicy: () => PublishRetryPolicy | null;
+  private readonly onRetry: PublishRetryListener | undefined;
+
+  /**
+   * @param target the broker, connected on first use
+   * @param retryPolicy read at each send (`task_publish_retry` / `task_publish_retry_policy`); none: no retries
+   * @param onRetry told before each retry
+   */
+  constructor(
+    target: () => Promise<PublishTarget>,
+    retryPolicy: () => PublishRetryPolicy | null = () => null,
+    onRetry?: PublishRetryListener,
+  ) {
     this.target = target;
+    this.retryPolicy = retryPolicy;
+    this.onRetry = onRetry;
   }
 
   /**
@@ -107,7 +211,7 @@ export class CoalescingPublisher {
 
   private viaExchange(item: PublishItem): Promise<void> {
     const exchange = item.exchange!;
-    const sent = this.target().then(async (target) => {
+    const sent = this.retrying(() => this.target()).then(async (target) => {
       if (typeof target.publishToExchange !== 'function') {
         throw new Error(`this broker cannot publish through exchange ${exchange.name}`);
       }
@@ -152,19 +256,48 @@ export class CoalescingPublisher {
     done.finally(() => this.inFlight.delete(done));
   }
 
+  /** Runs `attempt` under the retry policy of the moment (`task_publish_retry_policy`). */
+  private retrying<T>(attempt: () => Promise<T>): Promise<T> {
+    let policy: PublishRetryPolicy | null;
+    try {
+      policy = this.retryPolicy();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return withPublishRetry(policy, attempt, this.onRetry);
+  }
+
   private send(items: PublishItem[]): Promise<void> {
     // Once connected, the command is written at once (in call order); before that, batches queue
-    // behind the connection attempt in the order they were flushed.
-    if (this.ready) return this.ready.publishMany(items);
+    // behind the connection attempt in the order they were flushed. A connection error is retried
+    // (connecting again if need be) as task_publish_retry_policy says.
+    if (this.ready) {
+      const ready = this.ready;
+      const first = ready.publishMany(items);
+      return first.catch((error: unknown) => {
+        if (!(error instanceof BrokerUnavailableError)) throw error;
+        let tried = false;
+        return this.retrying(() => {
+          if (!tried) {
+            tried = true;
+            return Promise.reject(error);
+          }
+          return ready.publishMany(items);
+        });
+      });
+    }
     const sent = this.sending
       .then(
-        () => this.target(),
-        () => this.target(),
+        () => undefined,
+        () => undefined,
       )
-      .then((target) => {
-        this.ready = target;
-        return target.publishMany(items);
-      });
+      .then(() =>
+        this.retrying(async () => {
+          const target = await this.target();
+          this.ready = target;
+          return target.publishMany(items);
+        }),
+      );
     this.sending = sent.catch(() => {});
     return sent;
   }

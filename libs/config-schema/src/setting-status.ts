@@ -42,14 +42,6 @@ const PREFORK = M(
   'a setting of the prefork pool; a Celeriac worker runs tasks on one event loop (recycling: worker_max_tasks_per_child, worker_max_memory_per_child)',
 );
 const CLASS_PATH = M('names a Python class that replaces part of the Python worker; nothing to replace in Celeriac');
-const REDIS_OPTION = (what: string, ...harmless: unknown[]) =>
-  U(`${what} is not passed to the Redis connection (ioredis keeps Celeriac's own timeouts and retries)`, ...harmless);
-const BACKEND_RETRY = (...harmless: unknown[]) =>
-  U(
-    'result backend retries on errors are not implemented: a store that fails is retried only by the Redis connection itself',
-    ...harmless,
-  );
-const EAGER_ONLY = M('only matters with task_always_eager, which Celeriac does not support');
 const SECURITY = U(
   "message signing (the auth serializer) is not implemented; sign nothing or use Python's security setup",
   null,
@@ -79,9 +71,15 @@ export const SETTING_STATUS: Readonly<Record<string, SettingStatusEntry>> = Obje
   beat_schedule_filename: BEAT,
   beat_scheduler: BEAT,
   beat_sync_every: BEAT,
-  broker_connection_max_retries: REDIS_OPTION('broker_connection_max_retries', 100),
-  broker_connection_retry: REDIS_OPTION('broker_connection_retry', true),
-  broker_connection_timeout: REDIS_OPTION('broker_connection_timeout', 4),
+  broker_connection_max_retries: H(
+    "worker: at start, retries of the broker connect (kombu's 2, 4, 6 ... 30 s sleeps; 0 none, null forever), then it fails with the error; while running, a broker gone longer than those retries would take fails the worker, as Celery's consumer gives up",
+  ),
+  broker_connection_retry: H(
+    'worker: false makes a worker that cannot reach the broker at start fail at once with the error, and one that loses it while running fail (Celery re-raises and exits); true retries (broker_connection_max_retries)',
+  ),
+  broker_connection_timeout: M(
+    "kombu's Redis transport does not use it (only AMQP transports pass connect_timeout); the Redis connect timeout is socket_connect_timeout in the broker URL's query, which Celeriac honours",
+  ),
   broker_failover_strategy: U('failover between several broker URLs is not implemented (use Redis Sentinel)', null),
   broker_heartbeat: M("AMQP heartbeats; kombu's Redis transport has none either"),
   broker_heartbeat_checkrate: M("AMQP heartbeats; kombu's Redis transport has none either"),
@@ -138,8 +136,10 @@ export const SETTING_STATUS: Readonly<Record<string, SettingStatusEntry>> = Obje
   event_queue_prefix: M('read by event receivers (celery events, Flower), not by workers or clients'),
   event_queue_ttl: M('read by event receivers (celery events, Flower), not by workers or clients'),
   event_serializer: U('events are always sent as JSON', 'json'),
-  imports: U('a Celeriac worker serves the tasks its -A module registers; import task modules from it', []),
-  include: U('a Celeriac worker serves the tasks its -A module registers; import task modules from it', []),
+  imports: H(
+    'worker: module paths (./tasks/mail.ts, resolved from the working directory) or package specifiers that `celeriac worker` imports after the -A app, so the tasks they register on it are served; a module that fails to load stops the worker',
+  ),
+  include: H('worker: as imports, imported after the imports modules'),
   mongodb_backend_settings: OTHER_BACKEND('MongoDB'),
   redis_backend_use_ssl: H('client and worker: TLS options of a rediss:// result backend', 'urls'),
   redis_db: OLD_HOST,
@@ -147,17 +147,33 @@ export const SETTING_STATUS: Readonly<Record<string, SettingStatusEntry>> = Obje
   redis_max_connections: M('Celeriac keeps one Redis connection per role instead of a pool'),
   redis_password: OLD_HOST,
   redis_port: OLD_HOST,
-  redis_retry_on_timeout: REDIS_OPTION('redis_retry_on_timeout', false),
-  redis_socket_connect_timeout: REDIS_OPTION('redis_socket_connect_timeout', null),
-  redis_socket_keepalive: REDIS_OPTION('redis_socket_keepalive', false),
-  redis_socket_timeout: REDIS_OPTION('redis_socket_timeout', 120),
+  redis_retry_on_timeout: U(
+    'ioredis always resends a command cut by redis_socket_timeout once it has reconnected (as true does); false, where redis-py raises TimeoutError, is not supported',
+    true,
+    null,
+  ),
+  redis_socket_connect_timeout: H(
+    "client and worker: the result backend's connect timeout (ioredis connectTimeout, TLS handshake included); socket_connect_timeout in the result_backend URL wins",
+  ),
+  redis_socket_keepalive: H(
+    "client and worker: TCP keep-alive on the result backend's sockets, true on, false off (unset: ioredis's default, on); socket_keepalive in the URL wins",
+  ),
+  redis_socket_timeout: H(
+    "client and worker: a result backend command without a reply that long drops the connection (ioredis socketTimeout), which reconnects and resends it; a subscriber's idle wait is not timed; socket_timeout in the URL wins",
+  ),
   redis_username: OLD_HOST,
   result_accept_content: H('client: serializers of results it reads (else accept_content)'),
   result_backend: H('client and worker: the Redis result backend'),
-  result_backend_always_retry: BACKEND_RETRY(false),
-  result_backend_base_sleep_between_retries_ms: BACKEND_RETRY(10),
-  result_backend_max_retries: BACKEND_RETRY(),
-  result_backend_max_sleep_between_retries_ms: BACKEND_RETRY(10000),
+  result_backend_always_retry: H(
+    "worker: a result store or read that fails because Redis did not serve it (not an error reply) is retried with Celery's backoff (full jitter); note that Celery 5.2's own Redis backend retries nothing (it has no exception_safe_to_retry)",
+  ),
+  result_backend_base_sleep_between_retries_ms: H(
+    'worker: the backoff factor of result_backend_always_retry (sleep up to base * 2^retries ms)',
+  ),
+  result_backend_max_retries: H(
+    'worker: most retries of one store or read under result_backend_always_retry (default no bound), then its error',
+  ),
+  result_backend_max_sleep_between_retries_ms: H('worker: the cap of the result_backend_always_retry sleeps (ms)'),
   result_backend_transport_options: H(
     'client and worker: master_name and sentinel_kwargs (password, username) of a sentinel:// result_backend',
     'urls',
@@ -190,8 +206,12 @@ export const SETTING_STATUS: Readonly<Record<string, SettingStatusEntry>> = Obje
   ),
   security_key: SECURITY,
   task_acks_late: H('worker: ack after the task ran instead of before'),
-  task_acks_on_failure_or_timeout: U('failed and timed-out acks_late tasks are always acked', true),
-  task_always_eager: U('tasks always go through the broker; there is no eager mode', false),
+  task_acks_on_failure_or_timeout: H(
+    "worker: with acks_late, false rejects the message of a task that failed or hit its hard time limit without requeue, as Celery's Request.on_failure does: it is moved to the dead-letter list (reason task_failed) and task-rejected is sent, FAILURE is stored; true (the default) acks it",
+  ),
+  task_always_eager: H(
+    "client: delay/applyAsync/applyMany of a task registered on this app run it in the calling process (as Celery's Task.apply: params mapping, bind ctx, no countdown, eta or time limits) and resolve to an EagerResult, ready at once, nothing sent or stored; sendTask by name still sends, with a warning (Celery's AlwaysEagerIgnored); signatures and the canvas still go through the broker; link/link_error and ctx.retry() are refused eagerly",
+  ),
   task_annotations: H('client and worker: per-task options (rate_limit, time limits, acks_late, ...)'),
   task_compression: H(
     'client and worker: task messages they send are compressed as kombu does ("zlib" or its alias "gzip", header application/x-gzip; "brotli" too, which Debian\'s Python lacks); "bzip2" and "lzma" are refused by name (Node has no codec), and such messages from Python are dead-lettered saying so',
@@ -206,17 +226,19 @@ export const SETTING_STATUS: Readonly<Record<string, SettingStatusEntry>> = Obje
   task_default_queue: H('client and worker: the queue of unrouted tasks, and the queue a worker consumes without -Q'),
   task_default_rate_limit: H('worker: rate limit of every task that sets none itself (nor in task_annotations)'),
   task_default_routing_key: H('client: routing key of messages routed to no declared queue', 'routing'),
-  task_eager_propagates: EAGER_ONLY,
-  task_ignore_result: H('client and worker: store no results unless a task says otherwise'),
-  task_inherit_parent_priority: U("a task's children do not inherit its priority", false),
-  task_protocol: U('Celeriac sends task protocol 2 (and reads 1 and 2)', 2),
-  task_publish_retry: U(
-    'publishing waits for the Redis connection to come back instead of following a retry policy',
-    true,
+  task_eager_propagates: H(
+    'client: with task_always_eager, a task that fails rejects delay/applyAsync with its own error instead of giving a FAILURE EagerResult',
   ),
-  task_publish_retry_policy: U(
-    'publishing waits for the Redis connection to come back instead of following a retry policy',
-    { max_retries: 3, interval_start: 0, interval_max: 1, interval_step: 0.2 },
+  task_ignore_result: H('client and worker: store no results unless a task says otherwise'),
+  task_inherit_parent_priority: H(
+    "client and worker: a task sent from inside a running task (delay/applyAsync/sendTask) gets that task's delivery priority unless the call or the task's own options give one, and its link callbacks and chain steps go out with it, as Celery's send_task and tracer do (Celery 5.2 inherits only through send_task: Task.apply_async always passes its own priority)",
+  ),
+  task_protocol: U('Celeriac sends task protocol 2 (and reads 1 and 2)', 2),
+  task_publish_retry: H(
+    'client (and worker follow-ups): a publish that fails on a connection error is retried as task_publish_retry_policy says; false fails it at once',
+  ),
+  task_publish_retry_policy: H(
+    "client: max_retries (null: forever), interval_start, interval_step, interval_max (s) of publish retries, as kombu's retry_over_time; the last connection error (BrokerUnavailableError) is thrown when they are spent",
   ),
   task_queue_max_priority: M("an AMQP queue argument; on Redis, priorities are kombu's priority steps"),
   task_queues: H('client and worker: declared queues with their exchanges and routing keys', 'routing'),
@@ -230,15 +252,20 @@ export const SETTING_STATUS: Readonly<Record<string, SettingStatusEntry>> = Obje
   task_send_sent_event: H('client: sends task-sent events'),
   task_serializer: H('client: the body serializer of task messages (json or msgpack)'),
   task_soft_time_limit: H('client (timelimit header) and worker: the soft time limit'),
-  task_store_eager_result: EAGER_ONLY,
-  task_store_errors_even_if_ignored: U('a task with ignore_result stores nothing, errors included', false),
+  task_store_eager_result: U(
+    'the result of a task run eagerly (task_always_eager) stays in its EagerResult; it is not stored in the result backend',
+    false,
+  ),
+  task_store_errors_even_if_ignored: H(
+    'worker: a task whose results are ignored (ignore_result on the task, the call or task_ignore_result) still stores its FAILURE',
+  ),
   task_time_limit: H('client (timelimit header) and worker: the hard time limit'),
   task_track_started: H('worker: stores STARTED when a task begins'),
   timezone: M('Celeriac has no beat scheduler and sends dates in UTC with an explicit offset'),
   worker_agent: CLASS_PATH,
   worker_autoscaler: CLASS_PATH,
   worker_cancel_long_running_tasks_on_connection_loss: U(
-    'running tasks are not cancelled when the broker connection is lost: leases keep them held',
+    'running tasks are never cancelled when the broker connection is lost (as with false): Celery cancels acks_late tasks because their unacked messages are redelivered once its channel is gone, while a Celeriac worker keeps its held messages leased in Redis across the reconnect and acks them afterwards, so they are not redelivered and there is no duplicate run to prevent',
     false,
   ),
   worker_concurrency: H('worker: tasks running at once (-c wins)'),

@@ -70,7 +70,7 @@ describe('the settings status table', () => {
 describe('reportCelerySettings', () => {
   it('one notice per unsupported or unknown name, with a did-you-mean hint; honoured and meaningless ones are quiet', () => {
     const report = reportCelerySettings({
-      task_always_eager: true,
+      task_store_eager_result: true,
       CELERY_ALWAYS_EAGER: true,
       worker_pool: 'solo',
       task_acks_late: true,
@@ -81,12 +81,16 @@ describe('reportCelerySettings', () => {
     expect(report.issues).toEqual([]);
     expect(report.strict).toBe(false);
     expect(report.notices).toEqual([
-      { setting: 'task_always_eager', kind: 'unsupported', reason: expect.stringContaining('no eager mode') },
       {
         setting: 'task_serialiser',
         kind: 'unknown',
         reason: 'not a Celery setting; nothing reads it (did you mean task_serializer?)',
         hint: 'task_serializer',
+      },
+      {
+        setting: 'task_store_eager_result',
+        kind: 'unsupported',
+        reason: expect.stringContaining('not stored in the result backend'),
       },
       {
         setting: 'worker_max_task_per_child',
@@ -124,9 +128,9 @@ describe('reportCelerySettings', () => {
   });
 
   it('the center warns about unsupported settings too, naming them', () => {
-    const result = validateLayer('defaults', { celery: { task_always_eager: true, worker_pool: 'solo' } });
+    const result = validateLayer('defaults', { celery: { task_store_eager_result: true, worker_pool: 'solo' } });
     expect(result.ok && result.warnings).toEqual([
-      expect.stringMatching(/^celery\.task_always_eager is not supported by Celeriac workers and clients: /),
+      expect.stringMatching(/^celery\.task_store_eager_result is not supported by Celeriac workers and clients: /),
     ]);
   });
 });

@@ -1,4 +1,5 @@
 import { constants } from 'node:os';
+import { runAsCurrentTask } from '@celeriac/client';
 import type { Logger } from '@celeriac/logger';
 import type { ResultDocument, Serializer } from '@celeriac/protocol';
 import { buildArguments } from './build-arguments.js';
@@ -11,12 +12,13 @@ import {
   SoftTimeLimitExceeded,
   TimeLimitExceeded,
 } from './celery-exceptions.js';
-import { chordPartReturn } from './chord-join.js';
+import { chordPartReturn, endsChordPart } from './chord-join.js';
 import { callErrbacks, errbackRequest } from './errbacks.js';
 import { exceptionDocument } from './exception-document.js';
 import { retryMessage, sourceQueue, successFollowUps } from './follow-up-messages.js';
 import { buildFollowUps, publishFollowUps } from './follow-up-publish.js';
 import { isRunning, type Job, type JobCustody } from './job-custody.js';
+import type { MessageRejection } from './message-rejection.js';
 import { type Outcome, resultDocument, storeAs } from './result-document.js';
 import { errorName, isThenable, unencodableResult } from './result-encoding.js';
 import { DATE_DONE_AT_FLUSH, type ResultFlusher } from './result-flusher.js';
@@ -52,6 +54,11 @@ export interface ExecutorOptions {
   events?: TaskEvents;
   /** The worker's result backend, for chords (counting parts, sending bodies) and the canvas built-ins. */
   canvasBackend?: unknown;
+  /**
+   * Where an acks_late task that failed or timed out goes when `task_acks_on_failure_or_timeout`
+   * is false (Celery rejects it without requeue: here, the dead-letter list). Without it, acked.
+   */
+  rejection?: MessageRejection;
 }
 
 /**
@@ -84,6 +91,13 @@ export class Executor {
   private readonly terminated = new Set<Job>();
   /** Chords, errbacks and the built-in tasks: signatures sent from inside the worker. */
   private readonly canvas: WorkerCanvas;
+  /** `task_acks_on_failure_or_timeout` (default true): false rejects failed acks_late messages instead. */
+  private readonly acksOnFailure: boolean;
+  /** `task_store_errors_even_if_ignored`: ignore_result tasks still store FAILURE. */
+  private readonly storeErrorsEvenIfIgnored: boolean;
+  private readonly rejection: MessageRejection | null;
+  /** `task_inherit_parent_priority`: callbacks and chain steps go out with the task's priority. */
+  private readonly inheritPriority: boolean;
 
   /** Throws `WORKER_BAD_SETTING` when `result_serializer` is not json or msgpack. */
   constructor(options: ExecutorOptions) {
@@ -104,6 +118,11 @@ export class Executor {
       logger: this.logger,
       origin: this.origin,
     });
+    const conf = options.app.conf.settings;
+    this.acksOnFailure = conf.task_acks_on_failure_or_timeout !== false;
+    this.storeErrorsEvenIfIgnored = conf.task_store_errors_even_if_ignored === true;
+    this.rejection = options.rejection ?? null;
+    this.inheritPriority = conf.task_inherit_parent_priority === true;
     const serializer = options.resultSerializer ?? 'json';
     this.serializer = serializer;
     this.flusher.storeAs(serializer);
@@ -131,7 +150,7 @@ export class Executor {
    * after the result is stored): the part that completes the chord sends the body.
    */
   private finishPart(job: Job, doc: ResultDocument | null, state: string, result: unknown): void {
-    if (job.message.embed.chord === null || job.message.embed.chord === undefined) {
+    if (!endsChordPart(job.message, state)) {
       this.custody.finish(job, doc);
       return;
     }
@@ -270,7 +289,8 @@ export class Executor {
       }
       const hardSec = m.timelimit[0] ?? plan.timeLimitSec;
       if (hardSec !== null) this.onHardLimit(hardSec * 1000);
-      value = plan.fn(...args);
+      const fnArgs = args;
+      value = runAsCurrentTask({ id: m.id, rootId: m.rootId, priority: m.priority }, () => plan.fn(...fnArgs));
     } catch (error) {
       this.earlyAck(job);
       this.failed(job, error, ctx);
@@ -316,6 +336,11 @@ export class Executor {
     return job.plan.ignoreResult || job.message.ignoreResult;
   }
 
+  /** Celery's `Request.store_errors`: FAILURE is stored unless results are ignored and errors are not kept. */
+  private ignoresErrors(job: Job): boolean {
+    return !this.storeErrorsEvenIfIgnored && this.ignoresResult(job);
+  }
+
   private document(
     job: Job,
     status: string,
@@ -339,10 +364,19 @@ export class Executor {
     if (this.events.on) this.events.succeeded(job.message.id, result, runtimeSec(job));
     const embed = job.message.embed;
     if (embed.callbacks || (embed.chain && embed.chain.length > 0)) {
+      // A group, chord or header-part chain step goes through the canvas planner (nested canvases).
+      const canvasStep = WorkerCanvas.isCanvasStep(embed.chain);
+      const plain = canvasStep ? { ...job.message, embed: { ...embed, chain: null } } : job.message;
       const followUps = buildFollowUps(this.logger, job.message.id, () =>
-        successFollowUps(this.app, job.message, result, this.origin),
+        successFollowUps(this.app, plain, result, this.origin),
       );
-      void publishFollowUps(this.app, this.logger, job.message.id, followUps).then((children) => {
+      // Celery's tracer sends callbacks and chain steps with the task's priority under task_inherit_parent_priority.
+      const priority = this.inheritPriority ? job.message.priority : null;
+      void Promise.all([
+        publishFollowUps(this.app, this.logger, job.message.id, followUps, priority),
+        canvasStep ? this.canvas.applyChainStep(job.message, result) : [],
+      ]).then(([sent, steps]) => {
+        const children = [...sent, ...steps];
         this.finishPart(
           job,
           this.ignoresResult(job) ? null : this.document(job, 'SUCCESS', { result, traceback: null }, children),
@@ -366,7 +400,7 @@ export class Executor {
       { event: 'worker.task_crashed', task_id: job.message.id, err: error },
       'Handling this task failed',
     );
-    const doc = this.ignoresResult(job) ? null : this.document(job, 'FAILURE', exceptionDocument(error));
+    const doc = this.ignoresErrors(job) ? null : this.document(job, 'FAILURE', exceptionDocument(error));
     this.custody.finish(job, doc);
   }
   private failed(job: Job, rawError: unknown, ctx: RuntimeTaskContext | null, final = false): void {
@@ -404,7 +438,7 @@ export class Executor {
     taskHealth.failed(m.task, job.startedAt);
     if (this.events.on) this.events.failed(m.id, error);
     const outcome = exceptionDocument(error);
-    const doc = this.ignoresResult(job) ? null : this.document(job, 'FAILURE', outcome);
+    const doc = this.ignoresErrors(job) ? null : this.document(job, 'FAILURE', outcome);
     const errbacks = m.embed.errbacks;
     if ((errbacks && errbacks.length > 0) || (m.embed.chain && m.embed.chain.length > 0)) {
       // Celery's mark_as_failure: the chain's later steps fail too, then the errbacks run.
@@ -414,10 +448,25 @@ export class Executor {
             ? callErrbacks(this.canvas, errbacks, errbackRequest(m, this.hostname), error, outcome.traceback)
             : undefined,
         )
-        .then(() => this.finishPart(job, doc, 'FAILURE', outcome.result));
+        .then(() => this.endFailed(job, doc, outcome.result, error));
       return;
     }
-    this.finishPart(job, doc, 'FAILURE', outcome.result);
+    this.endFailed(job, doc, outcome.result, error);
+  }
+
+  /**
+   * Ends a failed (or timed-out) job. An acks_late job under `task_acks_on_failure_or_timeout:
+   * false` is rejected without requeue as Celery's `Request.on_failure` does (here: moved to the
+   * dead-letter list, `task-rejected` sent) before its FAILURE is stored; otherwise it is acked.
+   */
+  private endFailed(job: Job, doc: ResultDocument | null, result: unknown, error: unknown): void {
+    if (this.acksOnFailure || !job.plan.acksLate || this.rejection === null || job.state !== 'running') {
+      this.finishPart(job, doc, 'FAILURE', result);
+      return;
+    }
+    void this.rejection
+      .rejectFailed(job.delivery, job.message.id, job.message.task, error)
+      .then(() => this.finishPart(job, doc, 'FAILURE', result));
   }
   /** Stores the failure for every later chain step that has a task id (Celery's `mark_as_failure`), never throws. */
   private async failChain(m: Job['message'], outcome: { result: unknown; traceback: string | null }): Promise<void> {

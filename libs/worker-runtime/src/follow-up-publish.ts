@@ -15,14 +15,19 @@ export function buildFollowUps(logger: Logger, taskId: string, build: () => Outg
   }
 }
 
-/** Publishes callbacks, errbacks or chain steps; resolves to the `children` of the ones sent (never rejects). */
+/**
+ * Publishes callbacks, errbacks or chain steps; resolves to the `children` of the ones sent (never
+ * rejects). A `priority` (the finished task's, under `task_inherit_parent_priority`) replaces theirs.
+ */
 export async function publishFollowUps(
   app: WorkerApp,
   logger: Logger,
   taskId: string,
   followUps: OutgoingTask[],
+  priority: number | null = null,
 ): Promise<unknown[]> {
   const children: unknown[] = [];
+  if (priority !== null) for (const outgoing of followUps) outgoing.priority = priority;
   await Promise.all(
     followUps.map((outgoing) =>
       app.publish(outgoing).then(

@@ -83,6 +83,37 @@ export class MessageRejection {
     void work.finally(() => this.pending.delete(work));
   }
 
+  /**
+   * `task_acks_on_failure_or_timeout: false`: an acks_late task failed or timed out, and Celery
+   * rejects its message without requeue. Here it is moved to the dead-letter list (off the queue,
+   * kept for inspection) with `task_failed` as the reason, and `task-rejected` is sent. The result
+   * is the caller's to store. Never rejects.
+   */
+  rejectFailed(delivery: Delivery, taskId: string, taskName: string, error: unknown): Promise<void> {
+    this.logger.warn(
+      {
+        event: 'worker.failed_task_rejected',
+        task_id: taskId,
+        task: taskName,
+        queue: delivery.queue,
+        delivery_tag: delivery.deliveryTag,
+      },
+      'task_acks_on_failure_or_timeout is false: the failed task is rejected (moved to the dead-letter list), not acked',
+    );
+    if (this.events.on) this.events.rejected(taskId, false);
+    const name = error instanceof Error ? error.name : typeof error;
+    const message = error instanceof Error ? error.message : String(error);
+    const work = this.broker.deadLetter(delivery, `task_failed: ${name}: ${message}`).catch((failure: unknown) => {
+      this.logger.error(
+        { event: 'worker.dead_letter_failed', delivery_tag: delivery.deliveryTag, err: failure },
+        'Could not move a rejected message to the dead-letter list; it returns after the visibility timeout',
+      );
+    });
+    this.pending.add(work);
+    void work.finally(() => this.pending.delete(work));
+    return work;
+  }
+
   /** Resolves when every rejection started so far is done. */
   async settle(): Promise<void> {
     while (this.pending.size > 0) await Promise.all([...this.pending]);

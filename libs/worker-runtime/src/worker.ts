@@ -1,6 +1,9 @@
 import { EventEmitter } from 'node:events';
 import type { Delivery } from '@celeriac/broker';
+import { isAmqpUrl } from '@celeriac/broker-amqp';
 import { raceTimeout, TIMED_OUT } from '@celeriac/common';
+import { connectWithRetry } from './broker-connection-retry.js';
+import { watchBrokerConnection } from './broker-connection-watch.js';
 import { Consumer, declareConsumedQueues, type QueueDeclarer } from './consumer.js';
 import { createWorkerPlane, startWorkerPlane } from './controlled-worker.js';
 import { DeliveryUpkeep, type UpkeepBroker } from './delivery-upkeep.js';
@@ -217,7 +220,17 @@ export class Worker extends EventEmitter {
       checkWorkerSettings(o.app.conf, o.logger, reportCelerySettings);
       const connections = o.broker
         ? { broker: o.broker, backend: o.backend ?? null, ownsConnections: false }
-        : await this.connect(settings);
+        : await connectWithRetry(
+            settings.brokerConnectionRetry,
+            settings.brokerUrl,
+            o.logger,
+            () => this.connect(settings),
+            () => this.shutdown !== null,
+          );
+      // The watch is a Redis connection; an AMQP broker reports its own connection loss (broker.amqp_connection_lost).
+      if (connections.ownsConnections && !isAmqpUrl(settings.brokerUrl)) {
+        await watchBrokerConnection(this, settings.brokerConnectionRetry, settings.brokerUrl, o.logger);
+      }
       await declareConsumedQueues(connections.broker as QueueDeclarer, this.queues, o.logger);
       parts = this.build(settings, plans, connections);
       await startFleetLimiter(parts, connections.ownsConnections);
@@ -255,7 +268,21 @@ export class Worker extends EventEmitter {
       o.logger,
     );
     const custody = new JobCustody(flusher, () => this.jobFinished());
-    const plane = createWorkerPlane({ ...o, brokerUrl: settings.brokerUrl, settings: o.app.conf.settings });
+    // The pidbox, events and fleet limits live on Redis; over RabbitMQ they are not built yet (said once here).
+    const redisPlane = !isAmqpUrl(settings.brokerUrl);
+    if (!redisPlane) {
+      o.logger.warn(
+        { event: 'worker.amqp_plane_unavailable', control_plane: false, fleet_limits: false },
+        'The broker is RabbitMQ: remote control (celery inspect/control), events, revokes and fleet limits ' +
+          'are not available on AMQP yet; tasks are consumed and run',
+      );
+    }
+    const plane = createWorkerPlane({
+      ...o,
+      ...(redisPlane ? {} : { controlPlane: false }),
+      brokerUrl: settings.brokerUrl,
+      settings: o.app.conf.settings,
+    });
     const rejection = new MessageRejection(broker, flusher, o.logger, plane?.taskEvents);
     const executor = new Executor({
       ...(plane ? { revoked: plane.revoked, events: plane.taskEvents } : {}),
@@ -264,6 +291,7 @@ export class Worker extends EventEmitter {
       flusher,
       store: backend ? (doc) => backend.store(doc) : async () => undefined,
       canvasBackend: backend,
+      rejection,
       logger: o.logger,
       hostname: o.hostname,
       resultExtended: settings.resultExtended,
@@ -301,7 +329,7 @@ export class Worker extends EventEmitter {
         deferral,
         marks: typeof g.markStarted === 'function' ? new StartMarks(g as StartMarkTarget, o.logger) : null,
         fleetLimiter: fleetLimiterFactory({
-          enabled: o.fleetLimits !== false,
+          enabled: o.fleetLimits !== false && redisPlane,
           brokerUrl: settings.brokerUrl,
           ownerId: this.ownerId,
           logger: o.logger,
@@ -345,18 +373,24 @@ export class Worker extends EventEmitter {
   private async connect(
     s: WorkerSettings,
   ): Promise<{ broker: WorkerBroker; backend: WorkerBackend | null; ownsConnections: true }> {
-    const { RedisBroker, brokerOptionsFromCelery } = await import('@celeriac/broker');
+    const { brokerOptionsFromCelery } = await import('@celeriac/broker');
+    const { brokerForUrl } = await import('@celeriac/broker-amqp');
     const o = this.options;
-    const broker = new RedisBroker({
+    const multiplier = o.prefetchMultiplier ?? s.prefetchMultiplier;
+    const broker = brokerForUrl({
       url: s.brokerUrl,
       logger: o.logger,
-      ...brokerOptionsFromCelery(o.app.conf.settings),
-      visibilityTimeoutMs: s.visibilityTimeoutMs,
-      ownerId: this.ownerId,
-      redeliveryLimit: s.redeliveryLimit,
-      deadLetterMaxEntries: s.deadLetterMaxEntries,
-      deadLetterMaxRawBytes: s.deadLetterMaxRawBytes,
-      ...(s.revokedKey !== null ? { revokedKey: s.revokedKey } : {}),
+      settings: o.app.conf.settings,
+      prefetchCount: this.concurrency * Math.max(1, Math.floor(multiplier)),
+      redis: {
+        ...brokerOptionsFromCelery(o.app.conf.settings),
+        visibilityTimeoutMs: s.visibilityTimeoutMs,
+        ownerId: this.ownerId,
+        redeliveryLimit: s.redeliveryLimit,
+        deadLetterMaxEntries: s.deadLetterMaxEntries,
+        deadLetterMaxRawBytes: s.deadLetterMaxRawBytes,
+        ...(s.revokedKey !== null ? { revokedKey: s.revokedKey } : {}),
+      },
     });
     let backend: WorkerBackend | null = null;
     if (s.resultBackendUrl !== null) {
@@ -366,6 +400,7 @@ export class Worker extends EventEmitter {
         logger: o.logger,
         resultExpiresSec: s.resultExpiresSec,
         serializer: s.resultSerializer,
+        retry: s.resultBackendRetry,
       });
     }
     try {

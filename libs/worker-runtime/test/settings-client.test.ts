@@ -11,20 +11,25 @@ afterAll(() => h.stop());
 
 describe('client: settings that are not acted on', () => {
   it('warns through its logger once per unsupported or misspelt setting, on the first send, and again only for new ones', async () => {
-    const app = h.app({ task_always_eager: true, task_serialiser: 'json', worker_pool: 'solo', BROKER_POOL_LIMIT: 3 });
+    const app = h.app({
+      task_store_eager_result: true,
+      task_serialiser: 'json',
+      worker_pool: 'solo',
+      BROKER_POOL_LIMIT: 3,
+    });
     const log = new LogCapture();
     app.logger = log.logger;
     await app.sendTask('t.a');
     await app.sendTask('t.b');
     const warned = () => log.events('client.setting_not_honoured').map((l) => [l.setting, l.level]);
     expect(warned()).toEqual([
-      ['task_always_eager', 40],
       ['task_serialiser', 40],
+      ['task_store_eager_result', 40],
     ]);
-    expect(log.events('client.setting_not_honoured')[1]?.reason).toContain('did you mean task_serializer?');
+    expect(log.events('client.setting_not_honoured')[0]?.reason).toContain('did you mean task_serializer?');
     app.conf.update({ worker_direct: true });
     await app.sendTask('t.c');
-    expect(warned().map(([name]) => name)).toEqual(['task_always_eager', 'task_serialiser', 'worker_direct']);
+    expect(warned().map(([name]) => name)).toEqual(['task_serialiser', 'task_store_eager_result', 'worker_direct']);
   });
 
   it('reports a value the schema refuses (client.setting_invalid) with its path', async () => {
@@ -39,7 +44,9 @@ describe('client: settings that are not acted on', () => {
   });
 
   it('celeriac_strict_settings: new Celeriac and conf.update refuse, naming each setting, and change nothing', () => {
-    expect(() => new Celeriac('s', { celeriac_strict_settings: true, task_always_eager: true })).toThrow(ConfigError);
+    expect(() => new Celeriac('s', { celeriac_strict_settings: true, task_store_eager_result: true })).toThrow(
+      ConfigError,
+    );
     const app = new Celeriac('s', { celeriac_strict_settings: true, broker_url: h.redis.url(0) });
     expect(() => app.conf.update({ worker_max_task_per_child: 3, task_compression: 'bzip2' })).toThrow(
       /task_compression: bzip2 is not supported[\s\S]*worker_max_task_per_child is not a Celery setting; nothing reads it \(did you mean worker_max_tasks_per_child\?\)/,

@@ -65,7 +65,7 @@ describe('task_default_priority', () => {
 describe('settings that are not acted on', () => {
   it('a worker logs exactly one warning per unsupported or misspelt setting, naming it and why', async () => {
     const app = h.app({
-      task_always_eager: true,
+      task_store_eager_result: true,
       CELERY_ALWAYS_EAGER: true,
       worker_direct: true,
       task_serialiser: 'json',
@@ -77,10 +77,10 @@ describe('settings that are not acted on', () => {
     const worker = await h.worker(app, {}, log);
     await worker.warmShutdown();
     const warnings = log.events('worker.setting_not_honoured');
-    expect(warnings.map((w) => w.setting)).toEqual(['task_always_eager', 'task_serialiser', 'worker_direct']);
+    expect(warnings.map((w) => w.setting)).toEqual(['task_serialiser', 'task_store_eager_result', 'worker_direct']);
     expect(warnings.every((w) => w.level === 40)).toBe(true);
-    expect(warnings[0]?.reason).toContain('no eager mode');
-    expect(warnings[1]?.reason).toContain('did you mean task_serializer?');
+    expect(warnings[0]?.reason).toContain('did you mean task_serializer?');
+    expect(warnings[1]?.reason).toContain('not stored in the result backend');
     // The app's own first send does not repeat them.
     const clientLog = new LogCapture();
     app.logger = clientLog.logger;
@@ -89,13 +89,13 @@ describe('settings that are not acted on', () => {
   });
 
   it('celeriac_strict_settings refuses to start, naming every such setting', async () => {
-    const app = h.app({ task_always_eager: true, worker_max_task_per_child: 3 });
+    const app = h.app({ task_store_eager_result: true, worker_max_task_per_child: 3 });
     const log = new LogCapture();
     const strict = h.app({});
     strict.task('t.noop', () => null);
     // Strict at entry: conf.update refuses, naming each one, and changes nothing.
     expect(() => app.conf.update({ celeriac_strict_settings: true })).toThrow(
-      /task_always_eager is not supported[\s\S]*worker_max_task_per_child is not a Celery setting.*did you mean worker_max_tasks_per_child/,
+      /task_store_eager_result is not supported[\s\S]*worker_max_task_per_child is not a Celery setting.*did you mean worker_max_tasks_per_child/,
     );
     expect(app.conf.get('celeriac_strict_settings')).toBeUndefined();
     // Strict from the start: the worker refuses (as `--strict-settings` does).
