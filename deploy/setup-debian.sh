@@ -3,7 +3,9 @@
 # redis-server (the broker our programs and tests start) and redis-sentinel (the Sentinel failover
 # test and deploy/sentinel/), Debian's Python Celery with its Redis
 # and msgpack support (the live peer of the interop tests and of `celery-worker` programs), and
-# chromium (the web console's browser tests). README command 1 and .ci/run both call this, so a
+# chromium (the web console's browser tests), and rabbitmq-server with python3-amqp (the RabbitMQ
+# broker of the AMQP transport's tests, and kombu's pyamqp transport for the Python peer); it starts
+# RabbitMQ when it is not running. README command 1 and .ci/run both call this, so a
 # newcomer's machine and CI cannot drift apart.
 set -euo pipefail
 
@@ -14,18 +16,27 @@ command -v redis-sentinel >/dev/null 2>&1 || need+=(redis-sentinel)
 /usr/bin/python3 -c 'import redis' >/dev/null 2>&1 || need+=(python3-redis)
 /usr/bin/python3 -c 'import msgpack' >/dev/null 2>&1 || need+=(python3-msgpack)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
-
-if [ ${#need[@]} -eq 0 ]; then
-  echo "setup-debian: everything is installed"
-  exit 0
-fi
+command -v rabbitmq-server >/dev/null 2>&1 || need+=(rabbitmq-server)
+/usr/bin/python3 -c 'import amqp' >/dev/null 2>&1 || need+=(python3-amqp)
 
 sudo_cmd=()
 if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null 2>&1 || { echo "setup-debian: need root or sudo to install: ${need[*]}" >&2; exit 1; }
+  command -v sudo >/dev/null 2>&1 || { echo "setup-debian: need root or sudo to install: ${need[*]:-nothing} and start rabbitmq-server" >&2; exit 1; }
   sudo_cmd=(sudo)
 fi
-echo "setup-debian: installing ${need[*]}"
-export DEBIAN_FRONTEND=noninteractive
-"${sudo_cmd[@]}" apt-get update -q
-"${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${need[@]}"
+
+if [ ${#need[@]} -eq 0 ]; then
+  echo "setup-debian: everything is installed"
+else
+  echo "setup-debian: installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -q
+  "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${need[@]}"
+fi
+
+# The AMQP tests need RabbitMQ at 127.0.0.1:5672 (guest/guest); each test makes its own vhost.
+if ! "${sudo_cmd[@]}" rabbitmqctl status >/dev/null 2>&1; then
+  echo "setup-debian: starting rabbitmq-server"
+  "${sudo_cmd[@]}" rabbitmq-server -detached
+  "${sudo_cmd[@]}" rabbitmqctl await_startup --timeout 120 >/dev/null
+fi

@@ -7,6 +7,7 @@ export type {
 } from './broker-options.js';
 export { brokerOptionsFromCelery, HONOURED_TRANSPORT_OPTIONS } from './celery-broker-options.js';
 export type { DeadLetterDetails, DeadLetterEntry, DeadLetterList, DeadLetterRecord } from './dead-letters.js';
+export { deadLetterRecord } from './dead-letters.js';
 export type { DeferItem } from './delayed-set.js';
 export {
   BrokerArgumentError,
@@ -89,6 +90,7 @@ export {
 } from './keys.js';
 export { QueueLists } from './queue-lists.js';
 export { RedisBroker } from './redis-broker.js';
+export type { TaskBroker } from './task-broker.js';
 export { type TaskQueues, taskQueuesFromSettings } from './task-queues.js';
 export {
   DEFAULT_TRANSPORT_OPTIONS,

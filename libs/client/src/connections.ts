@@ -1,4 +1,5 @@
-import { brokerOptionsFromCelery, RedisBroker } from '@celeriac/broker';
+import { brokerOptionsFromCelery, type TaskBroker } from '@celeriac/broker';
+import { brokerForUrl, isAmqpUrl } from '@celeriac/broker-amqp';
 import type { Logger } from '@celeriac/logger';
 import { SerializerUnsupportedError } from '@celeriac/protocol';
 import { type RedisRole, RedisUrlError, redisUrlFromSettings } from '@celeriac/redis-connection/url';
@@ -10,8 +11,8 @@ import { ClientClosedError, ConfigError } from './errors.js';
  * on first use and started once, with a failed start retried by the next caller.
  */
 export class AppConnections {
-  private brokerInstance: RedisBroker | undefined;
-  private brokerStarted: Promise<RedisBroker> | undefined;
+  private brokerInstance: TaskBroker | undefined;
+  private brokerStarted: Promise<TaskBroker> | undefined;
   private backendInstance: RedisResultBackend | undefined;
   private backendStarted: Promise<RedisResultBackend> | undefined;
   // Set by close(): from then on no connection is opened again.
@@ -23,18 +24,22 @@ export class AppConnections {
   ) {}
 
   /** The broker client (created on first use, not started). */
-  broker(): RedisBroker {
+  broker(): TaskBroker {
     if (!this.brokerInstance) {
       if (this.closed) throw new ClientClosedError('open a broker connection');
       const s = this.settings();
-      const url = redisUrl('broker', s);
+      // RabbitMQ URLs go to the AMQP transport as given; Redis ones get their options folded in.
+      const url = isAmqpUrl(s.broker_url) ? s.broker_url : redisUrl('broker', s);
       const transport = (s.broker_transport_options ?? {}) as Record<string, unknown>;
       const visibility = transport.visibility_timeout;
-      this.brokerInstance = new RedisBroker({
+      this.brokerInstance = brokerForUrl({
         url,
         logger: this.logger(),
-        ...brokerOptionsFromCelery(s),
-        ...(typeof visibility === 'number' ? { visibilityTimeoutMs: visibility * 1000 } : {}),
+        settings: s,
+        redis: {
+          ...brokerOptionsFromCelery(s),
+          ...(typeof visibility === 'number' ? { visibilityTimeoutMs: visibility * 1000 } : {}),
+        },
       });
     }
     return this.brokerInstance;
@@ -49,6 +54,12 @@ export class AppConnections {
     if (!this.backendInstance) {
       if (this.closed) throw new ClientClosedError('open a result backend connection');
       const s = this.settings();
+      if (isAmqpUrl(s.broker_url) && (s.result_backend === undefined || s.result_backend === null)) {
+        throw new ConfigError(
+          'result_backend is not set and the broker is RabbitMQ: set result_backend to a redis:// URL ' +
+            '(results are stored on Redis; the broker keeps only the task messages)',
+        );
+      }
       const url = redisUrl('result_backend', s);
       const expires = s.result_expires;
       try {
@@ -68,7 +79,7 @@ export class AppConnections {
   }
 
   /** The broker, started. */
-  startedBroker(): Promise<RedisBroker> {
+  startedBroker(): Promise<TaskBroker> {
     let started = this.brokerStarted;
     if (!started) {
       const instance = this.broker();

@@ -105,8 +105,9 @@ describe('app.conf', () => {
     await expect(app.conf.loadFile(arr)).rejects.toBeInstanceOf(ConfigError);
   });
 
-  it('refuses a non-Redis broker URL without printing its password', () => {
-    const app = new Celeriac('tasks', { broker_url: 'amqp://user:s3cret@host:5672//' });
+  it('refuses a broker URL of an unsupported transport without printing its password', () => {
+    // amqp:// selects the RabbitMQ transport (libs/broker-amqp); librabbitmq:// is not supported.
+    const app = new Celeriac('tasks', { broker_url: 'librabbitmq://user:s3cret@host:5672//' });
     let error: unknown;
     try {
       app.broker();

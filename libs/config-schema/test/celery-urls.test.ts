@@ -58,17 +58,36 @@ describe('broker and result backend URLs (the parser of @celeriac/redis-connecti
     expect(issues[0]?.message).toMatch(/^broker_url\b/);
   });
 
-  it('refuses amqp:// as not supported yet', () => {
-    const [issue] = issuesOf({ broker_url: 'amqp://guest:pw@rabbit:5672//' });
-    expect(issue?.message).toContain('RabbitMQ (amqp://) is not supported yet');
-    expect(issue?.message).toContain('use redis://, rediss://, redis+socket://, unix:// or sentinel://');
+  it('accepts RabbitMQ broker URLs (amqp://, amqps://, pyamqp://) and refuses them as result backend', () => {
+    for (const url of [
+      'amqp://guest:pw@rabbit:5672//',
+      'amqps://u:p@rabbit/vh',
+      'pyamqp://rabbit',
+      'AMQP://rabbit:5672/%2F',
+    ]) {
+      expect(issuesOf({ broker_url: url })).toEqual([]);
+    }
+    const [backend] = issuesOf({ result_backend: 'amqp://guest:pw@rabbit:5672//' });
+    expect(backend?.message).toContain('RabbitMQ (amqp://) is not supported yet');
+    expect(issuesOf({ broker_url: 'librabbitmq://rabbit//' })[0]?.message).toContain('is not supported yet');
+  });
+
+  it('names what is wrong in an amqp:// broker URL without repeating the password', () => {
+    const [noHost] = issuesOf({ broker_url: 'amqp://guest:hunter2-pw@:5672//' });
+    expect(noHost?.message).toMatch(/^broker_url: the amqp:\/\/ URL (has no host|cannot be read)/);
+    expect(noHost?.message).not.toContain('hunter2-pw');
+    const [badPort] = issuesOf({ broker_url: 'amqp://guest:hunter2-pw@rabbit:99999//' });
+    expect(badPort?.message).toMatch(/^broker_url: the amqp:\/\/ URL cannot be read/);
+    expect(badPort?.message).not.toContain('hunter2-pw');
+    const [query] = issuesOf({ broker_url: 'amqp://rabbit//?heartbeat=5' });
+    expect(query?.message).toContain('query options');
   });
 
   it('checks result_backend and the old upper-case names the same way', () => {
     expect(issuesOf({ result_backend: 'rpc://' })).toEqual([
       { path: 'celery.result_backend', message: expect.stringMatching(/^result_backend: the scheme "rpc:\/\/"/) },
     ]);
-    const old = issuesOf({ BROKER_URL: 'amqp://guest:pw@rabbit//', CELERY_RESULT_BACKEND: 'redis://h:70000/1' });
+    const old = issuesOf({ BROKER_URL: 'librabbitmq://guest:pw@rabbit//', CELERY_RESULT_BACKEND: 'redis://h:70000/1' });
     expect(old.map((issue) => issue.path).sort()).toEqual(['celery.broker_url', 'celery.result_backend']);
     expect(old.find((i) => i.path === 'celery.broker_url')?.message).toContain('(set as BROKER_URL)');
     expect(old.find((i) => i.path === 'celery.result_backend')?.message).toContain('(set as CELERY_RESULT_BACKEND)');
@@ -78,7 +97,7 @@ describe('broker and result backend URLs (the parser of @celeriac/redis-connecti
 
   it('never repeats a password, also when it sits where a port belongs', () => {
     const secrets = [
-      ['amqp://guest:hunter2-pw@rabbit:5672//', 'hunter2-pw'],
+      ['amqp://guest:hunter2-pw@rabbit:99999//', 'hunter2-pw'],
       ['notaurl://:hunter2-pw@host/0', 'hunter2-pw'],
       ['redis://:hunter2-pw@host:99999/0', 'hunter2-pw'],
       ['redis://admin:hunter2-pw/0', 'hunter2-pw'],

@@ -1,3 +1,4 @@
+import { isAmqpUrl } from '@celeriac/broker-amqp';
 import type { Logger } from '@celeriac/logger';
 import type { Serializer } from '@celeriac/protocol';
 import { RedisUrlError, redisUrlFromSettings } from '@celeriac/redis-connection/url';
@@ -51,6 +52,17 @@ export interface WorkerSettings {
   maxTasksPerChild: number | null;
   /** `worker_max_memory_per_child` (KiB): above this RSS after a task the worker stops warm to be replaced (null: never). */
   maxMemoryPerChildKiB: number | null;
+  /**
+   * `result_backend_always_retry`, `result_backend_max_retries` (null: no bound),
+   * `result_backend_base_sleep_between_retries_ms`, `result_backend_max_sleep_between_retries_ms`:
+   * the result backend's own retry of stores and reads when Redis does not serve them.
+   */
+  resultBackendRetry: { always: boolean; maxRetries: number; baseSleepMs: number; maxSleepMs: number };
+  /**
+   * `broker_connection_retry` / `broker_connection_max_retries` (null or unset: 100, Celery's
+   * default; 0: no retry): how the worker connects at start (see broker-connection-retry.ts).
+   */
+  brokerConnectionRetry: { retry: boolean; maxRetries: number | null };
 }
 
 /** The control plane's shared revoke set (libs/control-plane `revokedKey()`, sorted set of task ids). */
@@ -119,6 +131,18 @@ function positiveIntegerOrNull(settings: Record<string, unknown>, name: string):
   return value;
 }
 
+function booleanSetting(settings: Record<string, unknown>, name: string, fallback: boolean): boolean {
+  const value = settings[name];
+  if (value === undefined || value === null) return fallback;
+  if (typeof value !== 'boolean') {
+    throw new WorkerError('WORKER_BAD_SETTING', `Setting ${name} must be true or false, got ${JSON.stringify(value)}.`);
+  }
+  return value;
+}
+
+/** Celery's defaults for `broker_connection_max_retries`. */
+const DEFAULT_BROKER_CONNECTION_MAX_RETRIES = 100;
+
 /** `celeriac_revoked_key`: unset is the control plane's set; `''` or null none; anything but a string refused. */
 function revokedKeySetting(value: unknown): string | null {
   if (value === undefined) return DEFAULT_REVOKED_KEY;
@@ -136,8 +160,17 @@ function revokedKeySetting(value: unknown): string | null {
  * The broker and result backend URLs with their transport options (master_name) and TLS dicts
  * folded in, read by the one parser of @celeriac/redis-connection (WORKER_BAD_SETTING otherwise).
  */
-function foldedUrls(settings: Record<string, unknown>): { brokerUrl: string; resultBackendUrl: string } {
+function foldedUrls(settings: Record<string, unknown>): { brokerUrl: string; resultBackendUrl: string | null } {
   try {
+    // A RabbitMQ broker is read by @celeriac/broker-amqp; results stay on the Redis result backend,
+    // and without one they are not stored (Celery's DisabledBackend).
+    if (isAmqpUrl(settings.broker_url)) {
+      const hasBackend = settings.result_backend !== undefined && settings.result_backend !== null;
+      return {
+        brokerUrl: settings.broker_url,
+        resultBackendUrl: hasBackend ? redisUrlFromSettings('result_backend', settings) : null,
+      };
+    }
     return {
       brokerUrl: redisUrlFromSettings('broker', settings),
       resultBackendUrl: redisUrlFromSettings('result_backend', settings),
@@ -216,6 +249,21 @@ export function readWorkerSettings(settings: Record<string, unknown>): WorkerSet
       typeof settings.task_reject_on_worker_lost === 'boolean' ? settings.task_reject_on_worker_lost : null,
     maxTasksPerChild: positiveIntegerOrNull(settings, 'worker_max_tasks_per_child'),
     maxMemoryPerChildKiB: positiveIntegerOrNull(settings, 'worker_max_memory_per_child'),
+    resultBackendRetry: {
+      always: booleanSetting(settings, 'result_backend_always_retry', false),
+      maxRetries: numberSetting(settings, 'result_backend_max_retries', Number.POSITIVE_INFINITY, { integer: true }),
+      baseSleepMs: numberSetting(settings, 'result_backend_base_sleep_between_retries_ms', 10),
+      maxSleepMs: numberSetting(settings, 'result_backend_max_sleep_between_retries_ms', 10_000),
+    },
+    brokerConnectionRetry: {
+      retry: booleanSetting(settings, 'broker_connection_retry', true),
+      maxRetries:
+        settings.broker_connection_max_retries === null
+          ? null
+          : numberSetting(settings, 'broker_connection_max_retries', DEFAULT_BROKER_CONNECTION_MAX_RETRIES, {
+              integer: true,
+            }),
+    },
   };
 }
 

@@ -1,0 +1,34 @@
+import { type BrokerOptions, RedisBroker, type TaskBroker } from '@celeriac/broker';
+import type { Logger } from '@celeriac/logger';
+import { AmqpBroker } from './amqp-broker.js';
+import { isAmqpUrl } from './amqp-url.js';
+
+/** What `brokerForUrl` needs: the URL picks the transport, the rest configures it. */
+export interface BrokerForUrlOptions {
+  url: string;
+  logger: Logger;
+  /** The app's Celery settings (queue table, priorities). */
+  settings: Readonly<Record<string, unknown>>;
+  /** Options of the Redis transport beyond url and logger (ownerId, visibility timeout, ...). */
+  redis?: Omit<BrokerOptions, 'url' | 'logger'>;
+  /** basic.qos prefetch count of a consuming AMQP broker (concurrency × multiplier). */
+  prefetchCount?: number;
+}
+
+/**
+ * The one place the transport is chosen: `amqp://`, `amqps://` and `pyamqp://` give an
+ * `AmqpBroker` (RabbitMQ), anything else the `RedisBroker`. The worker and the client call it.
+ */
+export function brokerForUrl(o: BrokerForUrlOptions): TaskBroker {
+  if (isAmqpUrl(o.url)) {
+    return new AmqpBroker({
+      url: o.url,
+      logger: o.logger,
+      settings: o.settings,
+      ...(o.prefetchCount !== undefined ? { prefetchCount: o.prefetchCount } : {}),
+      ...(typeof o.settings.broker_heartbeat === 'number' ? { heartbeatSec: o.settings.broker_heartbeat } : {}),
+      ...(o.redis?.deadLetterMaxRawBytes !== undefined ? { deadLetterMaxRawBytes: o.redis.deadLetterMaxRawBytes } : {}),
+    });
+  }
+  return new RedisBroker({ url: o.url, logger: o.logger, ...o.redis });
+}
