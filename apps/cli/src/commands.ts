@@ -24,6 +24,10 @@ export const COMMANDS: Record<string, CommandEntry> = {
     load: () => import('./commands/config.js'),
   },
   nodes: { summary: 'show every node and its state', load: () => import('./commands/nodes.js') },
+  rollout: {
+    summary: 'watch and steer progressive rollouts (status, pause, resume, promote, abort)',
+    load: () => import('./commands/rollout.js'),
+  },
   inspect: {
     summary: 'ask the workers (celery inspect): ping, active, reserved, stats, counts...',
     load: () => import('./commands/inspect.js'),

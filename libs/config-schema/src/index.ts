@@ -157,11 +157,11 @@ export {
   type NodeStatus,
   nodeStatusSchema,
   PROGRAM_STATES,
+  type ProgramHealth,
   type ProgramState,
   type ProgramStatus,
   programStatusSchema,
 } from './node-status-schema.js';
-export type { ProgramHealth } from './node-status-schema.js';
 export {
   type NormalizedCelerySettings,
   normalizeCelerySettings,
@@ -177,6 +177,17 @@ export {
   programLayerSchema,
   programSchema,
 } from './program-schema.js';
+export {
+  type RestartBudget,
+  type RolloutGates,
+  type RolloutPolicy,
+  type RolloutPolicyInput,
+  type RolloutWave,
+  restartBudgetSchema,
+  rolloutGatesSchema,
+  rolloutPolicySchema,
+  rolloutWaveSchema,
+} from './rollout-policy.js';
 export {
   KNOWN_SETTING_NAMES,
   SETTING_STATUS,
@@ -201,14 +212,3 @@ export {
   validateLayer,
 } from './validate.js';
 export { WORKER_RECYCLE_EXIT_CODE } from './worker-recycle.js';
-export {
-  type RestartBudget,
-  type RolloutGates,
-  type RolloutPolicy,
-  type RolloutPolicyInput,
-  type RolloutWave,
-  restartBudgetSchema,
-  rolloutGatesSchema,
-  rolloutPolicySchema,
-  rolloutWaveSchema,
-} from './rollout-policy.js';

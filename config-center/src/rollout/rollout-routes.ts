@@ -1,0 +1,54 @@
+import { type RolloutPolicy, rolloutPolicySchema } from '@celeriac/config-schema';
+import type { FastifyInstance } from 'fastify';
+import { CenterError } from '../errors.js';
+import { guard, parseBody, type RouteContext } from '../routes/route-context.js';
+import type { RolloutCommand, RolloutController } from './rollout-controller.js';
+
+const COMMANDS: readonly RolloutCommand[] = ['pause', 'resume', 'promote', 'abort'];
+
+/**
+ * The `rollout` member of a write's body, parsed (a 400 listing every problem when it is not a
+ * policy), and the body without it; undefined when the body has none.
+ */
+export function rolloutOf(
+  body: Record<string, unknown>,
+): { policy: RolloutPolicy; rest: Record<string, unknown> } | undefined {
+  if (!('rollout' in body)) return undefined;
+  const { rollout, ...rest } = body;
+  const policy = parseBody(
+    rolloutPolicySchema,
+    rollout,
+    (issues) =>
+      `the rollout policy was refused: ${issues.length} problem(s), listed in "issues" (see docs/rollouts.md)`,
+  );
+  return { policy, rest };
+}
+
+/** GET /v1/rollouts[/:id] and POST /v1/rollouts/:id/pause|resume|promote|abort. */
+export function registerRolloutRoutes(app: FastifyInstance, context: RouteContext, rollouts: RolloutController): void {
+  app.get('/v1/rollouts', async (request) => {
+    await guard(context, request, 'nodes:read');
+    return { rollouts: rollouts.list() };
+  });
+
+  app.get('/v1/rollouts/:id', async (request) => {
+    await guard(context, request, 'nodes:read');
+    return rollouts.get((request.params as { id: string }).id);
+  });
+
+  app.post('/v1/rollouts/:id/:command', async (request) => {
+    const token = await guard(context, request, 'config:write');
+    const { id, command } = request.params as { id: string; command: string };
+    if (!(COMMANDS as readonly string[]).includes(command))
+      throw new CenterError(
+        'CENTER_NOT_FOUND',
+        `there is no rollout command ${JSON.stringify(command)}; use ${COMMANDS.join(', ')}`,
+      );
+    const record = await rollouts.command(id, command as RolloutCommand, token.name);
+    context.logger.info(
+      { event: 'center.rollout_command', rollout: id, command, author: token.name, state: record.state },
+      `rollout ${id}: ${command} by ${token.name}`,
+    );
+    return record;
+  });
+}

@@ -1,0 +1,252 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  ADMIN_TOKEN,
+  api,
+  startTestCenter,
+  type TestCenter,
+  until,
+  workerNodeLayer,
+} from './support/center-harness.js';
+
+const T = ADMIN_TOKEN;
+const NODES = ['n1', 'n2', 'n3'];
+let center: TestCenter | undefined;
+let dirs: string[] = [];
+
+afterEach(async () => {
+  await center?.close();
+  center = undefined;
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  dirs = [];
+});
+
+function health(succeeded: number, failed: number) {
+  const counts = { received: succeeded + failed, succeeded, failed, retried: 0, rejected: 0, revoked: 0 };
+  return {
+    source: 'health_file',
+    window_s: 10,
+    counts,
+    rates: {
+      received: counts.received / 10,
+      succeeded: succeeded / 10,
+      failed: failed / 10,
+      retried: 0,
+      rejected: 0,
+      revoked: 0,
+    },
+    failure_ratio: succeeded + failed === 0 ? null : failed / (succeeded + failed),
+    runtime_p50_s: 0.01,
+    runtime_p95_s: 0.02,
+    queue_wait_p50_s: 0.01,
+    queue_wait_p95_s: 0.02,
+    restarts_5m: 0,
+    crash_loop: false,
+  };
+}
+
+/** What the center serves a node now. */
+async function served(url: string, node: string): Promise<{ revision: number; hash: string }> {
+  const response = await api(url, 'GET', `/v1/nodes/${node}/config`, { token: T });
+  expect(response.status).toBe(200);
+  return { revision: response.body.revision, hash: response.body.hash };
+}
+
+/** Reports that `node` applied `revision` and its worker had these task outcomes. */
+async function report(url: string, node: string, revision: number, succeeded: number, failed: number): Promise<void> {
+  const body = {
+    applied_revision: revision,
+    apply_result: 'ok',
+    programs: {
+      workers: {
+        kind: 'celeriac-worker',
+        state: 'running',
+        pids: [1000 + NODES.indexOf(node)],
+        restarts: 0,
+        config_hash: 'h',
+        last_exit: null,
+        health: health(succeeded, failed),
+      },
+    },
+  };
+  expect((await api(url, 'POST', `/v1/nodes/${node}/status`, { token: T, body })).status).toBe(200);
+}
+
+async function setUp(options: { dataDir?: string } = {}): Promise<TestCenter> {
+  const started = await startTestCenter({ ...options, ...(options.dataDir ? { dataDir: options.dataDir } : {}) });
+  center = started;
+  const put = await api(started.url, 'PUT', '/v1/layers/defaults', {
+    token: T,
+    body: { celery: { broker_url: 'redis://127.0.0.1:6379/0', timezone: 'UTC' } },
+  });
+  expect(put.status).toBe(201);
+  for (const node of NODES) {
+    expect(
+      (await api(started.url, 'PUT', `/v1/layers/nodes/${node}`, { token: T, body: workerNodeLayer() })).status,
+    ).toBe(201);
+    await report(started.url, node, (await served(started.url, node)).revision, 50, 0);
+  }
+  return started;
+}
+
+async function rollouts(url: string) {
+  const response = await api(url, 'GET', '/v1/rollouts', { token: T });
+  expect(response.status).toBe(200);
+  // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON
+  return response.body.rollouts as Record<string, any>[];
+}
+
+async function writeDefaults(url: string, timezone: string, rollout: unknown) {
+  const current = await api(url, 'GET', '/v1/layers/defaults', { token: T });
+  return api(url, 'PUT', '/v1/layers/defaults', {
+    token: T,
+    headers: { 'if-match': String(current.body.revision) },
+    body: { celery: { broker_url: 'redis://127.0.0.1:6379/0', timezone }, rollout },
+  });
+}
+
+describe('rollouts in the center', () => {
+  it('serves a failing change to the first wave only, rolls it back on the gate and records why', async () => {
+    const { url } = await setUp();
+    const before = Object.fromEntries(await Promise.all(NODES.map(async (n) => [n, await served(url, n)] as const)));
+    const write = await writeDefaults(url, 'Europe/Paris', {
+      waves: [{ nodes: 1, soak: '2s' }, { rest: true }],
+      gates: { failure_rate: { max: 0.2 } },
+    });
+    expect(write.status).toBe(200);
+    const revision = write.body.revision as number;
+    const [rollout] = await rollouts(url);
+    expect(rollout).toMatchObject({ id: `r${revision}`, state: 'running', wave: 0, served: ['n1'] });
+    expect(rollout?.waves.map((w: { nodes: string[] }) => w.nodes)).toEqual([['n1'], ['n2', 'n3']]);
+    expect((await served(url, 'n1')).revision).toBe(revision);
+    for (const node of ['n2', 'n3']) expect(await served(url, node)).toEqual(before[node]);
+    // Another write waits for the rollout.
+    const refused = await writeDefaults(url, 'UTC', undefined);
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.message).toContain(`rollout r${revision}`);
+
+    await report(url, 'n1', revision, 2, 8);
+    const breachAt = Date.now();
+    await until(async () => (await rollouts(url))[0]?.state === 'rolled_back', 10_000, 'the rollback');
+    expect(Date.now() - breachAt).toBeLessThan(2000 + 5000);
+    const [done] = await rollouts(url);
+    const rollbackRevision = done?.rollback_revision as number;
+    expect(rollbackRevision).toBe(revision + 1);
+    const history = await api(url, 'GET', `/v1/revisions/${rollbackRevision}`, { token: T });
+    expect(history.status).toBe(200);
+    expect(history.body.kind).toBe('rollback');
+    expect(history.body.message).toMatch(/failure_rate measured 0\.8 against bound 0\.2/);
+    expect(done?.events.at(-1).gates[0]).toMatchObject({
+      gate: 'failure_rate',
+      verdict: 'fail',
+      measured: 0.8,
+      bound: 0.2,
+    });
+    const layer = await api(url, 'GET', '/v1/layers/defaults', { token: T });
+    expect(layer.body.document.celery.timezone).toBe('UTC');
+    // Every node is served the old config again; the held ones never saw the bad one.
+    for (const node of NODES) expect((await served(url, node)).hash).toBe(before[node]?.hash);
+  });
+
+  it('promotes a good change through every wave by itself within the restart budget', async () => {
+    const { url } = await setUp();
+    const write = await writeDefaults(url, 'Europe/Berlin', {
+      waves: [
+        { nodes: 1, soak: '500ms' },
+        { rest: true, soak: '500ms' },
+      ],
+      gates: { failure_rate: { max: 0.2 } },
+      restart_budget: { programs: 1 },
+    });
+    const revision = write.body.revision as number;
+    const applied = new Set<string>();
+    let worst = 0;
+    // A fake agent per node: apply what is served, one at a time, and note how many are served but not applied.
+    await until(
+      async () => {
+        const now = await Promise.all(NODES.map(async (node) => [node, (await served(url, node)).revision] as const));
+        const pending = now.filter(([node, rev]) => rev === revision && !applied.has(node));
+        worst = Math.max(worst, pending.length);
+        const next = pending[0];
+        if (next) {
+          await report(url, next[0], revision, 40, 0);
+          applied.add(next[0]);
+        }
+        return (await rollouts(url))[0]?.state === 'succeeded';
+      },
+      20_000,
+      'the rollout to succeed',
+    );
+    expect(worst).toBe(1);
+    expect([...applied].sort()).toEqual(NODES);
+    const [done] = await rollouts(url);
+    expect(done?.events.map((e: { event: string }) => e.event)).toEqual(['started', 'promoted', 'succeeded']);
+    for (const node of NODES) expect((await served(url, node)).revision).toBe(revision);
+  });
+
+  it('pauses, resumes, promotes now and aborts on request', async () => {
+    const { url } = await setUp();
+    const write = await writeDefaults(url, 'Asia/Tokyo', { waves: [{ nodes: 1 }, { rest: true }], soak: '1h' });
+    const revision = write.body.revision as number;
+    const id = `r${revision}`;
+    const post = (command: string) => api(url, 'POST', `/v1/rollouts/${id}/${command}`, { token: T, body: {} });
+    expect((await post('pause')).body.state).toBe('paused');
+    expect((await post('pause')).status).toBe(409);
+    expect((await post('resume')).body.state).toBe('running');
+    expect((await post('jump')).status).toBe(404);
+    await report(url, 'n1', revision, 10, 0);
+    const promoted = await post('promote');
+    expect(promoted.status).toBe(200);
+    await until(async () => (await rollouts(url))[0]?.wave === 1, 5000, 'the promotion');
+    await until(async () => (await served(url, 'n2')).revision === revision, 5000, 'n2 to be served');
+    const aborted = await post('abort');
+    expect(aborted.body.state).toBe('rolled_back');
+    expect(aborted.body.events.map((e: { event: string }) => e.event)).toEqual([
+      'started',
+      'paused',
+      'resumed',
+      'promote_requested',
+      'promoted',
+      'aborted',
+      'rolled_back',
+    ]);
+    expect((await api(url, 'GET', '/v1/layers/defaults', { token: T })).body.document.celery.timezone).toBe('UTC');
+    expect((await api(url, 'GET', '/v1/rollouts/nope', { token: T })).status).toBe(404);
+  });
+
+  it('refuses a bad policy with 400 and writes nothing', async () => {
+    const { url } = await setUp();
+    const response = await writeDefaults(url, 'Asia/Tokyo', { waves: [{ percent: 0 }] });
+    expect(response.status).toBe(400);
+    expect(response.body.error.code).toBe('CENTER_VALIDATION_FAILED');
+    expect((await api(url, 'GET', '/v1/layers/defaults', { token: T })).body.document.celery.timezone).toBe('UTC');
+  });
+
+  it('resumes a rollout after a center restart, still holding the later waves back', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'celeriac-rollout-'));
+    dirs.push(dataDir);
+    const first = await setUp({ dataDir });
+    const write = await writeDefaults(first.url, 'America/Lima', {
+      waves: [
+        { nodes: 1, soak: '1s' },
+        { rest: true, soak: '1s' },
+      ],
+    });
+    const revision = write.body.revision as number;
+    const old = await served(first.url, 'n2');
+    await first.close();
+    center = await startTestCenter({ dataDir });
+    const { url } = center;
+    expect((await rollouts(url))[0]).toMatchObject({ state: 'running', wave: 0, served: ['n1'] });
+    expect(await served(url, 'n2')).toEqual(old);
+    await report(url, 'n1', revision, 10, 0);
+    await until(async () => (await rollouts(url))[0]?.wave === 1, 10_000, 'the promotion after the restart');
+    for (const node of ['n2', 'n3']) {
+      await until(async () => (await served(url, node)).revision === revision, 5000, `${node} to be served`);
+      await report(url, node, revision, 10, 0);
+    }
+    await until(async () => (await rollouts(url))[0]?.state === 'succeeded', 10_000, 'the rollout to succeed');
+  });
+});
