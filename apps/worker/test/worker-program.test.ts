@@ -190,7 +190,10 @@ describe('celeriac worker (spawned)', () => {
   it('never logs the password of the broker URL, also when it cannot connect', async () => {
     // Nothing listens there: start-up fails, and its error names the URL.
     const secretUrl = `redis://:s3cret-pw@127.0.0.1:${await freePort()}/0`;
-    const w = spawnWorker(['-A', path.join(fixtures, 'tasks.ts')], {
+    // One try (broker_connection_retry on, Celery's default, retries 100 times first).
+    const noRetry = path.join(dir, 'no-retry.json');
+    writeFileSync(noRetry, JSON.stringify({ broker_connection_retry: false }));
+    const w = spawnWorker(['-A', path.join(fixtures, 'tasks.ts'), '--config', noRetry], {
       TEST_BROKER_URL: secretUrl,
       TEST_BACKEND_URL: secretUrl,
     });

@@ -38,6 +38,11 @@ export function ioredisTargetOptions(target: RedisTarget): RedisOptions {
   if (target.username !== undefined) auth.username = target.username;
   if (target.password !== undefined) auth.password = target.password;
   if (target.connectTimeoutMs !== undefined) auth.connectTimeout = target.connectTimeoutMs;
+  // redis-py's socket_timeout: no reply that long drops the connection (ioredis then reconnects
+  // and resends the command, as redis_retry_on_timeout would; a subscriber's idle wait is not timed).
+  if (target.socketTimeoutMs !== undefined) auth.socketTimeout = target.socketTimeoutMs;
+  // socket_keepalive true: ioredis's keep-alive (0: the system's delay). Off: createRedisConnection.
+  if (target.socketKeepalive === true) auth.keepAlive = 0;
   switch (target.kind) {
     case 'tcp':
       return {

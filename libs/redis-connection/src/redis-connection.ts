@@ -41,6 +41,10 @@ export function createRedisConnection(url: string, role: string, logger: Logger)
     maxRetriesPerRequest: 3,
     retryStrategy: (times) => (fatal ? null : Math.min(50 * times, 1_000)),
   });
+  if (target.socketKeepalive === false) {
+    // ioredis turns keep-alive on at every connect (it fills keepAlive: 0 in); socket_keepalive=false turns it off.
+    redis.on('connect', () => redis.stream?.setKeepAlive(false));
+  }
   let lastWarnAt = 0;
   /** Makes a TLS failure fatal (logged once); true when `err` is one. */
   const refuse = (err: unknown): boolean => {

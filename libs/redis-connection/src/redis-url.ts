@@ -25,6 +25,10 @@ interface TargetAuth {
   db: number;
   /** `socket_connect_timeout` in ms, when given. */
   connectTimeoutMs?: number;
+  /** `socket_timeout` in ms (redis-py's read timeout: no reply that long drops the connection), when given. */
+  socketTimeoutMs?: number;
+  /** `socket_keepalive`: TCP keep-alive on the socket (off unless given, as in redis-py). */
+  socketKeepalive?: boolean;
 }
 
 /** Where and how to connect, as read from one Celery URL (plus its transport options and TLS dict). */
@@ -265,12 +269,21 @@ function sslDict(name: string, value: unknown): Record<string, unknown> | null {
   return value;
 }
 
+/** redis-py's socket options, read from any Redis URL's query (Celery's backend passes them on). */
+const SOCKET_KEYS = ['socket_timeout', 'socket_keepalive'] as const;
 const QUERY_KEYS: Record<string, readonly string[]> = {
-  redis: ['socket_connect_timeout'],
-  rediss: ['socket_connect_timeout', ...SSL_KEYS],
-  'redis+socket': ['virtual_host', 'db'],
-  unix: ['virtual_host', 'db'],
-  sentinel: ['socket_connect_timeout', 'master_name', 'sentinel_username', 'sentinel_password', ...SSL_KEYS],
+  redis: ['socket_connect_timeout', ...SOCKET_KEYS],
+  rediss: ['socket_connect_timeout', ...SOCKET_KEYS, ...SSL_KEYS],
+  'redis+socket': ['virtual_host', 'db', ...SOCKET_KEYS],
+  unix: ['virtual_host', 'db', ...SOCKET_KEYS],
+  sentinel: [
+    'socket_connect_timeout',
+    ...SOCKET_KEYS,
+    'master_name',
+    'sentinel_username',
+    'sentinel_password',
+    ...SSL_KEYS,
+  ],
 };
 
 /** The query parameters of every chunk, checked against what the scheme reads; a key set twice must agree. */
@@ -298,26 +311,39 @@ function queryOf(setting: string, chunks: readonly Chunk[]): Map<string, string>
   return merged;
 }
 
-function connectTimeout(setting: string, query: Map<string, string>): number | undefined {
-  const text = query.get('socket_connect_timeout');
+function secondsParam(setting: string, query: Map<string, string>, key: string): number | undefined {
+  const text = query.get(key);
   if (text === undefined) return undefined;
   const seconds = Number(text);
   if (!(Number.isFinite(seconds) && seconds > 0)) {
-    fail(setting, `socket_connect_timeout must be a number of seconds > 0, got ${JSON.stringify(text)}`);
+    fail(setting, `${key} must be a number of seconds > 0, got ${JSON.stringify(text)}`);
   }
   return Math.round(seconds * 1000);
 }
 
-function withAuth<T extends object>(
-  target: T,
-  chunk: Chunk,
-  db: number,
-  timeoutMs: number | undefined,
-): T & TargetAuth {
+/** The socket options of a URL's query: connect and read timeouts (ms), keep-alive. */
+interface SocketOptions {
+  connectTimeoutMs: number | undefined;
+  socketTimeoutMs: number | undefined;
+  socketKeepalive: boolean | undefined;
+}
+
+function socketOptions(setting: string, query: Map<string, string>): SocketOptions {
+  const keepalive = query.get('socket_keepalive');
+  return {
+    connectTimeoutMs: secondsParam(setting, query, 'socket_connect_timeout'),
+    socketTimeoutMs: secondsParam(setting, query, 'socket_timeout'),
+    socketKeepalive: keepalive === undefined ? undefined : booleanText(setting, 'socket_keepalive', keepalive),
+  };
+}
+
+function withAuth<T extends object>(target: T, chunk: Chunk, db: number, socket: SocketOptions): T & TargetAuth {
   const out: T & TargetAuth = { ...target, db };
   if (chunk.username !== undefined) out.username = chunk.username;
   if (chunk.password !== undefined) out.password = chunk.password;
-  if (timeoutMs !== undefined) out.connectTimeoutMs = timeoutMs;
+  if (socket.connectTimeoutMs !== undefined) out.connectTimeoutMs = socket.connectTimeoutMs;
+  if (socket.socketTimeoutMs !== undefined) out.socketTimeoutMs = socket.socketTimeoutMs;
+  if (socket.socketKeepalive !== undefined) out.socketKeepalive = socket.socketKeepalive;
   return out;
 }
 
@@ -368,7 +394,7 @@ export function parseRedisUrl(value: unknown, context: RedisUrlContext = {}): Re
     );
   }
   const query = queryOf(setting, chunks);
-  const timeoutMs = connectTimeout(setting, query);
+  const socket = socketOptions(setting, query);
   const transport = context.transportOptions;
   if (transport !== undefined && transport !== null && !plainObject(transport)) {
     fail(optionsSetting, 'must be a dict');
@@ -388,7 +414,7 @@ export function parseRedisUrl(value: unknown, context: RedisUrlContext = {}): Re
       query.get('virtual_host') ?? query.get('db'),
       'the virtual_host (or db) parameter',
     );
-    return withAuth({ kind: 'socket' as const, path: first.path, scheme: first.scheme }, first, db, timeoutMs);
+    return withAuth({ kind: 'socket' as const, path: first.path, scheme: first.scheme }, first, db, socket);
   }
 
   const tlsQuery = new Map([...query].filter(([key]) => (SSL_KEYS as readonly string[]).includes(key)));
@@ -413,7 +439,7 @@ export function parseRedisUrl(value: unknown, context: RedisUrlContext = {}): Re
       { kind: 'sentinel' as const, sentinels, masterName: (masterName as string | undefined) ?? '', tls },
       first,
       databaseNumber(setting, first.path, 'the path after the host'),
-      timeoutMs,
+      socket,
     );
     if (sentinelUsername !== undefined) Object.assign(target, { sentinelUsername });
     if (sentinelPassword !== undefined) Object.assign(target, { sentinelPassword });
@@ -429,7 +455,7 @@ export function parseRedisUrl(value: unknown, context: RedisUrlContext = {}): Re
     { kind: 'tcp' as const, host: first.host || '127.0.0.1', port: first.port ?? 6379, tls },
     first,
     databaseNumber(setting, first.path, 'the path after the host'),
-    timeoutMs,
+    socket,
   );
 }
 
@@ -464,6 +490,8 @@ function queryText(pairs: [string, string][]): string {
 export function formatRedisTarget(target: RedisTarget): string {
   const timeout: [string, string][] =
     target.connectTimeoutMs === undefined ? [] : [['socket_connect_timeout', String(target.connectTimeoutMs / 1000)]];
+  if (target.socketTimeoutMs !== undefined) timeout.push(['socket_timeout', String(target.socketTimeoutMs / 1000)]);
+  if (target.socketKeepalive !== undefined) timeout.push(['socket_keepalive', String(target.socketKeepalive)]);
   switch (target.kind) {
     case 'tcp':
       return `${target.tls ? 'rediss' : 'redis'}://${userinfo(target)}${hostText(target.host)}:${target.port}/${target.db}${queryText(
@@ -472,6 +500,7 @@ export function formatRedisTarget(target: RedisTarget): string {
     case 'socket':
       return `${target.scheme}://${userinfo(target)}${target.path}${queryText([
         [target.scheme === 'unix' ? 'db' : 'virtual_host', String(target.db)],
+        ...timeout.filter(([key]) => key !== 'socket_connect_timeout'),
       ])}`;
     case 'sentinel': {
       const pairs: [string, string][] = [...timeout];

@@ -37,7 +37,36 @@ export function redisTargetFromSettings(role: RedisRole, settings: Readonly<Reco
   if (url === undefined || url === null || url === '') {
     throw new RedisUrlError(`${context.setting} is not set: give a Redis URL such as "redis://host:6379/0"`);
   }
-  return parseRedisUrl(url, context);
+  const target = parseRedisUrl(url, context);
+  return role === 'result_backend' ? withBackendSocketSettings(target, settings) : target;
+}
+
+function seconds(settings: Readonly<Record<string, unknown>>, name: string): number | undefined {
+  const value = settings[name];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new RedisUrlError(`${name} must be a number of seconds > 0 (or null), got ${JSON.stringify(value)}`);
+  }
+  return Math.round(value * 1000);
+}
+
+/**
+ * Celery's Redis result backend settings `redis_socket_timeout`, `redis_socket_connect_timeout`
+ * and `redis_socket_keepalive` (redis-py's socket options; Celery 5.2 gives them to the backend
+ * only, never to the broker). The URL's own query parameters win, as in Celery.
+ */
+function withBackendSocketSettings(target: RedisTarget, settings: Readonly<Record<string, unknown>>): RedisTarget {
+  const out: RedisTarget = { ...target };
+  const socketTimeoutMs = seconds(settings, 'redis_socket_timeout');
+  if (out.socketTimeoutMs === undefined && socketTimeoutMs !== undefined) out.socketTimeoutMs = socketTimeoutMs;
+  const connectTimeoutMs = seconds(settings, 'redis_socket_connect_timeout');
+  if (out.connectTimeoutMs === undefined && connectTimeoutMs !== undefined) out.connectTimeoutMs = connectTimeoutMs;
+  const keepalive = settings.redis_socket_keepalive;
+  if (keepalive !== undefined && keepalive !== null && typeof keepalive !== 'boolean') {
+    throw new RedisUrlError(`redis_socket_keepalive must be true or false, got ${JSON.stringify(keepalive)}`);
+  }
+  if (out.socketKeepalive === undefined && typeof keepalive === 'boolean') out.socketKeepalive = keepalive;
+  return out;
 }
 
 /** {@link redisTargetFromSettings} as one URL string that carries everything (for the packages that take a URL). */

@@ -60,7 +60,8 @@ describe('worker: life-cycle states', () => {
 
   it('ends failed when start-up cannot connect (nothing listens on the port), logged with the error', async () => {
     const url = `redis://127.0.0.1:${await freePort()}/0`;
-    const app = new Celeriac('tests', { broker_url: url, result_backend: url });
+    // broker_connection_retry off: one try (on, Celery's default, the worker retries 100 times).
+    const app = new Celeriac('tests', { broker_url: url, result_backend: url, broker_connection_retry: false });
     const { worker, states, log, changes } = unstarted(app);
     const error = await rejection(worker.start());
     expect(worker.state).toBe('failed');
