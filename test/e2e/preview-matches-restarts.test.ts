@@ -67,7 +67,7 @@ async function settled(node: string, replicas: Record<string, number>): Promise<
 
 async function previewAndWrite(layer: string, patch: unknown): Promise<Preview> {
   const current = await admin.request('GET', `/v1/layers/${layer}`);
-  const ifMatch = current.status === 200 ? { 'if-match': String(current.etag) } : {};
+  const ifMatch: Record<string, string> = current.status === 200 ? { 'if-match': String(current.etag) } : {};
   const preview = await admin.request('POST', `/v1/preview?layer=${layer}&kind=patch`, patch, ifMatch);
   expect(preview.status, JSON.stringify(preview.body)).toBe(200);
   const body = preview.body as Preview;

@@ -1,3 +1,4 @@
+export { type HttpRequestOptions, type HttpTextResponse, requestText, tlsTrustProblem } from './http-request.js';
 export { raceTimeout, sleep, TIMED_OUT } from './race-timeout.js';
 export {
   type AtomicWriteOptions,
@@ -6,4 +7,3 @@ export {
   writeFileAtomic,
   writeFileAtomicSync,
 } from './write-file-atomic.js';
-export { type HttpRequestOptions, type HttpTextResponse, requestText, tlsTrustProblem } from './http-request.js';
