@@ -19,24 +19,30 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v rabbitmq-server >/dev/null 2>&1 || need+=(rabbitmq-server)
 /usr/bin/python3 -c 'import amqp' >/dev/null 2>&1 || need+=(python3-amqp)
 
-sudo_cmd=()
-if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null 2>&1 || { echo "setup-debian: need root or sudo to install: ${need[*]:-nothing} and start rabbitmq-server" >&2; exit 1; }
-  sudo_cmd=(sudo)
-fi
+# Root runs the commands itself; anyone else goes through sudo, asked for only when something must be done.
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo "$@"
+  else
+    echo "setup-debian: need root or sudo to run: $*" >&2
+    exit 1
+  fi
+}
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "setup-debian: everything is installed"
 else
   echo "setup-debian: installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  "${sudo_cmd[@]}" apt-get update -q
-  "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${need[@]}"
+  as_root apt-get update -q
+  as_root apt-get install -y -q --no-install-recommends "${need[@]}"
 fi
 
 # The AMQP tests need RabbitMQ at 127.0.0.1:5672 (guest/guest); each test makes its own vhost.
-if ! "${sudo_cmd[@]}" rabbitmqctl status >/dev/null 2>&1; then
+if ! as_root rabbitmqctl status >/dev/null 2>&1; then
   echo "setup-debian: starting rabbitmq-server"
-  "${sudo_cmd[@]}" rabbitmq-server -detached
-  "${sudo_cmd[@]}" rabbitmqctl await_startup --timeout 120 >/dev/null
+  as_root rabbitmq-server -detached
+  as_root rabbitmqctl await_startup --timeout 120 >/dev/null
 fi
