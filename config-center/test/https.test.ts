@@ -6,9 +6,9 @@ import path from 'node:path';
 import { createLogger } from '@celeriac/logger';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeTestCertificates, type TestCertificates } from '../../test/support/tls-certs.js';
 import { CenterStartError, FileStore, type RunningCenter, startCenter } from '../src/index.js';
 import { ADMIN_TOKEN, until } from './support/center-harness.js';
-import { makeTestPki, type TestPki } from './support/test-ca.js';
 
 // The center over HTTPS (fastify's https server, certificates made with the openssl CLI), and the
 // CLI and a real agent verifying it with --ca-file / CELERIAC_CA_FILE, the system CAs by default.
@@ -16,7 +16,7 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 const BIN = path.join(ROOT, 'apps/cli/bin/celeriac.js');
 
 let dir: string;
-let pki: TestPki;
+let pki: TestCertificates;
 let center: RunningCenter;
 const children: ChildProcess[] = [];
 
@@ -71,7 +71,7 @@ function startAgent(node: string, token: string, caFile: string | undefined) {
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'celeriac-https-'));
-  pki = makeTestPki(dir);
+  pki = makeTestCertificates();
   const logger = createLogger({ level: 'warn', pretty: false, destination: { write: () => undefined } });
   center = await startCenter({
     listen: '127.0.0.1:0',
@@ -87,6 +87,7 @@ afterAll(async () => {
   for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
   await center?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
+  pki?.remove();
 });
 
 describe('the center over HTTPS', () => {
@@ -112,7 +113,7 @@ describe('the center over HTTPS', () => {
     await expect(start(pki.serverCert, path.join(dir, 'missing.key'))).rejects.toThrow(
       /cannot read --tls-key .*ENOENT/,
     );
-    const mismatch = start(pki.serverCert, pki.wrongHostKey);
+    const mismatch = start(pki.serverCert, pki.clientKey);
     await expect(mismatch).rejects.toBeInstanceOf(CenterStartError);
     await expect(mismatch).rejects.toThrow(/cannot serve HTTPS .*private key it was issued for/);
   });
