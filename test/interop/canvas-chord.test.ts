@@ -113,7 +113,16 @@ describe('chords across Python and celeriac', { timeout: 120_000 }, () => {
         ['del', key('.s')],
       ];
       expect(blocks(onPy)).toEqual(expected);
-      expect(blocks(onTs)).toEqual(expected);
+      // Ours is Celery's block with one command first: the part's earlier entry of the same index is
+      // removed, so a part that runs again after a lost ack is not counted twice (canvas-chord-redelivery).
+      const removes = onTs
+        .filter((c) => c[0] === 'zremrangebyscore')
+        .sort((a, b) => String(a[2]).localeCompare(String(b[2])));
+      expect(removes).toEqual([
+        ['zremrangebyscore', key('.j'), '0', '0'],
+        ['zremrangebyscore', key('.j'), '1', '1'],
+      ]);
+      expect(blocks(onTs.filter((c) => c[0] !== 'zremrangebyscore'))).toEqual(expected);
     } finally {
       monitor.disconnect();
     }
@@ -238,10 +247,15 @@ describe('chords across Python and celeriac', { timeout: 120_000 }, () => {
       sig('tasks.tsum', [], {}, { queue: 'py' }),
       { app: fleet.app },
     ).applyAsync();
+    // get() raises the failed part's own error first, as Celery's (_maybe_reraise_parent_error);
+    // the body's own result is the ChordError.
     const error = await result.get({ timeout: 30_000 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RemoteTaskError);
-    expect((error as RemoteTaskError).excType).toBe('ChordError');
-    expect(String((error as RemoteTaskError).excMessage[0])).toMatch(
+    expect((error as RemoteTaskError).excType).toBe('ValueError');
+    const own = await result.get({ timeout: 30_000, propagate: false });
+    expect(own).toBeInstanceOf(RemoteTaskError);
+    expect((own as RemoteTaskError).excType).toBe('ChordError');
+    expect(String((own as RemoteTaskError).excMessage[0])).toMatch(
       /^Dependency [0-9a-f-]+ raised ValueError\('bad value', 42\)$/,
     );
   });

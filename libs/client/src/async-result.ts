@@ -169,10 +169,15 @@ export class AsyncResult {
    * Waits for the result through the backend's pub/sub wake-up (no polling). FAILURE throws a
    * `RemoteTaskError`, REVOKED a `TaskRevokedError` (or returns them with `propagate: false`);
    * no ready state within `timeout` ms throws a `TimeoutError` (code `CLIENT_RESULT_TIMEOUT`).
+   * With `propagate`, known parents are checked first, root first (Celery's
+   * `_maybe_reraise_parent_error`): a failed chain step or chord header part throws its own error.
    */
   async get(options: GetOptions = {}): Promise<unknown> {
     const propagate = options.propagate ?? true;
     const timeoutMs = options.timeout;
+    // Celery's `_maybe_reraise_parent_error`: a failed parent (a chain's earlier step, a chord's
+    // header part) raises its own error, root first, before this result's.
+    if (propagate && this.parent !== null) await this.maybeThrowParents();
     if (!this.isReadyLocally()) {
       const doc = await this.source().waitFor(this.id, timeoutMs ?? Number.POSITIVE_INFINITY, {
         onUpdate: (update) => {
@@ -182,7 +187,23 @@ export class AsyncResult {
       if (!doc) throw new TimeoutError(this.id, timeoutMs ?? 0);
       this.doc = doc;
     }
+    // Celery checks the parents again on each wait interval, so a parent that failed while this
+    // result was awaited (a header part before the body's ChordError) is what it raises.
+    if (propagate && this.parent !== null && this.doc?.status !== 'SUCCESS') await this.maybeThrowParents();
     return this.outcome(propagate);
+  }
+
+  /** Throws this result's error when it is FAILURE or REVOKED (Celery's `maybe_throw`); reads the backend. */
+  async maybeThrow(): Promise<void> {
+    if (await this.ready()) {
+      if (this.doc?.status !== 'SUCCESS') this.outcome(true);
+    }
+  }
+
+  private async maybeThrowParents(): Promise<void> {
+    const parents: (AsyncResult | GroupResult)[] = [];
+    for (let node = this.parent; node !== null; node = node.parent) parents.push(node);
+    for (const node of parents.reverse()) await node.maybeThrow();
   }
 
   private isReadyLocally(): boolean {

@@ -182,39 +182,58 @@ function lay(
         groupId: place.groupId ?? optionString(sig.options.group_id),
         groupIndex: place.groupIndex ?? optionNumber(sig.options.group_index),
         chord: place.chord ?? (sig.options.chord ? asSignature(sig.options.chord) : null),
-        chain: null,
+        chain: Array.isArray(sig.options.chain) ? sig.options.chain.map(asSignature) : null,
         routeName: routeNameOf(sig),
       });
       return [[id, null], null];
     }
     case 'chain': {
-      if (place.chord !== null || place.groupId !== null) {
-        throw new CanvasError('a chain inside a group or a chord header is not supported; send the chain on its own');
-      }
-      const steps = (sig.kwargs.tasks as unknown[]).map((s) => freezeSignature(asSignature(s), newId));
+      const steps = prepareSteps(sig.kwargs.tasks as unknown[], newId);
       if (steps.length === 0) throw new CanvasError('a chain needs at least one signature');
-      for (const step of steps) {
-        if (signatureKind(step) !== 'task') {
+      if (place.groupId !== null || place.chord !== null) {
+        // Celery's prepare_steps: only the chain's last task joins the group or chord header.
+        const last = steps[steps.length - 1] as FrozenStep;
+        if (signatureKind(last.sig) !== 'task') {
           throw new CanvasError(
-            `chain step ${step.task} is a ${signatureKind(step)}: only task signatures can be chain steps here`,
+            `a chain inside a group or chord header must end with a task, not a ${signatureKind(last.sig)}`,
           );
         }
+        const joined: Record<string, unknown> = { group_id: place.groupId };
+        if (place.chord !== null) joined.chord = place.chord;
+        if (place.groupIndex !== null) joined.group_index = place.groupIndex;
+        last.sig = withOptions(last.sig, joined);
       }
-      const [first, ...rest] = steps as [Signature, ...Signature[]];
-      const id = first.options.task_id as string;
-      plan.messages.push({
-        sig: first,
-        args: argsOf(first, partial),
-        id,
-        groupId: null,
-        groupIndex: null,
-        chord: null,
-        chain: [...rest].reverse(),
-        routeName: routeNameOf(first),
-      });
-      let tuple: ResultTuple = [[id, null], null];
-      for (const step of rest) tuple = [[step.options.task_id as string, tuple], null];
-      return tuple;
+      let tuple: ResultTuple | null = null;
+      for (const step of steps) tuple = tuple === null ? step.tuple : withRootParent(step.tuple, tuple);
+      const [first, ...rest] = steps as [FrozenStep, ...FrozenStep[]];
+      const embedChain = rest.map((s) => s.sig).reverse();
+      const firstKind = signatureKind(first.sig);
+      if (firstKind === 'task') {
+        plan.messages.push({
+          sig: first.sig,
+          args: argsOf(first.sig, partial),
+          id: first.sig.options.task_id as string,
+          // Set only when the chain is one task that itself joins a group or chord header.
+          groupId: optionString(first.sig.options.group_id),
+          groupIndex: optionNumber(first.sig.options.group_index),
+          chord: first.sig.options.chord ? asSignature(first.sig.options.chord) : null,
+          chain: embedChain,
+          routeName: routeNameOf(first.sig),
+        });
+      } else if (firstKind === 'chord') {
+        // As Celery's chord.run: the rest of the chain rides in the body's options.
+        const kwargs = first.sig.kwargs;
+        const body = asSignature(kwargs.body);
+        const withChain =
+          embedChain.length > 0
+            ? { ...first.sig, kwargs: { ...kwargs, body: withOptions(body, { chain: embedChain }) } }
+            : first.sig;
+        lay(withChain, partial, NOWHERE, plan, newId);
+      } else {
+        // A lone group (prepare_steps turned any group followed by a task into a chord).
+        lay(first.sig, partial, NOWHERE, plan, newId);
+      }
+      return tuple as ResultTuple;
     }
     case 'group':
     case 'chunks': {
@@ -236,7 +255,11 @@ function lay(
       const groupId = optionString(headerOptions.task_id) ?? optionString(sig.options.group_id) ?? newId();
       let body = asSignature(kwargs.body);
       const bodyId = optionString(sig.options.task_id);
-      if (bodyId !== null && signatureKind(body) === 'task') body = withOptions(body, { task_id: bodyId });
+      // Celery's Signature.freeze keeps an id the body already has: a Python chain step's chord carries
+      // the header group's id as its own task_id, the body its own.
+      if (bodyId !== null && signatureKind(body) === 'task' && optionString(body.options.task_id) === null) {
+        body = withOptions(body, { task_id: bodyId });
+      }
       body = freezeSignature(body, newId);
       const members = groupMembers(kwargs.header);
       const bodyTuple = chainResultTuple(body);
@@ -246,11 +269,11 @@ function lay(
         return withRootParent(emptyPlan, [[groupId, null], []]);
       }
       const children: ResultTuple[] = [];
-      const before = plan.messages.length;
       for (let i = 0; i < members.length; i++) {
         children.push(lay(members[i] as Signature, partial, { groupId, groupIndex: i, chord: body }, plan, newId));
       }
-      plan.chordSizes.push({ groupId, size: plan.messages.length - before });
+      // One count per header part: a chain part counts through its last task only.
+      plan.chordSizes.push({ groupId, size: members.length });
       return withRootParent(bodyTuple, [[groupId, null], children]);
     }
   }
@@ -268,4 +291,107 @@ function chainResultTuple(body: Signature): ResultTuple {
 function withRootParent(tuple: ResultTuple, parent: ResultTuple): ResultTuple {
   const [[id, up], children] = tuple;
   return [[id, up === null ? parent : withRootParent(up, parent)], children];
+}
+
+/** A chain step ready to be sent: ids given, and its result tuple (a task, a group, or a chord body with its header). */
+interface FrozenStep {
+  sig: Signature;
+  tuple: ResultTuple;
+}
+
+/** The task members of a group or chord header inside a chain, ids given (nesting deeper is refused there). */
+function freezeMembers(
+  header: unknown,
+  newId: () => string,
+  extra: (i: number) => Record<string, unknown>,
+): Signature[] {
+  return groupMembers(header).map((member, i) => {
+    if (signatureKind(member) !== 'task') {
+      throw new CanvasError(`a ${signatureKind(member)} inside a group that is a chain step is not supported`);
+    }
+    const id = optionString(member.options.task_id) ?? newId();
+    return withOptions(member, { task_id: id, ...extra(i) });
+  });
+}
+
+function groupSignature(tasks: Signature[], options: Record<string, unknown>): Signature {
+  return { task: 'celery.group', args: [], kwargs: { tasks }, options, subtask_type: 'group', immutable: false };
+}
+
+/** A chord step with every id given: the header group's id, each part's id and index, the body's id. */
+function freezeChord(
+  header: unknown,
+  body: Signature,
+  chordOptions: Record<string, unknown>,
+  newId: () => string,
+): FrozenStep {
+  if (signatureKind(body) !== 'task') {
+    throw new CanvasError(`a ${signatureKind(body)} as the body of a chord that is a chain step is not supported`);
+  }
+  const headerOptions = record(record(header).options);
+  const groupId = optionString(headerOptions.task_id) ?? newId();
+  const bodyId = optionString(body.options.task_id) ?? newId();
+  const frozenBody = withOptions(body, { task_id: bodyId });
+  const members = freezeMembers(header, newId, (i) => ({ chord: frozenBody, group_index: i }));
+  const sig: Signature = {
+    task: 'celery.chord',
+    args: [],
+    kwargs: { kwargs: {}, header: groupSignature(members, { task_id: groupId }), body: frozenBody },
+    // As Celery's chord.freeze: the chord's own task_id is its header group's id.
+    options: { ...chordOptions, task_id: groupId },
+    subtask_type: 'chord',
+    immutable: false,
+  };
+  const headerTuple: ResultTuple = [[groupId, null], members.map((m) => [[m.options.task_id as string, null], null])];
+  return { sig, tuple: [[bodyId, headerTuple], null] };
+}
+
+/**
+ * Celery 5.2's `_chain.prepare_steps`: nested chains are flattened, a one-member group is its
+ * member (`maybe_unroll_group`), a group followed by a task becomes a chord with that task as its
+ * body (keeping the task's id), and every step gets its ids so the chain's result is known.
+ */
+function prepareSteps(tasks: readonly unknown[], newId: () => string): FrozenStep[] {
+  const flat: Signature[] = [];
+  const flatten = (list: readonly unknown[]) => {
+    for (const entry of list) {
+      let sig = asSignature(entry);
+      if (signatureKind(sig) === 'group') {
+        const members = groupMembers(sig);
+        if (members.length === 1) sig = members[0] as Signature;
+      }
+      if (signatureKind(sig) === 'chain') flatten(sig.kwargs.tasks as unknown[]);
+      else flat.push(sig);
+    }
+  };
+  flatten(tasks);
+  const out: FrozenStep[] = [];
+  for (let i = 0; i < flat.length; i++) {
+    const sig = flat[i] as Signature;
+    const kind = signatureKind(sig);
+    if (kind === 'task') {
+      const id = optionString(sig.options.task_id) ?? newId();
+      out.push({ sig: withOptions(sig, { task_id: id }), tuple: [[id, null], null] });
+    } else if (kind === 'group' && i + 1 < flat.length) {
+      const next = flat[++i] as Signature;
+      if (signatureKind(next) !== 'task') {
+        throw new CanvasError(`a group followed by a ${signatureKind(next)} in a chain is not supported`);
+      }
+      out.push(freezeChord(sig, next, {}, newId));
+    } else if (kind === 'group') {
+      const groupId = optionString(sig.options.task_id) ?? newId();
+      const members = freezeMembers(sig, newId, (i) => ({ group_index: i }));
+      out.push({
+        sig: groupSignature(members, { ...sig.options, task_id: groupId }),
+        tuple: [[groupId, null], members.map((m) => [[m.options.task_id as string, null], null])],
+      });
+    } else if (kind === 'chord') {
+      const kwargs = sig.kwargs;
+      if (kwargs.body === undefined || kwargs.body === null) throw new CanvasError('a chord needs a body signature');
+      out.push(freezeChord(kwargs.header, asSignature(kwargs.body), sig.options, newId));
+    } else {
+      throw new CanvasError(`a ${kind} as a chain step is not supported`);
+    }
+  }
+  return out;
 }

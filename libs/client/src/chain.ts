@@ -2,7 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { Signature } from '@celeriac/protocol';
 import type { ApplyOptions } from './apply-options.js';
 import { AsyncResult } from './async-result.js';
+import { signatureKind } from './canvas-plan.js';
+import { type CanvasApp, canvasAppOf, sendCanvas } from './canvas-send.js';
 import { ChainError } from './errors.js';
+import { type CanvasLike, type Group, toSignature } from './group.js';
+import type { GroupResult } from './group-result.js';
 import { signatureOwner, withOptions } from './signature.js';
 
 /** The message layout of a chain: what to publish first and what rides in its `embed.chain`. */
@@ -31,18 +35,39 @@ export interface ChainSender {
   applyChain(steps: readonly Signature[], options?: ApplyOptions): Promise<AsyncResult>;
 }
 
-/** A chain of signatures: each step's result is prepended to the next step's args. */
-export class Chain {
+function isCanvasApp(value: unknown): value is CanvasApp {
+  return typeof (value as Partial<CanvasApp> | undefined)?.taskOptions === 'function';
+}
+
+/**
+ * A chain of signatures: each step's result is prepended to the next step's args. Steps may be
+ * groups, chords or chains (Celery's `prepare_steps`: a group followed by a task becomes a chord);
+ * `R` is what it resolves to: the last task's `AsyncResult`, or a `GroupResult` when it ends with a group.
+ */
+export class Chain<R extends AsyncResult | GroupResult = AsyncResult> {
   readonly steps: readonly Signature[];
   private readonly sender: ChainSender | undefined;
 
-  constructor(steps: readonly Signature[], sender?: ChainSender) {
-    this.steps = steps;
+  constructor(steps: readonly CanvasLike[], sender?: ChainSender) {
+    this.steps = steps.map(toSignature);
     this.sender = sender;
   }
 
-  /** Publishes the first step; resolves to the AsyncResult of the LAST step. */
-  applyAsync(options: ApplyOptions = {}): Promise<AsyncResult> {
+  /**
+   * Publishes the first step; resolves to the result of the LAST step, with `parent` links back to
+   * the first (a group step's `GroupResult`, a chord step's body result whose parent is its header).
+   */
+  applyAsync(options: ApplyOptions = {}): Promise<R> {
+    if (this.steps.some((s) => signatureKind(s) !== 'task')) return this.applyNested(options) as Promise<R>;
+    return this.applyPlain(options) as Promise<R>;
+  }
+
+  private async applyNested(options: ApplyOptions): Promise<AsyncResult | GroupResult> {
+    const app = canvasAppOf(this.steps, isCanvasApp(this.sender) ? this.sender : undefined);
+    return sendCanvas(app, this.toSignature(), [], options);
+  }
+
+  private applyPlain(options: ApplyOptions): Promise<AsyncResult> {
     const sender = this.sender ?? this.steps.map((s) => signatureOwner<ChainSender>(s)).find(Boolean);
     if (!sender) {
       return Promise.reject(
@@ -81,12 +106,14 @@ export class Chain {
   }
 
   /** `applyAsync()` with no options. */
-  delay(): Promise<AsyncResult> {
+  delay(): Promise<R> {
     return this.applyAsync();
   }
 }
 
-/** `chain(add.s(1, 2), mul.s(10))`: call `.applyAsync()` on it to send it. */
-export function chain(...steps: Signature[]): Chain {
+/** `chain(add.s(1, 2), mul.s(10))`, `chain(add.s(1, 1), group(...), tsum.s())`: call `.applyAsync()` to send it. */
+export function chain(...steps: [...CanvasLike[], Group]): Chain<GroupResult>;
+export function chain(...steps: CanvasLike[]): Chain<AsyncResult>;
+export function chain(...steps: CanvasLike[]): Chain<AsyncResult | GroupResult> {
   return new Chain(steps);
 }

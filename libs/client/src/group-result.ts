@@ -128,6 +128,11 @@ export class GroupResult {
     return out;
   }
 
+  /** Throws the first member's error, in order, among those that failed or were revoked (Celery's `maybe_throw`). */
+  async maybeThrow(): Promise<void> {
+    for (const member of this.results) await member.maybeThrow();
+  }
+
   /** `join()`, as Celery's `GroupResult.get`. */
   get(options: GetOptions = {}): Promise<unknown[]> {
     return this.join(options);

@@ -59,6 +59,12 @@ export async function setChordSize(redis: Redis, groupId: string, size: number, 
  * Counts one part as Celery 5.2's `on_chord_part_return` does, with the same commands in one
  * MULTI: `ZADD .j <group_index|+inf> <part>`, `ZCOUNT .j -inf +inf`, `GET .t`, `GET .s`, then
  * `EXPIRE` on the three keys. The part whose count reaches the total sends the body.
+ *
+ * Idempotent per part, unlike Celery: a part with a group index first removes any entry with the
+ * same index (`ZREMRANGEBYSCORE .j i i`), so a part that ran again after its worker died (its
+ * first count in, its ack lost) replaces its first entry instead of counting twice, even when
+ * the second run's result differs (Celery's ZADD only dedupes byte-identical entries). Parts
+ * without an index (`+inf`) are counted as Celery counts them.
  */
 export async function countChordPart(
   redis: Redis,
@@ -70,18 +76,21 @@ export async function countChordPart(
   const jkey = groupKey(groupId, '.j');
   const tkey = groupKey(groupId, '.t');
   const skey = groupKey(groupId, '.s');
-  const multi = redis
-    .multi()
-    .zadd(jkey, groupIndex === null ? '+inf' : String(groupIndex), encodedPart)
+  const multi = redis.multi();
+  const indexed = groupIndex !== null;
+  if (indexed) multi.zremrangebyscore(jkey, groupIndex, groupIndex);
+  multi
+    .zadd(jkey, indexed ? String(groupIndex) : '+inf', encodedPart)
     .zcount(jkey, '-inf', '+inf')
     .get(tkey)
     .get(skey);
   if (expiresSec > 0) multi.expire(jkey, expiresSec).expire(tkey, expiresSec).expire(skey, expiresSec);
   const replies = (await multi.exec()) ?? [];
   for (const [error] of replies) if (error) throw error;
-  const ready = Number(replies[1]?.[1] ?? 0);
-  const diff = Number.parseInt(String(replies[2]?.[1] ?? '0'), 10) || 0;
-  const size = replies[3]?.[1];
+  const at = indexed ? 1 : 0;
+  const ready = Number(replies[at + 1]?.[1] ?? 0);
+  const diff = Number.parseInt(String(replies[at + 2]?.[1] ?? '0'), 10) || 0;
+  const size = replies[at + 3]?.[1];
   if (size === null || size === undefined || size === '') return { ready, total: null };
   return { ready, total: Number.parseInt(String(size), 10) + diff };
 }

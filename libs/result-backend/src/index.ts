@@ -1,4 +1,9 @@
 export {
+  backendRetrySleepMs,
+  RESULT_BACKEND_RETRY_DEFAULTS,
+  type ResultBackendRetry,
+} from './backend-retry.js';
+export {
   type ChordPart,
   decodeChordPart,
   encodeChordPart,

@@ -14,6 +14,7 @@ import {
 } from '@celeriac/protocol';
 import { closeRedisConnection, createRedisConnection } from '@celeriac/redis-connection';
 import type { Redis } from 'ioredis';
+import { RESULT_BACKEND_RETRY_DEFAULTS, type ResultBackendRetry, withBackendRetry } from './backend-retry.js';
 import {
   type ChordPart,
   countChordPart,
@@ -57,6 +58,12 @@ export interface ResultBackendOptions {
    * `ResultContentDisallowedError`. Default: json and msgpack.
    */
   acceptContent?: readonly string[];
+  /**
+   * Celery's `result_backend_always_retry` and co: stores and reads (`storeMany`, `get`,
+   * `getMany`, as Celery's `store_result` / `get_task_meta`) that fail because Redis did not
+   * serve them are tried again with backoff. Default: off.
+   */
+  retry?: Partial<ResultBackendRetry>;
 }
 
 /** Options of one `waitFor` call. */
@@ -87,9 +94,11 @@ export class RedisResultBackend {
   private readonly accepted: Record<Serializer, boolean>;
   private readonly waiters: ResultWaiters;
   private rereadTimer: NodeJS.Timeout | undefined;
+  private readonly retry: ResultBackendRetry;
 
   constructor(options: ResultBackendOptions) {
     this.url = options.url;
+    this.retry = { ...RESULT_BACKEND_RETRY_DEFAULTS, ...options.retry };
     this.logger = options.logger;
     const expires = options.resultExpiresSec ?? 86_400;
     if (!Number.isFinite(expires)) {
@@ -179,7 +188,7 @@ export class RedisResultBackend {
       // The JSON path stays the direct call: it is the worker's hot path.
       args.push(doc.task_id, serializer === 'json' ? encodeResult(doc) : encodeResultDocument(doc, serializer));
     }
-    await this.run('storeMany', () => redis.storeMany(0, ...args));
+    await this.retried('storeMany', () => this.run('storeMany', () => redis.storeMany(0, ...args)));
   }
 
   /**
@@ -188,7 +197,7 @@ export class RedisResultBackend {
    */
   async get(taskId: string): Promise<ResultDocument | null> {
     const redis = this.connection('get');
-    const raw = await this.run('get', () => redis.getBuffer(resultKey(taskId)));
+    const raw = await this.retried('get', () => this.run('get', () => redis.getBuffer(resultKey(taskId))));
     return raw === null ? null : this.decode(raw, taskId);
   }
 
@@ -235,7 +244,9 @@ export class RedisResultBackend {
   async getMany(taskIds: readonly string[]): Promise<(ResultDocument | null)[]> {
     const redis = this.connection('getMany');
     if (taskIds.length === 0) return [];
-    const raws = await this.run('getMany', () => redis.mgetBuffer(...taskIds.map(resultKey)));
+    const raws = await this.retried('getMany', () =>
+      this.run('getMany', () => redis.mgetBuffer(...taskIds.map(resultKey))),
+    );
     return raws.map((raw, i) => (raw === null ? null : this.decode(raw, taskIds[i] as string)));
   }
 
@@ -425,6 +436,39 @@ export class RedisResultBackend {
       return await fn();
     } catch (error) {
       throw this.wrap(operation, error);
+    }
+  }
+
+  /**
+   * `run` again on Redis being unavailable (not on an error reply, nor once closed), as the retry
+   * settings say; logs `result_backend.retrying` per retry and `result_backend.retries_exhausted`.
+   */
+  private async retried<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    let retries = 0;
+    try {
+      return await withBackendRetry(
+        this.retry,
+        (error) =>
+          this.state === 'started' &&
+          error instanceof ResultBackendUnavailableError &&
+          !(error.cause instanceof Error && error.cause.name === 'ReplyError'),
+        (error, n, sleepMs) => {
+          retries = n;
+          this.logger.warn(
+            { event: 'result_backend.retrying', operation, retries: n, sleep_ms: sleepMs, err: error },
+            `result backend ${operation} failed; retry ${n} in ${sleepMs} ms (result_backend_always_retry)`,
+          );
+        },
+        fn,
+      );
+    } catch (error) {
+      if (retries > 0) {
+        this.logger.error(
+          { event: 'result_backend.retries_exhausted', operation, retries, err: error },
+          `result backend ${operation} failed after ${retries} retries (result_backend_max_retries)`,
+        );
+      }
+      throw error;
     }
   }
 

@@ -87,6 +87,38 @@ export async function chordErrorFromStack(
 }
 
 /**
+ * The later chain steps of `m` that are chord header parts (the last task of a chain inside a
+ * chord header carries `chord`, `group_id`, `group_index` in its options), as messages to count.
+ */
+function chainChordParts(m: TaskMessage): TaskMessage[] {
+  const out: TaskMessage[] = [];
+  for (const step of m.embed.chain ?? []) {
+    const options = (step?.options ?? {}) as Record<string, unknown>;
+    const id = options.task_id;
+    const groupId = options.group_id;
+    if (options.chord == null || typeof id !== 'string' || typeof groupId !== 'string') continue;
+    const groupIndex = typeof options.group_index === 'number' ? options.group_index : null;
+    out.push({
+      ...m,
+      id,
+      groupId,
+      groupIndex,
+      embed: { callbacks: null, errbacks: null, chain: null, chord: options.chord as Signature },
+    });
+  }
+  return out;
+}
+
+/**
+ * Whether ending `m` in `state` counts a chord part: it is one, or it failed and a later step of
+ * its chain is one (Celery's `mark_as_failure` counts those too, so the chord does not stall).
+ */
+export function endsChordPart(m: TaskMessage, state: string): boolean {
+  if (m.embed.chord !== null && m.embed.chord !== undefined) return true;
+  return PROPAGATE.has(state) && chainChordParts(m).length > 0;
+}
+
+/**
  * Celery 5.2's `on_chord_part_return` for the Redis backend: a finished header part (state and
  * encoded result) is counted in `celery-taskset-meta-<gid>.j`; the part that completes the count
  * sends the body with the list of results in header order (`parent_id` = this task), or, when a
@@ -99,6 +131,10 @@ export async function chordPartReturn(
   state: string,
   result: unknown,
 ): Promise<void> {
+  // A failed chain step fails the chord parts later in its chain, as Celery's mark_as_failure.
+  if (PROPAGATE.has(state)) {
+    for (const part of chainChordParts(m)) await chordPartReturn(canvas, part, state, result);
+  }
   const chord = m.embed.chord;
   const groupId = m.groupId;
   if (chord === null || chord === undefined || groupId === null) return;

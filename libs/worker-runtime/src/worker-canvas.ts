@@ -1,4 +1,4 @@
-import { asSignature, type PlannedMessage, planCanvas } from '@celeriac/client';
+import { asSignature, type PlannedMessage, planCanvas, signatureKind } from '@celeriac/client';
 import type { Logger } from '@celeriac/logger';
 import type { OutgoingTask, ResultDocument, Signature, TaskMessage } from '@celeriac/protocol';
 import type { ChordPart, ResultTuple } from '@celeriac/result-backend';
@@ -70,6 +70,57 @@ export class WorkerCanvas {
     out.groupIndex = m.groupIndex;
     out.embed = { callbacks: list(options.link), errbacks: list(options.link_error), chain: m.chain, chord: m.chord };
     return out;
+  }
+
+  /**
+   * Whether the next step of a chain needs the canvas planner rather than a plain message: a group,
+   * a chord, or a task that joins a group or chord header (the last task of a chain nested in a
+   * group or chord, as Celery's `prepare_steps` marks it with `group_id`/`chord`/`group_index`).
+   */
+  static isCanvasStep(chain: readonly Signature[] | null | undefined): boolean {
+    const next = chain?.[chain.length - 1];
+    if (next === undefined || next === null) return false;
+    let sig: Signature;
+    try {
+      sig = asSignature(next);
+    } catch {
+      return false;
+    }
+    const options = sig.options;
+    return signatureKind(sig) !== 'task' || options.group_id != null || options.chord != null;
+  }
+
+  /**
+   * Sends the next step of `m`'s chain with `result` as its partial argument, as Celery's worker
+   * does (`signature(chain.pop()).apply_async((retval,), chain=chain)`): a chord step's body, or a
+   * task step, carries the rest of the chain. Resolves to the `children` entries; never rejects.
+   */
+  async applyChainStep(m: TaskMessage, result: unknown): Promise<ResultTuple[]> {
+    const chain = m.embed.chain ?? [];
+    try {
+      let next = asSignature(chain[chain.length - 1]);
+      const rest = chain.slice(0, -1);
+      if (rest.length > 0) {
+        const kind = signatureKind(next);
+        if (kind === 'task') next = { ...next, options: { ...next.options, chain: rest } };
+        else if (kind === 'chord') {
+          const body = asSignature(next.kwargs.body);
+          next = { ...next, kwargs: { ...next.kwargs, body: { ...body, options: { ...body.options, chain: rest } } } };
+        } else {
+          this.logger.warn(
+            { event: 'worker.chain_rest_dropped', task_id: m.id, step: next.task, kind, dropped: rest.length },
+            'The chain continues after a group step; Celery never lays a chain out so and the rest is not sent',
+          );
+        }
+      }
+      return [await this.apply(next, [result], { id: m.id, rootId: m.rootId ?? m.id })];
+    } catch (error) {
+      this.logger.error(
+        { event: 'worker.follow_up_failed', task_id: m.id, err: error },
+        'Could not send the next chain step (a group, chord or header part)',
+      );
+      return [];
+    }
   }
 
   /**

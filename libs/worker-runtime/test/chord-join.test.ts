@@ -62,9 +62,11 @@ describe('chord join in the worker', () => {
     await h.worker(app);
     // The chord's link_error goes to its body, as in Celery.
     const r = await chord([ok.s(), boom.s()], tsum.s()).applyAsync({ link_error: onError.s() });
-    const error = await r
-      .get({ timeout: 10_000 })
-      .catch((e: unknown) => e as Error & { excType?: string; excMessage?: unknown[] });
+    // get() throws the failed part's own error first (Celery's _maybe_reraise_parent_error) ...
+    const partError = (await r.get({ timeout: 10_000 }).catch((e: unknown) => e)) as { excType?: string };
+    expect(partError.excType).toBe('ValueError');
+    // ... and the body's own result is the ChordError.
+    const error = (await r.get({ timeout: 10_000, propagate: false })) as { excType?: string; excMessage: unknown[] };
     expect((error as { excType?: string }).excType).toBe('ChordError');
     const failedId = (r.parent as unknown as { results: { id: string }[] }).results[1]!.id;
     expect((error as { excMessage: unknown[] }).excMessage).toEqual([
@@ -85,9 +87,9 @@ describe('chord join in the worker', () => {
     const late = ok.s();
     late.options.expires = -1;
     const r = await chord([ok.s(), late], body).applyAsync();
-    const error = await r
-      .get({ timeout: 10_000 })
-      .catch((e: unknown) => e as { excType?: string; excMessage?: unknown[] });
+    const partError = (await r.get({ timeout: 10_000 }).catch((e: unknown) => e)) as Error;
+    expect(partError.name).toBe('TaskRevokedError');
+    const error = await r.get({ timeout: 10_000, propagate: false });
     expect(error).toMatchObject({ excType: 'ChordError' });
     expect(String((error as { excMessage: unknown[] }).excMessage[0])).toMatch(/raised TaskRevokedError\('expired'\)$/);
   });

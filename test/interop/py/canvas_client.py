@@ -9,6 +9,9 @@ Operations ("wait": seconds to wait for the result; without it nothing is awaite
   {"op": "map" | "starmap", "task": "tasks.add", "it": [...], "options": {...}, "wait": 10}
   {"op": "chunks", "task": "tasks.add", "it": [[...]...], "n": 2, "options": {...}, "wait": 10}
   {"op": "send", "name", "args", "kwargs", "options": {..., "link_error": spec}, "wait": 10}
+  {"op": "canvas", "canvas": node, "wait": 10, "sleep": 0}   a nested canvas; node is a spec,
+      {"chain": [node...]}, {"group": [node...]} or {"chord": [node...], "body": node}; prints its
+      as_tuple() as "tuple" and the result's type as "type"; "sleep" seconds pass before the get
   {"op": "get", "id", "wait": 10}            {"op": "forget", "id"}   {"op": "state", "id"}
   {"op": "restore_group", "id", "wait": 10}  {"op": "save_group", "id", "ids": [...]}
 Each prints {"ref", "op", "id", "ids", "group_id", "state", "ok", "result" | "exc_type", "exc_repr", ...}.
@@ -17,7 +20,9 @@ Each prints {"ref", "op", "id", "ids", "group_id", "state", "ok", "result" | "ex
 import json
 import sys
 
-from celery import chord, group, signature
+import time
+
+from celery import chain, chord, group, signature
 from celery.result import AsyncResult, GroupResult
 
 import canvas_tasks  # noqa: F401  (registers the canvas tasks on the app)
@@ -30,6 +35,16 @@ def _sig(spec):
     if spec.get("on_error"):
         sig.on_error(_sig(spec["on_error"]))
     return sig
+
+
+def _node(node):
+    if "chain" in node:
+        return chain(*[_node(n) for n in node["chain"]])
+    if "group" in node:
+        return group([_node(n) for n in node["group"]])
+    if "chord" in node:
+        return chord([_node(n) for n in node["chord"]], _node(node["body"]))
+    return _sig(node)
 
 
 def _wait(result, seconds, propagate=True):
@@ -63,6 +78,12 @@ def run(op):
         result = chord([_sig(s) for s in op["header"]])(_sig(op["body"]), **options)
         out["group_id"] = result.parent.id if result.parent is not None else None
         out["ids"] = _ids(result.parent) if result.parent is not None else []
+    elif kind == "canvas":
+        result = _node(op["canvas"]).apply_async(**options)
+        out["type"] = type(result).__name__
+        out["tuple"] = result.as_tuple()
+        if op.get("sleep"):
+            time.sleep(op["sleep"])
     elif kind == "group":
         result = group([_sig(s) for s in op["tasks"]]).apply_async(**options)
         if op.get("save"):
