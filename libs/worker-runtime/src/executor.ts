@@ -154,7 +154,24 @@ export class Executor {
       this.custody.finish(job, doc);
       return;
     }
-    void chordPartReturn(this.canvas, job.message, state, result).then(() => this.custody.finish(job, doc));
+    // Celery stores a part's result before counting it: whoever then sees the body's state can read the part's.
+    const backend = this.canvas.backend;
+    const stored =
+      doc === null || backend === null
+        ? Promise.resolve(false)
+        : backend.store(doc).then(
+            () => true,
+            (error: unknown) => {
+              this.logger.warn(
+                { event: 'worker.chord_part_store_failed', task_id: job.message.id, err: error },
+                'Could not store a chord part result before counting it; it is stored with its ack instead',
+              );
+              return false;
+            },
+          );
+    void stored
+      .then((done) => chordPartReturn(this.canvas, job.message, state, result).then(() => done))
+      .then((done) => this.custody.finish(job, done ? null : doc));
   }
 
   /** Tasks started since the worker started (every name). */
