@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { decideStep, type StepInput } from '../src/rollout/decide-step.js';
 import { evaluateGates, type NodeObservation, observeNode } from '../src/rollout/evaluate-gates.js';
 import { planWaves } from '../src/rollout/plan-waves.js';
-import { admitRestarts, restartLimit } from '../src/rollout/restart-budget.js';
+import { admitRestarts, restartLimit, stillRestarting } from '../src/rollout/restart-budget.js';
 
 const policy = (input: RolloutPolicyInput) => rolloutPolicySchema.parse(input);
 
@@ -337,5 +337,31 @@ describe('restart budget', () => {
     ['keeps order: no overtaking', 1, [c('a', 2), c('b', 1)], [], ['a', 'b']],
   ])('admission: %s', (_name, inFlight, candidates, admitted, waiting) => {
     expect(admitRestarts({ programs: 2 }, 10, inFlight, candidates)).toMatchObject({ admitted, waiting });
+  });
+});
+
+describe('stillRestarting', () => {
+  const program = (state: string, pids: number[]) => ({
+    kind: 'celeriac-worker' as const,
+    state,
+    pids,
+    restarts: 0,
+    config_hash: 'h',
+    last_exit: null,
+  });
+  const status = (programs: Record<string, ReturnType<typeof program>>): NodeStatus =>
+    ({ applied_revision: 3, apply_result: 'ok', programs, heartbeat_ms: 1000 }) as unknown as NodeStatus;
+  const config = { programs: { w: { replicas: 2 }, one: {} } };
+  it.each([
+    ['no status yet', undefined, true],
+    [
+      'every program at its replicas and running',
+      status({ w: program('running', [1, 2]), one: program('running', [3]) }),
+      false,
+    ],
+    ['old replicas still draining', status({ w: program('running', [1, 2, 4]), one: program('running', [3]) }), true],
+    ['a program not running', status({ w: program('running', [1, 2]), one: program('starting', []) }), true],
+  ])('%s', (_what, s, expected) => {
+    expect(stillRestarting(s, config)).toBe(expected);
   });
 });

@@ -1,4 +1,4 @@
-import type { RestartBudget } from '@celeriac/config-schema';
+import type { NodeStatus, RestartBudget } from '@celeriac/config-schema';
 
 /** A node waiting to be served a change, and how many of its programs that change restarts. */
 export interface RestartCandidate {
@@ -47,4 +47,20 @@ export function admitRestarts(
     } else waiting.push(candidate.node);
   }
   return { admitted, waiting, limit };
+}
+
+/**
+ * Whether a node that applied a change is still restarting: a program not running, or with more
+ * processes than its replicas (the old ones still draining after the rolling restart), still takes
+ * workers out of service, so it still counts against the restart budget. Pure.
+ */
+export function stillRestarting(status: NodeStatus | undefined, config: Record<string, unknown>): boolean {
+  if (status === undefined) return true;
+  const programs = (config.programs ?? {}) as Record<string, { replicas?: unknown } | undefined>;
+  for (const [name, program] of Object.entries(status.programs)) {
+    const wanted = typeof programs[name]?.replicas === 'number' ? (programs[name]?.replicas as number) : 1;
+    if (wanted > 0 && program.state !== 'running') return true;
+    if (program.pids.length > wanted) return true;
+  }
+  return false;
 }

@@ -7,7 +7,7 @@ import type { Revision } from '../types.js';
 import { decideStep } from './decide-step.js';
 import { evaluateGates, type GateResult, observeNode } from './evaluate-gates.js';
 import { planWaves } from './plan-waves.js';
-import { admitRestarts } from './restart-budget.js';
+import { admitRestarts, stillRestarting } from './restart-budget.js';
 import { isActive, type RolloutEvent, type RolloutRecord } from './rollout-record.js';
 import type { RolloutStore } from './rollout-store.js';
 
@@ -226,7 +226,11 @@ export class RolloutController implements RolloutHook {
     let waiting = wave.nodes.filter((node) => !servedSet.has(node));
     if (record.state === 'running' || record.promote_requested) {
       const inFlight = record.served
-        .filter((node) => observeNode(node, statusOf(node), record.revision).apply === 'pending')
+        .filter(
+          (node) =>
+            observeNode(node, statusOf(node), record.revision).apply === 'pending' ||
+            stillRestarting(statusOf(node), service.state.view(node).config),
+        )
         .reduce((sum, node) => sum + (record.restarts[node] ?? 1), 0);
       const fleetPrograms = service
         .knownNodes()
