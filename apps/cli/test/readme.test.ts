@@ -25,7 +25,16 @@ describe('README, as a newcomer on a fresh Debian machine reads it', () => {
 
   it('says what the script installs: every package it may install, and only those', () => {
     const packages = [...readFileSync(setup, 'utf8').matchAll(/need\+=\(([a-z0-9.+-]+)\)/g)].map((m) => m[1]);
-    expect(packages.sort()).toEqual(['chromium', 'python3-celery', 'python3-msgpack', 'python3-redis', 'redis-server']);
+    expect(packages.sort()).toEqual([
+      'chromium',
+      'python3-amqp',
+      'python3-celery',
+      'python3-msgpack',
+      'python3-redis',
+      'rabbitmq-server',
+      'redis-sentinel',
+      'redis-server',
+    ]);
     const paragraph = readme.slice(readme.indexOf('`deploy/setup-debian.sh` installs'));
     const described = paragraph.slice(0, paragraph.indexOf('\n\n'));
     for (const name of packages) expect(described, name).toContain(`\`${name}\``);

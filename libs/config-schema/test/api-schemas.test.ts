@@ -44,7 +44,7 @@ describe('apiJsonSchemas', () => {
       ].sort(),
     );
     expect(() => JSON.stringify(schemas)).not.toThrow();
-    expect(Object.keys(schemas.Layer?.properties ?? {})).toEqual(['groups', 'celery', 'programs']);
+    expect(Object.keys(schemas.Layer?.properties ?? {})).toEqual(['groups', 'celery', 'programs', 'labels']);
     expect(Object.keys(schemas.NodeStatus?.properties ?? {})).toContain('applied_revision');
     expect(Object.keys(schemas.CelerySettings?.properties ?? {})).toContain('task_routes');
     const error = schemas.Error as { properties: { error: { properties: { code: { enum: string[] } } } } };
