@@ -226,7 +226,8 @@ describe('waitForOne', () => {
     const started = Date.now();
     await b.close();
     expect(await waiting).toBeNull();
-    expect(Date.now() - started).toBeLessThan(2_000);
+    // Far below the wait's 30 s: close ends it. 2 s was exceeded once on the loaded 2-core CI machine.
+    expect(Date.now() - started).toBeLessThan(5_000);
   });
 });
 
