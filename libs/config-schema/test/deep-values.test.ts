@@ -31,7 +31,8 @@ function referenceCanonical(value: unknown): string {
   const sortKeys = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map((item) => (item === undefined ? null : sortKeys(item)));
     if (v !== null && typeof v === 'object') {
-      const out: Record<string, unknown> = {};
+      // A null prototype keeps a '__proto__' key an own property, as JSON.parse makes it.
+      const out: Record<string, unknown> = Object.create(null);
       for (const key of Object.keys(v).sort()) {
         const item = (v as Record<string, unknown>)[key];
         if (item !== undefined) out[key] = sortKeys(item);
@@ -86,6 +87,8 @@ describe('values nested deeper than the call stack', () => {
     );
     const odd = { u: undefined, f: () => 1, list: [undefined, () => 1, Number.NaN, -0, new Date(0)], n: null };
     expect(canonicalJson(odd)).toBe(referenceCanonical(odd));
+    const protoKey = JSON.parse('{"__proto__":{"b":1,"a":2}}');
+    expect(canonicalJson(protoKey)).toBe('{"__proto__":{"a":2,"b":1}}');
     const indexKeys = { b: 1, '10': 2, a: 3, '9': 4, '01': 5, '4294967295': 6 };
     expect(canonicalJson(indexKeys)).toBe(referenceCanonical(indexKeys));
     // biome-ignore lint/suspicious/noSparseArray: a hole must serialise as null, as JSON.stringify does

@@ -228,8 +228,12 @@ describe('ControlServer on the wire', () => {
   });
 
   it('answers a mingle hello from another node with float timestamps Python accepts, and merges its ids', async () => {
+    // Mingle times are on the sender's monotonic clock (seconds since boot on Linux, shared by the
+    // processes of one host): one revoked 1.5 s ago is kept, one older than the 3 h expiry is not.
+    const mono = Number(process.hrtime.bigint()) / 1e9;
+    const sent = { 'from-py': [mono - 1.5, 'from-py'], 'too-old': [mono - 10_801, 'too-old'] };
     const raw = await requestRaw(
-      rawRequest('hello', { from_node: 'py@elsewhere', revoked: { 'from-py': [1.5, 'from-py'] } }, 'oid-hello'),
+      rawRequest('hello', { from_node: 'py@elsewhere', revoked: sent }, 'oid-hello'),
       'oid-hello',
     );
     const text = Buffer.from(JSON.parse(raw!).body, 'base64').toString('utf8');
@@ -239,6 +243,7 @@ describe('ControlServer on the wire', () => {
     // Python's LimitedSet.update() rejects an int timestamp: every one must be written as a float.
     expect(text).toMatch(/"wait-1": \[\d+\.\d+(e[+-]\d+)?, "wait-1"\]/);
     expect(revoked.has('from-py')).toBe(true);
+    expect(revoked.has('too-old')).toBe(false);
     // A hello from ourselves gets null, as in Celery.
     const self = await requestRaw(rawRequest('hello', { from_node: HOST }, 'oid-hello2'), 'oid-hello2');
     expect(JSON.parse(Buffer.from(JSON.parse(self!).body, 'base64').toString())).toEqual({ [HOST]: null });
