@@ -32,6 +32,27 @@ export function findTooDeep(value: unknown, limit = MAX_DOCUMENT_DEPTH): JsonPat
   return undefined;
 }
 
+/**
+ * The path of the first `__proto__` key in a JSON value, or undefined. JSON.parse keeps such a key
+ * as an own property, but every object built from it by assignment (schema parsing, merging) turns
+ * it into the object's prototype, so the key would vanish without a word: layers refuse it instead.
+ */
+export function findProtoKey(value: unknown): JsonPathSegment[] | undefined {
+  const stack: { value: unknown; path: JsonPathSegment[] }[] = [{ value, path: [] }];
+  while (stack.length > 0) {
+    const entry = stack.pop() as { value: unknown; path: JsonPathSegment[] };
+    if (entry.value === null || typeof entry.value !== 'object') continue;
+    const keys = Object.keys(entry.value);
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const key = keys[i] as string;
+      const path = [...entry.path, Array.isArray(entry.value) ? i : key];
+      if (key === '__proto__') return path;
+      stack.push({ value: (entry.value as Record<string, unknown>)[key], path });
+    }
+  }
+  return undefined;
+}
+
 /** A deep copy of a JSON value (arrays and plain objects copied; anything else kept as it is). */
 export function cloneJson<T>(value: T): T {
   if (value === null || typeof value !== 'object') return value;

@@ -4,7 +4,7 @@ import { CELERY_SETTING_NAMES, OLD_CELERY_SETTING_NAMES } from './celery-setting
 import { closestName } from './edit-distance.js';
 import { type EffectiveConfig, effectiveConfigSchema } from './effective-config-schema.js';
 import { formatPath } from './format-path.js';
-import { findTooDeep, MAX_DOCUMENT_DEPTH } from './json-walk.js';
+import { findProtoKey, findTooDeep, MAX_DOCUMENT_DEPTH } from './json-walk.js';
 import { type Layer, layerSchema } from './layer-schema.js';
 import { isPlainObject } from './merge-layers.js';
 import { LAYER_NAME_RULE, parseLayerName } from './names.js';
@@ -97,6 +97,11 @@ export function validateLayer(layer: string, doc: unknown): ValidationResult<Lay
       path: formatPath(tooDeep),
       message: `nests deeper than ${MAX_DOCUMENT_DEPTH} levels; a layer may nest objects and lists at most ${MAX_DOCUMENT_DEPTH} levels deep: flatten it or remove it`,
     });
+    return { ok: false, issues };
+  }
+  const protoKey = findProtoKey(doc);
+  if (protoKey) {
+    issues.push({ path: formatPath(protoKey), message: 'a key named "__proto__" cannot be stored: rename it' });
     return { ok: false, issues };
   }
   const parsed = layerSchema.safeParse(doc);

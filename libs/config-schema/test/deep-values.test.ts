@@ -80,6 +80,18 @@ describe('values nested deeper than the call stack', () => {
     }
   });
 
+  it('refuses a "__proto__" key anywhere in a layer, with its path, instead of dropping it', () => {
+    const body = JSON.parse('{"celery":{"task_routes":[{"__proto__":{"queue":"q"}}]}}');
+    const result = validateLayer('groups/g', body);
+    expect(result.ok).toBe(false);
+    if (!result.ok) {
+      expect(result.issues).toEqual([
+        { path: 'celery.task_routes[0].__proto__', message: 'a key named "__proto__" cannot be stored: rename it' },
+      ]);
+    }
+    expect(validateLayer('groups/g', { celery: { task_routes: [{ 'a.*': { queue: 'q' } }] } }).ok).toBe(true);
+  });
+
   it('keeps the canonical form of ordinary values byte for byte (property)', () => {
     fc.assert(
       fc.property(fc.jsonValue(), (value) => canonicalJson(value) === referenceCanonical(value)),
