@@ -518,6 +518,14 @@ export class Executor {
     }
     const delaySec = retry.countdownSec ?? job.plan.defaultRetryDelaySec;
     const eta = retry.eta ?? new Date(Date.now() + delaySec * 1000);
+    const outcome =
+      retry.exc !== undefined && retry.exc !== null
+        ? exceptionDocument(retry.exc)
+        : { result: null, traceback: retry.stack ?? `Retry: ${retry.message}` };
+    const doc = this.ignoresResult(job) ? null : this.document(job, 'RETRY', outcome, [[[m.id, null], null]], null);
+    // RETRY is stored before the new message exists: Celery stores it after republishing, and a
+    // fast worker that runs the retry at once would see its SUCCESS overwritten by the late RETRY.
+    const stored = doc !== null && (await this.storeBeforeRetry(job, doc));
     const outgoing = retryMessage(m, sourceQueue(m, job.delivery.queue), eta, this.origin);
     try {
       await this.app.publish(outgoing);
@@ -535,12 +543,21 @@ export class Executor {
     );
     taskHealth.retried(m.task, job.startedAt);
     if (this.events.on) this.events.retried(m.id, retry.exc ?? retry);
-    const outcome =
-      retry.exc !== undefined && retry.exc !== null
-        ? exceptionDocument(retry.exc)
-        : { result: null, traceback: retry.stack ?? `Retry: ${retry.message}` };
-    const doc = this.ignoresResult(job) ? null : this.document(job, 'RETRY', outcome, [[[m.id, null], null]], null);
-    this.custody.finish(job, doc);
+    this.custody.finish(job, stored ? null : doc);
+  }
+
+  /** Stores a RETRY document now; false (logged) when the backend refused, so it goes with the ack instead. */
+  private storeBeforeRetry(job: Job, doc: ResultDocument): Promise<boolean> {
+    return this.store(doc).then(
+      () => true,
+      (error: unknown) => {
+        this.logger.warn(
+          { event: 'worker.retry_store_failed', task_id: job.message.id, err: error },
+          'Could not store the RETRY state before republishing; it is stored with the ack instead',
+        );
+        return false;
+      },
+    );
   }
 
   /** Async tasks still inside their time-limit bookkeeping. */

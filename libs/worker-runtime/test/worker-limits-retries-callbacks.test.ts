@@ -114,6 +114,27 @@ describe('worker: retries', () => {
     expect((await h.doc(r.id))?.parent_id).toBe(r.id);
   });
 
+  it('stores RETRY before republishing, so a retry run at once is never overwritten by it', async () => {
+    const app = h.app();
+    const t = app.task(
+      't.retry_now',
+      (ctx: TaskContext, x: number) => {
+        if (ctx.retries < 1) ctx.retry({ countdown: 0 });
+        return x;
+      },
+      { bind: true },
+    );
+    await h.worker(app, { concurrency: 8 });
+    // One at a time: each retry finds an idle worker and runs at once (a batch hid the race).
+    const sent = [];
+    for (let i = 0; i < 5; i++) sent.push(await t.delay(i));
+    for (const r of sent) await h.waitDoc(r.id, 'SUCCESS');
+    // Whatever was still on its way to the backend has landed by now: every document stays SUCCESS.
+    await sleep(300);
+    const docs = await Promise.all(sent.map((r) => h.doc(r.id)));
+    expect(docs.map((d) => d?.status)).toEqual(sent.map(() => 'SUCCESS'));
+  });
+
   it('fails with MaxRetriesExceededError past max_retries, or with the given exc', async () => {
     const app = h.app();
     let runs = 0;
