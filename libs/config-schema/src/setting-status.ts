@@ -1,5 +1,5 @@
 import { CELERIAC_SETTING_NAMES } from './celeriac-settings.js';
-import { CELERY_SETTING_NAMES } from './celery-setting-names.js';
+import { CELERY_SETTING_NAMES, LATER_CELERY_SETTING_NAMES } from './celery-setting-names.js';
 
 /**
  * What Celeriac does with a setting:
@@ -80,8 +80,13 @@ export const SETTING_STATUS: Readonly<Record<string, SettingStatusEntry>> = Obje
   broker_connection_timeout: M(
     "kombu's Redis transport does not use it (only AMQP transports pass connect_timeout); the Redis connect timeout is socket_connect_timeout in the broker URL's query, which Celeriac honours",
   ),
-  broker_failover_strategy: U('failover between several broker URLs is not implemented (use Redis Sentinel)', null),
-  broker_heartbeat: M("AMQP heartbeats; kombu's Redis transport has none either"),
+  broker_failover_strategy: H(
+    "client and worker: the order a RabbitMQ failover list (broker_url 'amqp://h1;amqp://h2') is tried in: round-robin (default) or shuffle, as kombu; the same for a Redis failover list (broker_url 'redis://a;redis://b'): the next URL when a connect fails or the connection is lost (logged redis.failover); Redis Sentinel needs none",
+    'urls',
+  ),
+  broker_heartbeat: H(
+    "client and worker: the AMQP heartbeat of a RabbitMQ broker (seconds, 0 none); kombu's Redis transport has none",
+  ),
   broker_heartbeat_checkrate: M("AMQP heartbeats; kombu's Redis transport has none either"),
   broker_host: OLD_HOST,
   broker_login_method: M('an AMQP login method; Redis authenticates with the password (and user) of the URL'),
@@ -93,8 +98,13 @@ export const SETTING_STATUS: Readonly<Record<string, SettingStatusEntry>> = Obje
   // global_keyprefix) and the URL work (master_name and the other Sentinel keys).
   broker_transport_options: H('broker: the Redis transport options kombu reads', 'routing'),
   broker_transport: U('Celeriac speaks Redis only; the scheme of broker_url chooses it', null, 'redis', 'rediss'),
-  broker_url: H('client and worker: the Redis broker'),
-  broker_use_ssl: H('client and worker: TLS options of a rediss:// broker', 'urls'),
+  broker_url: H(
+    "client and worker: the broker: Redis (redis://, rediss://, redis+socket://, sentinel://, or a ';' failover list of the first three, as kombu) or RabbitMQ (amqp://, amqps://, pyamqp://, or a ';' failover list of them)",
+  ),
+  broker_use_ssl: H(
+    "client and worker: TLS options of a rediss:// broker (ssl_* keys), or of a RabbitMQ broker (kombu's pyamqp dict: ca_certs, certfile, keyfile, cert_reqs; it makes amqp:// TLS too)",
+    'urls',
+  ),
   broker_user: OLD_HOST,
   broker_vhost: OLD_HOST,
   broker_write_url: U('separate read and write broker URLs are not implemented; give broker_url', null),
@@ -163,19 +173,23 @@ export const SETTING_STATUS: Readonly<Record<string, SettingStatusEntry>> = Obje
   ),
   redis_username: OLD_HOST,
   result_accept_content: H('client: serializers of results it reads (else accept_content)'),
-  result_backend: H('client and worker: the Redis result backend'),
+  result_backend: H(
+    "client and worker: the Redis result backend (one URL, sentinel://, or a ';' failover list as for broker_url, tried round-robin; Celery 5.2's own Redis backend reads one URL, so the agent renders Python's config with the first)",
+  ),
   result_backend_always_retry: H(
-    "worker: a result store or read that fails because Redis did not serve it (not an error reply) is retried with Celery's backoff (full jitter); note that Celery 5.2's own Redis backend retries nothing (it has no exception_safe_to_retry)",
+    "client and worker: a result store, read, wait (get), forget or group/chord-size write that fails because Redis did not serve it (not an error reply) is retried with Celery's backoff (full jitter); chord part counting is not retried (not idempotent); note that Celery 5.2's own Redis backend retries nothing (it has no exception_safe_to_retry)",
   ),
   result_backend_base_sleep_between_retries_ms: H(
-    'worker: the backoff factor of result_backend_always_retry (sleep up to base * 2^retries ms)',
+    'client and worker: the backoff factor of result_backend_always_retry (sleep up to base * 2^retries ms)',
   ),
   result_backend_max_retries: H(
-    'worker: most retries of one store or read under result_backend_always_retry (default no bound), then its error',
+    'client and worker: most retries of one backend operation under result_backend_always_retry (default no bound), then RESULT_BACKEND_UNAVAILABLE saying it gave up after N retries',
   ),
-  result_backend_max_sleep_between_retries_ms: H('worker: the cap of the result_backend_always_retry sleeps (ms)'),
+  result_backend_max_sleep_between_retries_ms: H(
+    'client and worker: the cap of the result_backend_always_retry sleeps (ms)',
+  ),
   result_backend_transport_options: H(
-    'client and worker: master_name and sentinel_kwargs (password, username) of a sentinel:// result_backend',
+    'client and worker: master_name and sentinel_kwargs (password, username; ssl and ssl_* for TLS to the sentinels) of a sentinel:// result_backend',
     'urls',
   ),
   result_cache_max: M("a cache of result objects in Celery's client; an AsyncResult here keeps its own ready result"),
@@ -214,7 +228,7 @@ export const SETTING_STATUS: Readonly<Record<string, SettingStatusEntry>> = Obje
   ),
   task_annotations: H('client and worker: per-task options (rate_limit, time limits, acks_late, ...)'),
   task_compression: H(
-    'client and worker: task messages they send are compressed as kombu does ("zlib" or its alias "gzip", header application/x-gzip; "brotli" too, which Debian\'s Python lacks); "bzip2" and "lzma" are refused by name (Node has no codec), and such messages from Python are dead-lettered saying so',
+    'client and worker: task messages they send are compressed as kombu does ("zlib" or its alias "gzip", header application/x-gzip; "lzma" or "xz", application/x-lzma, written in the .lzma format Python\'s lzma.decompress reads, by @napi-rs/lzma 1.4 (native, fast, but it compresses far less than Python: about 2:1 on repetitive JSON where Python gets 27:1, so prefer zlib when size matters); "brotli" too, which Debian\'s Python lacks); "bzip2" is refused for sending by name (no well-kept bzip2 encoder for Node), but bzip2 messages from Python are read, as are lzma (.xz) ones',
   ),
   task_create_missing_queues: H('client and worker: unknown queues are created, or refused when false', 'routing'),
   task_default_delivery_mode: M(
@@ -224,6 +238,9 @@ export const SETTING_STATUS: Readonly<Record<string, SettingStatusEntry>> = Obje
   task_default_exchange_type: H('client: type of the default exchange', 'routing'),
   task_default_priority: H('client: priority of messages of registered tasks that give none'),
   task_default_queue: H('client and worker: the queue of unrouted tasks, and the queue a worker consumes without -Q'),
+  task_default_queue_type: H(
+    "RabbitMQ (Celery 5.5's setting): 'quorum' declares the default queue as a quorum queue (x-queue-type), consumed with per-consumer qos; refused with task_queue_max_priority; Redis ignores it",
+  ),
   task_default_rate_limit: H('worker: rate limit of every task that sets none itself (nor in task_annotations)'),
   task_default_routing_key: H('client: routing key of messages routed to no declared queue', 'routing'),
   task_eager_propagates: H(
@@ -240,7 +257,9 @@ export const SETTING_STATUS: Readonly<Record<string, SettingStatusEntry>> = Obje
   task_publish_retry_policy: H(
     "client: max_retries (null: forever), interval_start, interval_step, interval_max (s) of publish retries, as kombu's retry_over_time; the last connection error (BrokerUnavailableError) is thrown when they are spent",
   ),
-  task_queue_max_priority: M("an AMQP queue argument; on Redis, priorities are kombu's priority steps"),
+  task_queue_max_priority: H(
+    "RabbitMQ: the x-max-priority of every declared queue (refused with quorum queues); on Redis, priorities are kombu's priority steps",
+  ),
   task_queues: H('client and worker: declared queues with their exchanges and routing keys', 'routing'),
   task_reject_on_worker_lost: H(
     "worker, with acks_late: false stores FAILURE (billiard's WorkerLostError) for a task whose worker died while running it, instead of running it again; true or unset runs it again (Celeriac's default, as Celery when a whole worker dies), up to celeriac_redelivery_limit",
@@ -274,6 +293,9 @@ export const SETTING_STATUS: Readonly<Record<string, SettingStatusEntry>> = Obje
   worker_deduplicate_successful_tasks: U(
     'a redelivered message whose task already has a final result stored is always acked without running again (as with true); it cannot be turned off',
     true,
+  ),
+  worker_detect_quorum_queues: H(
+    "RabbitMQ (Celery 5.5's setting): quorum queues are always consumed with per-consumer qos; false with a quorum queue is refused at start (AMQP_QUEUE_CONFLICT)",
   ),
   worker_direct: U('workers do not consume a queue of their own (<node name>.dq)', false),
   worker_disable_rate_limits: H(
@@ -325,8 +347,12 @@ export const SETTING_STATUS: Readonly<Record<string, SettingStatusEntry>> = Obje
   ),
 });
 
-/** Every setting name the table knows (Celery's and Celeriac's). */
-export const KNOWN_SETTING_NAMES: ReadonlySet<string> = new Set([...CELERY_SETTING_NAMES, ...CELERIAC_SETTING_NAMES]);
+/** Every setting name the table knows (Celery's, the later Celery ones Celeriac reads, and Celeriac's). */
+export const KNOWN_SETTING_NAMES: ReadonlySet<string> = new Set([
+  ...CELERY_SETTING_NAMES,
+  ...LATER_CELERY_SETTING_NAMES,
+  ...CELERIAC_SETTING_NAMES,
+]);
 
 /** The status of one (lowercase) setting, or undefined for a name neither Celery nor Celeriac knows. */
 export function settingStatus(name: string): SettingStatusEntry | undefined {

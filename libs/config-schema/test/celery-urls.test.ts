@@ -26,6 +26,9 @@ describe('broker and result backend URLs (the parser of @celeriac/redis-connecti
       // master_name may come from broker_transport_options in another layer.
       'sentinel://s1:26379;sentinel://s2:26379;sentinel://s3:26379',
       'sentinel://:pw@s1:26379/1;sentinel://s2:26380',
+      // kombu's failover lists of Redis servers.
+      'redis://a:6379/0;redis://b:6379/0',
+      'redis://:pw@a/1;rediss://:pw@b:6380/1?ssl_cert_reqs=none;redis+socket://:pw@/tmp/r.sock?virtual_host=1',
     ]) {
       expect(issuesOf({ broker_url: url, result_backend: url }), url).toEqual([]);
     }
@@ -46,10 +49,11 @@ describe('broker and result backend URLs (the parser of @celeriac/redis-connecti
     ],
     ['a socket URL with a host', 'unix://localhost/tmp/r.sock', /a socket URL has no host/],
     [
-      'a list of plain redis URLs',
-      'redis://a:6379/0;redis://b:6379/0',
-      /a list of URLs is read as Redis Sentinel only/,
+      'a failover list whose URLs disagree on the password',
+      'redis://:pw@a:6379/0;redis://b:6379/0',
+      /URL 2 of the failover list gives another user and password than the first/,
     ],
+    ['a list mixing sentinel and redis', 'redis://a/0;sentinel://s1:26379', /a list mixes sentinel:\/\//],
   ])('refuses %s, naming the setting', (_what, url, message) => {
     const issues = issuesOf({ broker_url: url });
     expect(issues).toHaveLength(1);
@@ -136,6 +140,46 @@ describe('broker and result backend URLs (the parser of @celeriac/redis-connecti
     });
     expect(issuesOf({ redis_backend_use_ssl: { ssl_verify: true } })[0]?.message).toMatch(
       /"ssl_verify" is not a TLS key Celeriac reads/,
+    );
+  });
+
+  it('accepts RabbitMQ failover lists and refuses a bad entry by its position, as the AMQP broker does', () => {
+    for (const url of [
+      'amqp://a:5672//;amqp://b:5672//',
+      'amqp://u:p@a/vh; amqps://u:p@b/vh',
+      'pyamqp://a;amqp://b;',
+    ]) {
+      expect(issuesOf({ broker_url: url }), url).toEqual([]);
+    }
+    const [mixed] = issuesOf({ broker_url: 'amqp://a//;redis://b:6379/0' });
+    expect(mixed?.message).toMatch(
+      /^broker_url \(entry 2 of the ;-separated list\): every URL of a RabbitMQ failover list/,
+    );
+    const [noHost] = issuesOf({ broker_url: 'amqp://a//;amqp://guest:hunter2-pw@:5672//' });
+    expect(noHost?.message).toMatch(/entry 2 .*the amqp:\/\/ URL (has no host|cannot be read)/);
+    expect(noHost?.message).not.toContain('hunter2-pw');
+  });
+
+  it("checks broker_use_ssl in kombu's pyamqp form for RabbitMQ, and broker_failover_strategy", () => {
+    expect(
+      issuesOf({
+        broker_url: 'amqps://rabbit//',
+        broker_use_ssl: { ca_certs: '/ca.pem', certfile: '/c.pem', keyfile: '/k.pem', cert_reqs: 'CERT_REQUIRED' },
+      }),
+    ).toEqual([]);
+    expect(issuesOf({ broker_use_ssl: { cert_reqs: 0 } })).toEqual([]);
+    const [badReqs] = issuesOf({ broker_use_ssl: { ca_certs: '/ca.pem', cert_reqs: 'sometimes' } });
+    expect(badReqs).toEqual({
+      path: 'celery.broker_use_ssl',
+      message: expect.stringMatching(/^broker_use_ssl: cert_reqs must be CERT_REQUIRED, CERT_OPTIONAL or CERT_NONE/),
+    });
+    const [mixed] = issuesOf({ broker_use_ssl: { ca_certs: '/ca.pem', ssl_certfile: '/c.pem' } });
+    expect(mixed?.message).toMatch(/ssl_certfile is not one/);
+    const [keyOnly] = issuesOf({ broker_use_ssl: { keyfile: '/k.pem' } });
+    expect(keyOnly?.message).toMatch(/keyfile needs certfile/);
+    expect(issuesOf({ broker_failover_strategy: 'shuffle' })).toEqual([]);
+    expect(issuesOf({ broker_failover_strategy: 'random' })[0]?.message).toMatch(
+      /^broker_failover_strategy: must be "round-robin" or "shuffle"/,
     );
   });
 });

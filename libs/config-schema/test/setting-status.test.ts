@@ -4,7 +4,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { CELERIAC_SETTING_NAMES } from '../src/celeriac-settings.js';
-import { CELERY_SETTING_NAMES, OLD_CELERY_SETTING_NAMES } from '../src/celery-setting-names.js';
+import {
+  CELERY_SETTING_NAMES,
+  LATER_CELERY_SETTING_NAMES,
+  OLD_CELERY_SETTING_NAMES,
+} from '../src/celery-setting-names.js';
 import { SETTING_STATUS } from '../src/setting-status.js';
 import { renderSettingsDoc } from '../src/settings-doc.js';
 import { reportCelerySettings } from '../src/settings-report.js';
@@ -21,8 +25,8 @@ function celeryLists(): { names: string[]; old: Record<string, string> } {
 }
 
 describe('the settings status table', () => {
-  it('has exactly one entry per Celery 5.2 and Celeriac setting name', () => {
-    const expected = [...CELERY_SETTING_NAMES, ...CELERIAC_SETTING_NAMES].sort();
+  it('has exactly one entry per Celery 5.2, later Celery and Celeriac setting name', () => {
+    const expected = [...CELERY_SETTING_NAMES, ...LATER_CELERY_SETTING_NAMES, ...CELERIAC_SETTING_NAMES].sort();
     expect(Object.keys(SETTING_STATUS).sort()).toEqual(expected);
     for (const [name, entry] of Object.entries(SETTING_STATUS)) {
       expect(['honoured', 'meaningless', 'unsupported'], name).toContain(entry.status);
@@ -113,7 +117,7 @@ describe('reportCelerySettings', () => {
       task_default_rate_limit: 'fast',
       worker_max_tasks_per_child: 0,
       task_compression: 'bzip2',
-      result_compression: 'lzma',
+      result_compression: 'zstd',
       celeriac_strict_settings: true,
     });
     expect(report.strict).toBe(true);

@@ -73,7 +73,7 @@ export interface OutgoingTask {
   /** `delivery_info.routing_key`; default: the queue (what the default exchange routes by). */
   routingKey?: string;
   serializer?: Serializer;
-  /** Compress the body (`task_compression`): "zlib"/"gzip" or "brotli", or their content types; header `compression`. */
+  /** Compress the body (`task_compression`): "zlib"/"gzip", "lzma"/"xz" or "brotli", or their content types; header `compression`. */
   compression?: string | null;
   /** Extra `properties` written after `reply_to`, e.g. `replaced_task_nesting` and `origin` on retries. */
   extraProperties?: Record<string, unknown>;

@@ -1,8 +1,16 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
+import { redactUrl } from '@celeriac/logger';
 import type { RedisOptions } from 'ioredis';
 import { RedisTlsError } from './errors.js';
-import type { RedisTarget, RedisTlsSettings } from './redis-url.js';
+import { type FailoverEndpoint, failoverConnector } from './failover-connector.js';
+import {
+  formatRedisTarget,
+  type RedisSocketTarget,
+  type RedisTarget,
+  type RedisTcpTarget,
+  type RedisTlsSettings,
+} from './redis-url.js';
 
 function readTlsFile(key: string, path: string): Buffer {
   try {
@@ -32,8 +40,25 @@ export function nodeTlsOptions(tls: RedisTlsSettings): ConnectionOptions {
   return options;
 }
 
-/** ioredis's options for a target: host/port, unix socket path, or Sentinel (ioredis's own support). */
-export function ioredisTargetOptions(target: RedisTarget): RedisOptions {
+/** What a connection to a failover list tells its owner. */
+export interface TargetHooks {
+  /** A connect goes to another server of the list than the last one (URLs redacted). */
+  onFailover?: (fromUrl: string, toUrl: string) => void;
+}
+
+function failoverEndpoint(alternate: RedisTcpTarget | RedisSocketTarget): FailoverEndpoint {
+  const shownUrl = redactUrl(formatRedisTarget(alternate));
+  if (alternate.kind === 'socket') return { shownUrl, path: alternate.path };
+  const endpoint: FailoverEndpoint = { shownUrl, host: alternate.host, port: alternate.port };
+  if (alternate.tls) endpoint.tls = nodeTlsOptions(alternate.tls);
+  return endpoint;
+}
+
+/**
+ * ioredis's options for a target: host/port, unix socket path, Sentinel (ioredis's own support),
+ * or a failover list (a connector of ours that moves to the next server on each reconnect).
+ */
+export function ioredisTargetOptions(target: RedisTarget, hooks: TargetHooks = {}): RedisOptions {
   const auth: RedisOptions = { db: target.db };
   if (target.username !== undefined) auth.username = target.username;
   if (target.password !== undefined) auth.password = target.password;
@@ -72,7 +97,22 @@ export function ioredisTargetOptions(target: RedisTarget): RedisOptions {
         options.tls = nodeTlsOptions(target.tls);
         options.enableTLSForSentinelMode = true;
       }
+      if (target.sentinelTls) options.sentinelTLS = nodeTlsOptions(target.sentinelTls);
       return options;
+    }
+    case 'failover': {
+      const endpoints = target.alternates.map(failoverEndpoint);
+      const first = endpoints[0] as FailoverEndpoint;
+      return {
+        ...auth,
+        ...(first.path === undefined ? { host: first.host, port: first.port } : { path: first.path }),
+        ...(first.tls ? { tls: first.tls } : {}),
+        Connector: failoverConnector({
+          endpoints,
+          strategy: target.strategy,
+          onSwitch: (from, to) => hooks.onFailover?.(from.shownUrl, to.shownUrl),
+        }),
+      };
     }
   }
 }

@@ -52,9 +52,11 @@ function pythonForm(
       return { url: `redis+socket://${userinfo(target)}${target.path}?virtual_host=${target.db}`, options, ssl: null };
     case 'sentinel': {
       options.master_name = target.masterName;
-      const kwargs: Record<string, string> = {};
+      const kwargs: Record<string, unknown> = {};
       if (target.sentinelPassword !== undefined) kwargs.password = target.sentinelPassword;
       if (target.sentinelUsername !== undefined) kwargs.username = target.sentinelUsername;
+      // redis-py's Sentinel connections take the ssl keys of any Redis connection.
+      if (target.sentinelTls) Object.assign(kwargs, { ssl: true, ...sslDict(target.sentinelTls) });
       if (Object.keys(kwargs).length > 0) options.sentinel_kwargs = kwargs;
       const url = target.sentinels
         .map(
@@ -64,6 +66,15 @@ function pythonForm(
         .join(';');
       return { url: `${url}${query}`, options, ssl: target.tls ? sslDict(target.tls) : null };
     }
+    case 'failover': {
+      const forms = target.alternates.map((alternate) => pythonForm(role, alternate));
+      const first = forms[0] as ReturnType<typeof pythonForm>;
+      // Celery 5.2's Redis result backend reads one URL: Python processes store results on the first.
+      if (role === 'result_backend') return first;
+      // kombu's TLS (broker_use_ssl) is one setting for every URL of the list.
+      const ssl = forms.find((form) => form.ssl !== null)?.ssl ?? null;
+      return { url: forms.map((form) => form.url).join(';'), options: first.options, ssl };
+    }
   }
 }
 
@@ -72,7 +83,9 @@ function pythonForm(
  * exactly where and how a Celeriac worker does: `unix://` becomes `redis+socket://`, ssl_* from a
  * query go to `broker_use_ssl` / `redis_backend_use_ssl` (with ssl_cert_reqs always set, which
  * Celery's backend requires), master_name and sentinel_kwargs from a query to the transport
- * options. Settings that do not parse are left as they are (validation reports them).
+ * options, TLS to the sentinels to `sentinel_kwargs`, a broker failover list's strategy to
+ * `broker_failover_strategy` (a result backend list gives Python its first URL: Celery 5.2's Redis
+ * backend reads one). Settings that do not parse are left as they are (validation reports them).
  */
 export function pythonCelerySettings(settings: Readonly<Record<string, unknown>>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...settings };
@@ -96,6 +109,7 @@ export function pythonCelerySettings(settings: Readonly<Record<string, unknown>>
     if (Object.keys(merged).length > 0) out[names.options] = merged;
     if (form.ssl) out[names.ssl] = form.ssl;
     else delete out[names.ssl];
+    if (role === 'broker' && target.kind === 'failover') out.broker_failover_strategy = target.strategy;
   }
   return out;
 }

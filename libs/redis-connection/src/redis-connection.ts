@@ -3,8 +3,9 @@ import type { Logger } from '@celeriac/logger';
 import { redactUrl } from '@celeriac/logger';
 import { Redis } from 'ioredis';
 import type { RedisTlsError } from './errors.js';
-import { ioredisTargetOptions } from './ioredis-options.js';
-import { parseRedisUrl } from './redis-url.js';
+import { ioredisTargetOptions, nodeTlsOptions } from './ioredis-options.js';
+import { parseRedisUrl, type RedisEndpoint } from './redis-url.js';
+import { probeSentinelTls } from './sentinel-tls-probe.js';
 import { tlsProblem } from './tls-problem.js';
 
 /** How often a connection problem is logged at warn level at most; the rest go to debug. */
@@ -16,7 +17,8 @@ const TLS_ALERT_GRACE_MS = 2_000;
 /**
  * Opens one ioredis connection for one role (commands, blocking pop, pub/sub) to any URL
  * {@link parseRedisUrl} reads: TCP, TLS (ioredis's `tls`), unix socket, Sentinel (ioredis's
- * `sentinels`: it asks them for the master and follows a failover). Reconnects forever with a
+ * `sentinels`: it asks them for the master and follows a failover), kombu's failover list (each
+ * reconnect goes to the next URL, logged `redis.failover` at warn). Reconnects forever with a
  * capped backoff, except after a TLS failure no retry can cure (refused certificate, missing
  * client certificate): that is logged once (`redis.tls_refused`) and `connect()` rejects with a
  * `RedisTlsError` naming the URL. `connect()` rejects with the connection's own error (refused,
@@ -28,11 +30,29 @@ const TLS_ALERT_GRACE_MS = 2_000;
 export function createRedisConnection(url: string, role: string, logger: Logger): Redis {
   const shownUrl = redactUrl(url);
   const target = parseRedisUrl(url, { setting: 'the Redis URL' });
-  const hasTls = target.kind !== 'socket' && target.tls !== null;
+  const alternates = target.kind === 'failover' ? target.alternates.length : 1;
+  const hasTls =
+    target.kind === 'failover'
+      ? target.alternates.some((alternate) => alternate.kind === 'tcp' && alternate.tls !== null)
+      : target.kind !== 'socket' && target.tls !== null;
   let fatal: RedisTlsError | undefined;
   let lastError: Error | undefined;
+  let lastFailoverWarnAt = 0;
+  // Every switch is logged; while no server of the list answers, at warn level every 5 s at most.
+  const onFailover = (fromUrl: string, toUrl: string) => {
+    const now = Date.now();
+    const level = now - lastFailoverWarnAt >= ERROR_LOG_INTERVAL_MS ? 'warn' : 'debug';
+    if (level === 'warn') lastFailoverWarnAt = now;
+    logger[level](
+      { event: 'redis.failover', role, url: shownUrl, from: fromUrl, to: toUrl, err: lastError },
+      `redis connection to ${fromUrl} failed or was lost; trying ${toUrl}`,
+    );
+  };
+  const options = ioredisTargetOptions(target, { onFailover });
+  const sentinelRetry = options.sentinelRetryStrategy;
+  if (sentinelRetry) options.sentinelRetryStrategy = (times) => (fatal ? null : sentinelRetry(times));
   const redis = new Redis({
-    ...ioredisTargetOptions(target),
+    ...options,
     lazyConnect: true,
     connectionName: `celeriac-${role}`,
     enableAutoPipelining: false,
@@ -47,15 +67,26 @@ export function createRedisConnection(url: string, role: string, logger: Logger)
   }
   let lastWarnAt = 0;
   /** Makes a TLS failure fatal (logged once); true when `err` is one. */
-  const refuse = (err: unknown): boolean => {
+  const refuse = (err: unknown, where = shownUrl): boolean => {
     if (fatal) return true;
-    fatal = tlsProblem(err, shownUrl);
+    fatal = tlsProblem(err, where);
     if (!fatal) return false;
     logger.error({ event: 'redis.tls_refused', role, url: shownUrl, err: fatal }, 'TLS to Redis refused; not retrying');
     return true;
   };
+  let probing: Promise<void> | undefined;
+  /** With TLS to the sentinels, finds out once why none answers (ioredis does not say). */
+  const probeSentinels = (err: Error) => {
+    if (probing || fatal || target.kind !== 'sentinel' || !target.sentinelTls) return;
+    if (!err.message.startsWith('All sentinels are unreachable')) return;
+    const sentinel = target.sentinels[0] as RedisEndpoint;
+    probing = probeSentinelTls(sentinel, nodeTlsOptions(target.sentinelTls)).then((error) => {
+      if (error) refuse(error, `the sentinel ${sentinel.host}:${sentinel.port} (sentinel_kwargs TLS) of ${shownUrl}`);
+    });
+  };
   redis.on('error', (err: Error) => {
     lastError = err;
+    probeSentinels(err);
     // ioredis listens once per socket, but a TLS socket can fail twice (a reset, then the server's
     // alert saying why): take the later errors too, instead of crashing on an unheard one.
     const stream = redis.stream as (typeof redis.stream & { celeriacGuarded?: boolean }) | undefined;
@@ -85,6 +116,9 @@ export function createRedisConnection(url: string, role: string, logger: Logger)
       if (!fatal && hasTls && (code === 'ECONNRESET' || code === 'EPIPE')) {
         for (let waited = 0; !fatal && waited < TLS_ALERT_GRACE_MS; waited += 50) await sleep(50);
       }
+      if (probing) await probing;
+      // A failover list: ioredis is already reconnecting to the next URL; give each one its try.
+      if (!fatal && alternates > 1 && (await readyWithin(redis, alternates - 1))) return;
       if (fatal) throw fatal;
       if (error instanceof Error && error.message === CLOSED && lastError) throw lastError;
       throw error;
@@ -97,6 +131,29 @@ export function createRedisConnection(url: string, role: string, logger: Logger)
     );
   }
   return redis;
+}
+
+/** Whether the connection gets ready before `closes` more connect attempts fail (or it ends). */
+function readyWithin(redis: Redis, closes: number): Promise<boolean> {
+  if (redis.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    let left = closes;
+    const done = (ready: boolean) => {
+      redis.off('ready', onReady);
+      redis.off('close', onClose);
+      redis.off('end', onEnd);
+      resolve(ready);
+    };
+    const onReady = () => done(true);
+    const onClose = () => {
+      left -= 1;
+      if (left <= 0) done(false);
+    };
+    const onEnd = () => done(false);
+    redis.on('ready', onReady);
+    redis.on('close', onClose);
+    redis.on('end', onEnd);
+  });
 }
 
 /** Closes a connection politely when it is up, at once otherwise; never throws. */

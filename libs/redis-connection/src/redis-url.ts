@@ -31,18 +31,39 @@ interface TargetAuth {
   socketKeepalive?: boolean;
 }
 
+/** One Redis server over TCP (TLS when `tls`), as a `redis://` or `rediss://` URL gives it. */
+export type RedisTcpTarget = TargetAuth & { kind: 'tcp'; host: string; port: number; tls: RedisTlsSettings | null };
+
+/** One Redis server over a unix socket (`redis+socket://` or `unix://`). */
+export type RedisSocketTarget = TargetAuth & { kind: 'socket'; path: string; scheme: 'redis+socket' | 'unix' };
+
+/** kombu's failover strategies (Celery's `broker_failover_strategy`): which URL of a list comes next. */
+export type RedisFailoverStrategy = 'round-robin' | 'shuffle';
+
 /** Where and how to connect, as read from one Celery URL (plus its transport options and TLS dict). */
 export type RedisTarget =
-  | (TargetAuth & { kind: 'tcp'; host: string; port: number; tls: RedisTlsSettings | null })
-  | (TargetAuth & { kind: 'socket'; path: string; scheme: 'redis+socket' | 'unix' })
+  | RedisTcpTarget
+  | RedisSocketTarget
   | (TargetAuth & {
       kind: 'sentinel';
       sentinels: RedisEndpoint[];
       masterName: string;
       sentinelUsername?: string;
       sentinelPassword?: string;
-      /** TLS to the master (the sentinels themselves are spoken to in plain text). */
+      /** TLS to the master. */
       tls: RedisTlsSettings | null;
+      /** TLS to the sentinels themselves (`sentinel_kwargs: {ssl: true, ssl_*...}`), when on. */
+      sentinelTls?: RedisTlsSettings;
+    })
+  | (TargetAuth & {
+      /**
+       * kombu's failover list (`redis://a:6379;redis://b:6379`): the first server, then the next
+       * one by `strategy` each time a connect fails or the connection is lost. Every URL gives the
+       * same login, database and socket options (the auth fields here are theirs).
+       */
+      kind: 'failover';
+      alternates: (RedisTcpTarget | RedisSocketTarget)[];
+      strategy: RedisFailoverStrategy;
     });
 
 /** The URL schemes Celeriac connects with, as kombu and Celery name them for Redis. */
@@ -62,6 +83,9 @@ export interface RedisUrlContext {
   sslDictNeedsRediss?: boolean;
   /** false: a sentinel URL without master_name is accepted (a layer may set master_name elsewhere). */
   requireMasterName?: boolean;
+  /** `broker_failover_strategy`, for a list of URLs: "round-robin" (the default) or "shuffle". */
+  failoverStrategy?: unknown;
+  failoverStrategySetting?: string;
 }
 
 const SSL_KEYS = ['ssl_cert_reqs', 'ssl_ca_certs', 'ssl_certfile', 'ssl_keyfile', 'ssl_check_hostname'] as const;
@@ -271,6 +295,8 @@ function sslDict(name: string, value: unknown): Record<string, unknown> | null {
 
 /** redis-py's socket options, read from any Redis URL's query (Celery's backend passes them on). */
 const SOCKET_KEYS = ['socket_timeout', 'socket_keepalive'] as const;
+/** TLS to the sentinels, as formatRedisTarget writes sentinel_kwargs' ssl keys into a query. */
+const SENTINEL_SSL_KEYS = ['sentinel_ssl', ...SSL_KEYS.map((key) => `sentinel_${key}`)] as const;
 const QUERY_KEYS: Record<string, readonly string[]> = {
   redis: ['socket_connect_timeout', ...SOCKET_KEYS],
   rediss: ['socket_connect_timeout', ...SOCKET_KEYS, ...SSL_KEYS],
@@ -283,14 +309,18 @@ const QUERY_KEYS: Record<string, readonly string[]> = {
     'sentinel_username',
     'sentinel_password',
     ...SSL_KEYS,
+    ...SENTINEL_SSL_KEYS,
   ],
 };
+/** Read in the query of a failover list's URLs (formatRedisTarget writes broker_failover_strategy there). */
+const FAILOVER_KEY = 'failover_strategy';
 
 /** The query parameters of every chunk, checked against what the scheme reads; a key set twice must agree. */
-function queryOf(setting: string, chunks: readonly Chunk[]): Map<string, string> {
+function queryOf(setting: string, chunks: readonly Chunk[], inList = false): Map<string, string> {
   const merged = new Map<string, string>();
   for (const chunk of chunks) {
     for (const [key, value] of chunk.query) {
+      if (inList && key === FAILOVER_KEY) continue;
       const allowed = QUERY_KEYS[chunk.scheme] ?? [];
       if (!allowed.includes(key)) {
         if (chunk.scheme === 'redis' && (SSL_KEYS as readonly string[]).includes(key)) {
@@ -347,29 +377,129 @@ function withAuth<T extends object>(target: T, chunk: Chunk, db: number, socket:
   return out;
 }
 
-/** The sentinel_kwargs Celeriac honours (auth of the sentinels themselves); anything else is refused. */
-function sentinelAuth(name: string, value: unknown): { username?: string; password?: string } {
+/** The sentinel_kwargs Celeriac honours: auth of the sentinels and TLS to them (redis-py's ssl keys). */
+interface SentinelKwargs {
+  username?: string;
+  password?: string;
+  /** With `ssl: true`: TLS to the sentinels, with these ssl_* keys. */
+  ssl?: Record<string, unknown>;
+}
+
+function sentinelKwargs(name: string, value: unknown): SentinelKwargs {
   if (value === undefined || value === null) return {};
   if (!plainObject(value)) fail(name, `sentinel_kwargs must be a dict, got ${JSON.stringify(value)}`);
-  const out: { username?: string; password?: string } = {};
+  const out: SentinelKwargs = {};
+  const ssl: Record<string, unknown> = {};
+  let sslOn: boolean | undefined;
   for (const [key, v] of Object.entries(value)) {
-    if (key !== 'password' && key !== 'username') {
-      fail(name, `sentinel_kwargs.${key} is not honoured by Celeriac; it reads sentinel_kwargs.password and .username`);
-    }
     if (v === null || v === undefined) continue;
-    if (typeof v !== 'string') fail(name, `sentinel_kwargs.${key} must be a string`);
-    out[key] = v;
+    if (key === 'password' || key === 'username') {
+      if (typeof v !== 'string') fail(name, `sentinel_kwargs.${key} must be a string`);
+      out[key] = v;
+    } else if (key === 'ssl') {
+      sslOn = booleanText(name, 'sentinel_kwargs.ssl', v);
+    } else if ((SSL_KEYS as readonly string[]).includes(key)) {
+      ssl[key] = v;
+    } else {
+      fail(
+        name,
+        `sentinel_kwargs.${key} is not honoured by Celeriac; it reads sentinel_kwargs.password, .username, .ssl and ${SSL_KEYS.map((k) => `.${k}`).join(', ')}`,
+      );
+    }
   }
+  if (sslOn !== true && Object.keys(ssl).length > 0) {
+    fail(
+      name,
+      'sentinel_kwargs has ssl_* keys without ssl: true (redis-py would ignore them): set sentinel_kwargs.ssl to true for TLS to the sentinels',
+    );
+  }
+  if (sslOn === true) out.ssl = ssl;
   return out;
+}
+
+/** The sentinels' TLS from sentinel_kwargs, or from the sentinel_ssl* keys formatRedisTarget writes (those win). */
+function sentinelTlsSettings(
+  setting: string,
+  query: Map<string, string>,
+  kwargs: SentinelKwargs,
+  optionsSetting: string,
+): RedisTlsSettings | undefined {
+  const fromQuery = new Map<string, string>();
+  for (const key of SSL_KEYS) {
+    const value = query.get(`sentinel_${key}`);
+    if (value !== undefined) fromQuery.set(key, value);
+  }
+  const sslText = query.get('sentinel_ssl');
+  const on = sslText === undefined ? undefined : booleanText(setting, 'sentinel_ssl', sslText);
+  if (on === false) return undefined;
+  if (on === undefined && fromQuery.size === 0 && kwargs.ssl === undefined) return undefined;
+  return tlsSettings(setting, fromQuery, kwargs.ssl ?? null, `${optionsSetting}.sentinel_kwargs`);
+}
+
+function failoverStrategy(context: RedisUrlContext, chunks: readonly Chunk[], setting: string): RedisFailoverStrategy {
+  const fromQuery = chunks.map((chunk) => chunk.query.get(FAILOVER_KEY)).find((value) => value !== null) ?? undefined;
+  const where = fromQuery === undefined ? (context.failoverStrategySetting ?? 'broker_failover_strategy') : setting;
+  const value = fromQuery ?? context.failoverStrategy;
+  if (value === undefined || value === null) return 'round-robin';
+  if (value !== 'round-robin' && value !== 'shuffle') {
+    fail(where, `must be "round-robin" or "shuffle" (kombu's strategies), got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+const SHARED_NAMES: Record<string, string> = {
+  db: 'database number',
+  connectTimeoutMs: 'socket_connect_timeout',
+  socketTimeoutMs: 'socket_timeout',
+  socketKeepalive: 'socket_keepalive',
+};
+
+/**
+ * kombu's failover list of plain Redis URLs: each read as one URL with the same settings, and all
+ * made to agree on what one ioredis connection keeps across servers (login, database, timeouts).
+ */
+function failoverTarget(setting: string, texts: string[], chunks: Chunk[], context: RedisUrlContext): RedisTarget {
+  const strategy = failoverStrategy(context, chunks, setting);
+  const alternates = texts.map((text, i) => {
+    const one = readTarget(text, context, true);
+    if (one.kind !== 'tcp' && one.kind !== 'socket')
+      fail(setting, `URL ${i + 1} of the list cannot be used in a failover list`);
+    return one;
+  });
+  const first = alternates[0] as RedisTcpTarget | RedisSocketTarget;
+  const shared = ['username', 'password', 'db', 'connectTimeoutMs', 'socketTimeoutMs', 'socketKeepalive'] as const;
+  alternates.forEach((one, i) => {
+    for (const key of shared) {
+      if (one[key] !== first[key]) {
+        const what = key === 'username' || key === 'password' ? 'user and password' : SHARED_NAMES[key];
+        fail(
+          setting,
+          `URL ${i + 1} of the failover list gives another ${what} than the first; every URL of a list must give the same (Celeriac keeps one login and database per connection)`,
+        );
+      }
+    }
+  });
+  const target: RedisTarget = { kind: 'failover', alternates, strategy, db: first.db };
+  for (const key of shared) {
+    if (first[key] !== undefined) Object.assign(target, { [key]: first[key] });
+  }
+  return target;
 }
 
 /**
  * Reads a Celery broker or result backend URL as kombu and Celery 5.2 do, with the settings that
  * go with it: `redis://`, `rediss://` (ssl_* in the query or the TLS dict; default CERT_REQUIRED),
- * `redis+socket:///path?virtual_host=N`, `unix:///path?db=N`, and `sentinel://h1:p;sentinel://h2:p`
- * (or a list) with `master_name` from the transport options. Throws {@link RedisUrlError}.
+ * `redis+socket:///path?virtual_host=N`, `unix:///path?db=N`, `sentinel://h1:p;sentinel://h2:p`
+ * (or a list) with `master_name` and `sentinel_kwargs` from the transport options, and kombu's
+ * failover lists of the others (`redis://a:6379;redis://b:6379`, `broker_failover_strategy`).
+ * Throws {@link RedisUrlError}.
  */
 export function parseRedisUrl(value: unknown, context: RedisUrlContext = {}): RedisTarget {
+  return readTarget(value, context, false);
+}
+
+/** {@link parseRedisUrl}; `inList`: one URL of a failover list (its failover_strategy was read by the list). */
+function readTarget(value: unknown, context: RedisUrlContext, inList: boolean): RedisTarget {
   const setting = context.setting ?? 'url';
   const optionsSetting = context.transportOptionsSetting ?? 'transport options';
   const sslSetting = context.useSslSetting ?? 'TLS settings';
@@ -386,14 +516,14 @@ export function parseRedisUrl(value: unknown, context: RedisUrlContext = {}): Re
   const chunks = chunksText.map((text) => splitChunk(setting, text));
   const first = chunks[0] as Chunk;
   const schemes = new Set(chunks.map((c) => c.scheme));
-  if (chunks.length > 1 && (schemes.size > 1 || first.scheme !== 'sentinel')) {
+  if (chunks.length > 1 && schemes.has('sentinel') && schemes.size > 1) {
     fail(
       setting,
-      'a list of URLs is read as Redis Sentinel only (sentinel://h1:26379;sentinel://h2:26379 with master_name); ' +
-        "kombu's failover between plain redis:// servers is not supported, use Sentinel for failover",
+      'a list mixes sentinel:// with other URLs; give sentinels only (sentinel://h1:26379;sentinel://h2:26379 with master_name), or Redis servers only for failover (redis://a:6379;redis://b:6379)',
     );
   }
-  const query = queryOf(setting, chunks);
+  if (chunks.length > 1 && first.scheme !== 'sentinel') return failoverTarget(setting, chunksText, chunks, context);
+  const query = queryOf(setting, chunks, inList);
   const socket = socketOptions(setting, query);
   const transport = context.transportOptions;
   if (transport !== undefined && transport !== null && !plainObject(transport)) {
@@ -430,9 +560,10 @@ export function parseRedisUrl(value: unknown, context: RedisUrlContext = {}): Re
         `a sentinel:// URL needs the master group's name: set ${optionsSetting} = {"master_name": "mymaster"} (the name in "sentinel monitor <name> ...")`,
       );
     }
-    const auth = sentinelAuth(optionsSetting, options.sentinel_kwargs);
+    const auth = sentinelKwargs(optionsSetting, options.sentinel_kwargs);
     const sentinelUsername = query.get('sentinel_username') ?? auth.username;
     const sentinelPassword = query.get('sentinel_password') ?? auth.password;
+    const sentinelTls = sentinelTlsSettings(setting, query, auth, optionsSetting);
     const tls = tlsQuery.size > 0 || dict ? tlsSettings(setting, tlsQuery, dict, sslSetting) : null;
     // Celery's SentinelBackend takes db and password from the first URL.
     const target: RedisTarget = withAuth(
@@ -443,6 +574,7 @@ export function parseRedisUrl(value: unknown, context: RedisUrlContext = {}): Re
     );
     if (sentinelUsername !== undefined) Object.assign(target, { sentinelUsername });
     if (sentinelPassword !== undefined) Object.assign(target, { sentinelPassword });
+    if (sentinelTls !== undefined) Object.assign(target, { sentinelTls });
     return target;
   }
 
@@ -508,6 +640,12 @@ export function formatRedisTarget(target: RedisTarget): string {
       if (target.sentinelUsername !== undefined) pairs.push(['sentinel_username', target.sentinelUsername]);
       if (target.sentinelPassword !== undefined) pairs.push(['sentinel_password', target.sentinelPassword]);
       if (target.tls) pairs.push(...tlsQueryPairs(target.tls));
+      if (target.sentinelTls) {
+        pairs.push(['sentinel_ssl', 'true']);
+        pairs.push(
+          ...tlsQueryPairs(target.sentinelTls).map(([key, value]): [string, string] => [`sentinel_${key}`, value]),
+        );
+      }
       return target.sentinels
         .map((s, i) =>
           i === 0
@@ -515,6 +653,14 @@ export function formatRedisTarget(target: RedisTarget): string {
             : `sentinel://${hostText(s.host)}:${s.port}`,
         )
         .join(';');
+    }
+    case 'failover': {
+      const urls = target.alternates.map(formatRedisTarget);
+      if (target.strategy !== 'round-robin') {
+        const head = urls[0] as string;
+        urls[0] = `${head}${head.includes('?') ? '&' : '?'}${FAILOVER_KEY}=${target.strategy}`;
+      }
+      return urls.join(';');
     }
   }
 }

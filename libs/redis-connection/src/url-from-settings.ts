@@ -24,13 +24,16 @@ function contextFor(role: RedisRole, settings: Readonly<Record<string, unknown>>
     transportOptionsSetting: 'broker_transport_options',
     useSsl: settings.broker_use_ssl,
     useSslSetting: 'broker_use_ssl',
+    failoverStrategy: settings.broker_failover_strategy,
+    failoverStrategySetting: 'broker_failover_strategy',
   };
 }
 
 /**
  * The target of the broker or result backend as a Celery app's settings (lowercase names) give
  * it: the URL with `*_transport_options` (master_name, sentinel_kwargs) and the TLS dict
- * (`broker_use_ssl` / `redis_backend_use_ssl`). Without `result_backend`, the broker's.
+ * (`broker_use_ssl` / `redis_backend_use_ssl`), and for a broker list `broker_failover_strategy`.
+ * Without `result_backend`, the broker's.
  */
 export function redisTargetFromSettings(role: RedisRole, settings: Readonly<Record<string, unknown>>): RedisTarget {
   const { url, ...context } = contextFor(role, settings);

@@ -84,6 +84,78 @@ describe('parseRedisUrl: every URL kombu and Celery 5.2 take for Redis', () => {
     });
   });
 
+  it("reads kombu's failover lists of Redis servers (any mix of redis://, rediss://, sockets) with broker_failover_strategy", () => {
+    const target = redisTargetFromSettings('broker', {
+      broker_url:
+        'redis://:pw@a:6379/2;rediss://:pw@b:6380/2?ssl_cert_reqs=none;redis+socket://:pw@/tmp/r.sock?virtual_host=2',
+    });
+    expect(target).toEqual({
+      kind: 'failover',
+      strategy: 'round-robin',
+      db: 2,
+      password: 'pw',
+      alternates: [
+        { kind: 'tcp', host: 'a', port: 6379, db: 2, password: 'pw', tls: null },
+        { kind: 'tcp', host: 'b', port: 6380, db: 2, password: 'pw', tls: { certReqs: 'none', checkHostname: true } },
+        { kind: 'socket', path: '/tmp/r.sock', scheme: 'redis+socket', db: 2, password: 'pw' },
+      ],
+    });
+    const settings = { broker_url: ['redis://a/0', 'redis://b/0'], broker_failover_strategy: 'shuffle' };
+    expect(redisTargetFromSettings('broker', settings)).toMatchObject({ kind: 'failover', strategy: 'shuffle' });
+    // The strategy travels in the one URL string the broker and backend packages take.
+    const url = redisUrlFromSettings('broker', settings);
+    expect(url).toBe('redis://a:6379/0?failover_strategy=shuffle;redis://b:6379/0');
+    expect(parseRedisUrl(url)).toEqual(redisTargetFromSettings('broker', settings));
+    expect(parseRedisUrl(formatRedisTarget(target))).toEqual(target);
+    expect(
+      refusal(() => redisTargetFromSettings('broker', { ...settings, broker_failover_strategy: 'priority' })),
+    ).toMatch(/^broker_failover_strategy: must be "round-robin" or "shuffle"/);
+    // The result backend takes a list too (round-robin: Celery has no strategy setting for it).
+    expect(
+      redisTargetFromSettings('result_backend', { ...settings, result_backend: 'redis://a/1;redis://b/1' }),
+    ).toMatchObject({ kind: 'failover', strategy: 'round-robin', db: 1 });
+  });
+
+  it('reads TLS to the sentinels from sentinel_kwargs (ssl and ssl_* as redis-py takes them), and carries it in the URL', () => {
+    const settings = {
+      broker_url: 'sentinel://s1:26379;sentinel://s2:26380',
+      broker_transport_options: {
+        master_name: 'mymaster',
+        sentinel_kwargs: { ssl: true, ssl_cert_reqs: 'CERT_REQUIRED', ssl_ca_certs: '/ca.pem', password: 'spw' },
+      },
+    };
+    const target = redisTargetFromSettings('broker', settings);
+    expect(target).toMatchObject({
+      kind: 'sentinel',
+      tls: null,
+      sentinelPassword: 'spw',
+      sentinelTls: { certReqs: 'required', caCerts: '/ca.pem', checkHostname: true },
+    });
+    const url = redisUrlFromSettings('broker', settings);
+    expect(url).toContain('sentinel_ssl=true&sentinel_ssl_cert_reqs=required&sentinel_ssl_ca_certs=%2Fca.pem');
+    expect(parseRedisUrl(url)).toEqual(target);
+    const only = { ...settings, broker_transport_options: { master_name: 'm', sentinel_kwargs: { ssl: true } } };
+    expect(redisTargetFromSettings('broker', only)).toMatchObject({ sentinelTls: { certReqs: 'required' } });
+    const off = { ...settings, broker_transport_options: { master_name: 'm', sentinel_kwargs: { ssl: false } } };
+    expect(redisTargetFromSettings('broker', off)).not.toHaveProperty('sentinelTls');
+    expect(
+      refusal(() =>
+        redisTargetFromSettings('broker', {
+          ...settings,
+          broker_transport_options: { master_name: 'm', sentinel_kwargs: { ssl: false, ssl_ca_certs: '/ca.pem' } },
+        }),
+      ),
+    ).toMatch(/sentinel_kwargs has ssl_\* keys without ssl: true/);
+    expect(
+      refusal(() =>
+        redisTargetFromSettings('broker', {
+          ...settings,
+          broker_transport_options: { master_name: 'm', sentinel_kwargs: { ssl: true, ssl_cert_reqs: 'sometimes' } },
+        }),
+      ),
+    ).toMatch(/^broker_transport_options.sentinel_kwargs: ssl_cert_reqs must be CERT_REQUIRED/);
+  });
+
   it('turns TLS on from the dict settings (broker_use_ssl), the query winning key by key, as kombu does', () => {
     const target = redisTargetFromSettings('broker', {
       broker_url: 'redis://h:6380/0',
@@ -141,7 +213,14 @@ describe('parseRedisUrl: every URL kombu and Celery 5.2 take for Redis', () => {
       'sentinel://s1:26379;sentinel://s2:26379',
       /needs the master group's name: set broker_transport_options = \{"master_name"/,
     ],
-    ['redis://a:6379/0;redis://b:6379/0', /a list of URLs is read as Redis Sentinel only/],
+    ['redis://a:6379/0;sentinel://b:26379', /a list mixes sentinel:\/\/ with other URLs/],
+    [
+      'redis://:pw@a:6379/0;redis://b:6379/0',
+      /URL 2 of the failover list gives another user and password than the first/,
+    ],
+    ['redis://a/0;redis://b/1', /URL 2 of the failover list gives another database number than the first/],
+    ['redis://a/0?failover_strategy=shuffle', /the query parameter "failover_strategy" is not one Celeriac reads/],
+    ['redis://a/0;redis://b/0?failover_strategy=random', /must be "round-robin" or "shuffle"/],
     ['redis://h/0?ssl_cert_reqs=none', /ssl_cert_reqs is given with a redis:\/\/ URL; TLS needs rediss:\/\//],
     ['rediss://h/0?ssl_cert_reqs=maybe', /ssl_cert_reqs must be CERT_REQUIRED, CERT_OPTIONAL or CERT_NONE/],
     ['rediss://h/0?ssl_keyfile=/k.pem', /ssl_keyfile is set without ssl_certfile/],
