@@ -11,8 +11,8 @@ import { tlsProblem } from './tls-problem.js';
 /** How often a connection problem is logged at warn level at most; the rest go to debug. */
 const ERROR_LOG_INTERVAL_MS = 5_000;
 const CLOSED = 'Connection is closed.';
-/** How long a failed TLS connect waits for the server's alert that says why. */
-const TLS_ALERT_GRACE_MS = 2_000;
+/** How long a failed TLS connect waits for the server's alert that says why (it may come on a later attempt, which a loaded machine delays: 2 s was seen too short). */
+const TLS_ALERT_GRACE_MS = 5_000;
 
 /**
  * Opens one ioredis connection for one role (commands, blocking pop, pub/sub) to any URL
