@@ -12,6 +12,8 @@ import { CenterError } from './errors.js';
 import { type ImpactPreview, previewImpact } from './impact-preview.js';
 import { jsonDiff } from './json-diff.js';
 import type { LongPollHub, WaitCancel } from './long-poll-hub.js';
+import { planWaves } from './rollout/plan-waves.js';
+import { type ResolvedRollout, resolveRollout } from './rollout/resolve-policy.js';
 import type { ConfigStore } from './store/config-store.js';
 import type { Author, NodeStatusRecord, Revision, RevisionKind } from './types.js';
 
@@ -26,18 +28,33 @@ export interface WriteRequest {
   author: Author;
   message: string;
   restoredFrom?: number;
-  /** Roll the change out in waves with this policy (rollout/rollout-controller.ts). */
-  rollout?: RolloutPolicy;
+  /**
+   * Roll the change out in waves with this policy (rollout/rollout-controller.ts); null: no
+   * rollout even if a layer has a default one; absent: the nearest layer's default, if any.
+   */
+  rollout?: RolloutPolicy | null;
 }
 
 /** What a rollout controller does in the write and serve paths (rollout/rollout-controller.ts). */
 export interface RolloutHook {
   /** Throws when the write may not go ahead now (a rollout is running). */
   checkWrite(request: WriteRequest): void;
-  /** After a write is committed and before its nodes are woken. */
-  committed(revision: Revision, result: CommitResult, request: WriteRequest | undefined): void;
+  /**
+   * After a revision is committed to the state (this replica's write, or one read from the store)
+   * and before its nodes are woken; its `rollout` member says whether a rollout starts.
+   */
+  committed(revision: Revision, result: CommitResult): void;
   /** What the node is served: its view, or the one it keeps while a rollout holds it back. */
   served(node: string, view: NodeView): NodeView;
+  /** The active rollout that decides what the node is served, if any. */
+  placement(node: string): RolloutPlacement | null;
+}
+
+/** A node's place in the active rollout: its id, the node's wave (0-based), and whether it was served the revision. */
+export interface RolloutPlacement {
+  id: string;
+  wave: number;
+  served: boolean;
 }
 
 /** What a write did. */
@@ -180,14 +197,17 @@ export class ConfigService {
           document,
         };
         if (request.restoredFrom !== undefined) draft.restored_from = request.restoredFrom;
+        const rollout = this.rolloutOf(request, document);
+        if (rollout.source !== 'none') draft.rollout = rollout;
         const result = await this.store.append(draft, {
           layerRevision: currentRevision,
           headRevision: this.state.head,
         });
         if (result.ok) {
           const committed = this.state.commit(result.revision, plan);
-          this.rollouts?.committed(result.revision, committed, request);
+          this.rollouts?.committed(result.revision, committed);
           this.apply(result.revision, committed);
+          await this.hub.answered();
           return { revision: result.revision, layerRevision: result.revision.revision, document, created: !current };
         }
         if (result.reason === 'layer_conflict') {
@@ -214,7 +234,7 @@ export class ConfigService {
     return this.exclusive(async () => {
       await this.catchUp();
       const prepared = this.prepare(request);
-      return previewImpact({
+      const preview = previewImpact({
         state: this.state,
         layer: request.layer,
         kind: request.kind,
@@ -224,7 +244,27 @@ export class ConfigService {
         plan: prepared.plan,
         knownNodes: this.knownNodes(),
       });
+      const rollout = this.rolloutOf(request, prepared.document);
+      preview.rollout = { source: rollout.source };
+      if (rollout.layer !== undefined) preview.rollout.layer = rollout.layer;
+      if (rollout.policy) {
+        preview.rollout.policy = rollout.policy;
+        const selectable = preview.nodes.map(({ node }) => ({
+          node,
+          groups: this.state.groups(node),
+          labels: this.state.labels(node),
+        }));
+        preview.rollout.waves = planWaves(rollout.policy, selectable).map(({ nodes, soak_ms }) => ({ nodes, soak_ms }));
+      }
+      return preview;
     });
+  }
+
+  /** The rollout policy `request` gets (its own, the nearest layer's default, or none) with `document` written. */
+  private rolloutOf(request: WriteRequest, document: Record<string, unknown>): ResolvedRollout {
+    return resolveRollout(request.layer, request.rollout, request.kind === 'rollback', (name) =>
+      name === request.layer ? document : this.state.layer(name)?.document,
+    );
   }
 
   /** The checks of a write against the current state; `plan` is undefined when nothing would change. */
@@ -299,6 +339,11 @@ export class ConfigService {
     return this.rollouts ? this.rollouts.served(node, view) : view;
   }
 
+  /** The active rollout that decides what the node is served, or null when none does. */
+  rolloutPlacement(node: string): RolloutPlacement | null {
+    return this.rollouts ? this.rollouts.placement(node) : null;
+  }
+
   /** Records an agent's status report. */
   async reportStatus(node: string, status: Record<string, unknown>): Promise<NodeStatusRecord> {
     const record: NodeStatusRecord = { node, received_at: new Date().toISOString(), status };
@@ -329,7 +374,10 @@ export class ConfigService {
     const revisions = await this.store.readRevisions(this.state.head);
     for (const revision of revisions) {
       if (revision.revision <= this.state.head) continue;
-      this.apply(revision, this.state.commit(revision));
+      const committed = this.state.commit(revision);
+      // Another replica's write: a rollout it starts must hold this replica's nodes too.
+      this.rollouts?.committed(revision, committed);
+      this.apply(revision, committed);
     }
   }
 

@@ -17,24 +17,28 @@ export function groupsOf(nodeDocument: Record<string, unknown> | undefined): str
   return Array.isArray(groups) ? groups.filter((g): g is string => typeof g === 'string') : [];
 }
 
-/** The node layer without what is the node's metadata rather than its config (`labels`). */
-export function nodeConfigPart(nodeDocument: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
-  if (nodeDocument === undefined || !('labels' in nodeDocument)) return nodeDocument;
-  const { labels: _labels, ...rest } = nodeDocument;
+/** Layer members that describe the layer rather than configure programs: never merged into a node's config. */
+const METADATA_KEYS = ['labels', 'default_rollout'] as const;
+
+/** A layer without its metadata (`labels`, `default_rollout`): the part merged into nodes' configs. */
+export function nodeConfigPart(document: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  if (document === undefined || !METADATA_KEYS.some((key) => key in document)) return document;
+  const rest = { ...document };
+  for (const key of METADATA_KEYS) delete rest[key];
   return rest;
 }
 
 /**
  * Merges defaults, the node's groups in its order, and the node layer, then validates the result.
- * Labels are left out: they select nodes, and changing one restarts nothing.
+ * Labels and default rollout policies are left out: changing one restarts nothing.
  */
 export function computeEffectiveConfig(
   layerDocument: (layer: string) => Record<string, unknown> | undefined,
   node: string | undefined,
 ): EffectiveConfig {
   const nodeDocument = node === undefined ? undefined : layerDocument(`nodes/${node}`);
-  const docs: unknown[] = [layerDocument('defaults')];
-  for (const group of groupsOf(nodeDocument)) docs.push(layerDocument(`groups/${group}`));
+  const docs: unknown[] = [nodeConfigPart(layerDocument('defaults'))];
+  for (const group of groupsOf(nodeDocument)) docs.push(nodeConfigPart(layerDocument(`groups/${group}`)));
   docs.push(nodeConfigPart(nodeDocument));
   const merged = mergeLayers(...docs) as Record<string, unknown>;
   const result = validateEffectiveConfig(merged);

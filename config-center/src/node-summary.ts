@@ -1,5 +1,6 @@
 import type { NodeStatus, NodeSummary } from '@celeriac/config-schema';
-import type { CenterState } from './center-state.js';
+import type { CenterState, NodeView } from './center-state.js';
+import type { ConfigService, RolloutPlacement } from './config-service.js';
 import type { NodeStatusRecord } from './types.js';
 
 /** What `GET /v1/nodes` says about one node: one type, derived from config-schema's `nodeSummarySchema`. */
@@ -21,9 +22,26 @@ export function staleAfterMs(status: Record<string, unknown> | undefined, fallba
   return Math.max(MIN_STALE_AFTER_MS, MISSED_HEARTBEATS * heartbeatMs);
 }
 
+/** What a node is served now (`ConfigService.servedView`) and the rollout deciding it (`rolloutPlacement`). */
+export interface ServedPlacement {
+  view: NodeView;
+  rollout: RolloutPlacement | null;
+}
+
+/** What `service` serves the node now, and the rollout deciding it: a cheap synchronous lookup. */
+export function servedPlacement(
+  service: Pick<ConfigService, 'servedView' | 'rolloutPlacement'>,
+  node: string,
+): ServedPlacement {
+  return { view: service.servedView(node), rollout: service.rolloutPlacement(node) };
+}
+
 /**
  * Builds a node's summary from the center's state and its last status report. `fallbackStaleAfterMs`
- * applies to agents that do not announce their heartbeat (see `staleAfterMs`).
+ * applies to agents that do not announce their heartbeat (see `staleAfterMs`). `served` is what the
+ * node is served: while a rollout holds it back, `desired_revision` is that revision, the state's
+ * newest is `latest_revision`, and `rollout` names the rollout and the node's wave. Without it the
+ * node is taken to be served its newest config.
  */
 export function summarizeNode(
   state: CenterState,
@@ -31,12 +49,20 @@ export function summarizeNode(
   record: NodeStatusRecord | undefined,
   fallbackStaleAfterMs: number,
   now = Date.now(),
+  served?: ServedPlacement,
 ): NodeSummary {
-  const view = state.view(node);
+  const latest = state.view(node);
+  const view = served?.view ?? latest;
   const status = (record?.status ?? {}) as Record<string, unknown>;
   const applied = typeof status.applied_revision === 'number' ? status.applied_revision : null;
-  const appliedHash =
-    applied === null ? null : applied >= view.revision ? view.hash : state.effectiveAt(node, applied).hash;
+  let appliedHash: string | null = null;
+  if (applied !== null)
+    appliedHash =
+      applied >= latest.revision
+        ? latest.hash
+        : applied === view.revision
+          ? view.hash
+          : state.effectiveAt(node, applied).hash;
   const reportedDrift = status.drift === true;
   const outOfDate = applied === null || appliedHash !== view.hash;
   const silenceMs = staleAfterMs(status, fallbackStaleAfterMs);
@@ -55,6 +81,11 @@ export function summarizeNode(
     labels: state.labels(node),
     desired_revision: view.revision,
     desired_hash: view.hash,
+    latest_revision: latest.revision,
+    latest_hash: latest.hash,
+    rollout: served?.rollout
+      ? { id: served.rollout.id, wave: served.rollout.wave, served: served.rollout.served }
+      : null,
     applied_revision: applied,
     attempted_revision: typeof status.attempted_revision === 'number' ? status.attempted_revision : null,
     apply_result: applyResult,

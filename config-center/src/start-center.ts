@@ -114,7 +114,7 @@ export async function startCenter(options: StartCenterOptions): Promise<RunningC
   let server: FastifyInstance;
   try {
     // Rollout state lives next to the file store's log (its description is `file:<absolute dir>`);
-    // with another store it is kept in memory.
+    // the Redis store keeps it in Redis, shared by the replicas (build-server.ts).
     const rolloutStateFile =
       store instanceof FileStore ? `${store.description.slice('file:'.length)}/rollouts.json` : undefined;
     server = await buildServer({

@@ -216,6 +216,36 @@ describe('rollouts in the center', () => {
     expect((await api(url, 'GET', '/v1/rollouts/nope', { token: T })).status).toBe(404);
   });
 
+  it('shows in GET /v1/nodes what a held node is served, the latest revision and its wave', async () => {
+    const { url } = await setUp();
+    const before = { n2: await served(url, 'n2'), n3: await served(url, 'n3') };
+    const write = await writeDefaults(url, 'Europe/Rome', { waves: [{ nodes: 1 }, { rest: true }], soak: '1h' });
+    const revision = write.body.revision as number;
+    await until(async () => (await served(url, 'n1')).revision === revision, 5000, 'n1 to be served');
+    const list = (await api(url, 'GET', '/v1/nodes', { token: T })).body.nodes as Record<string, unknown>[];
+    const byName = Object.fromEntries(list.map((n) => [n.node, n]));
+    expect(byName.n1).toMatchObject({
+      desired_revision: revision,
+      latest_revision: revision,
+      rollout: { id: `r${revision}`, wave: 0, served: true },
+    });
+    for (const node of ['n2', 'n3'] as const)
+      expect(byName[node]).toMatchObject({
+        desired_revision: before[node].revision,
+        desired_hash: before[node].hash,
+        latest_revision: revision,
+        rollout: { id: `r${revision}`, wave: 1, served: false },
+        // It runs what it is served: in sync, not pending.
+        state: 'in_sync',
+      });
+    const one = await api(url, 'GET', '/v1/nodes/n2', { token: T });
+    expect(one.body).toMatchObject({ desired_revision: before.n2.revision, latest_revision: revision });
+    await api(url, 'POST', `/v1/rollouts/r${revision}/abort`, { token: T, body: {} });
+    const after = await api(url, 'GET', '/v1/nodes/n2', { token: T });
+    expect(after.body.rollout).toBeNull();
+    expect(after.body.desired_revision).toBe(after.body.latest_revision);
+  });
+
   it('refuses a bad policy with 400 and writes nothing', async () => {
     const { url } = await setUp();
     const response = await writeDefaults(url, 'Asia/Tokyo', { waves: [{ percent: 0 }] });

@@ -7,7 +7,7 @@ import path from 'node:path';
 export interface TestCertificates {
   dir: string;
   caCert: string;
-  /** For 127.0.0.1 and localhost. */
+  /** For 127.0.0.1, localhost and any `serverIps`. */
   serverCert: string;
   serverKey: string;
   clientCert: string;
@@ -70,12 +70,16 @@ function makeSigned(dir: string, name: string, extensions: string): void {
   );
 }
 
-/** Makes the CA and certificates in a fresh temporary folder (about a second of openssl). */
-export function makeTestCertificates(): TestCertificates {
+/**
+ * Makes the CA and certificates in a fresh temporary folder (about a second of openssl).
+ * `serverIps`: more addresses the server certificate is valid for (e.g. test hosts' addresses).
+ */
+export function makeTestCertificates(options: { serverIps?: readonly string[] } = {}): TestCertificates {
   const dir = mkdtempSync(path.join(tmpdir(), 'celeriac-tls-'));
   makeCa(dir, 'ca');
   makeCa(dir, 'other-ca');
-  makeSigned(dir, 'server', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
+  const names = ['IP:127.0.0.1', 'DNS:localhost', ...(options.serverIps ?? []).map((ip) => `IP:${ip}`)];
+  makeSigned(dir, 'server', `subjectAltName=${names.join(',')}\nextendedKeyUsage=serverAuth\n`);
   makeSigned(dir, 'client', 'extendedKeyUsage=clientAuth\n');
   const file = (name: string) => path.join(dir, name);
   return {

@@ -8,13 +8,15 @@ const COMMANDS: readonly RolloutCommand[] = ['pause', 'resume', 'promote', 'abor
 
 /**
  * The `rollout` member of a write's body, parsed (a 400 listing every problem when it is not a
- * policy), and the body without it; undefined when the body has none.
+ * policy; null bypasses any layer's default policy), and the body without it; undefined when the
+ * body has none.
  */
 export function rolloutOf(
   body: Record<string, unknown>,
-): { policy: RolloutPolicy; rest: Record<string, unknown> } | undefined {
+): { policy: RolloutPolicy | null; rest: Record<string, unknown> } | undefined {
   if (!('rollout' in body)) return undefined;
   const { rollout, ...rest } = body;
+  if (rollout === null) return { policy: null, rest };
   const policy = parseBody(
     rolloutPolicySchema,
     rollout,
@@ -28,7 +30,8 @@ export function rolloutOf(
 export function registerRolloutRoutes(app: FastifyInstance, context: RouteContext, rollouts: RolloutController): void {
   app.get('/v1/rollouts', async (request) => {
     await guard(context, request, 'nodes:read');
-    return { rollouts: rollouts.list() };
+    // `driving`: whether this replica drives rollouts (holds the lease; always true with one replica).
+    return { rollouts: rollouts.list(), driving: rollouts.driving };
   });
 
   app.get('/v1/rollouts/:id', async (request) => {

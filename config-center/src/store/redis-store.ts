@@ -4,7 +4,22 @@ import { Redis } from 'ioredis';
 import { CenterStartError } from '../errors.js';
 import type { NodeStatusRecord, Revision, RevisionDraft, TokenRecord } from '../types.js';
 import type { AppendExpectation, AppendResult, ConfigStore } from './config-store.js';
-import { APPEND_REVISION_LUA } from './redis-scripts.js';
+import {
+  ACQUIRE_ROLLOUT_LEASE_LUA,
+  APPEND_REVISION_LUA,
+  RELEASE_ROLLOUT_LEASE_LUA,
+  TAKE_ROLLOUT_COMMANDS_LUA,
+  WRITE_ROLLOUTS_LUA,
+} from './redis-scripts.js';
+
+/** The Lua commands defined on the command connection. */
+interface ScriptedRedis {
+  celeriacAppendRevision(...args: (string | number)[]): Promise<[string, number]>;
+  celeriacAcquireRolloutLease(lease: string, token: string, ttlMs: number): Promise<number>;
+  celeriacReleaseRolloutLease(lease: string, token: string): Promise<number>;
+  celeriacWriteRollouts(lease: string, records: string, version: string, ...args: string[]): Promise<number>;
+  celeriacTakeRolloutCommands(lease: string, commands: string, token: string): Promise<string[]>;
+}
 
 /** Options of the Redis store. */
 export interface RedisStoreOptions {
@@ -31,8 +46,15 @@ export class RedisStore implements ConfigStore {
     tokenHashes: string;
     nodes: string;
     channel: string;
+    rollouts: string;
+    rolloutsVersion: string;
+    rolloutLease: string;
+    rolloutCommands: string;
+    rolloutResult: string;
+    rolloutChannel: string;
   };
   private readonly listeners: ((head: number) => void)[] = [];
+  private readonly rolloutListeners: (() => void)[] = [];
   private subscriberReadyOnce = false;
   private closed = false;
 
@@ -46,6 +68,12 @@ export class RedisStore implements ConfigStore {
       tokenHashes: `${prefix}token-hashes`,
       nodes: `${prefix}nodes`,
       channel: `${prefix}changes`,
+      rollouts: `${prefix}rollouts`,
+      rolloutsVersion: `${prefix}rollouts-version`,
+      rolloutLease: `${prefix}rollout-lease`,
+      rolloutCommands: `${prefix}rollout-commands`,
+      rolloutResult: `${prefix}rollout-result:`,
+      rolloutChannel: `${prefix}rollout-changes`,
     };
     const redisOptions = { lazyConnect: true, maxRetriesPerRequest: 2, connectionName: 'celeriac-center' };
     // The one URL parser of every Celeriac connection: TLS, unix sockets and Sentinel included.
@@ -61,6 +89,14 @@ export class RedisStore implements ConfigStore {
       );
     }
     this.commands.defineCommand('celeriacAppendRevision', { numberOfKeys: 2, lua: APPEND_REVISION_LUA });
+    this.commands.defineCommand('celeriacAcquireRolloutLease', { numberOfKeys: 1, lua: ACQUIRE_ROLLOUT_LEASE_LUA });
+    this.commands.defineCommand('celeriacReleaseRolloutLease', { numberOfKeys: 1, lua: RELEASE_ROLLOUT_LEASE_LUA });
+    this.commands.defineCommand('celeriacWriteRollouts', { numberOfKeys: 3, lua: WRITE_ROLLOUTS_LUA });
+    this.commands.defineCommand('celeriacTakeRolloutCommands', { numberOfKeys: 2, lua: TAKE_ROLLOUT_COMMANDS_LUA });
+  }
+
+  private get scripted(): ScriptedRedis {
+    return this.commands as unknown as ScriptedRedis;
   }
 
   async start(): Promise<void> {
@@ -74,7 +110,11 @@ export class RedisStore implements ConfigStore {
         { cause: error },
       );
     }
-    this.subscriber.on('message', (_channel: string, message: string) => {
+    this.subscriber.on('message', (channel: string, message: string) => {
+      if (channel === this.keys.rolloutChannel) {
+        for (const listener of this.rolloutListeners) listener();
+        return;
+      }
       const head = Number(message);
       for (const listener of this.listeners) listener(head);
     });
@@ -82,8 +122,9 @@ export class RedisStore implements ConfigStore {
     this.subscriber.on('ready', () => {
       if (!this.subscriberReadyOnce) return;
       for (const listener of this.listeners) listener(-1);
+      for (const listener of this.rolloutListeners) listener();
     });
-    await this.subscriber.subscribe(this.keys.channel);
+    await this.subscriber.subscribe(this.keys.channel, this.keys.rolloutChannel);
     this.subscriberReadyOnce = true;
   }
 
@@ -100,11 +141,7 @@ export class RedisStore implements ConfigStore {
   }
 
   async append(draft: RevisionDraft, expect: AppendExpectation): Promise<AppendResult> {
-    const reply = (await (
-      this.commands as unknown as {
-        celeriacAppendRevision(...args: (string | number)[]): Promise<[string, number]>;
-      }
-    ).celeriacAppendRevision(
+    const reply = (await this.scripted.celeriacAppendRevision(
       this.keys.revisions,
       this.keys.layers,
       draft.layer,
@@ -162,5 +199,74 @@ export class RedisStore implements ConfigStore {
   async listNodeStatuses(): Promise<NodeStatusRecord[]> {
     const all = await this.commands.hvals(this.keys.nodes);
     return all.map((entry) => JSON.parse(entry) as NodeStatusRecord);
+  }
+
+  /*
+   * Rollout state shared by the replicas (rollout/rollout-redis-store.ts): the records as one JSON
+   * value with a version, written only by the holder of a lease (fenced in Lua), operator commands
+   * queued for the holder, their answers, and a channel that says the records changed.
+   */
+
+  /** The rollout records (JSON, null before any) and their version. */
+  async readRollouts(): Promise<{ version: number; records: string | null }> {
+    const [records, version] = await this.commands.mget(this.keys.rollouts, this.keys.rolloutsVersion);
+    return { version: Number(version ?? 0), records: records ?? null };
+  }
+
+  /** The version of the rollout records (0 before any write): cheap to poll. */
+  async rolloutsVersion(): Promise<number> {
+    return Number((await this.commands.get(this.keys.rolloutsVersion)) ?? 0);
+  }
+
+  /** Writes the records if `token` holds the lease; resolves false (nothing written) when it does not. */
+  async writeRollouts(token: string, records: string): Promise<boolean> {
+    const version = await this.scripted.celeriacWriteRollouts(
+      this.keys.rolloutLease,
+      this.keys.rollouts,
+      this.keys.rolloutsVersion,
+      token,
+      records,
+      this.keys.rolloutChannel,
+    );
+    return Number(version) > 0;
+  }
+
+  /** Takes the lease for `ttlMs`, or renews it when `token` holds it; false when another replica does. */
+  async acquireRolloutLease(token: string, ttlMs: number): Promise<boolean> {
+    return Number(await this.scripted.celeriacAcquireRolloutLease(this.keys.rolloutLease, token, ttlMs)) === 1;
+  }
+
+  /** Gives the lease up if `token` holds it (a replica that stops lets another take over at once). */
+  async releaseRolloutLease(token: string): Promise<void> {
+    await this.scripted.celeriacReleaseRolloutLease(this.keys.rolloutLease, token);
+  }
+
+  /** Queues an operator command (JSON) for the lease holder and tells every replica. */
+  async queueRolloutCommand(command: string): Promise<void> {
+    await this.commands.multi().rpush(this.keys.rolloutCommands, command).publish(this.keys.rolloutChannel, '0').exec();
+  }
+
+  /** The queued commands, removed from the queue, if `token` holds the lease (else none). */
+  async takeRolloutCommands(token: string): Promise<string[]> {
+    return this.scripted.celeriacTakeRolloutCommands(this.keys.rolloutLease, this.keys.rolloutCommands, token);
+  }
+
+  /** The answer to a queued command, kept `ttlMs` for the replica that waits for it. */
+  async putRolloutResult(id: string, result: string, ttlMs: number): Promise<void> {
+    await this.commands
+      .multi()
+      .set(`${this.keys.rolloutResult}${id}`, result, 'PX', ttlMs)
+      .publish(this.keys.rolloutChannel, '0')
+      .exec();
+  }
+
+  /** The answer to a queued command, removed; null while there is none. */
+  async takeRolloutResult(id: string): Promise<string | null> {
+    return this.commands.getdel(`${this.keys.rolloutResult}${id}`);
+  }
+
+  /** Called whenever rollout records, commands or answers changed (also after a reconnect). */
+  onRolloutChange(listener: () => void): void {
+    this.rolloutListeners.push(listener);
   }
 }

@@ -24,6 +24,20 @@ export const diffEntrySchema = z.object({
 /** How a revision came to be. */
 export const REVISION_KINDS = ['put', 'patch', 'rollback'] as const;
 
+/** Where a write's rollout policy came from (config-center/src/rollout/resolve-policy.ts). */
+export const ROLLOUT_POLICY_SOURCES = ['write', 'layer', 'bypassed', 'none'] as const;
+
+/**
+ * A write's rollout: its own policy (`write`), a layer's `default_rollout` (`layer`, naming it), or
+ * none because the write sent `rollout: null` (`bypassed`, naming the layer whose default it skipped).
+ * `policy` is the policy as applied (durations in ms).
+ */
+export const revisionRolloutSchema = z.object({
+  source: z.enum(ROLLOUT_POLICY_SOURCES),
+  layer: z.string().optional(),
+  policy: z.record(z.string(), z.unknown()).optional(),
+});
+
 /** An accepted write without its document (history lists). */
 export const revisionSummarySchema = z.object({
   revision: z.number().int().positive(),
@@ -35,6 +49,8 @@ export const revisionSummarySchema = z.object({
   diff: z.array(diffEntrySchema),
   /** For a rollback: the revision whose document was restored. */
   restored_from: z.number().int().positive().optional(),
+  /** Present when a rollout policy applied to the write or the write bypassed one. */
+  rollout: revisionRolloutSchema.optional(),
 });
 
 /** GET /v1/revisions/<rev>: an immutable accepted write with the whole layer document after it. */
@@ -89,8 +105,17 @@ export const nodeSummarySchema = z.object({
   groups: z.array(z.string()),
   /** The labels of its node layer (absent from centers older than labels). */
   labels: z.record(z.string(), z.string()).optional(),
+  /** What the node is served now: behind `latest_revision` while a rollout holds it back. */
   desired_revision: revisionNumber,
   desired_hash: z.string(),
+  /** The node's effective config at the head of the log (absent from older centers). */
+  latest_revision: revisionNumber.optional(),
+  latest_hash: z.string().optional(),
+  /** The active rollout that decides what the node is served, and its wave (0-based); null when none. */
+  rollout: z
+    .object({ id: z.string(), wave: z.number().int().min(0), served: z.boolean() })
+    .nullable()
+    .optional(),
   applied_revision: revisionNumber.nullable(),
   attempted_revision: revisionNumber.nullable(),
   apply_result: z.string().nullable(),
@@ -154,6 +179,7 @@ export type DiffEntry = z.infer<typeof diffEntrySchema>;
 export type RevisionKind = (typeof REVISION_KINDS)[number];
 export type RevisionSummary = z.infer<typeof revisionSummarySchema>;
 export type Revision = z.infer<typeof revisionSchema>;
+export type RevisionRollout = z.infer<typeof revisionRolloutSchema>;
 export type RevisionListResponse = z.infer<typeof revisionListResponseSchema>;
 export type LayerListResponse = z.infer<typeof layerListResponseSchema>;
 export type LayerResponse = z.infer<typeof layerResponseSchema>;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { diffEntrySchema } from './api-responses.js';
+import { diffEntrySchema, ROLLOUT_POLICY_SOURCES } from './api-responses.js';
 
 /*
  * POST /v1/preview: what a write would restart, before anything is written. Computed by the center
@@ -59,6 +59,18 @@ export const impactPreviewResponseSchema = z.object({
   nodes: z.array(nodeImpactSchema),
   /** Known nodes the layer applies to whose merged config stays the same. */
   unchanged_nodes: count,
+  /**
+   * The rollout policy the write would get (its own, a layer's default, or none) and, with a
+   * policy, the waves it would plan over the changed nodes (absent from older centers).
+   */
+  rollout: z
+    .object({
+      source: z.enum(ROLLOUT_POLICY_SOURCES),
+      layer: z.string().optional(),
+      policy: z.record(z.string(), z.unknown()).optional(),
+      waves: z.array(z.object({ nodes: z.array(z.string()), soak_ms: z.number() })).optional(),
+    })
+    .optional(),
   totals: z.object({
     nodes_changed: count,
     nodes_restarting: count,

@@ -6,6 +6,7 @@ import { isValidName } from './names.js';
 import { checkLabels, type NodeLabels } from './node-labels.js';
 import { normalizeCelerySettings } from './normalize-celery-settings.js';
 import { checkProgramLayer, type ProgramLayer } from './program-schema.js';
+import { type RolloutPolicyInput, rolloutPolicySchema } from './rollout-policy.js';
 import { checked } from './zod-checked.js';
 
 /** One layer document: `defaults`, `groups/<group>` or `nodes/<node>`. */
@@ -16,7 +17,18 @@ export interface Layer {
   programs?: Record<string, ProgramLayer | null>;
   /** Only in a node layer: labels such as `{ "zone": "eu" }` that selectors match (node-labels.ts). */
   labels?: { [key: string]: NodeLabels[string] | null } | null;
+  /**
+   * The rollout policy of a write to this layer (or to a narrower one) that carries none of its own
+   * (docs/rollouts.md, "A layer's default policy"). Not part of any node's config.
+   */
+  default_rollout?: RolloutPolicyInput | null;
 }
+
+/** Checks a layer's `default_rollout` with the rollout policy schema, one issue per problem. */
+const checkDefaultRollout: Check = (value, add) => {
+  const parsed = rolloutPolicySchema.safeParse(value);
+  if (!parsed.success) for (const issue of parsed.error.issues) add(issue.path as (string | number)[], issue.message);
+};
 
 const NAME_HELP = 'use 1 to 63 characters of a-z, 0-9, "_", "." and "-", starting with a letter or digit, without ".."';
 
@@ -47,7 +59,8 @@ export function normalizeDocument(doc: unknown): unknown {
   return { ...doc, celery: normalizeCelerySettings(doc.celery) };
 }
 
-const LAYER_FIELDS = 'a layer has "celery", "programs" and, in node layers only, "groups" and "labels"';
+const LAYER_FIELDS =
+  'a layer has "celery", "programs", "default_rollout" and, in node layers only, "groups" and "labels"';
 
 /** Checks a layer document whose celery settings are already normalised. */
 export const checkLayer: Check = (value, add) => {
@@ -62,6 +75,7 @@ export const checkLayer: Check = (value, add) => {
     else if (key === 'celery') checkCelerySettings(item, at, true);
     else if (key === 'programs') checkPrograms(checkProgramLayer, true)(item, at, true);
     else if (key === 'labels') checkLabels(item, at, true);
+    else if (key === 'default_rollout') checkDefaultRollout(item, at, true);
     else at([], `is not a layer field; ${LAYER_FIELDS}`);
   }
 };

@@ -1,3 +1,5 @@
+import { requestText } from '@celeriac/common';
+
 /** A JSON answer of the center. */
 export interface ApiResponse {
   status: number;
@@ -5,11 +7,13 @@ export interface ApiResponse {
   etag: string | null;
 }
 
-/** The center's HTTP API as tests drive it (real HTTP, real center). */
+/** The center's HTTP API as tests drive it (real HTTP, real center; HTTPS verified against `ca`). */
 export class CenterApi {
   constructor(
     readonly url: string,
     readonly token: string,
+    /** PEM CA of an https:// center. */
+    readonly ca?: Buffer,
   ) {}
 
   async request(
@@ -18,23 +22,37 @@ export class CenterApi {
     body?: unknown,
     headers: Record<string, string> = {},
   ): Promise<ApiResponse> {
-    const res = await fetch(`${this.url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${this.token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...headers,
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
+    const all: Record<string, string> = {
+      authorization: `Bearer ${this.token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...headers,
+    };
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    let status: number;
+    let text: string;
+    let etag: string | null;
+    if (this.ca) {
+      // fetch takes no CA of its own: node's https request does.
+      const res = await requestText(new URL(`${this.url}${path}`), {
+        method,
+        headers: all,
+        timeoutMs: 30_000,
+        ca: this.ca,
+        ...(payload === undefined ? {} : { body: payload }),
+      });
+      [status, text] = [res.status, res.text];
+      etag = typeof res.headers.etag === 'string' ? res.headers.etag : null;
+    } else {
+      const res = await fetch(`${this.url}${path}`, { method, headers: all, body: payload });
+      [status, text, etag] = [res.status, await res.text(), res.headers.get('etag')];
+    }
     let parsed: unknown;
     try {
       parsed = text ? JSON.parse(text) : undefined;
     } catch {
       parsed = text;
     }
-    return { status: res.status, body: parsed, etag: res.headers.get('etag') };
+    return { status, body: parsed, etag };
   }
 
   /** Creates a token and returns its secret. */
@@ -63,7 +81,11 @@ export class CenterApi {
 /** The part of a node summary tests look at. */
 export interface NodeSummary {
   node: string;
+  /** What the node is served (behind `latest_revision` while a rollout holds it back). */
   desired_revision: number;
+  desired_hash: string;
+  latest_revision?: number;
+  rollout?: { id: string; wave: number; served: boolean } | null;
   applied_revision: number | null;
   attempted_revision: number | null;
   apply_result: string | null;

@@ -22,11 +22,12 @@ import { CONNECTION_OPTIONS, clientFromArgs } from '../ops/connection.js';
 import { diffDocuments, formatDiff } from '../ops/diff-format.js';
 import { editDocument, stripComments } from '../ops/edit-document.js';
 import { type OptionSpec, type ParsedArgs, parseArgs, stringOption } from '../ops/parse-args.js';
-import { formatPreview } from '../ops/preview-format.js';
+import { formatPreview, formatRevisionRollout } from '../ops/preview-format.js';
 import { askYesNo } from '../ops/prompt.js';
 import { formatOfFile, parseDocument } from '../ops/read-document.js';
 import { readLayer } from '../ops/read-layer.js';
 import { reportError } from '../ops/report-error.js';
+import { parseRolloutOption } from '../ops/rollout-option.js';
 import { parseAssignment, parsePath, setPath, unsetPath } from '../ops/set-path.js';
 import { formatTable } from '../ops/table.js';
 
@@ -60,7 +61,12 @@ Options:
   --token <token>  bearer token (env CELERIAC_TOKEN)
   -m, --message    why the change is made (recorded in the revision)
   --dry-run        set, unset, apply, edit: write nothing; show per node and program what would
-                   restart and why, and how many workers would be out of service at once
+                   restart and why, how many workers would be out of service at once, and which
+                   rollout policy would apply with its waves
+  --rollout <p>    set, unset, apply, edit: roll the change out with policy <p> (JSON, or @file in
+                   JSON/YAML; see docs/rollouts.md), or 'none' to send it to every node at once even
+                   if a layer has a default_rollout. Without it the nearest layer's default applies
+                   (the node layer, its groups, then defaults); the answer says which
   --ca-file <pem>  CA certificates to verify an https:// center (env CELERIAC_CA_FILE)
 
 Exit codes: 0 ok, 1 other error, 2 usage, 3 auth (401/403), 4 validation (400), 5 conflict (409).
@@ -77,6 +83,7 @@ const OPTIONS: OptionSpec[] = [
   { name: 'yes', short: 'y', value: false },
   { name: 'json', value: false },
   { name: 'dry-run', value: false },
+  { name: 'rollout', value: true },
 ];
 
 function out(text: string): void {
@@ -110,15 +117,22 @@ function baseRevision(args: ParsedArgs, read: number): number {
   return given === undefined ? read : requireRevision(given, '--revision');
 }
 
+/** The write's `rollout` member from --rollout (absent: the layers' default applies). */
+function rolloutMember(args: ParsedArgs): { rollout?: Record<string, unknown> | null } {
+  const rollout = parseRolloutOption(stringOption(args, 'rollout'));
+  return rollout === undefined ? {} : { rollout };
+}
+
 /** Sends the whole layer; the center validates it. Local warnings (likely typos) go to stderr. */
 async function putLayer(
   client: CenterClient,
+  args: ParsedArgs,
   layer: string,
   document: Record<string, unknown>,
   ifMatch: number,
   message: string,
 ): Promise<LayerWriteResponse> {
-  const body = { ...document, message };
+  const body = { ...document, message, ...rolloutMember(args) };
   const result = (
     await client.request('PUT', `/v1/layers/${layer}`, { body, ifMatch, schema: layerWriteResponseSchema })
   ).body;
@@ -130,6 +144,7 @@ async function putLayer(
 /** `--dry-run`: the center checks the write exactly as it would and says what it would restart. */
 async function previewLayer(
   client: CenterClient,
+  args: ParsedArgs,
   layer: string,
   document: Record<string, unknown>,
   ifMatch: number,
@@ -138,7 +153,7 @@ async function previewLayer(
   if (local.ok) for (const warning of local.warnings) process.stderr.write(`warning: ${warning}\n`);
   const { body } = await client.request('POST', '/v1/preview', {
     query: { layer, kind: 'put' },
-    body: document,
+    body: { ...document, ...rolloutMember(args) },
     ifMatch,
     schema: impactPreviewResponseSchema,
   });
@@ -154,8 +169,17 @@ async function sendLayer(
   ifMatch: number,
   message: string,
 ): Promise<void> {
-  if (args.options['dry-run'] === true) await previewLayer(client, layer, document, ifMatch);
-  else printWrite(await putLayer(client, layer, document, ifMatch, message));
+  if (args.options['dry-run'] === true) await previewLayer(client, args, layer, document, ifMatch);
+  else await printWritten(client, await putLayer(client, args, layer, document, ifMatch, message));
+}
+
+/** Prints a write's answer and, when a rollout policy applied or was bypassed, which (from its revision). */
+async function printWritten(client: CenterClient, result: LayerWriteResponse): Promise<void> {
+  printWrite(result);
+  if (!result.changed) return;
+  const { body } = await client.request('GET', `/v1/revisions/${result.revision}`, { schema: revisionSchema });
+  const line = formatRevisionRollout(body.rollout, result.revision);
+  if (line) out(`${line}\n`);
 }
 
 function printWrite(result: LayerWriteResponse | RollbackResponse): void {
@@ -247,7 +271,7 @@ async function edit(client: CenterClient, args: ParsedArgs): Promise<number> {
     editor,
     header: [
       `Editing ${layer} at revision ${current.revision} on ${client.displayUrl}.`,
-      'Layers hold "celery" (Celery settings), "programs" and, for nodes, "groups" and "labels"; null removes a key.',
+      'Layers hold "celery" (Celery settings), "programs", "default_rollout" and, for nodes, "groups" and "labels"; null removes a key.',
     ],
     check: (doc) => {
       const result = validateLayer(layer, doc);
@@ -268,7 +292,13 @@ async function edit(client: CenterClient, args: ParsedArgs): Promise<number> {
   out(`${layer}: ${changes.length} change${changes.length === 1 ? '' : 's'}\n`);
   for (const line of formatDiff(changes, '  ')) out(`${line}\n`);
   if (args.options['dry-run'] === true) {
-    await previewLayer(client, layer, outcome.doc as Record<string, unknown>, baseRevision(args, current.revision));
+    await previewLayer(
+      client,
+      args,
+      layer,
+      outcome.doc as Record<string, unknown>,
+      baseRevision(args, current.revision),
+    );
     return EXIT.ok;
   }
   if (args.options.yes !== true && !(await askYesNo(`Send this change to ${client.displayUrl}?`))) {
@@ -276,9 +306,11 @@ async function edit(client: CenterClient, args: ParsedArgs): Promise<number> {
     return EXIT.ok;
   }
   const message = stringOption(args, 'message') ?? 'config edit';
-  printWrite(
+  await printWritten(
+    client,
     await putLayer(
       client,
+      args,
       layer,
       outcome.doc as Record<string, unknown>,
       baseRevision(args, current.revision),

@@ -7,10 +7,12 @@ import { formatAgo, formatTable } from '../ops/table.js';
 
 const USAGE = `Usage: celeriac nodes [--select <selector>] [--json] [--center <url>] [--token <token>] [--ca-file <pem>]
 
-Shows every node the config center knows: its state, the revision it should run (desired) and the
-one its agent applied, the result of the last apply, when the agent last reported, whether the
+Shows every node the config center knows: its state, the revision it should run (desired: what
+it is served, behind the latest while a rollout holds it back, e.g. "4 (latest 6)") and the one
+its agent applied, the result of the last apply, when the agent last reported, whether the
 node drifted from the center's config, and its programs with their states. A LABELS column shows
-the labels of node layers (set them with: celeriac config set nodes/<node> labels.zone=eu).
+the labels of node layers (set them with: celeriac config set nodes/<node> labels.zone=eu), and a
+ROLLOUT column, while a rollout runs, its id and the node's wave ("r6 wave 2, held").
 
   --select <selector>   only the nodes it selects, by name, group or label:
                         zone=eu,role=video|audio  !canary  zone!=us  node=web-*  group=video
@@ -33,7 +35,21 @@ export type NodeRow = Pick<
   | 'drift'
   | 'programs'
 > &
-  Partial<Pick<NodeSummary, 'labels'>>;
+  Partial<Pick<NodeSummary, 'labels' | 'latest_revision' | 'rollout'>>;
+
+/** "4", or "4 (latest 6)" while a rollout serves the node an older revision than the latest. */
+export function formatDesired(node: NodeRow): string {
+  const latest = node.latest_revision;
+  return latest !== undefined && latest !== node.desired_revision
+    ? `${node.desired_revision} (latest ${latest})`
+    : String(node.desired_revision);
+}
+
+/** "r6 wave 2, held" / "r6 wave 1, served", or "-" outside a rollout. */
+export function formatRolloutPlace(rollout: NodeSummary['rollout']): string {
+  if (!rollout) return '-';
+  return `${rollout.id} wave ${rollout.wave + 1}, ${rollout.served ? 'served' : 'held'}`;
+}
 
 /** "role=video,zone=eu", or "-" for none. */
 export function formatLabels(labels: NodeSummary['labels']): string {
@@ -78,10 +94,16 @@ function workerCounts(workers: NodeSummary['programs'][string]['workers']): stri
   return out;
 }
 
-/** The nodes table; a LABELS column after NODE when any node carries labels. */
+/** The nodes table; a LABELS column after NODE when any node carries labels, ROLLOUT after DESIRED in a rollout. */
 export function formatNodes(nodes: readonly NodeRow[], nowMs = Date.now()): string {
   const showLabels = nodes.some((n) => Object.keys(n.labels ?? {}).length > 0);
   const table = formatNodeColumns(nodes, nowMs);
+  if (nodes.some((n) => n.rollout)) {
+    table.headers.splice(3, 0, 'ROLLOUT');
+    table.rows.forEach((row, i) => {
+      row.splice(3, 0, formatRolloutPlace(nodes[i]?.rollout));
+    });
+  }
   if (!showLabels) return formatTable(table.headers, table.rows);
   return formatTable(
     [table.headers[0] as string, 'LABELS', ...table.headers.slice(1)],
@@ -93,7 +115,7 @@ function formatNodeColumns(nodes: readonly NodeRow[], nowMs: number): { headers:
   const rows = nodes.map((n) => [
     n.node,
     n.state,
-    String(n.desired_revision),
+    formatDesired(n),
     n.applied_revision === null ? '-' : String(n.applied_revision),
     n.apply_result ?? '-',
     formatAgo(n.last_seen, nowMs),

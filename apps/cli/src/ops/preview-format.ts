@@ -1,4 +1,4 @@
-import type { ImpactPreviewResponse, ProgramImpact } from '@celeriac/config-schema';
+import type { ImpactPreviewResponse, ProgramImpact, RevisionRollout } from '@celeriac/config-schema';
 import { formatDiff } from './diff-format.js';
 
 function plural(count: number, one: string, many = `${one}s`): string {
@@ -16,6 +16,40 @@ export function formatProgramImpact(impact: ProgramImpact): string {
     impact.worker_slots_removed > 0 ? `, ${plural(impact.worker_slots_removed, 'worker slot')} removed` : '';
   const reasons = impact.reasons.length > 0 ? `: ${impact.reasons.join('; ')}` : '';
   return `${action}${out}${removed}${reasons}`;
+}
+
+function seconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+/** Which rollout policy a write gets: "rollout: the default_rollout of groups/eu applies", "...: none (bypassed ...)". */
+export function formatRolloutSource(rollout: { source: string; layer?: string | undefined }): string {
+  switch (rollout.source) {
+    case 'write':
+      return "rollout: the write's own policy (--rollout) applies";
+    case 'layer':
+      return `rollout: the default_rollout of ${rollout.layer} applies`;
+    case 'bypassed':
+      return `rollout: none (--rollout none${rollout.layer ? `; the default_rollout of ${rollout.layer} is bypassed` : ''}): every node is served the change at once`;
+    default:
+      return 'rollout: no policy applies (no --rollout, no default_rollout in the layers): every node is served the change at once';
+  }
+}
+
+/** After a write: which rollout policy applied, and how to follow it; undefined when none was involved. */
+export function formatRevisionRollout(rollout: RevisionRollout | undefined, revision: number): string | undefined {
+  if (!rollout) return undefined;
+  const line = formatRolloutSource(rollout);
+  return rollout.source === 'bypassed' ? line : `${line}; follow it with: celeriac rollout status r${revision}`;
+}
+
+/** The preview's rollout lines: the policy that would apply and the waves it would plan. */
+function formatPreviewRollout(rollout: NonNullable<ImpactPreviewResponse['rollout']>): string[] {
+  const lines = [formatRolloutSource(rollout)];
+  (rollout.waves ?? []).forEach((wave, index) => {
+    lines.push(`  wave ${index + 1}: ${wave.nodes.join(', ')} (soak ${seconds(wave.soak_ms)})`);
+  });
+  return lines;
 }
 
 /** The lines `celeriac config ... --dry-run` prints: the diff, then per node and program what restarts and why. */
@@ -49,5 +83,6 @@ export function formatPreview(preview: ImpactPreviewResponse): string[] {
       'when every node applies together (rolling: replacements are ready before old processes drain)' +
       (t.worker_slots_removed > 0 ? `; ${plural(t.worker_slots_removed, 'worker slot')} removed for good` : ''),
   );
+  if (preview.rollout) lines.push(...formatPreviewRollout(preview.rollout));
   return lines;
 }
