@@ -18,6 +18,20 @@ export function h(tag, props, children) {
   return node;
 }
 
+const shownSignatures = new WeakMap();
+
+/**
+ * Replaces the children of `element` with `build()` unless `signature` (a string of what they
+ * show) is the one shown already: a refresh that changes nothing keeps open details, hover
+ * tooltips and the element under the pointer.
+ */
+export function replaceIfChanged(element, signature, build) {
+  // Emptied since (sign-out): build again.
+  if (shownSignatures.get(element) === signature && element.firstChild) return;
+  shownSignatures.set(element, signature);
+  element.replaceChildren(...build());
+}
+
 export const layerPath = (name) => name.split('/').map(encodeURIComponent).join('/');
 export const utc = (iso) => (iso ? String(iso).replace('T', ' ').replace(/\.\d+/, '').replace('Z', ' UTC') : '—');
 export const json = (value) => JSON.stringify(value);
@@ -42,6 +56,14 @@ const TONE = {
   failed: 'bad',
   invalid: 'bad',
   fatal: 'bad',
+  pass: 'good',
+  fail: 'bad',
+  promoted: 'good',
+  succeeded: 'good',
+  soaking: 'warn',
+  paused: 'warn',
+  rolling_back: 'bad',
+  rolled_back: 'bad',
 };
 
 export const badge = (value) =>

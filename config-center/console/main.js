@@ -1,13 +1,23 @@
 // The console's entry point: sign-in and sign-out, the three views, and the page's controls.
 import { api, clearError, describe, session } from './api.js';
 import { byId } from './dom.js';
+import { refreshHealth, selectHealthNode, stopHealth } from './health-view.js';
 import { loadHistory, setHistoryFilter } from './history-view.js';
 import { closeEditor, loadLayerList, openLayer, openLayerName, saveLayer } from './layers-view.js';
 import { refreshNodes, stopNodes } from './nodes-view.js';
+import { refreshRollouts, stopRollouts } from './rollouts-view.js';
 import { clearTokens, createToken, loadTokens } from './tokens-view.js';
 
 const TOKEN_KEY = 'celeriac.console.token';
-const VIEWS = ['nodes', 'layers', 'history', 'tokens'];
+const VIEWS = ['nodes', 'layers', 'history', 'rollouts', 'health', 'tokens'];
+/** Views that refresh themselves: started when shown, stopped when another view is. */
+const LIVE = { nodes: refreshNodes, rollouts: refreshRollouts, health: refreshHealth };
+
+function stopLiveViews() {
+  stopNodes();
+  stopRollouts();
+  stopHealth();
+}
 const page = { view: 'nodes' };
 
 async function signIn(token) {
@@ -33,14 +43,27 @@ async function signIn(token) {
 }
 
 function signOut(reason) {
-  stopNodes();
+  stopLiveViews();
   session.token = null;
   session.who = null;
   closeEditor();
   clearTokens();
   byId('tab-tokens').hidden = true;
   sessionStorage.removeItem(TOKEN_KEY);
-  for (const id of ['nodes-list', 'layer-list', 'history-list', 'editor-feedback', 'history-status', 'nodes-updated']) {
+  for (const id of [
+    'nodes-list',
+    'layer-list',
+    'history-list',
+    'editor-feedback',
+    'history-status',
+    'nodes-updated',
+    'rollouts-current',
+    'rollouts-past',
+    'rollout-charts',
+    'rollouts-status',
+    'health-fleet',
+    'health-node-charts',
+  ]) {
     byId(id).replaceChildren();
   }
   clearError();
@@ -59,9 +82,9 @@ function showView(name) {
     byId(`tab-${view}`).setAttribute('aria-current', view === name ? 'page' : 'false');
   }
   clearError();
-  stopNodes();
+  stopLiveViews();
   if (location.hash !== `#${name}`) history.replaceState(null, '', `#${name}`);
-  if (name === 'nodes') refreshNodes();
+  if (LIVE[name]) LIVE[name]();
   else if (name === 'layers') loadLayerList();
   else if (name === 'tokens') loadTokens();
   else loadHistory();
@@ -105,11 +128,9 @@ byId('history-filter').addEventListener('change', (event) => {
   byId('history-status').textContent = '';
   loadHistory();
 });
+byId('health-node').addEventListener('change', (event) => selectHealthNode(event.target.value));
 document.addEventListener('visibilitychange', () => {
-  if (document.visibilityState === 'visible' && page.view === 'nodes' && session.token) {
-    stopNodes();
-    refreshNodes();
-  }
+  if (document.visibilityState === 'visible' && LIVE[page.view] && session.token) LIVE[page.view]();
 });
 
 const saved = sessionStorage.getItem(TOKEN_KEY);

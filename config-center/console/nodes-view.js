@@ -2,31 +2,28 @@
 import { api, clearError, handleError, session } from './api.js';
 import { ago, badge, byId, h, utc } from './dom.js';
 import { fleetLimitsTable } from './fleet-limits-view.js';
+import { poller } from './poller.js';
 
 const REFRESH_MS = 2000;
-const refresh = { timer: null, run: 0 };
 
-/** Stops the refresh loop; a refresh in flight is ignored when it lands. */
-export function stopNodes() {
-  refresh.run += 1;
-  clearTimeout(refresh.timer);
-  refresh.timer = null;
-}
-
-export async function refreshNodes() {
-  const run = refresh.run;
+async function refresh(isCurrent) {
   try {
     const data = await api('GET', '/v1/nodes');
-    if (run !== refresh.run) return;
+    if (!isCurrent()) return;
     renderNodes(data.nodes);
     byId('nodes-updated').textContent = `Updated ${new Date().toLocaleTimeString()}, every 2 s.`;
     clearError();
   } catch (error) {
-    if (run !== refresh.run) return;
-    handleError(error);
+    if (isCurrent()) handleError(error);
   }
-  if (run === refresh.run && session.token) refresh.timer = setTimeout(refreshNodes, REFRESH_MS);
 }
+
+const loop = poller(refresh, REFRESH_MS, () => Boolean(session.token));
+
+/** Starts the view's refresh loop (again). */
+export const refreshNodes = () => loop.start();
+/** Stops the refresh loop; a refresh in flight is ignored when it lands. */
+export const stopNodes = () => loop.stop();
 
 function lastExit(exit) {
   if (!exit) return '—';

@@ -4,12 +4,15 @@ import { CenterMetrics } from './center-metrics.js';
 import { ConfigService } from './config-service.js';
 import { CenterError } from './errors.js';
 import { CenterLogController, fastifyLogger } from './fastify-logger.js';
+import { HealthHistory } from './health-history.js';
 import { registerJsonBodyParsers } from './json-body.js';
 import { LongPollHub } from './long-poll-hub.js';
 import { RolloutController } from './rollout/rollout-controller.js';
+import { RolloutRedisStore } from './rollout/rollout-redis-store.js';
 import { registerRolloutRoutes } from './rollout/rollout-routes.js';
-import { RolloutFileStore, RolloutMemoryStore } from './rollout/rollout-store.js';
+import { RolloutFileStore, RolloutMemoryStore, type RolloutStore } from './rollout/rollout-store.js';
 import { registerConsoleRoutes } from './routes/console-routes.js';
+import { registerHealthRoutes } from './routes/health-routes.js';
 import { registerLayerRoutes } from './routes/layer-routes.js';
 import { registerNodeRoutes } from './routes/node-routes.js';
 import { registerRevisionRoutes } from './routes/revision-routes.js';
@@ -17,6 +20,7 @@ import type { RouteContext } from './routes/route-context.js';
 import { registerSystemRoutes } from './routes/system-routes.js';
 import { registerTokenRoutes } from './routes/token-routes.js';
 import type { ConfigStore } from './store/config-store.js';
+import { RedisStore } from './store/redis-store.js';
 import { TokenService } from './token-service.js';
 
 /** PEM certificate (chain) and private key of an HTTPS center. */
@@ -50,6 +54,16 @@ export interface CenterServerOptions {
   rolloutStateFile?: string;
   /** How often rollout gates are evaluated; default 1 s. */
   rolloutTickMs?: number;
+  /** With the Redis store: how long the lease of the replica driving rollouts lasts (default 10 s). */
+  rolloutLeaseMs?: number;
+  /** Seconds between two kept health points of a node (GET /v1/health/history); default 10. */
+  healthStepS?: number;
+}
+
+/** Where rollouts are kept: in the Redis store shared by replicas, a file next to the file store, or memory. */
+function rolloutStoreOf(options: CenterServerOptions): RolloutStore {
+  if (options.store instanceof RedisStore) return new RolloutRedisStore(options.store);
+  return options.rolloutStateFile ? new RolloutFileStore(options.rolloutStateFile) : new RolloutMemoryStore();
 }
 
 /**
@@ -64,10 +78,11 @@ export async function buildServer(options: CenterServerOptions): Promise<Fastify
   const tokens = new TokenService(options.store);
   const rollouts = new RolloutController({
     service,
-    store: options.rolloutStateFile ? new RolloutFileStore(options.rolloutStateFile) : new RolloutMemoryStore(),
+    store: rolloutStoreOf(options),
     logger: options.logger,
     wake: (node) => hub.wake(node),
     ...(options.rolloutTickMs !== undefined ? { tickMs: options.rolloutTickMs } : {}),
+    ...(options.rolloutLeaseMs !== undefined ? { leaseMs: options.rolloutLeaseMs } : {}),
   });
   service.rollouts = rollouts;
   try {
@@ -104,6 +119,7 @@ export async function buildServer(options: CenterServerOptions): Promise<Fastify
     tokens,
     hub,
     metrics,
+    healthHistory: new HealthHistory(options.healthStepS !== undefined ? { stepS: options.healthStepS } : {}),
     logger: options.logger,
     maxWaitMs,
     staleAfterMs: 3 * (options.heartbeatMs ?? 10_000),
@@ -138,6 +154,7 @@ export async function buildServer(options: CenterServerOptions): Promise<Fastify
   registerTokenRoutes(app, context);
   registerConsoleRoutes(app, context);
   registerRolloutRoutes(app, context, rollouts);
+  registerHealthRoutes(app, context, context.healthHistory, rollouts);
 
   // Answer held long-polls (304) before the server waits for in-flight requests.
   app.addHook('preClose', async () => {

@@ -5,6 +5,7 @@ import {
   impactPreviewResponseSchema,
 } from '@celeriac/config-schema';
 import { z } from 'zod';
+import { healthHistoryResponseSchema } from './health-history-schema.js';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: unknown) => ({ content: { 'application/json': { schema } } });
@@ -39,6 +40,7 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
   const schemas: Record<string, unknown> = {
     ...apiJsonSchemas(),
     ImpactPreview: z.toJSONSchema(impactPreviewResponseSchema, { io: 'output' }),
+    HealthHistory: z.toJSONSchema(healthHistoryResponseSchema, { io: 'output' }),
   };
   for (const schema of Object.values(schemas)) delete (schema as Record<string, unknown>).$schema;
   return {
@@ -158,6 +160,24 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
           summary: 'Restore a layer to its content at a revision',
           requestBody: json(ref('RollbackRequest')),
           responses: { '200': answer('RollbackResponse'), ...writeErrors },
+        },
+      },
+      '/v1/health/history': {
+        get: {
+          summary:
+            "Health the nodes reported over the window (at most one point per node per step_s), the selection's aggregate per step (summed tasks/s, failure ratio over every ended task, worst p95) and revision markers; with node=, that node's points too. Kept in memory by each center replica from the status reports it received itself: behind a load balancer over several Redis-store replicas, each replica answers with the reports it took (scope: replica)",
+          parameters: [
+            query('window', { type: 'integer', minimum: 1, maximum: 3600, default: 3600 }),
+            query('node', { type: 'string' }),
+            {
+              name: 'selector',
+              in: 'query',
+              required: false,
+              description: 'aggregate over the nodes it selects (same syntax as GET /v1/nodes); every node when absent',
+              schema: { type: 'string' },
+            },
+          ],
+          responses: { '200': answer('HealthHistory'), ...errors },
         },
       },
       '/v1/tokens': {

@@ -6,6 +6,7 @@ import { authorize, type Permission } from '../access-policy.js';
 import type { CenterMetrics } from '../center-metrics.js';
 import type { ConfigService } from '../config-service.js';
 import { CenterError, type ValidationIssue } from '../errors.js';
+import type { HealthHistory } from '../health-history.js';
 import type { LongPollHub } from '../long-poll-hub.js';
 import type { TokenService } from '../token-service.js';
 import type { Author, TokenRecord } from '../types.js';
@@ -16,6 +17,8 @@ export interface RouteContext {
   tokens: TokenService;
   hub: LongPollHub;
   metrics: CenterMetrics;
+  /** Each node's reported health over the last hour (GET /v1/health/history). */
+  healthHistory: HealthHistory;
   logger: Logger;
   /** Longest long-poll wait a client may ask for. */
   maxWaitMs: number;
