@@ -3,7 +3,8 @@
 // rotates every round) and the tables show medians over the rounds.
 //
 //   node bench/runtime/run.mjs [--rounds 3] [--samples 200] [--celery-n 4000] [--bullmq-n 10000]
-//                              [--celeriac-n 40000] [--celeriac-c 100] [--systems a,b,...] [--json out.json]
+//                              [--celeriac-n 40000] [--celeriac-c 100] [--celeriac-amqp-n 10000]
+//                              [--systems a,b,...] [--json out.json]
 //                              [--baseline <checkout of another commit, built>] [--drain-only 1]
 //
 // `celeriac-countdown10` is celeriac with 10 % of the drained tasks carrying a 1 s countdown
@@ -13,6 +14,14 @@
 // `celeriac-fleet-limited` gives the drained task a fleet-wide rate limit it never reaches
 // (`fleet_rate_limit` 10,000,000/s, docs/fleet-limits.md): the shared limiter's overhead, to set
 // against plain celeriac (the issue's bound: within 10 % of its drain).
+//
+// The RabbitMQ rows (`celeriac-amqp`, `celery-solo-amqp`, `celery-prefork2-amqp`) run the same
+// worker and task on a RabbitMQ vhost that this script creates on the machine's RabbitMQ
+// (127.0.0.1:5672) and deletes at the end, results on the same redis-server (db 1). Their backlog
+// cannot be held away from the worker as a Redis list is renamed (lib/backlog.mjs): it waits in
+// the queue, the worker drains it from its start, and the clock starts at its ready signal, the
+// tasks finished before it left out; their idle RSS is not measured (the worker is never idle).
+// `--celeriac-amqp-n` sets celeriac's drained count there (RabbitMQ, not the worker, sets the pace).
 //
 // With --baseline, the system `celeriac-baseline` (added to the list) runs that checkout's worker
 // and client in the same rounds, so a change is measured against its parent on the same machine
@@ -31,7 +40,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { amqpBacklog } from './lib/backlog.mjs';
 import { cpuSec, processTree, rssMb } from './lib/processes.mjs';
+import { createBenchVhost } from './lib/rabbitmq-vhost.mjs';
 import { redisCpuSec, startRedis } from './lib/redis-server.mjs';
 import { median, quantile } from './lib/stats.mjs';
 import { bullmqSystem } from './systems/bullmq.mjs';
@@ -48,7 +59,10 @@ function parseArgs(argv) {
     'bullmq-n': 10_000,
     'celeriac-n': 40_000,
     'celeriac-c': 100,
-    systems: 'celeriac,celeriac-countdown10,celery-solo,celery-prefork2,bullmq-c1,bullmq-c50',
+    'celeriac-amqp-n': 10_000,
+    systems:
+      'celeriac,celeriac-countdown10,celery-solo,celery-prefork2,bullmq-c1,bullmq-c50,' +
+      'celeriac-amqp,celery-solo-amqp,celery-prefork2-amqp',
     json: '',
     baseline: '',
     'drain-only': 0,
@@ -75,21 +89,25 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 /** One measurement of one system: enqueue, spawn, drain, round trips. */
 async function measure(system, commands, samples, quick = false) {
   await commands.broker.flushall();
+  await system.purge?.(commands);
   const enqueue = await system.enqueue(commands, { quick });
   await system.hold(commands);
   const { program, ready } = system.spawnWorker();
   try {
     const readyAt = await ready();
     const spawnReadyMs = readyAt - program.spawnedAt;
-    await sleep(1000);
+    // A worker that drains from its start (RabbitMQ rows) is never idle: no wait, no idle RSS.
+    if (!system.startsDraining) await sleep(1000);
     const pids = processTree(program.pid);
     const treeCpu = () => cpuSec(pids);
     const treeRss = () => rssMb(pids);
-    const rssIdleMb = treeRss();
-    let rssLoadMb = rssIdleMb;
+    const rssIdleMb = system.startsDraining ? Number.NaN : treeRss();
+    let rssLoadMb = system.startsDraining ? treeRss() : rssIdleMb;
     const cpu0 = treeCpu();
     const redis0 = await redisCpuSec(commands.broker);
-    const t0 = performance.now();
+    // Tasks finished before the clock starts (only when the worker drains from its start).
+    const done0 = system.startsDraining ? await system.doneCount(commands) : 0;
+    const t0 = system.startsDraining ? readyAt : performance.now();
     await system.release(commands);
     const deadline = t0 + Math.max(60_000, system.n * 2);
     let lastRss = t0;
@@ -110,11 +128,12 @@ async function measure(system, commands, samples, quick = false) {
     const workerCpu = treeCpu() - cpu0;
     const redisCpu = (await redisCpuSec(commands.broker)) - redis0;
     const roundTrips = await system.roundTrips(samples);
+    const counted = system.n - done0;
     return {
       n: system.n,
-      drainPerSec: system.n / (drainMs / 1000),
-      workerCpuUsPerTask: (workerCpu * 1e6) / system.n,
-      redisCpuUsPerTask: (redisCpu * 1e6) / system.n,
+      drainPerSec: counted / (drainMs / 1000),
+      workerCpuUsPerTask: (workerCpu * 1e6) / counted,
+      redisCpuUsPerTask: (redisCpu * 1e6) / counted,
       enqueueLoopPerSec: enqueue.loop,
       enqueuePipelinedPerSec: enqueue.pipelined ?? Number.NaN,
       enqueueBatchPerSec: enqueue.batch ?? Number.NaN,
@@ -160,6 +179,10 @@ async function main() {
   const wanted = options.systems.split(',');
   const redis = await startRedis();
   const commands = { broker: new Redis(redis.url(0)), backend: new Redis(redis.url(1)) };
+  // The RabbitMQ rows' vhost, made for this run only once the system list is known good (deleted
+  // in the finally below).
+  let vhost = null;
+  const onAmqp = () => ({ brokerUrl: vhost.url(), backlog: amqpBacklog(vhost) });
   const factories = {
     'celery-solo': () => celerySystem({ name: 'celery-solo', redis, pool: 'solo', n: options['celery-n'] }),
     'celery-prefork2': () =>
@@ -200,6 +223,26 @@ async function main() {
         n: options['celeriac-n'],
         workerArgs: ['--config', fleetLimitConfig()],
       }),
+    // Issue 13: the same worker and task on RabbitMQ, against Celery solo and prefork on the same vhost.
+    'celeriac-amqp': () =>
+      celeriacSystem({
+        name: `celeriac-amqp-c${options['celeriac-c']}`,
+        redis,
+        concurrency: options['celeriac-c'],
+        n: options['celeriac-amqp-n'],
+        ...onAmqp(),
+      }),
+    'celery-solo-amqp': () =>
+      celerySystem({ name: 'celery-solo-amqp', redis, pool: 'solo', n: options['celery-n'], ...onAmqp() }),
+    'celery-prefork2-amqp': () =>
+      celerySystem({
+        name: 'celery-prefork2-amqp',
+        redis,
+        pool: 'prefork',
+        concurrency: 2,
+        n: options['celery-n'],
+        ...onAmqp(),
+      }),
     'celeriac-baseline': () =>
       celeriacSystem({
         name: `celeriac-baseline-c${options['celeriac-c']}`,
@@ -223,9 +266,11 @@ async function main() {
     if (!celeriacBuilt(path.resolve(options.baseline))) throw new Error(`${options.baseline} is not a built checkout`);
     if (!wanted.includes('celeriac-baseline')) wanted.splice(1, 0, 'celeriac-baseline');
   }
+  const unknown = wanted.find((key) => !factories[key]);
+  if (unknown) throw new Error(`unknown system ${unknown}; known: ${Object.keys(factories).join(', ')}`);
+  if (wanted.some((key) => key.endsWith('-amqp'))) vhost = await createBenchVhost();
   const systems = [];
   for (const key of wanted) {
-    if (!factories[key]) throw new Error(`unknown system ${key}; known: ${Object.keys(factories).join(', ')}`);
     if (key.startsWith('celeriac') && !key.startsWith('celeriac-baseline') && !celeriacBuilt()) {
       console.error('celeriac is not built (run `npm run build`); measuring the anchors only');
       continue;
@@ -252,6 +297,7 @@ async function main() {
     commands.broker.disconnect();
     commands.backend.disconnect();
     await redis.stop();
+    await vhost?.delete();
   }
 
   const medians = Object.fromEntries(
@@ -278,13 +324,25 @@ async function main() {
       !name.startsWith('celeriac-baseline') &&
       !name.startsWith('celeriac-countdown') &&
       !name.startsWith('celeriac-events') &&
-      !name.startsWith('celeriac-fleet'),
+      !name.startsWith('celeriac-fleet') &&
+      !name.startsWith('celeriac-amqp'),
   );
   if (base) {
     console.log(`\nRatios: each system's figure divided by ${base}'s (drain 0.03 = 3 % of celeriac's rate)\n`);
     console.log(
       table(
         names.map((name) => [name, ...COLUMNS.map(([key]) => fmt(medians[name][key] / medians[base][key], 2))]),
+        ['system', ...COLUMNS.map(([, label]) => label)],
+      ),
+    );
+  }
+  const amqpBase = names.find((name) => name.startsWith('celeriac-amqp'));
+  const amqpNames = names.filter((name) => name.endsWith('-amqp') || name === amqpBase);
+  if (amqpBase && amqpNames.length > 1) {
+    console.log(`\nRatios on RabbitMQ: each AMQP row's figure divided by ${amqpBase}'s\n`);
+    console.log(
+      table(
+        amqpNames.map((name) => [name, ...COLUMNS.map(([key]) => fmt(medians[name][key] / medians[amqpBase][key], 2))]),
         ['system', ...COLUMNS.map(([, label]) => label)],
       ),
     );

@@ -8,6 +8,7 @@ import {
 } from '@celeriac/broker';
 import { type EffectiveConfig, type FleetLimitStatus, MAX_FLEET_LIMIT_ROWS } from '@celeriac/config-schema';
 import { type Logger, redactUrl } from '@celeriac/logger';
+import { isRedisBrokerUrl } from './redis-broker-only.js';
 
 /** Celeriac's default broker, as the client's defaults. */
 const DEFAULT_BROKER_URL = 'redis://127.0.0.1:6379/0';
@@ -77,6 +78,10 @@ export class FleetLimitsPublisher {
     }
     if (limits.length === 0 && !this.published) return { changed: false, limits };
     const url = typeof config.celery.broker_url === 'string' ? config.celery.broker_url : DEFAULT_BROKER_URL;
+    if (!isRedisBrokerUrl(url)) {
+      const reason = `the fleet limit document lives on a Redis broker and broker_url is ${redactUrl(url)}; remove the fleet_* annotations and celeriac_fleet_limits, or use a Redis broker`;
+      return this.failed(revision, limits, new Error(reason));
+    }
     try {
       const client = await this.connect(url, globalKeyPrefixFromSettings(config.celery as Record<string, unknown>));
       const current = await client.readDocument().catch(() => null);

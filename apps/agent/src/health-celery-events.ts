@@ -3,6 +3,7 @@ import { closeRedisConnection, createRedisConnection, parseRedisUrl } from '@cel
 import type { Redis } from 'ioredis';
 import type { HealthTarget } from './health-collector.js';
 import { type CumulativeTask, HEALTH_BUCKETS_S, type HealthWindows } from './health-windows.js';
+import { isRedisBrokerUrl } from './redis-broker-only.js';
 
 const BUCKETS = HEALTH_BUCKETS_S.length + 1;
 /** Tasks between `task-received` and their end that are remembered at most per broker. */
@@ -81,7 +82,9 @@ export class CeleryEventHealth {
 
   /** Follows the brokers of the Python targets now served; adds what arrived since the last call. */
   async sync(targets: (HealthTarget & { brokerUrl: string })[], keyPrefix = ''): Promise<void> {
-    const python = targets.filter((t) => t.kind === 'celery-worker');
+    // Task events are read from Redis's celeryev channels; Python workers on RabbitMQ are left out
+    // (the worker probe already said once that it does not reach them).
+    const python = targets.filter((t) => t.kind === 'celery-worker' && isRedisBrokerUrl(t.brokerUrl));
     this.programs = new Map(python.map((t) => [t.name, t.program]));
     // One subscriber per broker and key prefix (kombu prefixes the event channels too).
     const wanted = new Map(python.map((t) => [`${keyPrefix}|${t.brokerUrl}`, t.brokerUrl]));

@@ -1,19 +1,30 @@
 import { RedisBroker } from '@celeriac/broker';
 import { type Logger, redactUrl } from '@celeriac/logger';
+import { isRedisBrokerUrl, NotRedisNotice } from './redis-broker-only.js';
 
 /**
  * Puts a dead worker's unacknowledged tasks back on their queues at once (instead of after the
  * visibility timeout) through `RedisBroker.restoreOwner('<name>:<pid>')`. One broker connection
  * per broker URL and key prefix (kombu's `global_keyprefix` of the worker's settings), opened on first use.
+ * On a broker that is not Redis (RabbitMQ: the broker requeues a closed connection's unacked
+ * messages itself) there is nothing to restore: it says so once (`agent.restore_not_needed`).
  */
 export class OwnerRestorer {
   private readonly brokers = new Map<string, Promise<RedisBroker>>();
+  private readonly notRedis: NotRedisNotice;
   private closed = false;
   /** Owners restored and tasks put back, for metrics. */
   restores = 0;
   tasks = 0;
 
-  constructor(private readonly logger: Logger) {}
+  constructor(private readonly logger: Logger) {
+    this.notRedis = new NotRedisNotice(
+      logger,
+      'agent.restore_not_needed',
+      (scheme) =>
+        `the broker is ${scheme}://, not Redis: it gives a dead worker's unacknowledged messages back itself when the connection closes, so the agent restores nothing (said once)`,
+    );
+  }
 
   /**
    * Restores what `ownerId` held on `brokerUrl` under `keyPrefix` (the worker's `global_keyprefix`,
@@ -21,6 +32,10 @@ export class OwnerRestorer {
    */
   async restore(brokerUrl: string, ownerId: string, keyPrefix = ''): Promise<number> {
     if (this.closed) return 0;
+    if (!isRedisBrokerUrl(brokerUrl)) {
+      this.notRedis.note(brokerUrl);
+      return 0;
+    }
     try {
       const broker = await this.broker(brokerUrl, keyPrefix);
       const count = await broker.restoreOwner(ownerId);

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { celerySettingsForProgram, type EffectiveConfig, type Program } from '@celeriac/config-schema';
 import { programDir } from './program-dir.js';
+import { isRedisBrokerUrl } from './redis-broker-only.js';
 import { renderCeleryconfig } from './render-celeryconfig.js';
 import { renderArgv, renderTemplate } from './render-command-config.js';
 
@@ -118,10 +119,18 @@ export function buildLaunch(
   const queues = (def.queues ?? []).join(',');
   const concurrency = String(def.concurrency ?? 1);
   if (def.kind === 'celeriac-worker') {
+    // On RabbitMQ a node's pidbox is a queue named after it: the old and the new process of a
+    // rolling restart would share it and split its broadcasts (a revoke reaching only one), so
+    // there the name carries the generation, as a Celery worker's does. Redis's pidbox fans out.
+    const brokerUrl = config.celery.broker_url;
+    const celeriacName =
+      typeof brokerUrl === 'string' && !isRedisBrokerUrl(brokerUrl)
+        ? `${ctx.node}.${name}.${replica}.g${generation}@${ctx.host}`
+        : workerName;
     const args = [ctx.celeriacBin, 'worker', '-A', resolveApp(def.app ?? '', ctx.workDir)];
     if (queues) args.push('-Q', queues);
     args.push('-c', concurrency, '-l', def.loglevel ?? 'info', '--config', configFile);
-    args.push('-n', workerName, '--ready-file', readyFile);
+    args.push('-n', celeriacName, '--ready-file', readyFile);
     return {
       file: ctx.nodePath,
       args,
@@ -129,7 +138,7 @@ export function buildLaunch(
       cwd: ctx.workDir,
       readiness: { type: 'file', path: readyFile },
       logFile,
-      workerName,
+      workerName: celeriacName,
     };
   }
   if (def.kind === 'celery-worker') {

@@ -2,6 +2,7 @@ import type { ProgramStatus } from '@celeriac/config-schema';
 import { ControlClient } from '@celeriac/control-plane';
 import type { Logger } from '@celeriac/logger';
 import { HealthCollector } from './health-collector.js';
+import { isRedisBrokerUrl, NotRedisNotice } from './redis-broker-only.js';
 
 /** One worker process to probe: its program, its `-n` node name and its broker. */
 export interface ProbeTarget {
@@ -48,10 +49,13 @@ function count(reply: Record<string, unknown>, name: string): number | undefined
  * alike: every few seconds an `inspect ping` to the serving workers (by node name, so the probe
  * ends as soon as all answered), then `active` and `reserved` counts from those that answered. A
  * worker that misses two probes in a row is reported `responding: false` in the program status and
- * logged (`agent.worker_unresponsive`); its recovery too (`agent.worker_responding`).
+ * logged (`agent.worker_unresponsive`); its recovery too (`agent.worker_responding`). Workers on a
+ * broker that is not Redis (RabbitMQ) are not probed: the probe's pidbox client speaks Redis only,
+ * which it says once (`agent.worker_probe_unavailable`); their health files are still read.
  */
 export class WorkerProbe {
   private readonly clients = new Map<string, ControlClient>();
+  private readonly notRedis: NotRedisNotice;
   private readonly health = new Map<string, Tracked>();
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
@@ -61,6 +65,12 @@ export class WorkerProbe {
 
   constructor(private readonly o: WorkerProbeOptions) {
     this.taskHealth = new HealthCollector(o.logger);
+    this.notRedis = new NotRedisNotice(
+      o.logger,
+      'agent.worker_probe_unavailable',
+      (scheme) =>
+        `the agent's inspect ping speaks Redis only: workers on the ${scheme}:// broker are not probed (no "workers"/"responding" in their status); their health files are still read`,
+    );
   }
 
   start(): void {
@@ -76,11 +86,16 @@ export class WorkerProbe {
   /** One probe of every target; never rejects. */
   async tick(): Promise<void> {
     const targets = this.o.targets();
-    const names = new Set(targets.map((t) => t.name));
+    const probed = targets.filter((t) => {
+      if (isRedisBrokerUrl(t.brokerUrl)) return true;
+      this.notRedis.note(t.brokerUrl);
+      return false;
+    });
+    const names = new Set(probed.map((t) => t.name));
     for (const name of [...this.health.keys()]) if (!names.has(name)) this.health.delete(name);
     const keyPrefix = this.o.keyPrefix?.() ?? '';
     const byBroker = new Map<string, ProbeTarget[]>();
-    for (const t of targets) byBroker.set(t.brokerUrl, [...(byBroker.get(t.brokerUrl) ?? []), t]);
+    for (const t of probed) byBroker.set(t.brokerUrl, [...(byBroker.get(t.brokerUrl) ?? []), t]);
     for (const key of [...this.clients.keys()]) {
       if (!byBroker.has(key.slice(key.indexOf('|') + 1)) || !key.startsWith(`${keyPrefix}|`)) {
         void this.clients.get(key)?.close();

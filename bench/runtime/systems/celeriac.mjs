@@ -2,7 +2,8 @@
 import { existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { redisBacklog } from '../lib/backlog.mjs';
 import { Program } from '../lib/processes.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -23,7 +24,9 @@ export function celeriacBuilt(root = THIS_CHECKOUT) {
  * while the worker starts) and the drain ends when they too are done, `countdownSec` later at least.
  * `root` is the checkout whose build runs (this one unless told): another commit's checkout,
  * built, measures before against after in one interleaved run. Worker, tasks and client all
- * come from that checkout.
+ * come from that checkout. `brokerUrl` (default the benchmark's Redis, db 0) and `backlog`
+ * (lib/backlog.mjs; Redis's RENAME unless told) select the broker: an `amqp://` vhost for the
+ * RabbitMQ rows, whose results stay on the Redis (db 1).
  */
 export function celeriacSystem({
   name,
@@ -34,14 +37,19 @@ export function celeriacSystem({
   countdownShare = 0,
   countdownSec = 1,
   workerArgs = [],
+  brokerUrl = redis.url(0),
+  backlog = redisBacklog,
 }) {
   const CLI = path.join(root, 'apps', 'cli', 'bin', 'celeriac.js');
   const TASKS = path.join(root, 'bench', 'runtime', 'celeriac-tasks.mjs');
-  process.env.BENCH_BROKER_URL = redis.url(0);
-  process.env.BENCH_RESULT_BACKEND = redis.url(1);
+  const env = { BENCH_BROKER_URL: brokerUrl, BENCH_RESULT_BACKEND: redis.url(1) };
   let tasks;
   const load = async () => {
-    tasks ??= await import(TASKS);
+    if (!tasks) {
+      // The tasks module reads its broker when it loads: one module instance per broker URL.
+      Object.assign(process.env, env);
+      tasks = await import(`${pathToFileURL(TASKS).href}?broker=${encodeURIComponent(brokerUrl)}`);
+    }
     return tasks;
   };
   const countdownN = Math.round(n * countdownShare);
@@ -49,6 +57,8 @@ export function celeriacSystem({
   return {
     name,
     n,
+    startsDraining: backlog.startsDraining,
+    purge: (commands) => backlog.purge(commands),
     async enqueue(commands, { quick = false } = {}) {
       const { noop } = await load();
       if (quick) {
@@ -61,7 +71,7 @@ export function celeriacSystem({
       let start = performance.now();
       for (let i = 0; i < loopN; i++) await noop.delay();
       const loop = loopN / ((performance.now() - start) / 1000);
-      await commands.broker.flushdb();
+      await backlog.purge(commands);
       start = performance.now();
       const pending = [];
       for (let i = 0; i < n; i++) {
@@ -70,7 +80,7 @@ export function celeriacSystem({
       }
       await Promise.all(pending);
       const pipelined = n / ((performance.now() - start) / 1000);
-      await commands.broker.flushdb();
+      await backlog.purge(commands);
       start = performance.now();
       for (let i = 0; i < n; i += 10_000) {
         await noop.applyMany(Array.from({ length: Math.min(10_000, n - i) }, () => []));
@@ -78,16 +88,16 @@ export function celeriacSystem({
       const batch = n / ((performance.now() - start) / 1000);
       if (countdownN > 0) {
         // The drained set: the plain tasks now, the countdown ones at the release.
-        await commands.broker.flushdb();
+        await backlog.purge(commands);
         await noop.applyMany(Array.from({ length: n - countdownN }, () => []));
       }
       return { loop, pipelined, batch };
     },
     async hold(commands) {
-      await commands.broker.rename('bench', 'bench.hold');
+      await backlog.hold(commands, n - countdownN);
     },
     async release(commands) {
-      await commands.broker.rename('bench.hold', 'bench');
+      await backlog.release(commands);
       if (countdownN > 0) {
         const { noop } = await load();
         await noop.applyMany(
@@ -100,7 +110,7 @@ export function celeriacSystem({
       rmSync(readyFile, { force: true });
       const args = [CLI, 'worker', '-A', TASKS, '-Q', 'bench', '-c', String(concurrency), '-l', 'warn'];
       args.push('-n', `${name}@bench`, '--ready-file', readyFile, ...workerArgs);
-      const program = new Program(name, process.execPath, args, { cwd: root });
+      const program = new Program(name, process.execPath, args, { cwd: root, env });
       const ready = async () => {
         const deadline = performance.now() + 30_000;
         while (!existsSync(readyFile)) {

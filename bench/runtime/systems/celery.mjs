@@ -1,18 +1,22 @@
 // Debian's Python Celery 5.2 as a benchmark anchor (solo, or prefork with n processes).
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { redisBacklog } from '../lib/backlog.mjs';
 import { Program, runToEnd } from '../lib/processes.mjs';
 
 const PY_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'py');
 const PYTHON = '/usr/bin/python3';
 
-/** A Celery system: `pool` is 'solo' or 'prefork'; `n` tasks per drain. */
-export function celerySystem({ name, redis, pool, concurrency, n }) {
+/**
+ * A Celery system: `pool` is 'solo' or 'prefork'; `n` tasks per drain. `brokerUrl` and `backlog`
+ * as for celeriac.mjs: the benchmark's Redis unless told (kombu's pyamqp transport for `amqp://`).
+ */
+export function celerySystem({ name, redis, pool, concurrency, n, brokerUrl = redis.url(0), backlog = redisBacklog }) {
   const env = {
     PYTHONPATH: PY_DIR,
     PYTHONDONTWRITEBYTECODE: '1',
     PYTHONUNBUFFERED: '1',
-    PYBENCH_BROKER_URL: redis.url(0),
+    PYBENCH_BROKER_URL: brokerUrl,
     PYBENCH_RESULT_BACKEND: redis.url(1),
   };
   const client = async (mode, count) =>
@@ -22,16 +26,18 @@ export function celerySystem({ name, redis, pool, concurrency, n }) {
   return {
     name,
     n,
+    startsDraining: backlog.startsDraining,
+    purge: (commands) => backlog.purge(commands),
     /** Leaves n tasks in the queue; returns enqueue rates (tasks/s). */
     async enqueue() {
       const { ms } = await client('enqueue', n);
       return { loop: n / (ms / 1000) };
     },
     async hold(commands) {
-      await commands.broker.rename('bench', 'bench.hold');
+      await backlog.hold(commands, n);
     },
     async release(commands) {
-      await commands.broker.rename('bench.hold', 'bench');
+      await backlog.release(commands);
     },
     spawnWorker() {
       const args = ['-m', 'celery', '-A', 'benchtasks', 'worker', '--pool', pool, '-Q', 'bench', '-n', `${name}@bench`];
