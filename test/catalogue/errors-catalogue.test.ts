@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import * as agent from '@celeriac/agent';
 import * as broker from '@celeriac/broker';
+import * as brokerAmqp from '@celeriac/broker-amqp';
 import * as client from '@celeriac/client';
 import * as configCenter from '@celeriac/config-center';
 import * as configSchema from '@celeriac/config-schema';
@@ -25,6 +26,7 @@ const PACKAGES: { name: string; prefix: string; exports: Record<string, unknown>
   { name: '@celeriac/protocol', prefix: 'PROTOCOL_', exports: protocol },
   { name: '@celeriac/config-schema', prefix: 'CONFIG_', exports: configSchema },
   { name: '@celeriac/broker', prefix: 'BROKER_', exports: broker },
+  { name: '@celeriac/broker-amqp', prefix: 'AMQP_', exports: brokerAmqp },
   { name: '@celeriac/result-backend', prefix: 'RESULT_', exports: resultBackend },
   { name: '@celeriac/control-plane', prefix: 'CONTROL_', exports: controlPlane },
   { name: '@celeriac/client', prefix: 'CLIENT_', exports: client },

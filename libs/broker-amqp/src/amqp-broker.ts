@@ -10,17 +10,25 @@ import {
   type TaskBroker,
 } from '@celeriac/broker';
 import { type Logger, redactUrl } from '@celeriac/logger';
-import amqp, { type Channel, type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
-import { type AmqpOutgoing, amqpToEnvelope, envelopeToAmqp } from './amqp-envelope.js';
-import { amqpConnectOptions } from './amqp-url.js';
-import { QueueDeclarations } from './queue-declarations.js';
+import type { ConsumeMessage } from 'amqplib';
+import { type AmqpConnectionChange, type AmqpConnectionState, AmqpConnectionStatus } from './amqp-connection-status.js';
+import { type AmqpEndpoints, connectFirst } from './amqp-connector.js';
+import { type AmqpOutgoing, envelopeToAmqp } from './amqp-envelope.js';
+import { AmqpError } from './amqp-errors.js';
+import { type FailoverStrategy, parseFailoverStrategy } from './amqp-failover.js';
+import { type AmqpReconnectPolicy, reconnectPolicyOf, reconnectSleepMs } from './amqp-reconnect.js';
+import { AmqpSession } from './amqp-session.js';
+import { parseAmqpUseSsl } from './amqp-tls-options.js';
+import { parseAmqpUrlList } from './amqp-url.js';
+import { HeldDeliveries } from './held-deliveries.js';
+import { QueueDeclarations, queueArguments } from './queue-declarations.js';
 
 /** Options of an `AmqpBroker`. */
 export interface AmqpBrokerOptions {
-  /** `amqp://`, `amqps://` or `pyamqp://` URL (kombu's form: `amqp://user:pass@host:5672/vhost`). */
+  /** `amqp://`, `amqps://` or `pyamqp://` URL (kombu's form: `amqp://user:pass@host:5672/vhost`), or a `;`-separated failover list. */
   url: string;
   logger: Logger;
-  /** Celery settings: the queue table (`task_queues`, defaults) and `task_queue_max_priority`. */
+  /** Celery settings: the queue table (`task_queues`, defaults, queue types) and `task_queue_max_priority`. */
   settings?: Readonly<Record<string, unknown>>;
   /** The `basic.qos` prefetch count a consumer starts with (concurrency × prefetch multiplier); default 4. */
   prefetchCount?: number;
@@ -30,154 +38,297 @@ export interface AmqpBrokerOptions {
   deadLetterQueue?: string;
   /** Longest raw kept whole in a dead-letter record; default 65,536 bytes. */
   deadLetterMaxRawBytes?: number;
-}
-
-interface Held {
-  message: ConsumeMessage;
-  delivery: Delivery;
+  /** After a loss; default from the settings' `broker_connection_retry` / `broker_connection_max_retries` (Celery's: on, 100). */
+  reconnect?: AmqpReconnectPolicy;
+  /** Over a URL list; default the settings' `broker_failover_strategy`, else round-robin. */
+  failoverStrategy?: FailoverStrategy;
+  /** `broker_use_ssl` (kombu's pyamqp dict, or true); default the settings'. */
+  useSsl?: unknown;
 }
 
 const DEFAULT_DEAD_LETTER_QUEUE = 'celeriac.dead-letter';
+/** Sessions a publish is tried on before its error is given up to the caller. */
+const PUBLISH_ATTEMPTS = 5;
 
 /**
  * The RabbitMQ transport, wire-compatible with Celery 5.2 on kombu's pyamqp: queues declared as
- * Celery declares them (durable, bound to their direct exchange, `x-max-priority` where set),
- * consumption with `basic.consume` under a channel-wide `basic.qos` (as Celery on RabbitMQ sets
- * it: `apply_global`), acks by delivery tag, and publisher confirms. It implements the same
+ * Celery declares them (durable, bound to their direct exchange, `x-max-priority` where set,
+ * quorum where asked), consumption with `basic.consume` under a channel-wide `basic.qos` (as
+ * Celery on RabbitMQ sets it: `apply_global`; per consumer when a quorum queue is consumed, as
+ * Celery 5.5 does), acks by delivery tag, and publisher confirms. It implements the same
  * `TaskBroker` as `RedisBroker`: raws are kombu's envelope JSON both ways.
  *
  * Prefetch: the worker asks for as many messages as it has free slots, and it counts messages
  * held for their eta as free (Celery raises its prefetch count for each). The qos count follows
  * that demand: `max(prefetchCount, handed out + asked and not yet there)`, so eta messages never
  * stall the window.
+ *
+ * Connection loss (a restart, `stop_app`, a failover): the broker reconnects by itself (the
+ * failover list in `broker_failover_strategy` order, kombu's 2, 4 ... 30 s sleeps, at most
+ * `broker_connection_max_retries`), declares again what it declared, consumes again with the
+ * current qos, and publishes wait for the new connection and go again when their confirm was
+ * lost with the old one (a message may then be stored twice; one RabbitMQ confirmed is never
+ * lost). Deliveries of the dead channel stay the worker's: their acks never reach the new channel
+ * (see `OrphanedDeliveries`). `onConnectionChange` reports each state; on `failed` the worker
+ * should stop, as Celery's does when its retries are spent.
  */
 export class AmqpBroker implements TaskBroker {
-  private connection: ChannelModel | null = null;
-  private consumeChannel: Channel | null = null;
-  private publishChannel: ConfirmChannel | null = null;
-  private declareChannel: Channel | null = null;
-  private state: 'new' | 'started' | 'closed' = 'new';
+  private readonly status: AmqpConnectionStatus;
+  private session: AmqpSession | null = null;
+  private generation = 0;
+  private failure: Error | null = null;
+  private readonly endpoints: AmqpEndpoints;
+  private readonly policy: AmqpReconnectPolicy;
   private readonly declarations: QueueDeclarations;
-  private readonly declared = new Map<string, Promise<QueueBinding>>();
-  private readonly consumers = new Map<string, Promise<string>>();
-  private readonly held = new Map<string, Held>();
-  private readonly buffer: Delivery[] = [];
+  /** Every queue declared and every exchange published through, to declare again after a reconnect. */
+  private readonly knownQueues = new Set<string>();
+  private readonly knownExchanges = new Map<string, string>();
+  private readonly consumedQueues = new Set<string>();
+  private readonly deliveries = new HeldDeliveries();
   private readonly waiters = new Set<() => void>();
-  private qos = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
   private readonly baseQos: number;
-  private lost: Error | null = null;
 
   constructor(private readonly o: AmqpBrokerOptions) {
-    this.declarations = new QueueDeclarations(o.settings ?? {});
+    const settings = o.settings ?? {};
+    this.status = new AmqpConnectionStatus(o.logger);
+    this.declarations = new QueueDeclarations(settings);
     this.baseQos = Math.max(1, o.prefetchCount ?? 4);
+    this.policy = o.reconnect ?? reconnectPolicyOf(settings);
+    this.endpoints = {
+      urls: parseAmqpUrlList(o.url),
+      strategy: o.failoverStrategy ?? parseFailoverStrategy(settings.broker_failover_strategy),
+      tls: parseAmqpUseSsl(o.useSsl ?? settings.broker_use_ssl),
+      heartbeatSec: o.heartbeatSec ?? 120,
+      connectTimeoutMs: connectTimeoutMsOf(settings.broker_connection_timeout),
+    };
   }
 
-  /** Connects and opens the consume and confirm channels; BROKER_UNAVAILABLE when RabbitMQ cannot be reached. */
+  /** The connection's state (see `AmqpConnectionState`). */
+  get state(): AmqpConnectionState {
+    return this.status.state;
+  }
+
+  /** Calls `listener` on every state change; returns the unsubscribe. */
+  onConnectionChange(listener: (change: AmqpConnectionChange) => void): () => void {
+    return this.status.onChange(listener);
+  }
+
+  private setState(state: AmqpConnectionState, extra: { error?: Error; url?: string } = {}): void {
+    this.status.set(state, this.generation, extra);
+  }
+
+  /**
+   * Connects (the first URL of the failover list that answers) and opens the consume and confirm
+   * channels; BROKER_UNAVAILABLE when no RabbitMQ can be reached (the worker retries start-up as
+   * Celery does), AMQP_TLS_CERTIFICATE when TLS refused the server.
+   */
   async start(): Promise<void> {
-    if (this.state === 'closed') throw new BrokerClosedError('start', 'closed');
-    if (this.state === 'started') return;
+    if (this.status.state === 'closed') throw new BrokerClosedError('start', 'closed');
+    if (this.status.state !== 'new') return;
     try {
-      this.connection = await amqp.connect(amqpConnectOptions(this.o.url, this.o.heartbeatSec ?? 120));
-      this.consumeChannel = await this.connection.createChannel();
-      this.publishChannel = await this.connection.createConfirmChannel();
+      await this.openSession(0);
     } catch (error) {
-      await this.connection?.close().catch(() => undefined);
-      this.connection = null;
-      throw this.unavailable('connect', error);
+      throw error instanceof AmqpError ? error : this.unavailable('connect', error);
     }
-    this.connection.on('error', (err: Error) => this.onLost(err));
-    this.connection.on('close', (err?: Error) => this.onLost(err ?? new Error('connection closed')));
-    this.consumeChannel.on('error', (err: Error) => this.onLost(err));
-    this.publishChannel.on('error', (err: Error) => this.onLost(err));
-    this.consumeChannel.on('close', () => this.onLost(new Error('consume channel closed')));
-    await this.setQos(this.baseQos);
-    this.state = 'started';
+    this.setState('connected', { url: this.currentUrl() });
     this.o.logger.debug(
-      { event: 'broker.amqp_connected', url: redactUrl(this.o.url), prefetch_count: this.baseQos },
+      { event: 'broker.amqp_connected', url: this.currentUrl(), prefetch_count: this.baseQos },
       'Connected to RabbitMQ',
     );
   }
 
-  private onLost(err: Error): void {
-    if (this.state === 'closed' || this.lost !== null) return;
-    this.lost = err;
-    this.o.logger.error(
-      { event: 'broker.amqp_connection_lost', url: redactUrl(this.o.url), err },
-      'The RabbitMQ connection or channel was lost; unacked messages return to their queues',
+  private currentUrl(): string {
+    return redactUrl(this.endpoints.urls[this.session?.urlIndex ?? 0] as string);
+  }
+
+  /**
+   * A new session: connect, channels, qos, and everything declared and consumed before declared and
+   * consumed again. It becomes the live one only once all that is done; a loss meanwhile fails it.
+   */
+  private async openSession(startIndex: number): Promise<void> {
+    const { connection, index } = await connectFirst(this.endpoints, startIndex);
+    const s = await AmqpSession.open(this.generation + 1, connection, index);
+    s.connection.on('error', (err: Error) => this.lose(s, err));
+    s.connection.on('close', (err?: Error) => this.lose(s, err ?? new Error('connection closed')));
+    s.consume.on('error', (err: Error) => this.lose(s, err));
+    s.publish.on('error', (err: Error) => this.lose(s, err));
+    s.consume.on('close', () => this.lose(s, new Error('consume channel closed')));
+    s.publish.on('close', () => this.lose(s, new Error('confirm channel closed')));
+    this.generation = s.generation;
+    try {
+      await this.setQos(s, this.baseQos);
+      for (const [name, type] of this.knownExchanges) {
+        await (await s.channelForDeclare()).assertExchange(name, type, { durable: true, autoDelete: false });
+      }
+      await Promise.all([...this.knownQueues].map((q) => this.declare(s, q)));
+      await Promise.all([...this.consumedQueues].map((q) => this.consume(s, q)));
+      if (s.lost) throw new Error('the connection was lost while it was being set up');
+    } catch (error) {
+      s.lost = true;
+      // What it delivered meanwhile goes back to RabbitMQ with it.
+      this.deliveries.forgetChannel();
+      await s.close();
+      throw error;
+    }
+    this.session = s;
+  }
+
+  /** The session `s` died: hand its deliveries to the orphans, then reconnect (or fail, per the retry policy). */
+  private lose(s: AmqpSession, err: Error): void {
+    s.noteLoss(err);
+    if (s.lost) return;
+    s.lost = true;
+    if (this.session !== s || this.status.state === 'closed') return;
+    // Delivered and not handed out: RabbitMQ gives them again; handed out: orphans.
+    const orphans = this.deliveries.channelLost();
+    void s.close();
+    // Logged once the close has run its course (a connection closes its channels before it
+    // reports its own reason); a warning, as Celery's consumer logs it: reconnecting is normal.
+    setImmediate(() =>
+      this.o.logger.warn(
+        { event: 'broker.amqp_connection_lost', url: this.currentUrl(), orphans, err: s.lossReason ?? err },
+        'The RabbitMQ connection or channel was lost; unacked messages return to their queues; reconnecting',
+      ),
     );
+    for (const wake of this.waiters) wake();
+    if (!this.policy.retry) {
+      this.fail(new Error('broker_connection_retry is off, not reconnecting', { cause: err }));
+      return;
+    }
+    this.setState('reconnecting', { error: err });
+    this.retry((s.urlIndex + 1) % this.endpoints.urls.length, 0);
+  }
+
+  private retry(startIndex: number, retries: number): void {
+    this.openSession(startIndex).then(
+      () => {
+        if (this.status.state === 'closed') {
+          void this.session?.close();
+          return;
+        }
+        this.o.logger.info(
+          { event: 'broker.amqp_reconnected', url: this.currentUrl(), retries, generation: this.generation },
+          'Reconnected to RabbitMQ; queues declared and consumed again',
+        );
+        this.setState('connected', { url: this.currentUrl() });
+        for (const wake of this.waiters) wake();
+      },
+      (error: unknown) => {
+        if (this.status.state === 'closed') return;
+        const err = error instanceof Error ? error : new Error(String(error));
+        const max = this.policy.maxRetries;
+        if (error instanceof AmqpError || (max !== null && retries >= max)) {
+          const why =
+            error instanceof AmqpError
+              ? err.message
+              : `gave up after ${retries} retries (broker_connection_max_retries = ${max})`;
+          this.fail(new Error(why, { cause: err }));
+          return;
+        }
+        const sleepMs = reconnectSleepMs(retries + 1);
+        this.o.logger.warn(
+          { event: 'broker.amqp_reconnect_retry', retries: retries + 1, max_retries: max, sleep_ms: sleepMs, err },
+          `Cannot reconnect to RabbitMQ: ${err.message}. Trying again in ${sleepMs / 1000} s (${retries + 1}/${max ?? 'forever'})`,
+        );
+        this.retryTimer = setTimeout(() => this.retry(startIndex, retries + 1), sleepMs);
+      },
+    );
+  }
+
+  private fail(error: Error): void {
+    this.failure = this.unavailable('reconnect', error);
+    this.o.logger.error(
+      { event: 'broker.amqp_connection_failed', url: this.currentUrl(), err: error },
+      `RabbitMQ connection lost for good: ${error.message}`,
+    );
+    this.setState('failed', { error: this.failure });
     for (const wake of this.waiters) wake();
   }
 
   private unavailable(operation: string, cause: unknown): BrokerError {
     const detail = cause instanceof Error ? cause.message : String(cause);
+    const urls = this.endpoints.urls.map((u) => redactUrl(u)).join(';');
     return new BrokerError(
       'BROKER_UNAVAILABLE',
-      `broker ${operation} failed: RabbitMQ at ${redactUrl(this.o.url)} is unavailable (${detail}); ` +
+      `broker ${operation} failed: RabbitMQ at ${urls} is unavailable (${detail}); ` +
         'check that RabbitMQ runs, the vhost exists and the user may use it',
       { cause },
     );
   }
 
-  private usable(operation: string): void {
-    if (this.state !== 'started') {
-      throw new BrokerClosedError(operation, this.state === 'new' ? 'not started' : 'closed');
+  /** The live session, waiting out a reconnect; BROKER_CLOSED / BROKER_UNAVAILABLE when there will be none. */
+  private async live(operation: string): Promise<AmqpSession> {
+    for (;;) {
+      if (this.status.state === 'new') throw new BrokerClosedError(operation, 'not started');
+      if (this.status.state === 'closed') throw new BrokerClosedError(operation, 'closed');
+      if (this.status.state === 'failed') throw this.unavailable(operation, this.failure);
+      const s = this.session;
+      if (this.status.state === 'connected' && s !== null && !s.lost) return s;
+      if (this.status.state !== 'reconnecting') throw this.unavailable(operation, new Error('not connected'));
+      await this.status.outageOver();
     }
-    if (this.lost !== null) throw this.unavailable(operation, this.lost);
   }
 
-  private async setQos(count: number): Promise<void> {
-    if (count === this.qos || this.consumeChannel === null) return;
-    this.qos = count;
-    // Channel-wide (global) as Celery sets it on RabbitMQ: a new count applies to running consumers at once.
-    await this.consumeChannel.prefetch(count, true);
+  /** The live session without waiting: the consumer backs off on BROKER_UNAVAILABLE while reconnecting. */
+  private liveNow(operation: string): AmqpSession {
+    if (this.status.state === 'new') throw new BrokerClosedError(operation, 'not started');
+    if (this.status.state === 'closed') throw new BrokerClosedError(operation, 'closed');
+    const s = this.session;
+    if (this.status.state !== 'connected' || s === null || s.lost) {
+      throw this.unavailable(operation, this.failure ?? new Error('reconnecting'));
+    }
+    return s;
   }
 
-  private async channelForDeclare(): Promise<Channel> {
-    if (this.declareChannel === null) {
-      const channel = await (this.connection as ChannelModel).createChannel();
-      // A refused declaration (PRECONDITION_FAILED) closes only this channel.
-      channel.on('error', () => undefined);
-      channel.on('close', () => {
-        if (this.declareChannel === channel) this.declareChannel = null;
-      });
-      this.declareChannel = channel;
-    }
-    return this.declareChannel;
+  private async setQos(s: AmqpSession, count: number): Promise<void> {
+    if (count === s.qos) return;
+    s.qos = count;
+    // Channel-wide (global) as Celery sets it on RabbitMQ: a new count applies to running consumers
+    // at once. Quorum queues refuse global qos (540 NOT_IMPLEMENTED closes the connection): with
+    // one in the table the count is per consumer, set before each consume (Celery 5.5 does so),
+    // and later raises reach only consumers started after them.
+    if (!this.declarations.hasQuorum()) await s.consume.prefetch(count, true);
   }
 
   /** Declares a queue as kombu does (once per connection): its exchange, the durable queue, the binding. */
-  private declare(queue: string): Promise<QueueBinding> {
-    let done = this.declared.get(queue);
+  private declare(s: AmqpSession, queue: string): Promise<QueueBinding> {
+    let done = s.declared.get(queue);
     if (done === undefined) {
-      done = this.declareNow(queue);
-      this.declared.set(queue, done);
-      done.catch(() => this.declared.delete(queue));
+      done = this.declareNow(s, queue);
+      s.declared.set(queue, done);
+      done.then(
+        () => this.knownQueues.add(queue),
+        () => s.declared.delete(queue),
+      );
     }
     return done;
   }
 
-  private async declareNow(queue: string): Promise<QueueBinding> {
+  private async declareNow(s: AmqpSession, queue: string): Promise<QueueBinding> {
     const decl = this.declarations.of(queue);
     if (decl === undefined) throw new BrokerQueueNotFoundError(queue);
-    const { binding, maxPriority } = decl;
-    const channel = await this.channelForDeclare();
+    const { binding } = decl;
+    const channel = await s.channelForDeclare();
     try {
       if (binding.exchange !== '') {
         await channel.assertExchange(binding.exchange, binding.exchangeType, { durable: true, autoDelete: false });
       }
+      const args = queueArguments(decl);
       await channel.assertQueue(queue, {
         durable: true,
         autoDelete: false,
         exclusive: false,
-        ...(maxPriority !== null ? { arguments: { 'x-max-priority': maxPriority } } : {}),
+        ...(args !== undefined ? { arguments: args } : {}),
       });
       if (binding.exchange !== '') await channel.bindQueue(queue, binding.exchange, binding.routingKey);
     } catch (error) {
+      if (s.lost) throw error;
       throw new BrokerError(
         'BROKER_COMMAND_FAILED',
-        `declaring queue "${queue}" on RabbitMQ at ${redactUrl(this.o.url)} failed ` +
+        `declaring queue "${queue}" on RabbitMQ at ${this.currentUrl()} failed ` +
           `(${error instanceof Error ? error.message : String(error)}); a queue declared before with other ` +
-          'arguments (x-max-priority, durable) must be deleted or declared the same way',
+          'arguments (x-max-priority, x-queue-type, durable) must be deleted or declared the same way',
         { cause: error },
       );
     }
@@ -186,24 +337,42 @@ export class AmqpBroker implements TaskBroker {
 
   /** Declares each queue the worker consumes (exchange, durable queue, binding), as a Python worker does at start. */
   async declareQueues(queues: readonly string[]): Promise<QueueBinding[]> {
-    this.usable('declareQueues');
-    return Promise.all(queues.map((q) => this.declare(q)));
+    const s = await this.live('declareQueues');
+    return Promise.all(queues.map((q) => this.declare(s, q)));
   }
 
-  private async send(queue: string, message: AmqpOutgoing, binding: QueueBinding): Promise<void> {
-    const channel = this.publishChannel as ConfirmChannel;
-    await new Promise<void>((resolve, reject) => {
+  /**
+   * Runs `op` on the live session; when that session dies under it (a lost confirm), again on the
+   * next one: at-least-once, a message RabbitMQ confirmed is never lost (it may be stored twice).
+   */
+  private async onLive<T>(operation: string, op: (s: AmqpSession) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const s = await this.live(operation);
+      try {
+        return await op(s);
+      } catch (error) {
+        if (!s.lost || attempt >= PUBLISH_ATTEMPTS || this.status.state === 'closed') throw error;
+        this.o.logger.warn(
+          { event: 'broker.amqp_publish_retry', operation, attempt, err: error },
+          'The RabbitMQ connection was lost before the confirm; sending again once reconnected',
+        );
+      }
+    }
+  }
+
+  private send(s: AmqpSession, queue: string, message: AmqpOutgoing, binding: QueueBinding): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
       // amqplib buffers past the socket's high-water mark; the confirm callback is the flow control.
-      channel.publish(binding.exchange, binding.routingKey, message.content, message.options, (err) => {
-        if (err)
-          reject(
-            new BrokerError(
-              'BROKER_COMMAND_FAILED',
-              `RabbitMQ did not confirm a message to queue "${queue}" (nack): it may not be stored`,
-              { cause: err },
-            ),
-          );
-        else resolve();
+      s.publish.publish(binding.exchange, binding.routingKey, message.content, message.options, (err) => {
+        if (!err) return resolve();
+        if (s.lost) return reject(err);
+        reject(
+          new BrokerError(
+            'BROKER_COMMAND_FAILED',
+            `RabbitMQ did not confirm a message to queue "${queue}" (nack): it may not be stored`,
+            { cause: err },
+          ),
+        );
       });
     });
   }
@@ -215,14 +384,12 @@ export class AmqpBroker implements TaskBroker {
 
   /** Publishes every item (queues declared first, once) and resolves when RabbitMQ confirmed them all. */
   async publishMany(items: { queue: string; raw: string; priority?: number }[]): Promise<void> {
-    this.usable('publish');
-    const bindings = await Promise.all([...new Set(items.map((i) => i.queue))].map((q) => this.declare(q)));
-    const byQueue = new Map(bindings.map((b) => [b.queue, b]));
-    await Promise.all(
-      items.map((item) =>
-        this.send(item.queue, envelopeToAmqp(item.raw, item.priority), byQueue.get(item.queue) as QueueBinding),
-      ),
-    );
+    const messages = items.map((i) => ({ queue: i.queue, message: envelopeToAmqp(i.raw, i.priority) }));
+    await this.onLive('publish', async (s) => {
+      const bindings = await Promise.all([...new Set(items.map((i) => i.queue))].map((q) => this.declare(s, q)));
+      const byQueue = new Map(bindings.map((b) => [b.queue, b]));
+      await Promise.all(messages.map((m) => this.send(s, m.queue, m.message, byQueue.get(m.queue) as QueueBinding)));
+    });
   }
 
   /**
@@ -230,104 +397,92 @@ export class AmqpBroker implements TaskBroker {
    * BROKER_UNROUTABLE where kombu would drop it, as the Redis broker does.
    */
   async publishToExchange(p: ExchangePublish): Promise<{ queues: string[] }> {
-    this.usable('publishToExchange');
     const type = p.exchangeType ?? 'direct';
-    const channel = this.publishChannel as ConfirmChannel;
-    await (await this.channelForDeclare()).assertExchange(p.exchange, type, { durable: true, autoDelete: false });
-    let returned = false;
-    const onReturn = () => {
-      returned = true;
-    };
-    channel.on('return', onReturn);
-    try {
-      for (const entry of p.entries) {
-        const m = envelopeToAmqp(entry.raw, entry.priority);
-        await new Promise<void>((resolve, reject) => {
-          channel.publish(p.exchange, p.routingKey, m.content, { ...m.options, mandatory: true }, (err) =>
-            err ? reject(err) : resolve(),
-          );
-        });
+    const returned = await this.onLive('publishToExchange', async (s) => {
+      await (await s.channelForDeclare()).assertExchange(p.exchange, type, { durable: true, autoDelete: false });
+      this.knownExchanges.set(p.exchange, type);
+      let back = false;
+      const onReturn = () => {
+        back = true;
+      };
+      s.publish.on('return', onReturn);
+      try {
+        for (const entry of p.entries) {
+          const m = envelopeToAmqp(entry.raw, entry.priority);
+          await new Promise<void>((resolve, reject) => {
+            s.publish.publish(p.exchange, p.routingKey, m.content, { ...m.options, mandatory: true }, (err) =>
+              err ? reject(err) : resolve(),
+            );
+          });
+        }
+      } finally {
+        s.publish.off('return', onReturn);
       }
-    } finally {
-      channel.off('return', onReturn);
-    }
+      return back;
+    });
     if (returned) throw new BrokerUnroutableError(p.exchange, p.routingKey, type);
     return { queues: [] };
   }
 
-  private async consume(queue: string): Promise<void> {
-    let started = this.consumers.get(queue);
+  private async consume(s: AmqpSession, queue: string): Promise<void> {
+    this.consumedQueues.add(queue);
+    let started = s.consumers.get(queue);
     if (started === undefined) {
-      started = this.declare(queue).then(async () => {
-        const reply = await (this.consumeChannel as Channel).consume(queue, (m) => this.onMessage(queue, m), {
-          noAck: false,
-        });
+      started = this.declare(s, queue).then(async () => {
+        if (this.declarations.hasQuorum()) await s.consume.prefetch(s.qos, false);
+        const reply = await s.consume.consume(queue, (m) => this.onMessage(s, queue, m), { noAck: false });
         return reply.consumerTag;
       });
-      this.consumers.set(queue, started);
-      started.catch(() => this.consumers.delete(queue));
+      s.consumers.set(queue, started);
+      started.catch(() => s.consumers.delete(queue));
     }
     await started;
   }
 
-  private onMessage(queue: string, m: ConsumeMessage | null): void {
+  private onMessage(s: AmqpSession, queue: string, m: ConsumeMessage | null): void {
+    if (s.lost) return;
     if (m === null) {
-      this.onLost(new Error(`RabbitMQ cancelled the consumer of queue "${queue}"`));
+      this.lose(s, new Error(`RabbitMQ cancelled the consumer of queue "${queue}"`));
       return;
     }
-    const tag = String(m.fields.deliveryTag);
-    const delivery: Delivery = {
-      raw: amqpToEnvelope(
-        {
-          content: m.content,
-          properties: m.properties,
-          exchange: m.fields.exchange,
-          routingKey: m.fields.routingKey,
-          redelivered: m.fields.redelivered,
-        },
-        tag,
-      ),
-      queue,
-      deliveryTag: tag,
-    };
-    this.held.set(tag, { message: m, delivery });
-    this.buffer.push(delivery);
-    for (const wake of this.waiters) wake();
-  }
-
-  private take(queues: readonly string[], max: number): Delivery[] {
-    const out: Delivery[] = [];
-    const wanted = new Set(queues);
-    for (let i = 0; i < this.buffer.length && out.length < max; ) {
-      const d = this.buffer[i] as Delivery;
-      if (wanted.has(d.queue)) {
-        out.push(d);
-        this.buffer.splice(i, 1);
-      } else i++;
+    const got = this.deliveries.receive(s.generation, queue, m);
+    if (got.action === 'ack') {
+      s.consume.ack(m);
+      this.o.logger.info(
+        { event: 'broker.amqp_redelivery_settled', task_id: got.taskId, queue },
+        'A redelivered task already finished while the connection was down: acked, not run again',
+      );
+    } else if (got.action === 'park') {
+      this.o.logger.info(
+        { event: 'broker.amqp_redelivery_parked', task_id: got.taskId, queue },
+        'A redelivered task still runs from the lost connection: held until that run ends',
+      );
+    } else {
+      for (const wake of this.waiters) wake();
     }
-    return out;
-  }
-
-  private handedOut(): number {
-    return this.held.size - this.buffer.length;
   }
 
   /** Up to `max` of the messages RabbitMQ delivered (consumers start on first call); raises or lowers the qos to the demand. */
   async fetchBatch(queues: readonly string[], max: number): Promise<Delivery[]> {
-    this.usable('fetchBatch');
-    await Promise.all(queues.map((q) => this.consume(q)));
-    const out = this.take(queues, max);
+    const s = this.liveNow('fetchBatch');
+    await Promise.all(queues.map((q) => this.consume(s, q)));
+    const out = this.deliveries.take(queues, max);
     // Room for what was asked and not there yet, beside everything handed out (eta messages included).
-    await this.setQos(Math.max(this.baseQos, this.handedOut() + max - out.length));
+    await this.setQos(s, Math.max(this.baseQos, this.deliveries.handedOut + max - out.length));
     return out;
   }
 
-  /** One delivery, waiting up to `timeoutSec` for RabbitMQ to push one; null on timeout or close. */
+  /** One delivery, waiting up to `timeoutSec` for RabbitMQ to push one (or to be reconnected); null on timeout or close. */
   async waitForOne(queues: readonly string[], timeoutSec: number): Promise<Delivery | null> {
-    this.usable('waitForOne');
-    await Promise.all(queues.map((q) => this.consume(q)));
-    if (this.handedOut() + 1 > this.qos) await this.setQos(this.handedOut() + 1);
-    const now = this.take(queues, 1);
+    const deadline = Date.now() + timeoutSec * 1000;
+    if (this.status.state === 'reconnecting') {
+      await Promise.race([this.status.outageOver(), sleepMs(timeoutSec * 1000)]);
+      if (this.status.state === 'reconnecting') return null;
+    }
+    const s = this.liveNow('waitForOne');
+    await Promise.all(queues.map((q) => this.consume(s, q)));
+    if (this.deliveries.handedOut + 1 > s.qos) await this.setQos(s, this.deliveries.handedOut + 1);
+    const now = this.deliveries.take(queues, 1);
     if (now.length > 0) return now[0] as Delivery;
     return new Promise<Delivery | null>((resolve) => {
       const finish = (d: Delivery | null) => {
@@ -336,40 +491,45 @@ export class AmqpBroker implements TaskBroker {
         resolve(d);
       };
       const wake = () => {
-        if (this.state !== 'started' || this.lost !== null) return finish(null);
-        const got = this.take(queues, 1);
+        if (this.status.state !== 'connected' || s.lost) return finish(null);
+        const got = this.deliveries.take(queues, 1);
         if (got.length > 0) finish(got[0] as Delivery);
       };
-      const timer = setTimeout(() => finish(null), timeoutSec * 1000);
+      const timer = setTimeout(() => finish(null), Math.max(0, deadline - Date.now()));
       this.waiters.add(wake);
     });
   }
 
-  private release(tag: string): ConsumeMessage | null {
-    const h = this.held.get(tag);
-    if (h === undefined) return null;
-    this.held.delete(tag);
-    return h.message;
+  /** Acks on the live consume channel; false when it died meanwhile (RabbitMQ then redelivers). */
+  private ackOnChannel(m: ConsumeMessage, requeue: boolean | null): boolean {
+    const s = this.session;
+    if (s === null || s.lost) return false;
+    try {
+      if (requeue === null) s.consume.ack(m);
+      else s.consume.nack(m, false, requeue);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
-  /** basic.ack of each tag (a tag this broker does not hold is skipped: acking it would close the channel). */
+  /**
+   * basic.ack of each tag. A tag of a dead channel is never sent (RabbitMQ would close the new
+   * channel for an unknown tag): its parked redelivery is acked instead, or the redelivery when it comes.
+   */
   async ack(tags: readonly string[]): Promise<void> {
-    if (this.lost !== null || this.consumeChannel === null) return;
     for (const tag of tags) {
-      const m = this.release(tag);
-      if (m !== null) this.consumeChannel.ack(m);
+      const m = this.deliveries.forAck(tag);
+      if (m !== null) this.ackOnChannel(m, null);
     }
   }
 
   /** basic.nack with requeue: RabbitMQ puts each back at its place, marked redelivered. */
   async requeue(deliveries: readonly Delivery[]): Promise<number> {
-    if (this.lost !== null || this.consumeChannel === null) return 0;
     let n = 0;
     for (const d of deliveries) {
-      const m = this.release(d.deliveryTag);
-      if (m === null) continue;
-      this.consumeChannel.nack(m, false, true);
-      n++;
+      const m = this.deliveries.forRequeue(d.deliveryTag);
+      if (m === 'returned' || (m !== null && this.ackOnChannel(m, true))) n++;
     }
     return n;
   }
@@ -379,15 +539,17 @@ export class AmqpBroker implements TaskBroker {
    * queue, confirmed, then acks the message.
    */
   async deadLetter(delivery: Delivery, reason: string): Promise<void> {
-    this.usable('deadLetter');
     const queue = this.o.deadLetterQueue ?? DEFAULT_DEAD_LETTER_QUEUE;
     const record = deadLetterRecord(delivery, reason, {}, this.o.deadLetterMaxRawBytes ?? 65_536);
-    await (await this.channelForDeclare()).assertQueue(queue, { durable: true, autoDelete: false });
-    await this.send(
-      queue,
-      { content: Buffer.from(record, 'utf8'), options: { contentType: 'application/json', deliveryMode: 2 } },
-      { queue, exchange: '', exchangeType: 'direct', routingKey: queue },
-    );
+    await this.onLive('deadLetter', async (s) => {
+      await (await s.channelForDeclare()).assertQueue(queue, { durable: true, autoDelete: false });
+      await this.send(
+        s,
+        queue,
+        { content: Buffer.from(record, 'utf8'), options: { contentType: 'application/json', deliveryMode: 2 } },
+        { queue, exchange: '', exchangeType: 'direct', routingKey: queue },
+      );
+    });
     await this.ack([delivery.deliveryTag]);
   }
 
@@ -398,11 +560,25 @@ export class AmqpBroker implements TaskBroker {
 
   /** Closes the connection; messages delivered and not acked go back to their queues (idempotent). */
   async close(): Promise<void> {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
+    if (this.status.state === 'closed') return;
+    clearTimeout(this.retryTimer);
+    this.setState('closed');
     for (const wake of this.waiters) wake();
-    const connection = this.connection;
-    this.connection = null;
-    if (connection !== null && this.lost === null) await connection.close().catch(() => undefined);
+    const s = this.session;
+    this.session = null;
+    if (s !== null && !s.lost) {
+      s.lost = true;
+      await s.close();
+    }
   }
+}
+
+/** `broker_connection_timeout` (seconds, Celery's default 4) as ms; 0 or null: no timeout but the OS's. */
+function connectTimeoutMsOf(value: unknown): number {
+  if (value === null || value === 0) return 0;
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value * 1000 : 4_000;
+}
+
+function sleepMs(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

@@ -7,7 +7,7 @@ import { isAmqpUrl } from './amqp-url.js';
 export interface BrokerForUrlOptions {
   url: string;
   logger: Logger;
-  /** The app's Celery settings (queue table, priorities). */
+  /** The app's Celery settings (queue table, priorities, queue types, TLS, reconnect and failover). */
   settings: Readonly<Record<string, unknown>>;
   /** Options of the Redis transport beyond url and logger (ownerId, visibility timeout, ...). */
   redis?: Omit<BrokerOptions, 'url' | 'logger'>;
@@ -16,8 +16,10 @@ export interface BrokerForUrlOptions {
 }
 
 /**
- * The one place the transport is chosen: `amqp://`, `amqps://` and `pyamqp://` give an
- * `AmqpBroker` (RabbitMQ), anything else the `RedisBroker`. The worker and the client call it.
+ * The one place the transport is chosen: `amqp://`, `amqps://` and `pyamqp://` (or a `;` failover
+ * list of them) give an `AmqpBroker` (RabbitMQ), anything else the `RedisBroker`. The worker and
+ * the client call it. The AMQP broker reads `broker_use_ssl`, `broker_failover_strategy`,
+ * `broker_connection_retry` and `broker_connection_max_retries` from the settings itself.
  */
 export function brokerForUrl(o: BrokerForUrlOptions): TaskBroker {
   if (isAmqpUrl(o.url)) {

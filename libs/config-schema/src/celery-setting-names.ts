@@ -171,6 +171,14 @@ export const OLD_CELERY_SETTING_NAMES: Readonly<Record<string, string>> = Object
   S3_REGION: 's3_region',
   S3_SECRET_ACCESS_KEY: 's3_secret_access_key',
 });
+/**
+ * Settings of later Celery releases (5.5) that Celeriac reads, beside the 5.2 names: RabbitMQ's
+ * quorum queues. They have a status row like the 5.2 ones.
+ */
+export const LATER_CELERY_SETTING_NAMES: ReadonlySet<string> = new Set([
+  'task_default_queue_type',
+  'worker_detect_quorum_queues',
+]);
 /** Every lowercase setting name Celery 5.2 knows (celery/app/defaults.py). */
 export const CELERY_SETTING_NAMES: ReadonlySet<string> = new Set([
   'accept_content',

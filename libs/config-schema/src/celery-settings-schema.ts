@@ -1,6 +1,6 @@
 import { compressionProblem } from '@celeriac/protocol';
 import { CELERIAC_SETTING_CHECKS, type CeleriacDeliverySettings } from './celeriac-settings.js';
-import { checkCeleryTlsSetting, checkCeleryUrl } from './celery-urls.js';
+import { checkCeleryTlsSetting, checkCeleryUrl, checkFailoverStrategy } from './celery-urls.js';
 import {
   type AddIssue,
   type Check,
@@ -191,6 +191,7 @@ export const CELERY_SETTING_CHECKS: Record<string, Check> = {
   broker_write_url: checkCeleryUrl('broker_write_url'),
   result_backend: checkCeleryUrl('result_backend'),
   broker_use_ssl: checkCeleryTlsSetting('broker_use_ssl'),
+  broker_failover_strategy: checkFailoverStrategy,
   redis_backend_use_ssl: checkCeleryTlsSetting('redis_backend_use_ssl'),
   broker_transport_options: checkMembers({
     visibility_timeout: checkNumber(0, true),

@@ -1,3 +1,10 @@
+import {
+  AmqpError,
+  isAmqpUrl,
+  parseAmqpUrlList,
+  parseAmqpUseSsl,
+  parseFailoverStrategy,
+} from '@celeriac/broker-amqp/url';
 import { parseRedisUrl, REDIS_URL_SCHEMES, RedisUrlError } from '@celeriac/redis-connection/url';
 import type { Check } from './checks.js';
 
@@ -15,11 +22,9 @@ export const SUPPORTED_URL_SCHEMES = REDIS_URL_SCHEMES;
  */
 export function checkCeleryUrl(setting: string): Check {
   return (value, add) => {
-    if (setting.startsWith('broker') && typeof value === 'string' && AMQP_SCHEME.test(value)) {
-      const problem = amqpUrlProblem(value);
-      if (problem !== null) add([], `${setting}: ${problem}`);
-      return;
-    }
+    // RabbitMQ URLs and failover lists go through the parser the AMQP broker itself uses.
+    if (setting.startsWith('broker') && isAmqpUrl(value))
+      return addAmqpProblem(add, () => parseAmqpUrlList(value, setting));
     try {
       parseRedisUrl(value, { setting, requireMasterName: false });
     } catch (error) {
@@ -29,9 +34,15 @@ export function checkCeleryUrl(setting: string): Check {
   };
 }
 
-/** `broker_use_ssl` / `redis_backend_use_ssl`: true, false, or a dict of kombu's ssl_* keys with valid values. */
+/**
+ * `broker_use_ssl` / `redis_backend_use_ssl`: true, false, or a dict. For the broker the dict is
+ * either kombu's Redis form (`ssl_*` keys) or its pyamqp form for RabbitMQ (`ca_certs`,
+ * `certfile`, `keyfile`, `cert_reqs`, `server_hostname`), each read by the parser that uses it.
+ */
 export function checkCeleryTlsSetting(setting: string): Check {
   return (value, add) => {
+    if (setting === 'broker_use_ssl' && isAmqpTlsDict(value))
+      return addAmqpProblem(add, () => parseAmqpUseSsl(value, setting));
     try {
       parseRedisUrl('rediss://localhost', { useSsl: value, useSslSetting: setting });
     } catch (error) {
@@ -41,25 +52,28 @@ export function checkCeleryTlsSetting(setting: string): Check {
   };
 }
 
-/** Broker URL schemes of RabbitMQ that Celeriac connects with (@celeriac/broker-amqp); results stay on Redis. */
-const AMQP_SCHEME = /^(amqp|amqps|pyamqp):\/\//i;
+/** `broker_failover_strategy`: kombu's `round-robin` or `shuffle`, over a `;` list of broker URLs. */
+export const checkFailoverStrategy: Check = (value, add) => addAmqpProblem(add, () => parseFailoverStrategy(value));
 
-/**
- * What is wrong with a RabbitMQ URL (`amqp://user:pass@host:5672/vhost`), or null. The message
- * names the part that is wrong, never the text of the user or password.
- */
-function amqpUrlProblem(url: string): string | null {
-  const scheme = url.slice(0, url.indexOf(':')).toLowerCase();
-  let parsed: URL;
+const AMQP_TLS_KEYS = new Set(['ca_certs', 'certfile', 'keyfile', 'cert_reqs', 'server_hostname']);
+
+function isAmqpTlsDict(value: unknown): boolean {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.keys(value).some((key) => AMQP_TLS_KEYS.has(key))
+  );
+}
+
+function addAmqpProblem(
+  add: (path: readonly (string | number)[], message: string) => void,
+  parse: () => unknown,
+): void {
   try {
-    parsed = new URL(url.replace(/^pyamqp:/i, 'amqp:'));
-  } catch {
-    return `the ${scheme}:// URL cannot be read; write it as ${scheme}://user:password@host:5672/vhost`;
+    parse();
+  } catch (error) {
+    if (!(error instanceof AmqpError)) throw error;
+    add([], error.message);
   }
-  if (parsed.hostname === '')
-    return `the ${scheme}:// URL has no host; write it as ${scheme}://user:password@host:5672/vhost`;
-  if (parsed.search !== '') {
-    return `the ${scheme}:// URL has query options, which Celeriac does not read yet; remove them (TLS: amqps:// with broker_use_ssl)`;
-  }
-  return null;
 }

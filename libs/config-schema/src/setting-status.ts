@@ -77,8 +77,8 @@ export const SETTING_STATUS: Readonly<Record<string, SettingStatusEntry>> = Obje
   broker_connection_retry: H(
     'worker: false makes a worker that cannot reach the broker at start fail at once with the error, and one that loses it while running fail (Celery re-raises and exits); true retries (broker_connection_max_retries)',
   ),
-  broker_connection_timeout: M(
-    "kombu's Redis transport does not use it (only AMQP transports pass connect_timeout); the Redis connect timeout is socket_connect_timeout in the broker URL's query, which Celeriac honours",
+  broker_connection_timeout: H(
+    "RabbitMQ: how long one URL's connect may take before the next of a failover list is tried (kombu's connect_timeout, 4 s); kombu's Redis transport does not use it: there the connect timeout is socket_connect_timeout in the broker URL's query, which Celeriac honours",
   ),
   broker_failover_strategy: H(
     "client and worker: the order a RabbitMQ failover list (broker_url 'amqp://h1;amqp://h2') is tried in: round-robin (default) or shuffle, as kombu; the same for a Redis failover list (broker_url 'redis://a;redis://b'): the next URL when a connect fails or the connection is lost (logged redis.failover); Redis Sentinel needs none",

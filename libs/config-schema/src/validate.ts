@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { CELERIAC_SETTING_NAMES, celeriacOnlyWarnings, isCeleriacSetting } from './celeriac-settings.js';
-import { CELERY_SETTING_NAMES, OLD_CELERY_SETTING_NAMES } from './celery-setting-names.js';
+import { CELERY_SETTING_NAMES, LATER_CELERY_SETTING_NAMES, OLD_CELERY_SETTING_NAMES } from './celery-setting-names.js';
 import { closestName } from './edit-distance.js';
 import { type EffectiveConfig, effectiveConfigSchema } from './effective-config-schema.js';
 import { formatPath } from './format-path.js';
@@ -41,7 +41,7 @@ function celeryWarnings(doc: unknown): string[] {
   const { settings, warnings } = normalizeCelerySettingsWithWarnings(doc.celery);
   const out = warnings.map((warning) => `celery: ${warning}`);
   for (const key of Object.keys(settings)) {
-    if (CELERY_SETTING_NAMES.has(key) || CELERIAC_SETTING_NAMES.has(key)) {
+    if (CELERY_SETTING_NAMES.has(key) || LATER_CELERY_SETTING_NAMES.has(key) || CELERIAC_SETTING_NAMES.has(key)) {
       const notice = settings[key] === null ? undefined : settingNotice(key, settings[key]);
       if (notice) out.push(`celery.${key} is not supported by Celeriac workers and clients: ${notice.reason}`);
       continue;
