@@ -41,6 +41,9 @@ export interface CanvasLine {
   ready?: boolean;
   successful?: boolean;
   found?: boolean;
+  /** `canvas` ops: the result's `as_tuple()` and its class name. */
+  tuple?: unknown;
+  type?: string;
 }
 
 /** Runs canvas_client.py with `ops` and returns its JSON lines. */

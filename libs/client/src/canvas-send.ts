@@ -109,16 +109,22 @@ function outgoingOf(app: CanvasApp, m: PlannedMessage, callOptions: ApplyOptions
 }
 
 /**
- * Sends a laid-out canvas: stores the chord sizes first (as Celery's `set_chord_size` before the
- * last header task), then publishes every message in order. `callOptions` apply to every message.
+ * Sends a laid-out canvas: saves nested chord headers and stores the chord sizes first (as
+ * Celery's `apply_chord` and `set_chord_size` before the last header task), then publishes every
+ * message in order. `callOptions` apply to every message.
  */
 export async function sendPlan(app: CanvasApp, plan: CanvasPlan, callOptions: ApplyOptions = {}): Promise<void> {
   const messages = plan.messages.map((m) => outgoingOf(app, m, callOptions));
-  if (plan.chordSizes.length > 0) {
+  if (plan.chordSizes.length > 0 || plan.groupSaves.length > 0) {
     const source = app.AsyncResult('').resultSource;
-    if (typeof source.setChordSize !== 'function') {
+    if (
+      typeof source.setChordSize !== 'function' ||
+      (plan.groupSaves.length > 0 && typeof source.saveGroup !== 'function')
+    ) {
       throw new CanvasError('this app has no result backend that can count chord parts; a chord needs one');
     }
+    // Celery's apply_chord: a header whose parts' results nest is saved, so the join keeps the shape.
+    for (const { groupId, tuple } of plan.groupSaves) await source.saveGroup!(groupId, tuple);
     for (const { groupId, size } of plan.chordSizes) await source.setChordSize(groupId, size);
   }
   await Promise.all(messages.map((outgoing) => app.publish(outgoing)));

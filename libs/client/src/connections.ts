@@ -3,7 +3,11 @@ import { brokerForUrl, isAmqpUrl } from '@celeriac/broker-amqp';
 import type { Logger } from '@celeriac/logger';
 import { SerializerUnsupportedError } from '@celeriac/protocol';
 import { type RedisRole, RedisUrlError, redisUrlFromSettings } from '@celeriac/redis-connection/url';
-import { RedisResultBackend } from '@celeriac/result-backend';
+import {
+  RedisResultBackend,
+  ResultBackendArgumentError,
+  resultBackendRetryFromSettings,
+} from '@celeriac/result-backend';
 import { ClientClosedError, ConfigError } from './errors.js';
 
 /**
@@ -68,10 +72,14 @@ export class AppConnections {
           logger: this.logger(),
           serializer: s.result_serializer,
           acceptContent: acceptList(s),
+          // result_backend_always_retry and co, read as the worker reads them (one retry, in the backend).
+          retry: resultBackendRetryFromSettings(s),
           ...(typeof expires === 'number' ? { resultExpiresSec: expires } : {}),
         });
       } catch (error) {
-        if (error instanceof SerializerUnsupportedError) throw new ConfigError(error.message, { cause: error });
+        if (error instanceof SerializerUnsupportedError || error instanceof ResultBackendArgumentError) {
+          throw new ConfigError(error.message, { cause: error });
+        }
         throw error;
       }
     }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { encodeExceptionResult, type ResultDocument } from '@celeriac/protocol';
+import { encodeExceptionResult, type ResultDocument, taskCallArguments } from '@celeriac/protocol';
 import type { ApplyOptions } from './apply-options.js';
 import { AsyncResult, type GetOptions, type ResultSource } from './async-result.js';
 import { currentTask, runAsCurrentTask } from './current-task.js';
@@ -77,7 +77,9 @@ export async function runEagerly(call: EagerCall): Promise<EagerResult> {
     task_id: id,
   });
   try {
-    let args = eagerArguments(call.name, call.own.params ?? null, call.args, call.kwargs);
+    // The worker's argument mapping (kwargs onto `params`; without them, one extra last argument).
+    const params = call.own.params !== undefined && call.own.params.length > 0 ? call.own.params : null;
+    let args = taskCallArguments(call.name, params, call.args, call.kwargs);
     if (call.own.bind === true) args = [eagerContext(id, call, rootId, parentId), ...args];
     const fnArgs = args;
     const value = await runAsCurrentTask({ id, rootId, priority: options.priority ?? 0 }, () => call.fn(...fnArgs));
@@ -87,27 +89,6 @@ export async function runEagerly(call: EagerCall): Promise<EagerResult> {
     const encoded = encodeExceptionResult(error);
     return await EagerResult.of(id, doc('FAILURE', encoded.result, encoded.traceback), error);
   }
-}
-
-/** The worker's argument mapping (kwargs onto `params`; without them, one extra last argument). */
-function eagerArguments(
-  name: string,
-  params: readonly string[] | null,
-  args: unknown[],
-  kwargs: Record<string, unknown>,
-): unknown[] {
-  const keys = Object.keys(kwargs);
-  if (keys.length === 0) return args;
-  if (params === null) return [...args, kwargs];
-  const out = args.slice();
-  for (const key of keys) {
-    const index = params.indexOf(key);
-    if (index === -1) throw new TypeError(`${name}() got an unexpected keyword argument '${key}'`);
-    if (index < args.length) throw new TypeError(`${name}() got multiple values for argument '${key}'`);
-    while (out.length < index) out.push(undefined);
-    out[index] = kwargs[key];
-  }
-  return out;
 }
 
 /** The `ctx` of a `bind` task run eagerly: the worker's TaskContext fields; updateState stores nothing. */

@@ -2,6 +2,7 @@ import type { Signature } from '@celeriac/protocol';
 import type { ApplyOptions } from './apply-options.js';
 import { CanvasError } from './canvas-errors.js';
 import { type CanvasApp, canvasAppOf, sendCanvas } from './canvas-send.js';
+import { groupSignature } from './canvas-shapes.js';
 import { GroupResult } from './group-result.js';
 
 /** Something a group or chord can hold: a signature, or a canvas object that turns into one. */
@@ -36,14 +37,7 @@ export class Group {
 
   /** The group as a Celery signature (`celery.group`, `subtask_type: 'group'`), for nesting and for Python. */
   toSignature(): Signature {
-    return {
-      task: 'celery.group',
-      args: [],
-      kwargs: { tasks: [...this.tasks] },
-      options: {},
-      subtask_type: 'group',
-      immutable: false,
-    };
+    return groupSignature(this.tasks);
   }
 
   /**

@@ -21,21 +21,29 @@ export type { ApplyOptions } from './apply-options.js';
 export { AsyncResult, type GetOptions, type ResultSource, type RevokeOptions, type Revoker } from './async-result.js';
 export { buildOutgoing, NO_TASK_OPTIONS, type OutgoingContext } from './build-outgoing.js';
 export { CanvasError } from './canvas-errors.js';
+export { type FreezeArgs, type Frozen, freeze, prepareSteps } from './canvas-freeze.js';
 export { Chunks, chunks, MapSignature, type MapTarget, xmap, xstarmap } from './canvas-map.js';
+export { chainOf, pipe } from './canvas-pipe.js';
 export {
-  asSignature,
+  type CanvasCallOptions,
   type CanvasPlan,
-  chunkSignatures,
   freezeSignature,
-  groupMembers,
-  mapSignature,
   type PlannedMessage,
   planCanvas,
+} from './canvas-plan.js';
+export { applyOptionsOf, type CanvasApp, canvasAppOf, sendCanvas, sendPlan } from './canvas-send.js';
+export {
+  asSignature,
+  chainSignature,
+  chordSignature,
+  chunkSignatures,
+  groupMembers,
+  groupSignature,
+  mapSignature,
   type SignatureKind,
   signatureKind,
   starmapSignature,
-} from './canvas-plan.js';
-export { applyOptionsOf, type CanvasApp, canvasAppOf, sendCanvas, sendPlan } from './canvas-send.js';
+} from './canvas-shapes.js';
 export { Celeriac, type CeleriacOptions, type CeleriacState } from './celeriac.js';
 export { Chain, type ChainPlan, type ChainSender, chain, planChain } from './chain.js';
 export { type Chord, chord, chordHeaderOf } from './chord.js';

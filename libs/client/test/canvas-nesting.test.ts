@@ -2,6 +2,7 @@
 // Redis: `_chain.prepare_steps`, `group._prepared`, `chord.run`): a group followed by a task in a
 // chain becomes a chord, a chain in a group or chord header joins it through its last task.
 
+import { isDeepStrictEqual } from 'node:util';
 import type { Signature } from '@celeriac/protocol';
 import { describe, expect, it } from 'vitest';
 import { AsyncResult } from '../src/async-result.js';
@@ -87,7 +88,9 @@ describe('nested canvases', () => {
   it('chain(group(b, c), d): sent at once as the chord group(b, c) -> d', () => {
     const plan = planCanvas(new Chain([new Group([s('b', 1), s('c', 2)]), s('d')]).toSignature(), [], ids());
     const body = plan.messages[0]?.chord;
-    expect(plan.messages.map((m) => [m.sig.task, m.args, m.groupIndex, m.chord === body, m.chain])).toEqual([
+    expect(
+      plan.messages.map((m) => [m.sig.task, m.args, m.groupIndex, isDeepStrictEqual(m.chord, body), m.chain]),
+    ).toEqual([
       ['tasks.b', [1], 0, true, null],
       ['tasks.c', [2], 1, true, null],
     ]);
@@ -98,17 +101,18 @@ describe('nested canvases', () => {
     expect(plan.result[0][1]?.[0][0]).toBe(gid);
   });
 
-  it('chain(a, group(b, c), d, e): the rest of the chain rides in the chord body options (chord.run)', () => {
+  it("chain(a, group(b, c), d, e): Celery's chain() makes d | e the body of the chord group(b, c)", () => {
     const plan = planCanvas(new Chain([s('a'), new Group([s('b'), s('c')]), s('d'), s('e')]).toSignature(), [], ids());
     const chain = plan.messages[0]?.chain ?? [];
-    expect(chain.map((x) => x.task)).toEqual(['tasks.e', 'celery.chord']);
-    // The joining worker plans the chord step, then the body d with e from its options.chain (as a Python worker sends it).
-    const step = chain[1] as Signature;
+    expect(chain.map((x) => x.task)).toEqual(['celery.chord']);
+    const step = chain[0] as Signature;
     const body = step.kwargs.body as Signature;
+    expect((body.kwargs.tasks as Signature[]).map((x) => x.task)).toEqual(['tasks.d', 'tasks.e']);
+    // The joining worker plans the chord step, then the body chain: d first, with e in its embed.chain.
     const joined = planCanvas(step, [1], ids());
-    expect(body.task).toBe('tasks.d');
-    expect(joined.messages.every((m) => m.chord?.task === 'tasks.d')).toBe(true);
-    const bodyPlan = planCanvas({ ...body, options: { ...body.options, chain: [chain[0]] } }, [[1, 2]], ids());
+    expect(joined.messages.every((m) => m.chord?.task === 'celery.chain')).toBe(true);
+    const bodyPlan = planCanvas(body, [[1, 2]], ids());
+    expect(bodyPlan.messages.map((m) => [m.sig.task, m.args])).toEqual([['tasks.d', [[1, 2]]]]);
     expect(bodyPlan.messages[0]?.chain?.map((x) => x.task)).toEqual(['tasks.e']);
   });
 

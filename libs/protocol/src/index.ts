@@ -57,6 +57,7 @@ export {
   serialize,
   serializerForContentType,
 } from './serializers.js';
+export { taskCallArguments } from './task-arguments.js';
 export type {
   DecodeFailureCode,
   DecodeOptions,

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ResultBackendArgumentError } from './errors.js';
 
 /**
  * Celery's result backend retry settings: with `always` (`result_backend_always_retry`), a store
@@ -21,6 +22,44 @@ export const RESULT_BACKEND_RETRY_DEFAULTS: ResultBackendRetry = {
   baseSleepMs: 10,
   maxSleepMs: 10_000,
 };
+
+function numberOf(
+  settings: Readonly<Record<string, unknown>>,
+  name: string,
+  fallback: number,
+  integer: boolean,
+): number {
+  const value = settings[name];
+  if (value === undefined || value === null) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (integer && !Number.isInteger(value))) {
+    throw new ResultBackendArgumentError(
+      `Setting ${name} must be ${integer ? 'an integer' : 'a number'} >= 0, got ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * The retry of Celery's settings `result_backend_always_retry`, `result_backend_max_retries`
+ * (null or unset: no bound), `result_backend_base_sleep_between_retries_ms` and
+ * `result_backend_max_sleep_between_retries_ms`; the client and the worker both read them so.
+ * A value of the wrong type throws `ResultBackendArgumentError` (RESULT_BACKEND_BAD_ARGUMENT).
+ */
+export function resultBackendRetryFromSettings(settings: Readonly<Record<string, unknown>>): ResultBackendRetry {
+  const always = settings.result_backend_always_retry;
+  if (always !== undefined && always !== null && typeof always !== 'boolean') {
+    throw new ResultBackendArgumentError(
+      `Setting result_backend_always_retry must be true or false, got ${JSON.stringify(always)}`,
+    );
+  }
+  const d = RESULT_BACKEND_RETRY_DEFAULTS;
+  return {
+    always: always === true,
+    maxRetries: numberOf(settings, 'result_backend_max_retries', d.maxRetries, true),
+    baseSleepMs: numberOf(settings, 'result_backend_base_sleep_between_retries_ms', d.baseSleepMs, false),
+    maxSleepMs: numberOf(settings, 'result_backend_max_sleep_between_retries_ms', d.maxSleepMs, false),
+  };
+}
 
 /** Celery's `get_exponential_backoff_interval(base, retries, max, full_jitter=True)`, in ms. */
 export function backendRetrySleepMs(retry: ResultBackendRetry, retries: number): number {

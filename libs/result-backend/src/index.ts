@@ -2,6 +2,8 @@ export {
   backendRetrySleepMs,
   RESULT_BACKEND_RETRY_DEFAULTS,
   type ResultBackendRetry,
+  resultBackendRetryFromSettings,
+  withBackendRetry,
 } from './backend-retry.js';
 export {
   type ChordPart,

@@ -115,7 +115,15 @@ export class RedisResultBackend {
     this.accept = accept;
     this.accepted = { json: serializerAccepted('json', accept), msgpack: serializerAccepted('msgpack', accept) };
     this.waiters = new ResultWaiters(
-      (channel) => this.subscriber!.subscribe(channel),
+      (channel) => {
+        // A retry (result_backend_always_retry) stops once nobody waits on the channel any more.
+        let attempts = 0;
+        return this.retried('waitFor', () =>
+          attempts++ > 0 && !this.waiters.has(channel)
+            ? Promise.resolve(null)
+            : this.run('waitFor', () => this.subscriber!.subscribe(channel)),
+        );
+      },
       (channel) => {
         this.subscriber?.unsubscribe(channel).catch(() => undefined);
       },
@@ -237,7 +245,7 @@ export class RedisResultBackend {
   /** Deletes a stored result. */
   async forget(taskId: string): Promise<void> {
     const redis = this.connection('forget');
-    await this.run('forget', () => redis.del(resultKey(taskId)));
+    await this.retried('forget', () => this.run('forget', () => redis.del(resultKey(taskId))));
   }
 
   /** Reads many stored documents in one MGET; a missing one (PENDING) is null. */
@@ -253,7 +261,9 @@ export class RedisResultBackend {
   /** Celery's `set_chord_size`: the number of header parts a chord waits for (`celery-taskset-meta-<gid>.s`). */
   async setChordSize(groupId: string, size: number): Promise<void> {
     const redis = this.connection('setChordSize');
-    await this.run('setChordSize', () => setChordSize(redis, groupId, size, Number(this.expiresArg)));
+    await this.retried('setChordSize', () =>
+      this.run('setChordSize', () => setChordSize(redis, groupId, size, Number(this.expiresArg))),
+    );
   }
 
   /**
@@ -289,25 +299,27 @@ export class RedisResultBackend {
   /** Deletes a chord's counters (`.j`, `.t`, `.s`) once its body was sent. */
   async deleteChord(groupId: string): Promise<void> {
     const redis = this.connection('deleteChord');
-    await this.run('deleteChord', () => deleteChordKeys(redis, groupId));
+    await this.retried('deleteChord', () => this.run('deleteChord', () => deleteChordKeys(redis, groupId)));
   }
 
   /** `GroupResult.save()`: stores `celery-taskset-meta-<gid>` = `{"result": <as_tuple>}`. */
   async saveGroup(groupId: string, tuple: ResultTuple): Promise<void> {
     const redis = this.connection('saveGroup');
-    await this.run('saveGroup', () => saveGroup(redis, groupId, tuple, this.serializer, Number(this.expiresArg)));
+    await this.retried('saveGroup', () =>
+      this.run('saveGroup', () => saveGroup(redis, groupId, tuple, this.serializer, Number(this.expiresArg))),
+    );
   }
 
   /** `GroupResult.restore()`: the saved tuple of a group, or null. */
   async restoreGroup(groupId: string): Promise<ResultTuple | null> {
     const redis = this.connection('restoreGroup');
-    return this.run('restoreGroup', () => restoreGroup(redis, groupId));
+    return this.retried('restoreGroup', () => this.run('restoreGroup', () => restoreGroup(redis, groupId)));
   }
 
   /** `GroupResult.delete()`: removes the saved group. */
   async deleteGroup(groupId: string): Promise<void> {
     const redis = this.connection('deleteGroup');
-    await this.run('deleteGroup', () => redis.del(groupKey(groupId)));
+    await this.retried('deleteGroup', () => this.run('deleteGroup', () => redis.del(groupKey(groupId))));
   }
 
   /**
@@ -358,7 +370,12 @@ export class RedisResultBackend {
     if (this.state !== 'started') return;
     const before = this.waiters.deliveredCount(channel);
     try {
-      const raw = await this.commands!.getBuffer(channel);
+      let attempts = 0;
+      const raw = await this.retried('waitFor', () =>
+        attempts++ > 0 && !this.waiters.has(channel)
+          ? Promise.resolve(null)
+          : this.run('waitFor', () => this.commands!.getBuffer(channel)),
+      );
       if (raw !== null) this.onMessage(channel, raw, before);
     } catch (error) {
       if (onError) onError(this.wrap('waitFor', error));
@@ -462,13 +479,19 @@ export class RedisResultBackend {
         fn,
       );
     } catch (error) {
-      if (retries > 0) {
-        this.logger.error(
-          { event: 'result_backend.retries_exhausted', operation, retries, err: error },
-          `result backend ${operation} failed after ${retries} retries (result_backend_max_retries)`,
-        );
-      }
-      throw error;
+      if (retries === 0 || !(error instanceof ResultBackendUnavailableError)) throw error;
+      this.logger.error(
+        { event: 'result_backend.retries_exhausted', operation, retries, err: error },
+        `result backend ${operation} failed after ${retries} retries (result_backend_max_retries)`,
+      );
+      const bound = Number.isFinite(this.retry.maxRetries)
+        ? `result_backend_max_retries=${this.retry.maxRetries}`
+        : 'no bound';
+      throw new ResultBackendUnavailableError(
+        this.url,
+        `${operation} (gave up after ${retries} retries, ${bound})`,
+        error.cause ?? error,
+      );
     }
   }
 

@@ -1,4 +1,4 @@
-import { asSignature, type PlannedMessage, planCanvas, signatureKind } from '@celeriac/client';
+import { asSignature, type CanvasCallOptions, type PlannedMessage, planCanvas, signatureKind } from '@celeriac/client';
 import type { Logger } from '@celeriac/logger';
 import type { OutgoingTask, ResultDocument, Signature, TaskMessage } from '@celeriac/protocol';
 import type { ChordPart, ResultTuple } from '@celeriac/result-backend';
@@ -16,6 +16,8 @@ export interface CanvasBackend {
     part: ChordPart,
   ): Promise<{ complete: boolean; ready: number; total: number | null; parts: ChordPart[]; saved: ResultTuple | null }>;
   deleteChord(groupId: string): Promise<void>;
+  /** `GroupResult.save()`: a chord header whose parts' results nest is saved before it is sent (`apply_chord`). */
+  saveGroup(groupId: string, tuple: ResultTuple): Promise<void>;
 }
 
 /** Whether a backend can count chord parts (a structural check: tests may inject a plain store). */
@@ -92,28 +94,16 @@ export class WorkerCanvas {
 
   /**
    * Sends the next step of `m`'s chain with `result` as its partial argument, as Celery's worker
-   * does (`signature(chain.pop()).apply_async((retval,), chain=chain)`): a chord step's body, or a
-   * task step, carries the rest of the chain. Resolves to the `children` entries; never rejects.
+   * does (`signature(chain.pop()).apply_async((retval,), chain=chain)`): the rest of the chain
+   * rides on a task step, in a chord step's body, or (as Celery does, though its own chains never
+   * put a step after a group) on every member of a group step. Resolves to the `children` entries; never rejects.
    */
   async applyChainStep(m: TaskMessage, result: unknown): Promise<ResultTuple[]> {
     const chain = m.embed.chain ?? [];
     try {
-      let next = asSignature(chain[chain.length - 1]);
-      const rest = chain.slice(0, -1);
-      if (rest.length > 0) {
-        const kind = signatureKind(next);
-        if (kind === 'task') next = { ...next, options: { ...next.options, chain: rest } };
-        else if (kind === 'chord') {
-          const body = asSignature(next.kwargs.body);
-          next = { ...next, kwargs: { ...next.kwargs, body: { ...body, options: { ...body.options, chain: rest } } } };
-        } else {
-          this.logger.warn(
-            { event: 'worker.chain_rest_dropped', task_id: m.id, step: next.task, kind, dropped: rest.length },
-            'The chain continues after a group step; Celery never lays a chain out so and the rest is not sent',
-          );
-        }
-      }
-      return [await this.apply(next, [result], { id: m.id, rootId: m.rootId ?? m.id })];
+      const next = asSignature(chain[chain.length - 1]);
+      const rest = chain.slice(0, -1).map(asSignature);
+      return [await this.apply(next, [result], { id: m.id, rootId: m.rootId ?? m.id }, { chain: rest })];
     } catch (error) {
       this.logger.error(
         { event: 'worker.follow_up_failed', task_id: m.id, err: error },
@@ -124,16 +114,23 @@ export class WorkerCanvas {
   }
 
   /**
-   * Lays out and sends `sig` with `partialArgs` prepended (unless immutable); chord sizes are
-   * stored before any header part is sent. Resolves to the result tuple (`children` entry).
+   * Lays out and sends `sig` with `partialArgs` prepended (unless immutable) and applied with
+   * `options` (a chain step's rest); nested chord headers are saved and chord sizes stored before
+   * any header part is sent. Resolves to the result tuple (`children` entry).
    */
-  async apply(sig: Signature, partialArgs: readonly unknown[], parent: SpawningTask): Promise<ResultTuple> {
-    const plan = planCanvas(sig, partialArgs);
+  async apply(
+    sig: Signature,
+    partialArgs: readonly unknown[],
+    parent: SpawningTask,
+    options: CanvasCallOptions = {},
+  ): Promise<ResultTuple> {
+    const plan = planCanvas(sig, partialArgs, undefined, options);
     const messages = plan.messages.map((m) => this.outgoing(m, parent));
-    if (plan.chordSizes.length > 0) {
+    if (plan.chordSizes.length > 0 || plan.groupSaves.length > 0) {
       if (this.backend === null) {
         throw new Error(`cannot send chord ${sig.task}: this worker has no result backend that counts chord parts`);
       }
+      for (const { groupId, tuple } of plan.groupSaves) await this.backend.saveGroup(groupId, tuple);
       for (const { groupId, size } of plan.chordSizes) await this.backend.setChordSize(groupId, size);
     }
     await Promise.all(messages.map((outgoing) => this.app.publish(outgoing)));

@@ -2,6 +2,7 @@ import { isAmqpUrl } from '@celeriac/broker-amqp';
 import type { Logger } from '@celeriac/logger';
 import type { Serializer } from '@celeriac/protocol';
 import { RedisUrlError, redisUrlFromSettings } from '@celeriac/redis-connection/url';
+import { ResultBackendArgumentError, resultBackendRetryFromSettings } from '@celeriac/result-backend';
 import { WorkerError } from './errors.js';
 import { resultSerializerSetting } from './result-document.js';
 
@@ -101,6 +102,16 @@ function numberSetting(
     );
   }
   return value;
+}
+
+/** The result backend retry settings, read as the client reads them (a bad value is WORKER_BAD_SETTING). */
+function resultBackendRetryOf(settings: Record<string, unknown>): WorkerSettings['resultBackendRetry'] {
+  try {
+    return resultBackendRetryFromSettings(settings);
+  } catch (error) {
+    if (error instanceof ResultBackendArgumentError) throw new WorkerError('WORKER_BAD_SETTING', `${error.message}.`);
+    throw error;
+  }
 }
 
 const DEFAULT_VISIBILITY_TIMEOUT_SEC = 3600;
@@ -249,12 +260,7 @@ export function readWorkerSettings(settings: Record<string, unknown>): WorkerSet
       typeof settings.task_reject_on_worker_lost === 'boolean' ? settings.task_reject_on_worker_lost : null,
     maxTasksPerChild: positiveIntegerOrNull(settings, 'worker_max_tasks_per_child'),
     maxMemoryPerChildKiB: positiveIntegerOrNull(settings, 'worker_max_memory_per_child'),
-    resultBackendRetry: {
-      always: booleanSetting(settings, 'result_backend_always_retry', false),
-      maxRetries: numberSetting(settings, 'result_backend_max_retries', Number.POSITIVE_INFINITY, { integer: true }),
-      baseSleepMs: numberSetting(settings, 'result_backend_base_sleep_between_retries_ms', 10),
-      maxSleepMs: numberSetting(settings, 'result_backend_max_sleep_between_retries_ms', 10_000),
-    },
+    resultBackendRetry: resultBackendRetryOf(settings),
     brokerConnectionRetry: {
       retry: booleanSetting(settings, 'broker_connection_retry', true),
       maxRetries:

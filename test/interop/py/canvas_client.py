@@ -10,7 +10,8 @@ Operations ("wait": seconds to wait for the result; without it nothing is awaite
   {"op": "chunks", "task": "tasks.add", "it": [[...]...], "n": 2, "options": {...}, "wait": 10}
   {"op": "send", "name", "args", "kwargs", "options": {..., "link_error": spec}, "wait": 10}
   {"op": "canvas", "canvas": node, "wait": 10, "sleep": 0}   a nested canvas; node is a spec,
-      {"chain": [node...]}, {"group": [node...]} or {"chord": [node...], "body": node}; prints its
+      {"chain": [node...]}, {"group": [node...]}, {"chord": [node...], "body": node} or
+      {"chunks": {"name", "it", "n"}, "options": {...}}; prints its
       as_tuple() as "tuple" and the result's type as "type"; "sleep" seconds pass before the get
   {"op": "get", "id", "wait": 10}            {"op": "forget", "id"}   {"op": "state", "id"}
   {"op": "restore_group", "id", "wait": 10}  {"op": "save_group", "id", "ids": [...]}
@@ -38,6 +39,9 @@ def _sig(spec):
 
 
 def _node(node):
+    if "chunks" in node:
+        spec = node["chunks"]
+        return app.tasks[spec["name"]].chunks(spec["it"], spec["n"]).set(**node.get("options", {}))
     if "chain" in node:
         return chain(*[_node(n) for n in node["chain"]])
     if "group" in node:
