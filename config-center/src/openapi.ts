@@ -6,6 +6,7 @@ import {
 } from '@celeriac/config-schema';
 import { z } from 'zod';
 import { healthHistoryResponseSchema } from './health-history-schema.js';
+import { rolloutJsonSchemas } from './rollout/rollout-record-doc.js';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: unknown) => ({ content: { 'application/json': { schema } } });
@@ -41,6 +42,7 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
     ...apiJsonSchemas(),
     ImpactPreview: z.toJSONSchema(impactPreviewResponseSchema, { io: 'output' }),
     HealthHistory: z.toJSONSchema(healthHistoryResponseSchema, { io: 'output' }),
+    ...rolloutJsonSchemas(),
   };
   for (const schema of Object.values(schemas)) delete (schema as Record<string, unknown>).$schema;
   return {
@@ -178,6 +180,41 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
             },
           ],
           responses: { '200': answer('HealthHistory'), ...errors },
+        },
+      },
+      '/v1/rollouts': {
+        get: {
+          summary:
+            'Every rollout, newest first (a write with a `rollout` policy, or under a layer with `default_rollout`, starts one), and `driving`: whether this replica drives rollouts (holds the lease; always true with one replica)',
+          responses: { '200': answer('RolloutList'), ...errors },
+        },
+      },
+      '/v1/rollouts/{id}': {
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+        get: {
+          summary: 'One rollout: its waves, the current wave, the last gate verdicts and its events',
+          responses: { '200': answer('RolloutRecord'), ...errors },
+        },
+      },
+      '/v1/rollouts/{id}/{command}': {
+        parameters: [
+          { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
+          {
+            name: 'command',
+            in: 'path',
+            required: true,
+            schema: { type: 'string', enum: ['pause', 'resume', 'promote', 'abort'] },
+          },
+        ],
+        post: {
+          summary:
+            'Pause, resume, promote (next wave once the whole wave was served) or abort (roll back) a rollout (operator); on a replica that does not drive rollouts the command is queued for the one that does',
+          responses: {
+            '200': answer('RolloutRecord'),
+            ...errors,
+            '409': errorAnswer(409, 'the rollout is in a state where the command does not apply'),
+            '503': errorAnswer(503, 'no replica drives rollouts now (none took the command in time); retry'),
+          },
         },
       },
       '/v1/tokens': {

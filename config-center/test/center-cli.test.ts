@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisServer } from '../../test/support/redis-server.js';
 import { api, until } from './support/center-harness.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -10,10 +11,10 @@ const BIN = path.join(ROOT, 'apps/cli/bin/celeriac.js');
 let dataDir: string;
 const children: ChildProcess[] = [];
 
-function startCli(extraEnv: Record<string, string> = {}) {
+function startCli(extraEnv: Record<string, string> = {}, extraArgs: string[] = []) {
   const env: NodeJS.ProcessEnv = { ...process.env, ...extraEnv };
   if (!('CELERIAC_ADMIN_TOKEN' in extraEnv)) delete env.CELERIAC_ADMIN_TOKEN;
-  const child = spawn(process.execPath, [BIN, 'center', '--data', dataDir, '--listen', '127.0.0.1:0'], {
+  const child = spawn(process.execPath, [BIN, 'center', '--data', dataDir, '--listen', '127.0.0.1:0', ...extraArgs], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -74,6 +75,8 @@ describe('celeriac center', () => {
     [['--listen', 'nonsense'], '--listen nonsense is not host:port'],
     [['--listen', '127.0.0.1:99999'], 'is not host:port'],
     [['--store', 'ftp://user:pw-secret@host/'], 'is not a store; use "file" or a redis://host:port/db URL'],
+    [['--rollout-lease', 'soon'], '--rollout-lease soon is not a duration of at least 1s'],
+    [['--rollout-lease', '500ms'], '--rollout-lease 500ms is not a duration of at least 1s'],
   ])('refuses the bad flags %j as a usage error: exit 2, no HTTP code', async (flags, message) => {
     const dir = mkdtempSync(path.join(tmpdir(), 'celeriac-center-flags-'));
     const bad = spawn(process.execPath, [BIN, 'center', '--data', dir, ...flags], {
@@ -107,5 +110,30 @@ describe('celeriac center', () => {
     rmSync(dir, { recursive: true, force: true });
     expect(code).toBe(2);
     expect(stderr).toContain('the admin token must have at least 16 characters');
+  });
+
+  it('--rollout-lease sets the lease of the Redis-store replica driving rollouts; the file store says it ignores it', async () => {
+    const redis = await RedisServer.start();
+    try {
+      const env = { CELERIAC_ADMIN_TOKEN: 'a-long-enough-admin-token-123' };
+      const shared = startCli(env, ['--store', redis.url(0), '--rollout-lease', '3s']);
+      await shared.url();
+      await until(() => shared.output.stdout.includes('center.rollout_lease_taken'), 20_000, 'the lease taken');
+      const taken = shared.output.stdout
+        .split('\n')
+        .filter((line) => line.includes('center.rollout_lease_taken'))
+        .map((line) => JSON.parse(line) as { lease_ms: number });
+      expect(taken[0]?.lease_ms).toBe(3000);
+      shared.child.kill('SIGTERM');
+      expect((await shared.exited).code).toBe(0);
+
+      const single = startCli(env, ['--rollout-lease', '15000']);
+      await single.url();
+      expect(single.output.stdout).toContain('"event":"center.option_ignored"');
+      single.child.kill('SIGTERM');
+      expect((await single.exited).code).toBe(0);
+    } finally {
+      await redis.stop();
+    }
   });
 });

@@ -2,7 +2,7 @@ import type { NodeStatus, ProgramHealth, RolloutPolicyInput, SelectableNode } fr
 import { rolloutPolicySchema } from '@celeriac/config-schema';
 import { describe, expect, it } from 'vitest';
 import { decideStep, type StepInput } from '../src/rollout/decide-step.js';
-import { evaluateGates, type NodeObservation, observeNode } from '../src/rollout/evaluate-gates.js';
+import { aggregateHealth, evaluateGates, type NodeObservation, observeNode } from '../src/rollout/evaluate-gates.js';
 import { planWaves } from '../src/rollout/plan-waves.js';
 import { admitRestarts, restartLimit, stillRestarting } from '../src/rollout/restart-budget.js';
 
@@ -236,6 +236,29 @@ describe('evaluateGates', () => {
       measured: 1,
       bound: 0.1,
     });
+  });
+  it('a program whose outcomes are unavailable (Python, task events off) is no data, not health', () => {
+    const blind = health(0, 0, null, {
+      source: 'inspect_stats',
+      outcomes: 'unavailable',
+      outcomes_reason: 'worker_send_task_events is false in its layers',
+    });
+    const gates = policy({
+      waves: [{ rest: true }],
+      gates: { failure_rate: { max: 0.1 }, throughput: { min: 1 } },
+    }).gates;
+    // Alone on the wave: pending (no data), where its zero succeeded/s used to fail the throughput gate.
+    const alone = evaluateGates(gates, [obs('w1', [blind])], baseline);
+    expect(alone.verdict).toBe('pending');
+    expect(alone.gates.find((g) => g.gate === 'throughput')).toMatchObject({ verdict: 'pending', measured: null });
+    expect(alone.gates.find((g) => g.gate === 'failure_rate')?.detail).toContain(
+      '1 program(s) report no outcomes and are not counted',
+    );
+    // Beside a measured program: judged on that one, and the detail says what was left out.
+    const mixed = evaluateGates(gates, [obs('w1', [health(95, 5), blind])], baseline);
+    expect(mixed.gates.find((g) => g.gate === 'failure_rate')).toMatchObject({ verdict: 'pass', measured: 0.05 });
+    expect(mixed.gates.find((g) => g.gate === 'throughput')).toMatchObject({ verdict: 'pass', measured: 9.5 });
+    expect(aggregateHealth([obs('w1', [health(95, 5), blind])]).unmeasured).toBe(1);
   });
   it('without baseline data relative p95 bounds do not apply', () => {
     const result = evaluateGates(

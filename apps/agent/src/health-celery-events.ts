@@ -60,8 +60,9 @@ function emptyCumulative(): Cumulative {
  * `worker_send_task_events`): one subscriber per broker on the celeryev fanout
  * (`/<db>.celeryev/task.*`, what `celery events` reads), counting per worker and task name
  * received, succeeded, failed, retried, rejected, revoked, the runtime (`task-succeeded`'s
- * `runtime`, else started → end) and the wait from received to started. Workers that send no
- * task events are left to `inspect stats` (health-collector.ts).
+ * `runtime`, else started → end) and the wait from received to started. The agent renders
+ * `worker_send_task_events = True` for its Python programs (CELERY_WORKER_DEFAULTS); workers that
+ * send no task events (a layer's `false`) are left to `inspect stats` (health-collector.ts).
  */
 export class CeleryEventHealth {
   private readonly subscribers = new Map<string, Redis>();

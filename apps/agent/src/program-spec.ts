@@ -1,4 +1,9 @@
-import { type EffectiveConfig, type Program as ProgramDefinition, parseDuration } from '@celeriac/config-schema';
+import {
+  celeryWorkerSendsTaskEvents,
+  type EffectiveConfig,
+  type Program as ProgramDefinition,
+  parseDuration,
+} from '@celeriac/config-schema';
 import {
   buildLaunch,
   type Launch,
@@ -17,6 +22,8 @@ export interface ProgramSpec {
   configHash: string;
   /** Broker URL whose held-task records a dead worker's tasks are restored from. */
   brokerUrl?: string;
+  /** celery-worker only: false when the layers set `worker_send_task_events: false` (no outcomes to measure). */
+  sendsTaskEvents?: boolean;
   /** `generation` counts the processes this program started (1, 2, ...), for names that must differ per process. */
   launch(replica: number, generation: number): Launch;
 }
@@ -56,6 +63,7 @@ export function prepareProgram(
     launch: (replica, generation) => buildLaunch(name, def, replica, config, ctx, generation),
   };
   if (brokerUrl) spec.brokerUrl = brokerUrl;
+  if (def.kind === 'celery-worker') spec.sendsTaskEvents = celeryWorkerSendsTaskEvents(config.celery);
   return { spec, rendered };
 }
 

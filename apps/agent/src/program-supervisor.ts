@@ -138,7 +138,15 @@ export class ProgramSupervisor {
         const brokerUrl = replica.brokerUrl ?? spec.brokerUrl;
         const name = replica.launch.workerName;
         if (replica.state === 'running' && name && brokerUrl)
-          targets.push({ program, name, brokerUrl, kind, pid: replica.pid, healthFile: healthFileOf(replica.launch) });
+          targets.push({
+            program,
+            name,
+            brokerUrl,
+            kind,
+            pid: replica.pid,
+            healthFile: healthFileOf(replica.launch),
+            sendsTaskEvents: spec.sendsTaskEvents,
+          });
       }
     }
     return targets;

@@ -1,3 +1,4 @@
+import { withCeleryWorkerDefaults } from '@celeriac/config-schema';
 import { pythonCelerySettings } from '@celeriac/redis-connection/url';
 import { isPythonIdentifier, pythonLiteral } from './python-literal.js';
 
@@ -16,9 +17,11 @@ export interface CeleryconfigOrigin {
  * Broker and backend connections are written in the forms Celery 5.2 reads, so the Python worker
  * connects where and how a Celeriac worker does (unix:// as redis+socket://, ssl_* and
  * master_name from a URL query into broker_use_ssl / transport options; see pythonCelerySettings).
+ * The agent's defaults fill unset keys (`worker_send_task_events = True`, so that the program's
+ * health is measured from its task events; CELERY_WORKER_DEFAULTS); a layer's `false` is kept.
  */
 export function renderCeleryconfig(given: Record<string, unknown>, origin: CeleryconfigOrigin): string {
-  const settings = pythonCelerySettings(given);
+  const settings = pythonCelerySettings(withCeleryWorkerDefaults(given));
   const lines = [
     '# celeryconfig.py rendered by the Celeriac agent',
     `# node ${origin.node}, program ${origin.program}, revision ${origin.revision ?? 'none'}.`,

@@ -13,6 +13,8 @@ export interface ProbeTarget {
   kind?: string;
   pid?: number;
   healthFile?: string | undefined;
+  /** celery-worker only: false when its layers turned task events off. */
+  sendsTaskEvents?: boolean | undefined;
 }
 
 type WorkerHealth = NonNullable<ProgramStatus['workers']>[string];

@@ -56,7 +56,8 @@ describe('renderCeleryconfig', () => {
       celery: Record<string, unknown>;
     };
     const { 'not-an-identifier': _skipped, ...expected } = settings;
-    expect(module).toEqual(expected);
+    // Task events on, the agent's default for the program's health (celeryconfig-task-events.test.ts).
+    expect(module).toEqual({ ...expected, worker_send_task_events: true });
     expect(celery).toEqual({
       broker_url: settings.broker_url,
       task_routes: settings.task_routes,

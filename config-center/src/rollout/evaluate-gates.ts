@@ -67,6 +67,8 @@ export interface HealthAggregate {
   queue_wait_p95_s: number | null;
   /** Succeeded tasks per second per node. */
   throughput: number | null;
+  /** Programs left out because their outcomes are not measured (`health.outcomes: 'unavailable'`). */
+  unmeasured: number;
 }
 
 function worst(values: (number | null)[]): number | null {
@@ -74,13 +76,21 @@ function worst(values: (number | null)[]): number | null {
   return known.length === 0 ? null : Math.max(...known);
 }
 
-/** Failure ratio over all tasks ended, worst p95s, and succeeded/s per node over `nodes`. Pure. */
+const outcomesMeasured = (h: ProgramHealth): boolean => h.outcomes !== 'unavailable';
+
+/**
+ * Failure ratio over all tasks ended, worst p95s, and succeeded/s per node over `nodes`; programs
+ * whose outcomes are unavailable (a Python worker without task events) count as no data, not as
+ * zero failures. Pure.
+ */
 export function aggregateHealth(nodes: readonly NodeObservation[]): HealthAggregate {
-  const health = nodes.flatMap((node) => node.health);
+  const all = nodes.flatMap((node) => node.health);
+  const health = all.filter(outcomesMeasured);
   const failed = health.reduce((sum, h) => sum + h.counts.failed, 0);
   const ended = failed + health.reduce((sum, h) => sum + h.counts.succeeded, 0);
-  const reporting = nodes.filter((node) => node.health.length > 0).length;
+  const reporting = nodes.filter((node) => node.health.some(outcomesMeasured)).length;
   return {
+    unmeasured: all.length - health.length,
     nodes: nodes.length,
     ended,
     failure_ratio: ended === 0 ? null : failed / ended,
@@ -106,6 +116,13 @@ function upperGate(gate: GateName, measured: number | null, bounds: (number | nu
     bound,
     detail: `${round(measured)}${unit} ${ok ? '<=' : '>'} ${bound}${unit}`,
   };
+}
+
+/** Says in a health gate's detail how many of the wave's programs it could not judge (no outcomes measured). */
+function withUnmeasured(result: GateResult, unmeasured: number): GateResult {
+  if (unmeasured === 0) return result;
+  const note = `${unmeasured} program(s) report no outcomes and are not counted (see their health.outcomes_reason)`;
+  return { ...result, detail: `${result.detail}; ${note}` };
 }
 
 /**
@@ -194,7 +211,11 @@ export function evaluateGates(
     }
   }
   for (const result of healthResults)
-    results.push(applied ? result : { ...result, verdict: 'pending', detail: 'waiting for the wave to apply' });
+    results.push(
+      applied
+        ? withUnmeasured(result, now.unmeasured)
+        : { ...result, verdict: 'pending', detail: 'waiting for the wave to apply' },
+    );
   const verdict: GateVerdict = results.some((r) => r.verdict === 'fail')
     ? 'fail'
     : results.some((r) => r.verdict === 'pending')

@@ -1,5 +1,6 @@
 import { isCeleriacSetting } from './celeriac-settings.js';
 import type { CelerySettings } from './celery-settings-schema.js';
+import { withCeleryWorkerDefaults } from './celery-worker-defaults.js';
 import { canonicalJson } from './content-hash.js';
 import type { EffectiveConfig } from './effective-config-schema.js';
 import { fleetLimitsOf, withoutFleetLimits } from './fleet-limit-settings.js';
@@ -204,6 +205,11 @@ function fleetLimitChanges(before: CelerySettings, after: CelerySettings): strin
   return [`${describe('fleet limits', old, now)}; live, the agent writes them to Redis, no restart`];
 }
 
+/** The settings a program's processes run with: a celery-worker's get the agent's defaults (celery-worker-defaults.ts). */
+function renderedSettings(program: Program, celery: CelerySettings): CelerySettings {
+  return program.kind === 'celery-worker' ? withCeleryWorkerDefaults(celery) : celery;
+}
+
 function classifyProgram(name: string, before: EffectiveConfig, after: EffectiveConfig): ProgramChange {
   const old = before.programs[name] as Program;
   const now = after.programs[name] as Program;
@@ -213,8 +219,9 @@ function classifyProgram(name: string, before: EffectiveConfig, after: Effective
     restart.push(field === 'env' ? describeEnv(old.env, now.env) : describe(field, old[field], now[field]));
   }
   // Fleet limits are live (the agent writes them to Redis): they never restart a program.
-  const oldCelery = celerySettingsForProgram(old, withoutFleetLimits(before.celery));
-  const newCelery = celerySettingsForProgram(now, withoutFleetLimits(after.celery));
+  // A Python worker is compared on what its celeryconfig.py holds, the agent's defaults included.
+  const oldCelery = celerySettingsForProgram(old, renderedSettings(old, withoutFleetLimits(before.celery)));
+  const newCelery = celerySettingsForProgram(now, renderedSettings(now, withoutFleetLimits(after.celery)));
   const keys = [...new Set([...Object.keys(oldCelery), ...Object.keys(newCelery)])].sort();
   for (const key of keys) {
     if (!same(oldCelery[key], newCelery[key])) restart.push(describe(key, oldCelery[key], newCelery[key]));

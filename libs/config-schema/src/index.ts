@@ -82,6 +82,11 @@ export {
 export { celerySettingsLayerSchema, celerySettingsSchema } from './celery-settings-zod.js';
 export { SUPPORTED_URL_SCHEMES } from './celery-urls.js';
 export {
+  CELERY_WORKER_DEFAULTS,
+  celeryWorkerSendsTaskEvents,
+  withCeleryWorkerDefaults,
+} from './celery-worker-defaults.js';
+export {
   type ChangeAction,
   celerySettingsForProgram,
   classifyChange,

@@ -82,6 +82,14 @@ export const programHealthSchema = z.object({
   tasks: z
     .record(z.string(), healthCountsSchema.extend({ runtime_p95_s: seconds, queue_wait_p95_s: seconds }))
     .optional(),
+  /**
+   * `unavailable` when the agent cannot measure the program's task outcomes (a Python worker whose
+   * layers set `worker_send_task_events: false`), `outcomes_reason` saying why: `counts` then hold
+   * only what else is known (`inspect stats` received totals), and gates have no data, not a pass.
+   * Absent when outcomes are measured (and from older agents).
+   */
+  outcomes: z.enum(['unavailable']).optional(),
+  outcomes_reason: z.string().max(200).optional(),
 });
 
 export type ProgramHealth = z.infer<typeof programHealthSchema>;

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { CenterStartError, startCenter } from '@celeriac/config-center';
+import { parseDuration } from '@celeriac/config-schema';
 import { createLogger, redactSecrets, redactUrl } from '@celeriac/logger';
 import { parseCommandArgs, usageError } from '../parse-command-args.js';
 import { onStopSignals } from '../stop-signals.js';
@@ -18,11 +19,29 @@ Options:
   --tls-cert <pem>          serve HTTPS with this certificate (chain); with --tls-key
                             (else CELERIAC_TLS_CERT)
   --tls-key <pem>           the certificate's private key (else CELERIAC_TLS_KEY)
+  --rollout-lease <ms|dur>  with --store redis://: how long the lease of the replica driving
+                            rollouts lasts, renewed every third of it; a replica that dies is
+                            taken over after it runs out (default 10s; a bare number is ms; at
+                            least 1s). Ignored with the file store (one replica), which it says.
   --log-level <level>       debug, info, warn, error (default info)
   -h, --help                show this help
 
 SIGTERM or SIGINT stops it cleanly: held long-polls are answered with 304, the store is closed.
 `;
+
+/** Shortest rollout lease `--rollout-lease` takes: renewed every third of it, a shorter one flaps under load. */
+const MIN_ROLLOUT_LEASE_MS = 1000;
+
+/** `--rollout-lease`: a bare number of ms or a duration ("15s", "1m"); null when not one of at least 1 s. */
+export function parseRolloutLease(value: string): number | null {
+  let ms: number;
+  try {
+    ms = /^\d+$/.test(value.trim()) ? Number(value.trim()) : parseDuration(value);
+  } catch {
+    return null;
+  }
+  return Number.isSafeInteger(ms) && ms >= MIN_ROLLOUT_LEASE_MS ? ms : null;
+}
 
 /** Exit codes: 0 clean stop, 1 failure at start, 2 bad usage (a flag, or the admin token it names). */
 export async function run(argv: string[]): Promise<number> {
@@ -33,10 +52,15 @@ export async function run(argv: string[]): Promise<number> {
     'admin-token-file': { type: 'string' },
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
+    'rollout-lease': { type: 'string' },
     'log-level': { type: 'string', default: 'info' },
   });
   if (parsed.exitCode !== undefined) return parsed.exitCode;
   const { values } = parsed;
+  const leaseFlag = values['rollout-lease'] as string | undefined;
+  const rolloutLeaseMs = leaseFlag === undefined ? undefined : parseRolloutLease(leaseFlag);
+  if (rolloutLeaseMs === null)
+    return usageError('center', `--rollout-lease ${leaseFlag} is not a duration of at least 1s; use e.g. 10s or 15000`);
   let adminToken = process.env.CELERIAC_ADMIN_TOKEN?.trim() || undefined;
   const tokenFile = values['admin-token-file'] as string | undefined;
   if (tokenFile !== undefined) {
@@ -47,6 +71,11 @@ export async function run(argv: string[]): Promise<number> {
     }
   }
   const logger = createLogger({ level: values['log-level'] as string, bindings: { component: 'center' } });
+  if (rolloutLeaseMs !== undefined && values.store === 'file')
+    logger.warn(
+      { event: 'center.option_ignored', option: 'rollout-lease' },
+      '--rollout-lease is ignored with the file store: one replica drives rollouts without a lease',
+    );
   let center: Awaited<ReturnType<typeof startCenter>>;
   try {
     center = await startCenter({
@@ -56,6 +85,7 @@ export async function run(argv: string[]): Promise<number> {
       tlsCertFile: (values['tls-cert'] as string | undefined) || process.env.CELERIAC_TLS_CERT || undefined,
       tlsKeyFile: (values['tls-key'] as string | undefined) || process.env.CELERIAC_TLS_KEY || undefined,
       ...(adminToken === undefined ? {} : { adminToken }),
+      ...(rolloutLeaseMs === undefined ? {} : { rolloutLeaseMs }),
       logger,
       onAdminTokenGenerated: (token) => {
         // Printed once on stdout, never logged: the operator stores it; later starts do not show it.

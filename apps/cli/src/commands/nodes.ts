@@ -10,7 +10,9 @@ const USAGE = `Usage: celeriac nodes [--select <selector>] [--json] [--center <u
 Shows every node the config center knows: its state, the revision it should run (desired: what
 it is served, behind the latest while a rollout holds it back, e.g. "4 (latest 6)") and the one
 its agent applied, the result of the last apply, when the agent last reported, whether the
-node drifted from the center's config, and its programs with their states. A LABELS column shows
+node drifted from the center's config, and its programs with their states (and the tasks their
+workers run and hold, from the agent's inspect ping). An ACTIVE/RESERVED column, when the agents
+probe workers, sums those per node ("4/7"; "-" for a node with none probed). A LABELS column shows
 the labels of node layers (set them with: celeriac config set nodes/<node> labels.zone=eu), and a
 ROLLOUT column, while a rollout runs, its id and the node's wave ("r6 wave 2, held").
 
@@ -76,16 +78,37 @@ export function formatPrograms(programs: NodeSummary['programs']): string {
   return parts.length === 0 ? '-' : parts.join(', ');
 }
 
-/** "active 3", "reserved 5", "1 of 2 not responding" over a program's probed workers (none: nothing). */
-function workerCounts(workers: NodeSummary['programs'][string]['workers']): string[] {
-  const all = Object.values(workers ?? {});
-  if (all.length === 0) return [];
+type ProbedWorkers = NodeSummary['programs'][string]['workers'];
+
+/** Active and reserved tasks summed over probed workers; null where no worker reported that count. */
+function sumTaskCounts(workers: readonly NonNullable<ProbedWorkers>[string][]): {
+  active: number | null;
+  reserved: number | null;
+} {
   let active: number | null = null;
   let reserved: number | null = null;
-  for (const w of all) {
+  for (const w of workers) {
     if (w.active !== undefined) active = (active ?? 0) + w.active;
     if (w.reserved !== undefined) reserved = (reserved ?? 0) + w.reserved;
   }
+  return { active, reserved };
+}
+
+/**
+ * The ACTIVE/RESERVED cell: "4/7", tasks the node's probed workers run and hold at their last
+ * answers (summed over its programs); "-" when no worker of the node was probed.
+ */
+export function formatTaskCounts(programs: NodeSummary['programs']): string {
+  const { active, reserved } = sumTaskCounts(Object.values(programs).flatMap((p) => Object.values(p.workers ?? {})));
+  if (active === null && reserved === null) return '-';
+  return `${active ?? '-'}/${reserved ?? '-'}`;
+}
+
+/** "active 3", "reserved 5", "1 of 2 not responding" over a program's probed workers (none: nothing). */
+function workerCounts(workers: ProbedWorkers): string[] {
+  const all = Object.values(workers ?? {});
+  if (all.length === 0) return [];
+  const { active, reserved } = sumTaskCounts(all);
   const out: string[] = [];
   if (active !== null) out.push(`active ${active}`);
   if (reserved !== null) out.push(`reserved ${reserved}`);
@@ -94,10 +117,21 @@ function workerCounts(workers: NodeSummary['programs'][string]['workers']): stri
   return out;
 }
 
-/** The nodes table; a LABELS column after NODE when any node carries labels, ROLLOUT after DESIRED in a rollout. */
+/**
+ * The nodes table; a LABELS column after NODE when any node carries labels, ROLLOUT after DESIRED
+ * in a rollout, ACTIVE/RESERVED before PROGRAMS when the agents probed any worker.
+ */
 export function formatNodes(nodes: readonly NodeRow[], nowMs = Date.now()): string {
   const showLabels = nodes.some((n) => Object.keys(n.labels ?? {}).length > 0);
   const table = formatNodeColumns(nodes, nowMs);
+  const counts = nodes.map((n) => formatTaskCounts(n.programs ?? {}));
+  if (counts.some((cell) => cell !== '-')) {
+    const at = table.headers.length - 1;
+    table.headers.splice(at, 0, 'ACTIVE/RESERVED');
+    table.rows.forEach((row, i) => {
+      row.splice(at, 0, counts[i] as string);
+    });
+  }
   if (nodes.some((n) => n.rollout)) {
     table.headers.splice(3, 0, 'ROLLOUT');
     table.rows.forEach((row, i) => {
