@@ -1,7 +1,6 @@
-import { globalKeyPrefixFromSettings } from '@celeriac/broker';
-import { type BroadcastOptions, ControlClient, type NodeReply } from '@celeriac/control-plane';
+import type { BroadcastOptions, ControlClient, NodeReply } from '@celeriac/control-plane';
 import type { Logger } from '@celeriac/logger';
-import type { Serializer } from '@celeriac/protocol';
+import { ControlConnection } from './control-connection.js';
 import { ClientClosedError } from './errors.js';
 
 /** Which nodes an inspect call asks and how long it waits (Celery's `destination`, `timeout`, `limit`). */
@@ -67,11 +66,11 @@ export class Inspect {
 
 /**
  * Celery's `app.control` for a Celeriac app: inspect, ping, rate and time limits, consumers,
- * revoke, shutdown and raw broadcasts, to Python and Celeriac nodes alike, over the app's broker.
- * The connection opens on first use and closes with the app.
+ * revoke, shutdown and raw broadcasts, to Python and Celeriac nodes alike, over the app's broker
+ * (Redis or RabbitMQ). The connection opens on first use and closes with the app.
  */
 export class AppControl {
-  private client: ControlClient | undefined;
+  private connection: ControlConnection | undefined;
   private closed = false;
 
   constructor(
@@ -81,16 +80,8 @@ export class AppControl {
 
   private control(): ControlClient {
     if (this.closed) throw new ClientClosedError('use app.control');
-    if (this.client === undefined) {
-      const s = this.settings();
-      this.client = new ControlClient({
-        url: String(s.broker_url),
-        logger: this.logger(),
-        serializer: (s.task_serializer === 'msgpack' ? 'msgpack' : 'json') as Serializer,
-        keyPrefix: globalKeyPrefixFromSettings(s),
-      });
-    }
-    return this.client;
+    this.connection ??= new ControlConnection(this.settings(), this.logger());
+    return this.connection.client;
   }
 
   /** `app.control.inspect(destination=...)`. */
@@ -163,6 +154,6 @@ export class AppControl {
   /** Closes the control connections (if any were opened). Idempotent. */
   async close(): Promise<void> {
     this.closed = true;
-    await this.client?.close();
+    await this.connection?.close();
   }
 }

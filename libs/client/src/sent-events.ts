@@ -1,20 +1,38 @@
+import { AmqpControlConnection, AmqpEventTransport, isAmqpUrl } from '@celeriac/broker-amqp';
 import { EventDispatcher } from '@celeriac/control-plane';
 import type { Logger } from '@celeriac/logger';
 import { formatCeleryDate, type OutgoingTask, pyRepr, pyReprTuple } from '@celeriac/protocol';
 
 /**
  * `task-sent` events of a client with `task_send_sent_event` (celery/app/amqp.py): one event per
- * published message, on `celeryev` with routing key `task.sent`, as a Python client sends it.
+ * published message, on `celeryev` with routing key `task.sent`, as a Python client sends it
+ * (Redis PUBLISH, or the RabbitMQ topic exchange on an AMQP broker).
  */
 export class SentEvents {
   private readonly dispatcher: EventDispatcher;
 
   /** `keyPrefix`: kombu's `global_keyprefix`, before the event channels as a Python client puts it. */
   constructor(url: string, hostname: string, logger: Logger, keyPrefix = '') {
-    this.dispatcher = new EventDispatcher({ url, hostname, logger, taskEvents: true, batch: false, keyPrefix });
+    const transport = isAmqpUrl(url)
+      ? {
+          transport: new AmqpEventTransport({
+            connection: new AmqpControlConnection({ url, logger }),
+            ownsConnection: true,
+          }),
+        }
+      : {};
+    this.dispatcher = new EventDispatcher({
+      url,
+      hostname,
+      logger,
+      taskEvents: true,
+      batch: false,
+      keyPrefix,
+      ...transport,
+    });
   }
 
-  /** Announces a message that is in Redis now; never throws, never waits. */
+  /** Announces a message that is on the broker now; never throws, never waits. */
   sent(o: OutgoingTask): void {
     this.dispatcher.sendTask('task-sent', {
       uuid: o.id,

@@ -36,7 +36,6 @@ const OTHER_BACKEND = (name: string) =>
 const BEAT = M(
   'read only by the beat scheduler (celery beat), which Celeriac does not replace: run Python celery beat on the same broker, Celeriac workers run what it sends',
 );
-const AMQP_QUEUE_ARGUMENT = M("an AMQP queue argument; kombu's Redis transport ignores it too");
 const PYTHON_LOGGING = M('a setting of Python logging; Celeriac logs JSON lines (pino) at the -l level');
 const PREFORK = M(
   'a setting of the prefork pool; a Celeriac worker runs tasks on one event loop (recycling: worker_max_tasks_per_child, worker_max_memory_per_child)',
@@ -121,8 +120,12 @@ export const SETTING_STATUS: Readonly<Record<string, SettingStatusEntry>> = Obje
   cassandra_table: OTHER_BACKEND('Cassandra'),
   cassandra_write_consistency: OTHER_BACKEND('Cassandra'),
   control_exchange: U('the remote-control exchange is always "celery"', 'celery'),
-  control_queue_expires: AMQP_QUEUE_ARGUMENT,
-  control_queue_ttl: AMQP_QUEUE_ARGUMENT,
+  control_queue_expires: H(
+    "x-expires of the pidbox queues on RabbitMQ (<node>.celery.pidbox and the clients' reply queues); kombu's Redis transport ignores it",
+  ),
+  control_queue_ttl: H(
+    "x-message-ttl of the pidbox queues on RabbitMQ (<node>.celery.pidbox and the clients' reply queues); kombu's Redis transport ignores it",
+  ),
   cosmosdbsql_collection_name: OTHER_BACKEND('Cosmos DB'),
   cosmosdbsql_consistency_level: OTHER_BACKEND('Cosmos DB'),
   cosmosdbsql_database_name: OTHER_BACKEND('Cosmos DB'),

@@ -3,27 +3,25 @@ import { type Serializer, uuid4 } from '@celeriac/protocol';
 import { closeRedisConnection, createRedisConnection } from '@celeriac/redis-connection';
 import type { Redis } from 'ioredis';
 import { ControlArgumentError, ControlClosedError, ControlUnavailableError } from './errors.js';
-import { decodeEnvelope, encodeEnvelope } from './kombu-envelope.js';
+import { decodeBody, serializeBody } from './kombu-envelope.js';
 import { LamportClock } from './lamport-clock.js';
+import type { PidboxClientTransport } from './pidbox-transport.js';
 import { pyFloat } from './py-json.js';
+import { RedisPidboxClient } from './redis-pidbox-client.js';
 import { RevokedSet } from './revoked-set.js';
-import {
-  bindingKey,
-  bindingMember,
-  fanoutChannel,
-  PIDBOX_EXCHANGE,
-  priorityLists,
-  REPLY_EXCHANGE,
-  redisDbFromUrl,
-  replyQueueName,
-} from './wire-names.js';
+import { PIDBOX_EXCHANGE, REPLY_EXCHANGE, replyQueueName } from './wire-names.js';
 
 export interface ControlClientOptions {
   /** Broker URL. */
   url: string;
   logger: Logger;
-  /** A command connection (may be shared); the blocking reply reads always use a connection of their own. */
+  /**
+   * A command connection (may be shared); the blocking reply reads always use a connection of their
+   * own. With a `transport` it serves only the shared revoked set (none: revokes are only broadcast).
+   */
   redis?: Redis;
+  /** How requests leave and replies arrive (RabbitMQ's, from @celeriac/broker-amqp); Redis on `url` by default. */
+  transport?: PidboxClientTransport;
   clock?: LamportClock;
   keyPrefix?: string;
   /** Request serializer (Celery's `task_serializer`), json by default. */
@@ -51,19 +49,18 @@ export type NodeReply = Record<string, unknown>;
 
 /**
  * Celery's `app.control` for TypeScript operators, interoperable with Python and Celeriac nodes:
- * publishes on `/<db>.celery.pidbox` and collects the replies from its own
- * `<oid>.reply.celery.pidbox` queue (bound before publishing, unbound after), as kombu's Mailbox.
- * One broadcast runs at a time per client (they share the reply queue and the blocking connection).
+ * publishes on the `celery.pidbox` fanout and collects the replies from its own
+ * `<oid>.reply.celery.pidbox` queue (made ready before publishing), as kombu's Mailbox, over a
+ * PidboxClientTransport (Redis unless one is given). One broadcast runs at a time per client
+ * (they share the reply queue).
  */
 export class ControlClient {
   /** The reply routing key (kombu's `oid`). */
   readonly oid = uuid4();
   readonly clock: LamportClock;
-  private readonly redis: Redis;
-  private readonly ownsRedis: boolean;
-  private blocking: Redis | undefined;
-  private readonly keyPrefix: string;
-  private readonly channel: string;
+  /** The command connection this client opened (closed with it). */
+  private readonly ownRedis: Redis | undefined;
+  private readonly transport: PidboxClientTransport;
   private chain: Promise<unknown> = Promise.resolve();
   private closed = false;
   private aborted = false;
@@ -71,14 +68,21 @@ export class ControlClient {
 
   constructor(private readonly options: ControlClientOptions) {
     this.clock = options.clock ?? new LamportClock();
-    this.keyPrefix = options.keyPrefix ?? '';
-    this.ownsRedis = options.redis === undefined;
-    this.redis = options.redis ?? createRedisConnection(options.url, 'control-client', options.logger);
-    this.channel = fanoutChannel(redisDbFromUrl(options.url), PIDBOX_EXCHANGE, '', this.keyPrefix);
+    const keyPrefix = options.keyPrefix ?? '';
+    let redis = options.redis;
+    if (options.transport !== undefined) {
+      this.transport = options.transport;
+    } else {
+      if (redis === undefined) {
+        redis = createRedisConnection(options.url, 'control-client', options.logger);
+        this.ownRedis = redis;
+      }
+      this.transport = new RedisPidboxClient({ url: options.url, redis, logger: options.logger, keyPrefix });
+    }
     this.revokes =
-      options.shareRevokes === false
+      options.shareRevokes === false || redis === undefined
         ? undefined
-        : new RevokedSet({ redis: this.redis, logger: options.logger, keyPrefix: this.keyPrefix, syncIntervalMs: 0 });
+        : new RevokedSet({ redis, logger: options.logger, keyPrefix, syncIntervalMs: 0 });
   }
 
   /** Sends `command` to every node (or `destination`) and collects the replies until the timeout or limit. */
@@ -159,7 +163,7 @@ export class ControlClient {
    */
   abort(): void {
     this.aborted = true;
-    this.blocking?.disconnect(false);
+    this.transport.abort();
   }
 
   /** Closes its connections; pending broadcasts finish first. Idempotent. */
@@ -167,8 +171,8 @@ export class ControlClient {
     if (this.closed) return;
     this.closed = true;
     await this.chain;
-    if (this.blocking) await closeRedisConnection(this.blocking);
-    if (this.ownsRedis) await closeRedisConnection(this.redis);
+    await this.transport.close();
+    if (this.ownRedis !== undefined) await closeRedisConnection(this.ownRedis);
   }
 
   private async broadcastNow(command: string, args: Record<string, unknown>, options: BroadcastOptions) {
@@ -177,7 +181,6 @@ export class ControlClient {
     const limit = options.limit ?? (options.destination?.length || undefined);
     const ticket = wantReply ? uuid4() : undefined;
     const queue = replyQueueName(this.oid);
-    const binding = { key: bindingKey(REPLY_EXCHANGE, this.keyPrefix), member: bindingMember(this.oid, queue) };
     const body: Record<string, unknown> = {
       method: command,
       arguments: args,
@@ -189,49 +192,35 @@ export class ControlClient {
       body.ticket = ticket;
       body.reply_to = { exchange: REPLY_EXCHANGE, routing_key: this.oid };
     }
-    const envelope = encodeEnvelope(body, {
-      exchange: PIDBOX_EXCHANGE,
-      routingKey: '',
-      headers: { clock: this.clock.forward(), expires: pyFloat((Date.now() + timeoutMs) / 1000) },
-      deliveryMode: 2,
-      serializer: this.options.serializer,
-    });
+    const serializer = this.options.serializer ?? 'json';
     try {
-      if (ticket !== undefined) await this.redis.sadd(binding.key, binding.member);
-      await this.redis.publish(this.channel, envelope);
+      if (ticket !== undefined) await this.transport.openReplies(queue, REPLY_EXCHANGE, this.oid);
+      await this.transport.publish({
+        exchange: PIDBOX_EXCHANGE,
+        routingKey: '',
+        headers: { clock: this.clock.forward(), expires: pyFloat((Date.now() + timeoutMs) / 1000) },
+        deliveryMode: 2,
+        serializer,
+        body: serializeBody(body, serializer),
+      });
       if (ticket === undefined) return [];
-      return await this.collect(ticket, queue, timeoutMs, limit);
+      return await this.collect(ticket, timeoutMs, limit);
     } catch (err) {
       throw new ControlUnavailableError(this.options.url, `broadcast of ${command}`, err);
     } finally {
-      if (ticket !== undefined) {
-        await this.redis
-          .multi()
-          .srem(binding.key, binding.member)
-          .del(...priorityLists(queue, this.keyPrefix))
-          .exec()
-          .catch(() => undefined);
-      }
+      if (ticket !== undefined) await this.transport.closeReplies(queue, REPLY_EXCHANGE, this.oid);
     }
   }
 
-  private async collect(ticket: string, queue: string, timeoutMs: number, limit: number | undefined) {
-    this.blocking ??= createRedisConnection(this.options.url, 'control-client-replies', this.options.logger);
-    const lists = priorityLists(queue, this.keyPrefix);
+  private async collect(ticket: string, timeoutMs: number, limit: number | undefined) {
     const replies: NodeReply[] = [];
     const deadline = Date.now() + timeoutMs;
     while (limit === undefined || replies.length < limit) {
       const remainingMs = deadline - Date.now();
       if (remainingMs <= 0 || this.aborted) break;
-      let popped: [string, string] | null;
-      try {
-        popped = await this.blocking.brpop(...lists, Math.max(0.01, remainingMs / 1000));
-      } catch (err) {
-        if (this.aborted) break;
-        throw err;
-      }
-      if (popped === null) break;
-      const decoded = decodeEnvelope(popped[1]);
+      const message = await this.transport.nextReply(remainingMs);
+      if (message === null) break;
+      const decoded = decodeBody(message.body, message.contentType, message.headers);
       if (!decoded.ok) {
         this.options.logger.warn({ event: 'control.bad_reply', reason: decoded.reason }, 'cannot decode a reply');
         continue;

@@ -119,8 +119,38 @@ export interface StatsContext {
   brokerUrl: string;
 }
 
+/** The `broker` section of `inspect stats` for a RabbitMQ URL (kombu's pyamqp `Connection.info()`), never the password. */
+function amqpBrokerInfo(url: URL): Record<string, unknown> {
+  const scheme = url.protocol.slice(0, -1).toLowerCase();
+  const ssl = scheme === 'amqps';
+  return {
+    hostname: url.hostname || 'localhost',
+    userid: url.username ? decodeURIComponent(url.username) : 'guest',
+    virtual_host: decodeURIComponent(url.pathname.slice(1)) || '/',
+    port: url.port ? Number(url.port) : ssl ? 5671 : 5672,
+    insist: false,
+    ssl,
+    transport: scheme === 'pyamqp' ? 'pyamqp' : 'amqp',
+    connect_timeout: 4,
+    transport_options: {},
+    login_method: 'PLAIN',
+    uri_prefix: null,
+    heartbeat: pyFloat(120),
+    failover_strategy: 'round-robin',
+    alternates: [],
+  };
+}
+
 /** The `broker` section of `inspect stats`: kombu's `Connection.info()`, never the password. */
 export function brokerInfo(url: string): Record<string, unknown> {
+  if (/^(amqp|amqps|pyamqp):\/\//i.test(url)) {
+    try {
+      // kombu's failover list `amqp://a;amqp://b`: info() describes the first.
+      return amqpBrokerInfo(new URL(url.split(';')[0]!.trim()));
+    } catch {
+      // not a URL after all: the Redis reading below reports what it can
+    }
+  }
   let target: RedisTarget | undefined;
   try {
     target = parseRedisUrl(url);
@@ -134,7 +164,7 @@ export function brokerInfo(url: string): Record<string, unknown> {
     virtual_host: String(target?.db ?? 0),
     port: first?.port ?? 6379,
     insist: false,
-    ssl: target !== undefined && target.kind !== 'socket' && target.tls !== null,
+    ssl: target !== undefined && 'tls' in target && target.tls !== null && target.tls !== undefined,
     transport: target?.kind === 'sentinel' ? 'sentinel' : 'redis',
     connect_timeout: 4,
     transport_options: {},

@@ -7,30 +7,25 @@ import { nok, pyExceptionRepr, thrownRepr } from './control-replies.js';
 import type { ControlTarget } from './control-target.js';
 import { ControlClosedError, ControlUnavailableError } from './errors.js';
 import type { EventDispatcher } from './event-dispatcher.js';
-import { type DecodedEnvelope, decodeEnvelope, encodeEnvelope } from './kombu-envelope.js';
+import { type DecodedEnvelope, decodeBody, serializeBody } from './kombu-envelope.js';
 import { LamportClock } from './lamport-clock.js';
 import { pidboxMatch } from './pidbox-match.js';
+import type { PidboxMessage, PidboxNodeTransport } from './pidbox-transport.js';
+import { RedisPidboxNode } from './redis-pidbox-node.js';
 import type { RevokedSet } from './revoked-set.js';
-import {
-  bindingKey,
-  bindingMember,
-  fanoutChannel,
-  nodeQueueName,
-  PIDBOX_EXCHANGE,
-  parseBindingMember,
-  priorityLists,
-  redisDbFromUrl,
-} from './wire-names.js';
+import { nodeQueueName, PIDBOX_EXCHANGE } from './wire-names.js';
 import type { WorkerHeart } from './worker-heart.js';
 
 export interface ControlServerOptions {
-  /** Broker URL (its db names the fanout channel `/<db>.celery.pidbox`). */
+  /** Broker URL (on Redis its db names the fanout channel `/<db>.celery.pidbox`; `stats` shows it redacted). */
   url: string;
   target: ControlTarget;
   revoked: RevokedSet;
   logger: Logger;
   /** A command connection for SADD/SMEMBERS/LPUSH (may be shared); without one the server opens its own. */
   redis?: Redis;
+  /** How requests arrive and replies leave (RabbitMQ's, from @celeriac/broker-amqp); Redis on `url` by default. */
+  transport?: PidboxNodeTransport;
   /** The worker's clock, shared with the EventDispatcher. */
   clock?: LamportClock;
   /** Answers `enable_events` / `disable_events`. */
@@ -58,33 +53,34 @@ interface PidboxRequest {
 }
 
 /**
- * A Celery 5.2 remote-control node (kombu `pidbox.Node` + celery/worker/control.py) on Redis: binds
- * `<hostname>.celery.pidbox` to the `celery.pidbox` fanout exchange, PSUBSCRIBEs `/<db>.celery.pidbox`
- * on a connection of its own, runs each request meant for it (in arrival order) and LPUSHes
- * `{hostname: reply}` onto the queues bound to the request's `reply_to`.
+ * A Celery 5.2 remote-control node (kombu `pidbox.Node` + celery/worker/control.py): listens on
+ * `<hostname>.celery.pidbox`, bound to the `celery.pidbox` fanout exchange, runs each request meant
+ * for it (in arrival order) and sends `{hostname: reply}` to the request's `reply_to`. The broker
+ * side is a PidboxNodeTransport: Redis (kombu's virtual exchanges) unless one is given.
  */
 export class ControlServer {
   readonly clock: LamportClock;
-  private readonly redis: Redis;
-  private readonly ownsRedis: boolean;
-  private subscriber: Redis | undefined;
-  private readonly channel: string;
-  private readonly binding: { key: string; member: string };
+  private readonly redis: Redis | undefined;
+  private readonly transport: PidboxNodeTransport;
   private readonly ctx: CommandContext;
   private current: ControlServerState = 'idle';
   private chain: Promise<void> = Promise.resolve();
-  private readonly keyPrefix: string;
 
   constructor(private readonly options: ControlServerOptions) {
     this.clock = options.clock ?? new LamportClock();
-    this.keyPrefix = options.keyPrefix ?? '';
-    this.ownsRedis = options.redis === undefined;
-    this.redis = options.redis ?? createRedisConnection(options.url, 'pidbox-commands', options.logger);
-    this.channel = fanoutChannel(redisDbFromUrl(options.url), PIDBOX_EXCHANGE, '', this.keyPrefix);
-    this.binding = {
-      key: bindingKey(PIDBOX_EXCHANGE, this.keyPrefix),
-      member: bindingMember('', nodeQueueName(options.target.hostname)),
-    };
+    if (options.transport !== undefined) {
+      this.transport = options.transport;
+    } else {
+      // Opened here only when not shared: closed with the server.
+      this.redis =
+        options.redis === undefined ? createRedisConnection(options.url, 'pidbox-commands', options.logger) : undefined;
+      this.transport = new RedisPidboxNode({
+        url: options.url,
+        redis: options.redis ?? this.redis!,
+        logger: options.logger,
+        keyPrefix: options.keyPrefix ?? '',
+      });
+    }
     this.ctx = {
       target: options.target,
       clock: this.clock,
@@ -118,19 +114,9 @@ export class ControlServer {
   async start(): Promise<void> {
     if (this.current !== 'idle') throw new ControlClosedError('ControlServer', 'start()', this.current);
     this.setState('starting');
-    const subscriber = createRedisConnection(this.options.url, 'pidbox-subscriber', this.options.logger);
-    this.subscriber = subscriber;
     try {
-      await this.redis.sadd(this.binding.key, this.binding.member);
-      subscriber.on('pmessage', (_pattern: string, _channel: string, message: string) => {
+      await this.transport.listen(nodeQueueName(this.hostname), PIDBOX_EXCHANGE, (message) => {
         this.chain = this.chain.then(() => this.handle(message));
-      });
-      await subscriber.psubscribe(this.channel);
-      // Redis may come back empty after a restart: bind again whenever the subscriber reconnects.
-      subscriber.on('ready', () => {
-        this.redis.sadd(this.binding.key, this.binding.member).catch((err: unknown) => {
-          this.options.logger.warn({ event: 'control.rebind_failed', err }, 'could not re-bind the pidbox queue');
-        });
       });
     } catch (err) {
       this.setState('failed');
@@ -140,7 +126,7 @@ export class ControlServer {
     this.setState('listening');
   }
 
-  /** Unbinds (SREM, DEL of the node queue lists) and unsubscribes, as Celery's warm shutdown does. Idempotent. */
+  /** Stops receiving, lets a running command finish (2 s at most), then unbinds, as Celery's warm shutdown does. Idempotent. */
   async close(): Promise<void> {
     if (this.current === 'stopped' || this.current === 'stopping') return;
     if (this.current === 'idle' || this.current === 'failed') {
@@ -149,33 +135,22 @@ export class ControlServer {
       return;
     }
     this.setState('stopping');
-    await this.subscriber?.punsubscribe().catch(() => undefined);
     if ((await raceTimeout(this.chain, 2_000)) === TIMED_OUT) {
       this.options.logger.warn({ event: 'control.close_timeout' }, 'a control command was still running at close');
     }
-    try {
-      await this.redis
-        .multi()
-        .srem(this.binding.key, this.binding.member)
-        .del(...priorityLists(nodeQueueName(this.hostname), this.keyPrefix))
-        .exec();
-    } catch (err) {
-      this.options.logger.warn({ event: 'control.unbind_failed', err }, 'could not unbind the pidbox queue');
-    }
+    await this.transport.stop();
     await this.closeConnections();
     this.setState('stopped');
   }
 
   private async closeConnections(): Promise<void> {
-    if (this.subscriber) await closeRedisConnection(this.subscriber);
-    this.subscriber = undefined;
-    if (this.ownsRedis) await closeRedisConnection(this.redis);
+    if (this.redis !== undefined) await closeRedisConnection(this.redis);
   }
 
-  /** Runs one raw request; never throws. */
-  private async handle(raw: string): Promise<void> {
+  /** Runs one request; never throws. */
+  private async handle(message: PidboxMessage): Promise<void> {
     if (this.current !== 'listening') return;
-    const decoded = decodeEnvelope(raw);
+    const decoded = decodeBody(message.body, message.contentType, message.headers);
     if (!decoded.ok) {
       this.options.logger.warn(
         { event: 'control.bad_message', reason: decoded.reason, detail: decoded.detail },
@@ -249,29 +224,14 @@ export class ControlServer {
     request: DecodedEnvelope,
   ): Promise<void> {
     try {
-      const members = await this.redis.smembers(bindingKey(exchange, this.keyPrefix));
-      const queues = members
-        .map(parseBindingMember)
-        .filter((m) => m !== undefined && m.routingKey === routingKey)
-        .map((m) => m!.queue);
-      if (queues.length === 0) {
-        // kombu drops it too (InconsistencyError): the client stopped waiting and unbound its queue.
-        this.options.logger.debug({ event: 'control.reply_unroutable', routing_key: routingKey }, 'nobody waits');
-        return;
-      }
-      const envelope = encodeEnvelope(
-        { [this.hostname]: reply },
-        {
-          exchange,
-          routingKey,
-          headers: { ticket: ticket ?? null, clock: this.clock.forward() },
-          deliveryMode: 1,
-          serializer: request.serializer,
-        },
-      );
-      const pipeline = this.redis.pipeline();
-      for (const queue of queues) pipeline.lpush(this.keyPrefix + queue, envelope);
-      await pipeline.exec();
+      await this.transport.reply({
+        exchange,
+        routingKey,
+        headers: { ticket: ticket ?? null, clock: this.clock.forward() },
+        deliveryMode: 1,
+        serializer: request.serializer,
+        body: serializeBody({ [this.hostname]: reply }, request.serializer),
+      });
     } catch (err) {
       this.options.logger.warn({ event: 'control.reply_failed', routing_key: routingKey, err }, 'could not reply');
     }

@@ -21,15 +21,16 @@ export class ControlPlaneError extends Error {
   }
 }
 
-/** Redis could not be reached (or failed) while binding, publishing or collecting replies. */
+/** The broker (Redis or RabbitMQ) could not be reached (or failed) while binding, publishing or collecting replies. */
 export class ControlUnavailableError extends ControlPlaneError {
   static override readonly codes = ['CONTROL_UNAVAILABLE'] as const;
   constructor(url: string, operation: string, cause: unknown) {
     const text = redactSecrets(cause instanceof Error ? cause.message : String(cause));
+    const broker = /^(amqp|amqps|pyamqp):\/\//i.test(url) ? 'RabbitMQ' : 'Redis';
     super(
       'CONTROL_UNAVAILABLE',
-      `control plane ${operation} failed: Redis at ${redactUrl(url)} is unavailable (${text}); ` +
-        'check that the broker Redis is running and reachable, then retry',
+      `control plane ${operation} failed: ${broker} at ${redactUrl(url)} is unavailable (${text}); ` +
+        `check that the broker ${broker} is running and reachable, then retry`,
       { cause },
     );
   }

@@ -1,21 +1,23 @@
 import type { Logger } from '@celeriac/logger';
-import { closeRedisConnection, createRedisConnection } from '@celeriac/redis-connection';
 import type { Redis } from 'ioredis';
 import { EventBatch, nullableJson, stringJson } from './event-batch.js';
+import type { EventMessage, EventTransport } from './event-transport.js';
 import type { TaskEventFields, TaskEventType } from './event-types.js';
-import { EnvelopeTemplate } from './kombu-envelope.js';
 import { LamportClock } from './lamport-clock.js';
 import { pyFloat, pyJsonDumps } from './py-json.js';
-import { EVENT_EXCHANGE, eventRoutingKey, fanoutChannel, redisDbFromUrl } from './wire-names.js';
+import { RedisEventTransport } from './redis-event-transport.js';
+import { EVENT_EXCHANGE, eventRoutingKey } from './wire-names.js';
 
 export interface EventDispatcherOptions {
-  /** Broker URL: its db names the channels (`/<db>.celeryev/...`). */
+  /** Broker URL: on Redis its db names the channels (`/<db>.celeryev/...`). */
   url: string;
   /** The node name every event carries (`hostname` field and header). */
   hostname: string;
   logger: Logger;
   /** A command connection to publish on; without one the dispatcher opens its own. */
   redis?: Redis;
+  /** Where events go (RabbitMQ's topic exchange, from @celeriac/broker-amqp); Redis PUBLISH on `url` by default. */
+  transport?: EventTransport;
   /** The worker's clock, shared with the ControlServer. */
   clock?: LamportClock;
   keyPrefix?: string;
@@ -79,18 +81,15 @@ const STARTED_TAIL = typeTail('task-started');
 const SUCCEEDED_TAIL = typeTail('task-succeeded');
 
 /**
- * Publishes Celery events on the `celeryev` exchange exactly as kombu's Redis transport does: a
- * PUBLISH of a kombu envelope on `/<db>.celeryev/<routing key>`. Worker events go out at once;
+ * Publishes Celery events on the `celeryev` exchange as a Celery 5.2 worker does, through an
+ * EventTransport (kombu's Redis PUBLISH by default, or RabbitMQ). Worker events go out at once;
  * task events are appended to `task.multi` lists of `batchSize`, and every list goes out
  * `flushIntervalMs` after the first event (or at once when 20 lists are full), all in one
- * pipeline (one round trip).
+ * publish call (one round trip on Redis).
  */
 export class EventDispatcher {
   readonly clock: LamportClock;
-  private readonly redis: Redis;
-  private readonly ownsRedis: boolean;
-  private readonly db: number;
-  private readonly keyPrefix: string;
+  private readonly transport: EventTransport;
   private readonly headers: Record<string, unknown>;
   /**
    * `{"hostname": "<node>", "utcoffset": <h>, "pid": <pid>, "clock": ` of every task event: built
@@ -98,21 +97,17 @@ export class EventDispatcher {
    */
   private taskHead = '';
   private readonly pid = process.pid;
-  /** Envelope templates by routing key (the headers never change). */
-  private readonly envelopes = new Map<string, EnvelopeTemplate>();
   /** `, "timestamp": <s>` of the last event and the ms it is for: events of one ms share it. */
   private stampMs = -1;
   private stamp = '';
   /** The `task.multi` list being filled. */
   private readonly open = new EventBatch();
-  /** The envelope of every `task.multi` list. */
-  private readonly multiEnvelope: EnvelopeTemplate;
   private readonly batchSize: number;
   private readonly flushIntervalMs: number;
   private readonly batch: boolean;
   private taskEventsOn: boolean;
-  /** Envelopes of full lists waiting for the flush timer: they all go out in one pipeline. */
-  private sealed: Buffer[] = [];
+  /** Full lists (base64 bodies) waiting for the flush timer: they all go out in one publish. */
+  private sealed: EventMessage[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
   private inFlight = new Set<Promise<void>>();
   private closed = false;
@@ -123,17 +118,20 @@ export class EventDispatcher {
 
   constructor(private readonly options: EventDispatcherOptions) {
     this.clock = options.clock ?? new LamportClock();
-    this.ownsRedis = options.redis === undefined;
-    this.redis = options.redis ?? createRedisConnection(options.url, 'events', options.logger);
-    this.db = redisDbFromUrl(options.url);
-    this.keyPrefix = options.keyPrefix ?? '';
+    this.transport =
+      options.transport ??
+      new RedisEventTransport({
+        url: options.url,
+        logger: options.logger,
+        ...(options.redis !== undefined ? { redis: options.redis } : {}),
+        keyPrefix: options.keyPrefix ?? '',
+      });
     this.headers = { hostname: options.hostname };
 
     this.batchSize = Math.max(1, options.batchSize ?? 100);
     this.flushIntervalMs = Math.max(0, options.flushIntervalMs ?? 10);
     this.batch = options.batch ?? true;
     this.taskEventsOn = options.taskEvents ?? false;
-    this.multiEnvelope = this.envelopeFor('task.multi');
   }
 
   get hostname(): string {
@@ -185,7 +183,7 @@ export class EventDispatcher {
       const clock = this.clock.forward();
       const head = this.head(now);
       const event = `${head}${clock}${json}${this.stampOf(now)}${typeTail(type)}`;
-      this.track(this.publishMany([[eventRoutingKey(type), this.envelopeFor(eventRoutingKey(type)).encode(event)]]));
+      this.track(this.publishMany([{ routingKey: eventRoutingKey(type), bodyBase64: base64Of(event) }]));
       return true;
     }
     return this.queueTask(json, typeTail(type));
@@ -265,7 +263,7 @@ export class EventDispatcher {
     const b = this.open;
     b.add(`${this.head(now)}${this.clock.forward()}${fieldsJson}${this.stampOf(now)}${tail}`);
     if (b.count >= this.batchSize) {
-      this.sealed.push(this.multiEnvelope.encodeBase64(b.takeBase64()));
+      this.sealed.push({ routingKey: 'task.multi', bodyBase64: b.takeBase64() });
       // Many full batches (a burst): out now, in one pipeline, rather than growing until the timer.
       if (this.sealed.length >= MAX_SEALED) {
         this.drainBuffer();
@@ -274,15 +272,6 @@ export class EventDispatcher {
     }
     this.flushSoon(this.flushIntervalMs);
     return true;
-  }
-
-  private envelopeFor(routingKey: string): EnvelopeTemplate {
-    let template = this.envelopes.get(routingKey);
-    if (template === undefined) {
-      template = new EnvelopeTemplate({ exchange: EVENT_EXCHANGE, routingKey, headers: this.headers, deliveryMode: 1 });
-      this.envelopes.set(routingKey, template);
-    }
-    return template;
   }
 
   /**
@@ -301,8 +290,9 @@ export class EventDispatcher {
       timestamp: pyFloat(now / 1000),
       type,
     };
-    const routingKey = eventRoutingKey(type);
-    return this.track(this.publishMany([[routingKey, this.envelopeFor(routingKey).encode(pyJsonDumps(event))]]));
+    return this.track(
+      this.publishMany([{ routingKey: eventRoutingKey(type), bodyBase64: base64Of(pyJsonDumps(event)) }]),
+    );
   }
 
   /** Publishes the buffered task events now; resolves when every pending publish settled. */
@@ -311,12 +301,12 @@ export class EventDispatcher {
     await Promise.all([...this.inFlight]);
   }
 
-  /** Flushes, then closes its own connection (a shared one stays open). Idempotent. */
+  /** Flushes, then closes the transport (a shared connection stays open). Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     await this.flush();
     this.closed = true;
-    if (this.ownsRedis) await closeRedisConnection(this.redis);
+    await this.transport.close();
   }
 
   private flushSoon(delayMs: number): void {
@@ -330,9 +320,9 @@ export class EventDispatcher {
   private drainBuffer(): void {
     if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
-    if (this.open.count > 0) this.sealed.push(this.multiEnvelope.encodeBase64(this.open.takeBase64()));
+    if (this.open.count > 0) this.sealed.push({ routingKey: 'task.multi', bodyBase64: this.open.takeBase64() });
     if (this.sealed.length === 0) return;
-    const batches = this.sealed.map((envelope): [string, Buffer] => ['task.multi', envelope]);
+    const batches = this.sealed;
     this.sealed = [];
     this.track(this.publishMany(batches));
   }
@@ -343,15 +333,9 @@ export class EventDispatcher {
     return promise;
   }
 
-  private async publishMany(messages: Array<[routingKey: string, envelope: Buffer]>): Promise<void> {
-    const pipeline = this.redis.pipeline();
-    for (const [routingKey, envelope] of messages) {
-      pipeline.publish(fanoutChannel(this.db, EVENT_EXCHANGE, routingKey, this.keyPrefix), envelope);
-    }
+  private async publishMany(messages: EventMessage[]): Promise<void> {
     try {
-      const results = await pipeline.exec();
-      const failed = results?.find(([err]) => err !== null);
-      if (failed) throw failed[0];
+      await this.transport.publish(EVENT_EXCHANGE, messages, this.headers);
     } catch (err) {
       this.dropped += messages.length;
       const now = Date.now();
@@ -364,4 +348,9 @@ export class EventDispatcher {
       }
     }
   }
+}
+
+/** The base64 of a JSON text's UTF-8 bytes. */
+function base64Of(json: string): string {
+  return Buffer.from(json, 'utf8').toString('base64');
 }

@@ -20,9 +20,16 @@ export {
   ControlUnavailableError,
 } from './errors.js';
 export { EventDispatcher, type EventDispatcherOptions } from './event-dispatcher.js';
+export type { EventMessage, EventTransport } from './event-transport.js';
 export type { TaskEventFields, TaskEventType, WorkerEventFields, WorkerEventType } from './event-types.js';
 export { LamportClock } from './lamport-clock.js';
 export { type MingleOptions, mingle } from './mingle.js';
+export type {
+  PidboxClientTransport,
+  PidboxMessage,
+  PidboxNodeTransport,
+  PidboxOutgoing,
+} from './pidbox-transport.js';
 export { REVOKE_EXPIRES_MS, REVOKES_MAX, RevokedSet, type RevokedSetOptions } from './revoked-set.js';
 export { revokedKey } from './wire-names.js';
 export {

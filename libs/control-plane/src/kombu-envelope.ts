@@ -32,10 +32,18 @@ export interface EncodeEnvelopeOptions {
 export function encodeEnvelope(payload: unknown, options: EncodeEnvelopeOptions): string {
   const serializer = options.serializer ?? 'json';
   const bytes =
-    serializer === 'json'
-      ? Buffer.from(options.bodyJson ?? pyJsonDumps(payload), 'utf8')
-      : // A JSON round trip turns PyFloat wrappers into plain numbers for msgpack.
-        serialize(JSON.parse(JSON.stringify(payload ?? null)), serializer);
+    serializer === 'json' && options.bodyJson !== undefined
+      ? Buffer.from(options.bodyJson, 'utf8')
+      : serializeBody(payload, serializer);
+  return encodeEnvelopeOfBody(bytes, serializer, options);
+}
+
+/** The kombu envelope of an already serialized body. */
+export function encodeEnvelopeOfBody(
+  bytes: Buffer,
+  serializer: Serializer,
+  options: Omit<EncodeEnvelopeOptions, 'bodyJson' | 'serializer'>,
+): string {
   // The base64 body needs no escaping: splice it in rather than scanning it character by character.
   return `{"body": "${bytes.toString('base64')}", ${envelopeRest(serializer, options)}`;
 }
@@ -108,10 +116,48 @@ export interface DecodedEnvelope {
 /** Why an envelope could not be decoded. */
 export type EnvelopeDecodeFailure = 'not_json' | 'not_envelope' | 'content_type' | 'body';
 
-/** Decodes a kombu envelope; never throws. */
-export function decodeEnvelope(
+/** What `decodeEnvelope` and `decodeBody` return; never a throw. */
+export type EnvelopeDecodeResult =
+  | { ok: true; value: DecodedEnvelope }
+  | { ok: false; reason: EnvelopeDecodeFailure; detail: string };
+
+/** The serializer of a kombu content type; undefined for the ones the control plane does not read. */
+function serializerOf(contentType: string): Serializer | undefined {
+  if (contentType === 'application/json') return 'json';
+  if (contentType === 'application/x-msgpack' || contentType === 'application/msgpack') return 'msgpack';
+  return undefined;
+}
+
+/** The serialized body of a pidbox message or event (Python-formatted JSON, or msgpack). */
+export function serializeBody(payload: unknown, serializer: Serializer = 'json'): Buffer {
+  return serializer === 'json'
+    ? Buffer.from(pyJsonDumps(payload), 'utf8')
+    : // A JSON round trip turns PyFloat wrappers into plain numbers for msgpack.
+      serialize(JSON.parse(JSON.stringify(payload ?? null)), serializer);
+}
+
+/** Decodes a message body given with its content type (how AMQP carries it); never throws. */
+export function decodeBody(
+  bytes: Buffer,
+  contentType: string | undefined,
+  headers: Record<string, unknown>,
+): EnvelopeDecodeResult {
+  const type = contentType ?? 'application/json';
+  const serializer = serializerOf(type);
+  if (serializer === undefined) return { ok: false, reason: 'content_type', detail: `content type ${type}` };
+  try {
+    return { ok: true, value: { headers, serializer, body: deserialize(bytes, serializer) } };
+  } catch (err) {
+    return { ok: false, reason: 'body', detail: (err as Error).message };
+  }
+}
+
+/** A kombu envelope taken apart: headers, content type and the body bytes (base64 undone); never throws. */
+export function parseEnvelope(
   raw: string,
-): { ok: true; value: DecodedEnvelope } | { ok: false; reason: EnvelopeDecodeFailure; detail: string } {
+):
+  | { ok: true; value: { headers: Record<string, unknown>; contentType: string; body: Buffer } }
+  | { ok: false; reason: EnvelopeDecodeFailure; detail: string } {
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
@@ -122,22 +168,17 @@ export function decodeEnvelope(
     return { ok: false, reason: 'not_envelope', detail: 'the message is not a JSON object' };
   }
   const env = parsed as Partial<KombuEnvelope>;
-  const contentType = env['content-type'] ?? 'application/json';
-  const serializer: Serializer | undefined =
-    contentType === 'application/json'
-      ? 'json'
-      : contentType === 'application/x-msgpack' || contentType === 'application/msgpack'
-        ? 'msgpack'
-        : undefined;
-  if (serializer === undefined) return { ok: false, reason: 'content_type', detail: `content type ${contentType}` };
   if (typeof env.body !== 'string') return { ok: false, reason: 'not_envelope', detail: 'body is not a string' };
   const headers =
     env.headers !== null && typeof env.headers === 'object' ? (env.headers as Record<string, unknown>) : {};
   const encoding = env.properties?.body_encoding;
-  try {
-    const bytes = encoding === 'base64' ? Buffer.from(env.body, 'base64') : Buffer.from(env.body, 'utf8');
-    return { ok: true, value: { headers, serializer, body: deserialize(bytes, serializer) } };
-  } catch (err) {
-    return { ok: false, reason: 'body', detail: (err as Error).message };
-  }
+  const body = encoding === 'base64' ? Buffer.from(env.body, 'base64') : Buffer.from(env.body, 'utf8');
+  return { ok: true, value: { headers, contentType: env['content-type'] ?? 'application/json', body } };
+}
+
+/** Decodes a kombu envelope; never throws. */
+export function decodeEnvelope(raw: string): EnvelopeDecodeResult {
+  const parsed = parseEnvelope(raw);
+  if (!parsed.ok) return parsed;
+  return decodeBody(parsed.value.body, parsed.value.contentType, parsed.value.headers);
 }

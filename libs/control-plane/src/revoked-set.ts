@@ -11,8 +11,12 @@ export const REVOKE_EXPIRES_MS = 3 * 60 * 60 * 1000;
 const REFRESH_SLACK_MS = 5 * 60 * 1000;
 
 export interface RevokedSetOptions {
-  /** A command connection (only non-blocking commands are sent on it; it may be shared). */
-  redis: Redis;
+  /**
+   * A command connection (only non-blocking commands are sent on it; it may be shared). Null: no
+   * Redis to share the ids through (an AMQP broker without a Redis result backend), so they live in
+   * this process only (`start()` says so in the log).
+   */
+  redis: Redis | null;
   logger: Logger;
   /** kombu's `global_keyprefix`, applied to the shared key. */
   keyPrefix?: string;
@@ -51,6 +55,14 @@ export class RevokedSet {
 
   /** Loads the shared set and starts the periodic refresh. */
   async start(): Promise<void> {
+    if (this.options.redis === null) {
+      this.options.logger.warn(
+        { event: 'control.revoked_memory_only', shared: false },
+        'No Redis to share revoked task ids through: revokes are kept in this worker only ' +
+          '(broadcast revokes still reach it; a worker started later learns them through mingle)',
+      );
+      return;
+    }
     const now = Date.now();
     const rows = await this.options.redis
       .multi()
@@ -111,6 +123,7 @@ export class RevokedSet {
     const fresh = pairs.filter(([, at]) => at + this.expiresMs > Date.now());
     if (fresh.length === 0) return;
     this.remember(fresh);
+    if (this.options.redis === null) return;
     const now = Date.now();
     const args: Array<string | number> = [];
     for (const [id, at] of fresh) args.push(at, id);
@@ -124,6 +137,7 @@ export class RevokedSet {
 
   /** Reads back the ids other nodes added since the last read. */
   async refresh(): Promise<number> {
+    if (this.options.redis === null) return 0;
     const since = Math.max(0, this.lastScore - REFRESH_SLACK_MS);
     const flat = await this.options.redis.zrangebyscore(this.key, since, '+inf', 'WITHSCORES', 'LIMIT', 0, this.max);
     const pairs: Array<[string, number]> = [];

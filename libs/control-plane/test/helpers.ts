@@ -41,13 +41,14 @@ export async function until<T>(check: () => Promise<T> | T, timeoutMs = 10_000, 
   }
 }
 
-/** Environment of the Python helpers: the broker of this test file. */
-export function pyEnv(brokerUrl: string): Record<string, string> {
+/** Environment of the Python helpers: the broker of this test file (and its result backend when it is not the broker). */
+export function pyEnv(brokerUrl: string, resultBackendUrl?: string): Record<string, string> {
   return {
     PYTHONPATH: PY_DIR,
     PYTHONUNBUFFERED: '1',
     PYTHONDONTWRITEBYTECODE: '1',
     CTL_BROKER_URL: brokerUrl,
+    ...(resultBackendUrl !== undefined ? { CTL_RESULT_BACKEND: resultBackendUrl } : {}),
   };
 }
 
@@ -58,11 +59,15 @@ export interface PyRun {
 }
 
 /** Runs `/usr/bin/python3 <args>` in the helpers folder and collects its output. */
-export function runPython(args: string[], brokerUrl: string, options: { input?: string; timeoutMs?: number } = {}) {
+export function runPython(
+  args: string[],
+  brokerUrl: string,
+  options: { input?: string; timeoutMs?: number; resultBackendUrl?: string } = {},
+) {
   return new Promise<PyRun>((resolve, reject) => {
     const child = spawn(PYTHON, args, {
       cwd: PY_DIR,
-      env: { ...process.env, ...pyEnv(brokerUrl) },
+      env: { ...process.env, ...pyEnv(brokerUrl, options.resultBackendUrl) },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -1,6 +1,8 @@
 import type { QueueBinding } from '@celeriac/broker';
+import { isAmqpUrl } from '@celeriac/broker-amqp';
 import type { WorkerCounters } from '@celeriac/control-plane';
 import type { Logger } from '@celeriac/logger';
+import { amqpPlaneWire } from './amqp-plane-wire.js';
 import type { Executor } from './executor.js';
 import type { Job } from './job-custody.js';
 import type { TaskPlan } from './task-plan.js';
@@ -93,10 +95,12 @@ export async function startWorkerPlane(
 
 /**
  * The control plane of a worker, or null with `controlPlane: false`. Task events start on with
- * `-E` (`taskEvents`) or the setting `worker_send_task_events`.
+ * `-E` (`taskEvents`) or the setting `worker_send_task_events`. On RabbitMQ it speaks AMQP and
+ * shares revokes through the result backend's Redis (`resultBackendUrl`), if any.
  */
 export function createWorkerPlane(o: {
   brokerUrl: string;
+  resultBackendUrl: string | null;
   hostname: string;
   logger: Logger;
   settings: Readonly<Record<string, unknown>>;
@@ -104,7 +108,17 @@ export function createWorkerPlane(o: {
   taskEvents?: boolean;
 }): WorkerPlane | null {
   if (o.controlPlane === false) return null;
+  const wire = isAmqpUrl(o.brokerUrl)
+    ? amqpPlaneWire({
+        brokerUrl: o.brokerUrl,
+        resultBackendUrl: o.resultBackendUrl,
+        hostname: o.hostname,
+        logger: o.logger,
+        settings: o.settings,
+      })
+    : undefined;
   return new WorkerPlane({
+    ...(wire !== undefined ? { wire } : {}),
     url: o.brokerUrl,
     hostname: o.hostname,
     logger: o.logger,

@@ -4,8 +4,11 @@ import {
   ControlServer,
   type ControlTarget,
   EventDispatcher,
+  type EventTransport,
   LamportClock,
   mingle,
+  type PidboxClientTransport,
+  type PidboxNodeTransport,
   RevokedSet,
   type WorkerCounters,
   WorkerHeart,
@@ -15,10 +18,27 @@ import { closeRedisConnection, createRedisConnection } from '@celeriac/redis-con
 import type { Redis } from 'ioredis';
 import { TaskEvents } from './task-events.js';
 
+/**
+ * How a plane reaches a broker that is not Redis (RabbitMQ, see amqp-plane-wire.ts): its pidbox
+ * and event transports, and the Redis that shares revoked ids, if any.
+ */
+export interface PlaneWire {
+  node: PidboxNodeTransport;
+  /** A client transport for mingle (closed with its client). */
+  client(): PidboxClientTransport;
+  events: EventTransport;
+  /** The Redis that shares revoked ids (the result backend's), or null: this worker's memory only. */
+  revokeRedisUrl: string | null;
+  /** Closes what the transports share (their connection), after they are closed. */
+  close(): Promise<void>;
+}
+
 /** What a worker's control and event plane needs to exist. */
 export interface WorkerPlaneOptions {
-  /** The broker URL: the pidbox and celeryev channels live on the broker's Redis, as in Celery. */
+  /** The broker URL: on Redis the pidbox and celeryev channels live on the broker's Redis, as in Celery. */
   url: string;
+  /** The broker side when it is not the broker's Redis (RabbitMQ). */
+  wire?: PlaneWire;
   hostname: string;
   logger: Logger;
   /** Send task events from the start (`-E`, `worker_send_task_events`). */
@@ -37,8 +57,9 @@ const CLOSE_TIMEOUT_MS = 3_000;
 /**
  * A worker's Celery node identity on the broker: the fleet's revoked ids (`RevokedSet`, loaded
  * before the first message is taken), the event dispatcher (worker events always, task events when
- * on), the heartbeat, and the pidbox server that answers `celery inspect`/`control`. One command
- * connection is shared by all of them; the pidbox subscriber has its own.
+ * on), the heartbeat, and the pidbox server that answers `celery inspect`/`control`. On Redis one
+ * command connection is shared by all of them (the pidbox subscriber has its own); with a
+ * `wire` (RabbitMQ) the pidbox and events use its transports and only revokes use Redis.
  * `idle` → `start()` → `running` → `close()` → `closed`; every part logs its own state changes.
  */
 export class WorkerPlane {
@@ -46,7 +67,7 @@ export class WorkerPlane {
   readonly events: EventDispatcher;
   readonly taskEvents: TaskEvents;
   readonly clock = new LamportClock();
-  private readonly redis: Redis;
+  private readonly redis: Redis | null;
   private server: ControlServer | null = null;
   private heart: WorkerHeart | null = null;
   private mingling: Promise<void> | null = null;
@@ -54,18 +75,27 @@ export class WorkerPlane {
   private closing: Promise<void> | null = null;
 
   constructor(private readonly o: WorkerPlaneOptions) {
-    this.redis = createRedisConnection(o.url, 'control', o.logger);
-    this.revoked = new RevokedSet({ redis: this.redis, logger: o.logger, keyPrefix: o.keyPrefix ?? '' });
+    const revokeUrl = o.wire === undefined ? o.url : o.wire.revokeRedisUrl;
+    this.redis = revokeUrl === null ? null : createRedisConnection(revokeUrl, 'control', o.logger);
+    // kombu's global_keyprefix belongs to the Redis broker; a result backend's Redis has none.
+    const keyPrefix = o.wire === undefined ? (o.keyPrefix ?? '') : '';
+    this.revoked = new RevokedSet({ redis: this.redis, logger: o.logger, keyPrefix });
     this.events = new EventDispatcher({
       url: o.url,
       hostname: o.hostname,
       logger: o.logger,
-      redis: this.redis,
+      ...this.connectionOf(o.wire?.events),
       clock: this.clock,
       taskEvents: o.taskEvents,
       keyPrefix: o.keyPrefix ?? '',
     });
     this.taskEvents = new TaskEvents(this.events);
+  }
+
+  /** `{ transport }` on a wire, else `{ redis }`: the shared Redis command connection. */
+  private connectionOf<T>(transport: T | undefined): { transport: T } | { redis: Redis } | Record<string, never> {
+    if (transport !== undefined) return { transport };
+    return this.redis === null ? {} : { redis: this.redis };
   }
 
   /** Loads the revoked ids and starts the pidbox server and the heart; mingle runs on in the background. */
@@ -83,7 +113,7 @@ export class WorkerPlane {
       target,
       revoked: this.revoked,
       logger,
-      redis: this.redis,
+      ...this.connectionOf(this.o.wire?.node),
       clock: this.clock,
       events: this.events,
       heart: this.heart,
@@ -99,7 +129,7 @@ export class WorkerPlane {
     const client = new ControlClient({
       url: this.o.url,
       logger: this.o.logger,
-      redis: this.redis,
+      ...this.connectionOf(this.o.wire?.client()),
       clock: this.clock,
       keyPrefix: this.o.keyPrefix ?? '',
       shareRevokes: false,
@@ -126,7 +156,7 @@ export class WorkerPlane {
   }
 
   /**
-   * Sends `worker-offline`, flushes task events, unbinds the pidbox and closes the connections,
+   * Flushes task events, sends `worker-offline`, unbinds the pidbox and closes the connections,
    * within a few seconds whatever Redis does. Idempotent.
    */
   close(): Promise<void> {
@@ -139,6 +169,9 @@ export class WorkerPlane {
     this.mingleClient?.abort();
     const steps = (async () => {
       await this.mingling;
+      // Task events still batched go out before worker-offline: a monitor that saw the node go
+      // offline would otherwise count it alive again on the late task events.
+      await this.events.flush();
       await this.heart?.stop();
       await this.server?.close();
       await this.events.close();
@@ -150,6 +183,7 @@ export class WorkerPlane {
       );
     }
     this.revoked.close();
-    await closeRedisConnection(this.redis);
+    await this.o.wire?.close();
+    if (this.redis !== null) await closeRedisConnection(this.redis);
   }
 }

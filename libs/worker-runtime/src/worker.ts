@@ -268,19 +268,21 @@ export class Worker extends EventEmitter {
       o.logger,
     );
     const custody = new JobCustody(flusher, () => this.jobFinished());
-    // The pidbox, events and fleet limits live on Redis; over RabbitMQ they are not built yet (said once here).
-    const redisPlane = !isAmqpUrl(settings.brokerUrl);
-    if (!redisPlane) {
+    // On RabbitMQ the pidbox and events speak AMQP; revokes and fleet limits need a Redis: the result backend's.
+    const amqp = isAmqpUrl(settings.brokerUrl);
+    const fleetRedisUrl = amqp ? settings.resultBackendUrl : settings.brokerUrl;
+    const fleetLimits = o.fleetLimits !== false && fleetRedisUrl !== null;
+    if (amqp && o.fleetLimits !== false && fleetRedisUrl === null) {
       o.logger.warn(
-        { event: 'worker.amqp_plane_unavailable', control_plane: false, fleet_limits: false },
-        'The broker is RabbitMQ: remote control (celery inspect/control), events, revokes and fleet limits ' +
-          'are not available on AMQP yet; tasks are consumed and run',
+        { event: 'worker.fleet_limits_unavailable', broker: 'amqp', result_backend: null },
+        'The broker is RabbitMQ and there is no Redis result backend: fleet limits (fleet_* annotations, ' +
+          'celeriac_fleet_limits) are not applied; set result_backend to a redis:// URL to have them',
       );
     }
     const plane = createWorkerPlane({
       ...o,
-      ...(redisPlane ? {} : { controlPlane: false }),
       brokerUrl: settings.brokerUrl,
+      resultBackendUrl: settings.resultBackendUrl,
       settings: o.app.conf.settings,
     });
     const rejection = new MessageRejection(broker, flusher, o.logger, plane?.taskEvents);
@@ -329,8 +331,8 @@ export class Worker extends EventEmitter {
         deferral,
         marks: typeof g.markStarted === 'function' ? new StartMarks(g as StartMarkTarget, o.logger) : null,
         fleetLimiter: fleetLimiterFactory({
-          enabled: o.fleetLimits !== false && redisPlane,
-          brokerUrl: settings.brokerUrl,
+          enabled: fleetLimits,
+          brokerUrl: fleetRedisUrl ?? settings.brokerUrl,
           ownerId: this.ownerId,
           logger: o.logger,
           settings: o.app.conf.settings,

@@ -8,7 +8,9 @@ from celery import Celery
 app = Celery("ctlapp")
 app.conf.update(
     broker_url=os.environ.get("CTL_BROKER_URL", "redis://127.0.0.1:6379/0"),
-    result_backend=os.environ.get("CTL_BROKER_URL", "redis://127.0.0.1:6379/0"),
+    # A RabbitMQ broker keeps its results in Redis: CTL_RESULT_BACKEND names it.
+    result_backend=os.environ.get("CTL_RESULT_BACKEND")
+    or os.environ.get("CTL_BROKER_URL", "redis://127.0.0.1:6379/0"),
     accept_content=["json"],
     task_serializer="json",
     worker_hijack_root_logger=False,
