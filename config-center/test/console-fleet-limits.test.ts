@@ -1,24 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { type BrowserContext, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, api, startTestCenter, type TestCenter, workerNodeLayer } from './support/center-harness.js';
+import { ConsoleBrowser } from './support/console-browser.js';
 
 // The fleet-wide limits an agent reports (docs/fleet-limits.md): kept in the node summary and
 // shown in the console's Nodes view under the node's programs.
 
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-background-networking',
-];
-
 let center: TestCenter;
-let browser: BrowserContext;
-let profileDir: string;
+let browser: ConsoleBrowser;
 
 const FLEET_LIMITS = [
   {
@@ -57,19 +45,12 @@ beforeAll(async () => {
     body: { applied_revision: node.body.revision, apply_result: 'ok', programs: {}, fleet_limits: FLEET_LIMITS },
   });
   expect(reported.status).toBe(200);
-  profileDir = mkdtempSync(path.join(tmpdir(), 'celeriac-console-fleet-'));
-  browser = await chromium.launchPersistentContext(profileDir, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1400, height: 900 },
-  });
+  browser = await ConsoleBrowser.launch('celeriac-console-fleet-', { width: 1400, height: 900 });
 }, 120_000);
 
 afterAll(async () => {
   await browser?.close();
   await center?.close();
-  if (profileDir) rmSync(profileDir, { recursive: true, force: true });
 });
 
 describe('fleet limits in the node summary and the console', () => {
@@ -87,7 +68,7 @@ describe('fleet limits in the node summary and the console', () => {
     });
     expect(bad.status).toBe(400);
 
-    const page = await browser.newPage();
+    const page = await browser.context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));
     await page.goto(`${center.url}/`);

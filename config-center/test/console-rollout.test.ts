@@ -1,25 +1,14 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, api, until } from './support/center-harness.js';
+import { ConsoleBrowser } from './support/console-browser.js';
 import { FAILING_FLAVOUR, FLEET_NODES, type RolloutFleet, startRolloutFleet } from './support/rollout-fleet.js';
 
 // The console's Rollouts and Health views against a real center, with fake agents posting status
 // reports and health summaries as real agents do (support/rollout-fleet.ts).
 
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-background-networking',
-];
-
 let fleet: RolloutFleet;
-let browser: BrowserContext;
-let profileDir: string;
+let browser: ConsoleBrowser;
 const pageErrors: string[] = [];
 
 async function history(query = '') {
@@ -29,26 +18,14 @@ async function history(query = '') {
 }
 
 async function openAs(token: string, view: 'Rollouts' | 'Health'): Promise<Page> {
-  const page = await browser.newPage();
-  page.setDefaultTimeout(20_000);
-  page.on('pageerror', (error) => pageErrors.push(error.message));
-  await page.goto(`${fleet.center.url}/`);
-  await page.getByLabel('Token').fill(token);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.locator('#session').waitFor({ state: 'visible' });
+  const page = await browser.openSignedIn(fleet.center.url, token, pageErrors);
   await page.getByRole('button', { name: view, exact: true }).click();
   return page;
 }
 
 beforeAll(async () => {
   fleet = await startRolloutFleet();
-  profileDir = mkdtempSync(path.join(tmpdir(), 'celeriac-console-rollout-'));
-  browser = await chromium.launchPersistentContext(profileDir, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1400, height: 1000 },
-  });
+  browser = await ConsoleBrowser.launch('celeriac-console-rollout-', { width: 1400, height: 1000 });
   // A few seconds of health before the first change.
   await until(
     async () => {
@@ -63,7 +40,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await fleet?.close();
-  if (profileDir) rmSync(profileDir, { recursive: true, force: true });
 });
 
 describe('health history API', () => {

@@ -1,50 +1,26 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, api, startTestCenter, type TestCenter } from './support/center-harness.js';
+import { ConsoleBrowser } from './support/console-browser.js';
 
 // Token management in the console (admins only), in Debian's chromium like console.test.ts.
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-background-networking',
-];
 
 let center: TestCenter;
-let browser: BrowserContext;
-let profileDir: string;
+let browser: ConsoleBrowser;
 const pageErrors: string[] = [];
 
-async function openSignedIn(token: string): Promise<Page> {
-  const page = await browser.newPage();
-  page.setDefaultTimeout(20_000);
-  page.on('pageerror', (error) => pageErrors.push(error.message));
-  await page.goto(`${center.url}/`);
-  await page.getByLabel('Token').fill(token);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.locator('#session').waitFor({ state: 'visible' });
-  return page;
+function openSignedIn(token: string): Promise<Page> {
+  return browser.openSignedIn(center.url, token, pageErrors);
 }
 
 beforeAll(async () => {
   center = await startTestCenter();
-  profileDir = mkdtempSync(path.join(tmpdir(), 'celeriac-console-tokens-'));
-  browser = await chromium.launchPersistentContext(profileDir, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1300, height: 900 },
-  });
+  browser = await ConsoleBrowser.launch('celeriac-console-tokens-', { width: 1300, height: 900 });
 }, 120_000);
 
 afterAll(async () => {
   await browser?.close();
   await center?.close();
-  if (profileDir) rmSync(profileDir, { recursive: true, force: true });
 });
 
 describe('console tokens view', () => {

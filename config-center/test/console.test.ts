@@ -2,7 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ADMIN_TOKEN,
@@ -12,25 +12,17 @@ import {
   until,
   workerNodeLayer,
 } from './support/center-harness.js';
+import { ConsoleBrowser, signIn } from './support/console-browser.js';
 
 const CONSOLE_DIR = path.resolve(import.meta.dirname, '../console');
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+/** On top of the common flags (support/console-browser.ts): nothing reaches out on its own. */
+const EXTRA_CHROMIUM_ARGS = ['--disable-quic', '--disable-component-update', '--disable-sync'];
 const RATE_PATH = 'celery.task_annotations["tasks.add"].rate_limit';
 
 let center: TestCenter;
-let browser: BrowserContext;
-let profileDir: string;
+let browser: ConsoleBrowser;
 let operatorToken: string;
 let viewerToken: string;
 const pageErrors: string[] = [];
@@ -62,20 +54,12 @@ function shown(locator: Locator): Promise<string> {
 }
 
 async function openPage(): Promise<Page> {
-  const page = await browser.newPage();
-  page.setDefaultTimeout(20_000);
-  page.on('pageerror', (error) => pageErrors.push(error.message));
+  const page = await browser.newPage(pageErrors);
   page.on('console', (message) => {
     if (message.type() === 'error' && !/Failed to load resource/.test(message.text())) pageErrors.push(message.text());
   });
   await page.goto(`${center.url}/`);
   return page;
-}
-
-async function signIn(page: Page, token: string): Promise<void> {
-  await page.getByLabel('Token').fill(token);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.locator('#session').waitFor({ state: 'visible' });
 }
 
 async function openDefaults(page: Page): Promise<void> {
@@ -130,19 +114,16 @@ beforeAll(async () => {
     agent: { pid: 777, started_at: '2026-11-24T21:00:00.000Z', version: '0.1.0' },
   });
 
-  profileDir = mkdtempSync(path.join(tmpdir(), 'celeriac-console-chromium-'));
-  browser = await chromium.launchPersistentContext(profileDir, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1400, height: 900 },
-  });
+  browser = await ConsoleBrowser.launch(
+    'celeriac-console-chromium-',
+    { width: 1400, height: 900 },
+    EXTRA_CHROMIUM_ARGS,
+  );
 }, 120_000);
 
 afterAll(async () => {
   await browser?.close();
   await center?.close();
-  if (profileDir) rmSync(profileDir, { recursive: true, force: true });
 });
 
 describe('web console in chromium', () => {

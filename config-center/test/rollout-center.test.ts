@@ -10,6 +10,7 @@ import {
   until,
   workerNodeLayer,
 } from './support/center-harness.js';
+import { reportWorkersRunning, servedConfig } from './support/worker-status.js';
 
 const T = ADMIN_TOKEN;
 const NODES = ['n1', 'n2', 'n3'];
@@ -47,31 +48,9 @@ function health(succeeded: number, failed: number) {
   };
 }
 
-/** What the center serves a node now. */
-async function served(url: string, node: string): Promise<{ revision: number; hash: string }> {
-  const response = await api(url, 'GET', `/v1/nodes/${node}/config`, { token: T });
-  expect(response.status).toBe(200);
-  return { revision: response.body.revision, hash: response.body.hash };
-}
-
 /** Reports that `node` applied `revision` and its worker had these task outcomes. */
 async function report(url: string, node: string, revision: number, succeeded: number, failed: number): Promise<void> {
-  const body = {
-    applied_revision: revision,
-    apply_result: 'ok',
-    programs: {
-      workers: {
-        kind: 'celeriac-worker',
-        state: 'running',
-        pids: [1000 + NODES.indexOf(node)],
-        restarts: 0,
-        config_hash: 'h',
-        last_exit: null,
-        health: health(succeeded, failed),
-      },
-    },
-  };
-  expect((await api(url, 'POST', `/v1/nodes/${node}/status`, { token: T, body })).status).toBe(200);
+  await reportWorkersRunning(url, node, revision, 1000 + NODES.indexOf(node), health(succeeded, failed));
 }
 
 async function setUp(options: { dataDir?: string } = {}): Promise<TestCenter> {
@@ -86,7 +65,7 @@ async function setUp(options: { dataDir?: string } = {}): Promise<TestCenter> {
     expect(
       (await api(started.url, 'PUT', `/v1/layers/nodes/${node}`, { token: T, body: workerNodeLayer() })).status,
     ).toBe(201);
-    await report(started.url, node, (await served(started.url, node)).revision, 50, 0);
+    await report(started.url, node, (await servedConfig(started.url, node)).revision, 50, 0);
   }
   return started;
 }
@@ -110,7 +89,9 @@ async function writeDefaults(url: string, timezone: string, rollout: unknown) {
 describe('rollouts in the center', () => {
   it('serves a failing change to the first wave only, rolls it back on the gate and records why', async () => {
     const { url } = await setUp();
-    const before = Object.fromEntries(await Promise.all(NODES.map(async (n) => [n, await served(url, n)] as const)));
+    const before = Object.fromEntries(
+      await Promise.all(NODES.map(async (n) => [n, await servedConfig(url, n)] as const)),
+    );
     const write = await writeDefaults(url, 'Europe/Paris', {
       waves: [{ nodes: 1, soak: '2s' }, { rest: true }],
       gates: { failure_rate: { max: 0.2 } },
@@ -120,8 +101,8 @@ describe('rollouts in the center', () => {
     const [rollout] = await rollouts(url);
     expect(rollout).toMatchObject({ id: `r${revision}`, state: 'running', wave: 0, served: ['n1'] });
     expect(rollout?.waves.map((w: { nodes: string[] }) => w.nodes)).toEqual([['n1'], ['n2', 'n3']]);
-    expect((await served(url, 'n1')).revision).toBe(revision);
-    for (const node of ['n2', 'n3']) expect(await served(url, node)).toEqual(before[node]);
+    expect((await servedConfig(url, 'n1')).revision).toBe(revision);
+    for (const node of ['n2', 'n3']) expect(await servedConfig(url, node)).toEqual(before[node]);
     // Another write waits for the rollout.
     const refused = await writeDefaults(url, 'UTC', undefined);
     expect(refused.status).toBe(409);
@@ -147,7 +128,7 @@ describe('rollouts in the center', () => {
     const layer = await api(url, 'GET', '/v1/layers/defaults', { token: T });
     expect(layer.body.document.celery.timezone).toBe('UTC');
     // Every node is served the old config again; the held ones never saw the bad one.
-    for (const node of NODES) expect((await served(url, node)).hash).toBe(before[node]?.hash);
+    for (const node of NODES) expect((await servedConfig(url, node)).hash).toBe(before[node]?.hash);
   });
 
   it('promotes a good change through every wave by itself within the restart budget', async () => {
@@ -166,7 +147,9 @@ describe('rollouts in the center', () => {
     // A fake agent per node: apply what is served, one at a time, and note how many are served but not applied.
     await until(
       async () => {
-        const now = await Promise.all(NODES.map(async (node) => [node, (await served(url, node)).revision] as const));
+        const now = await Promise.all(
+          NODES.map(async (node) => [node, (await servedConfig(url, node)).revision] as const),
+        );
         const pending = now.filter(([node, rev]) => rev === revision && !applied.has(node));
         worst = Math.max(worst, pending.length);
         const next = pending[0];
@@ -183,7 +166,7 @@ describe('rollouts in the center', () => {
     expect([...applied].sort()).toEqual(NODES);
     const [done] = await rollouts(url);
     expect(done?.events.map((e: { event: string }) => e.event)).toEqual(['started', 'promoted', 'succeeded']);
-    for (const node of NODES) expect((await served(url, node)).revision).toBe(revision);
+    for (const node of NODES) expect((await servedConfig(url, node)).revision).toBe(revision);
   });
 
   it('pauses, resumes, promotes now and aborts on request', async () => {
@@ -200,7 +183,7 @@ describe('rollouts in the center', () => {
     const promoted = await post('promote');
     expect(promoted.status).toBe(200);
     await until(async () => (await rollouts(url))[0]?.wave === 1, 5000, 'the promotion');
-    await until(async () => (await served(url, 'n2')).revision === revision, 5000, 'n2 to be served');
+    await until(async () => (await servedConfig(url, 'n2')).revision === revision, 5000, 'n2 to be served');
     const aborted = await post('abort');
     expect(aborted.body.state).toBe('rolled_back');
     expect(aborted.body.events.map((e: { event: string }) => e.event)).toEqual([
@@ -218,10 +201,10 @@ describe('rollouts in the center', () => {
 
   it('shows in GET /v1/nodes what a held node is served, the latest revision and its wave', async () => {
     const { url } = await setUp();
-    const before = { n2: await served(url, 'n2'), n3: await served(url, 'n3') };
+    const before = { n2: await servedConfig(url, 'n2'), n3: await servedConfig(url, 'n3') };
     const write = await writeDefaults(url, 'Europe/Rome', { waves: [{ nodes: 1 }, { rest: true }], soak: '1h' });
     const revision = write.body.revision as number;
-    await until(async () => (await served(url, 'n1')).revision === revision, 5000, 'n1 to be served');
+    await until(async () => (await servedConfig(url, 'n1')).revision === revision, 5000, 'n1 to be served');
     const list = (await api(url, 'GET', '/v1/nodes', { token: T })).body.nodes as Record<string, unknown>[];
     const byName = Object.fromEntries(list.map((n) => [n.node, n]));
     expect(byName.n1).toMatchObject({
@@ -265,16 +248,16 @@ describe('rollouts in the center', () => {
       ],
     });
     const revision = write.body.revision as number;
-    const old = await served(first.url, 'n2');
+    const old = await servedConfig(first.url, 'n2');
     await first.close();
     center = await startTestCenter({ dataDir });
     const { url } = center;
     expect((await rollouts(url))[0]).toMatchObject({ state: 'running', wave: 0, served: ['n1'] });
-    expect(await served(url, 'n2')).toEqual(old);
+    expect(await servedConfig(url, 'n2')).toEqual(old);
     await report(url, 'n1', revision, 10, 0);
     await until(async () => (await rollouts(url))[0]?.wave === 1, 10_000, 'the promotion after the restart');
     for (const node of ['n2', 'n3']) {
-      await until(async () => (await served(url, node)).revision === revision, 5000, `${node} to be served`);
+      await until(async () => (await servedConfig(url, node)).revision === revision, 5000, `${node} to be served`);
       await report(url, node, revision, 10, 0);
     }
     await until(async () => (await rollouts(url))[0]?.state === 'succeeded', 10_000, 'the rollout to succeed');

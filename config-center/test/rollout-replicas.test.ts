@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisServer } from '../../test/support/redis-server.js';
 import { RedisStore, type RunningCenter, startCenter } from '../src/index.js';
 import { ADMIN_TOKEN, api, captureLogger, until, workerNodeLayer } from './support/center-harness.js';
+import { reportWorkersRunning, servedConfig } from './support/worker-status.js';
 
 // Two center replicas on one real Redis: one in this process, one in a child process that the
 // test kills with SIGKILL while it drives a rollout.
@@ -57,29 +58,14 @@ async function rolloutsOf(url: string) {
   return response.body as { driving: boolean; rollouts: Record<string, any>[] };
 }
 
+/** The revision `url` serves `node` now. */
 async function served(url: string, node: string): Promise<number> {
-  const response = await api(url, 'GET', `/v1/nodes/${node}/config`, { token: T });
-  expect(response.status).toBe(200);
-  return response.body.revision as number;
+  return (await servedConfig(url, node)).revision;
 }
 
 /** Reports through `url` that `node` applied `revision` with healthy workers. */
 async function report(url: string, node: string, revision: number): Promise<void> {
-  const body = {
-    applied_revision: revision,
-    apply_result: 'ok',
-    programs: {
-      workers: {
-        kind: 'celeriac-worker',
-        state: 'running',
-        pids: [1000 + NODES.indexOf(node)],
-        restarts: 0,
-        config_hash: 'h',
-        last_exit: null,
-      },
-    },
-  };
-  expect((await api(url, 'POST', `/v1/nodes/${node}/status`, { token: T, body })).status).toBe(200);
+  await reportWorkersRunning(url, node, revision, 1000 + NODES.indexOf(node));
 }
 
 /** Writes the defaults' timezone through `url` with `rollout` as the write's policy. */

@@ -2,9 +2,9 @@
 import { Celeriac } from '@celeriac/client';
 import { createLogger } from '@celeriac/logger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pollUntil } from '../support/celery-poll.js';
 import { CeleriacWorkerProcess } from '../support/celery-ts-worker.js';
 import { RedisServer } from '../support/redis-server.js';
+import { firstTaskThrough } from './first-task-through.js';
 
 describe('chaos: Redis restart', { timeout: 90_000 }, () => {
   let redis: RedisServer;
@@ -34,24 +34,7 @@ describe('chaos: Redis restart', { timeout: 90_000 }, () => {
     await redis.restart();
 
     // The restarted Redis is empty; every task sent from now on must complete.
-    let attempt = 0;
-    const value = await pollUntil(
-      async () => {
-        attempt += 1;
-        try {
-          const result = await app.sendTask('tasks.add', [attempt, 100]);
-          return { attempt, got: await result.get({ timeout: 3000 }) };
-        } catch {
-          return undefined;
-        }
-      },
-      {
-        what: 'a task to complete after the restart',
-        timeoutMs: 45_000,
-        intervalMs: 200,
-        detail: () => worker.program.tail(),
-      },
-    );
+    const value = await firstTaskThrough(app, worker, 'a task to complete after the restart');
     expect(value.got).toBe(value.attempt + 100);
 
     const later = await Promise.all(Array.from({ length: 20 }, (_, i) => app.sendTask('tasks.mul', [i, 2])));

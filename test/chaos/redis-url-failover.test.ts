@@ -5,9 +5,9 @@ import { Celeriac } from '@celeriac/client';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { capturingLogger } from '../support/capturing-logger.js';
-import { pollUntil } from '../support/celery-poll.js';
 import { CeleriacWorkerProcess } from '../support/celery-ts-worker.js';
 import { RedisServer } from '../support/redis-server.js';
+import { firstTaskThrough } from './first-task-through.js';
 
 describe('chaos: the first URL of a Redis failover list killed', { timeout: 90_000 }, () => {
   let a: RedisServer;
@@ -38,19 +38,7 @@ describe('chaos: the first URL of a Redis failover list killed', { timeout: 90_0
 
     await a.kill();
     // Tasks sent from now on go to b and complete there; the first tries may meet the switch.
-    let attempt = 0;
-    const value = await pollUntil(
-      async () => {
-        attempt += 1;
-        try {
-          const result = await app.sendTask('tasks.add', [attempt, 100]);
-          return { attempt, got: await result.get({ timeout: 3_000 }) };
-        } catch {
-          return undefined;
-        }
-      },
-      { what: 'a task to complete on b', timeoutMs: 45_000, intervalMs: 200, detail: () => worker.program.tail() },
-    );
+    const value = await firstTaskThrough(app, worker, 'a task to complete on b');
     expect(value.got).toBe(value.attempt + 100);
 
     const later = await Promise.all(Array.from({ length: 20 }, (_, i) => app.sendTask('tasks.mul', [i, 2])));

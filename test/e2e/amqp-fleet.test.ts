@@ -2,14 +2,16 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Celeriac } from '@celeriac/client';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RabbitVhost } from '../support/rabbitmq-vhost.js';
 import { RedisServer } from '../support/redis-server.js';
 import { eventually, type NodeSummary } from './support/center-api.js';
 import { type CenterProcess, startAgentProcess, startCenterProcess } from './support/fleet-processes.js';
+import { fleetRuns, fleetTasksDone } from './support/fleet-records.js';
+import { nodeSettled } from './support/node-settled.js';
 import { runCeleriac, type Spawned } from './support/processes.js';
+import { SteadyProducer } from './support/steady-producer.js';
 
 // The agent runs an AMQP fleet end to end: `celeriac center`, one `celeriac agent` whose layer has
 // `celery.broker_url: amqp://` (a RabbitMQ vhost of the test's own; results on a Redis of its own),
@@ -30,27 +32,8 @@ let operator = '';
 let producer: Producer;
 
 /** Sends a steady mix of tasks to both kinds of worker and remembers every id it submitted. */
-class Producer {
-  readonly app: Celeriac;
+class Producer extends SteadyProducer {
   readonly submitted: string[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private tick = 0;
-  private sending = Promise.resolve();
-
-  constructor(settings: Record<string, unknown>) {
-    this.app = new Celeriac('producer', settings);
-  }
-
-  start(): void {
-    this.timer = setInterval(() => {
-      this.sending = this.sending.then(() => this.step()).catch(() => undefined);
-    }, 100);
-  }
-
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    await this.sending;
-  }
 
   async send(name: string, args: unknown[], queue?: string): Promise<string> {
     const r = await this.app.sendTask(name, args, {}, queue ? { queue } : {});
@@ -58,8 +41,7 @@ class Producer {
     return r.id;
   }
 
-  private async step(): Promise<void> {
-    const i = ++this.tick;
+  protected async step(i: number): Promise<void> {
     await this.send('tasks.mul', [i, 2]);
     if (i % 3 === 0) await this.send('py.mul', [i, 3], 'py_queue');
   }
@@ -68,31 +50,8 @@ class Producer {
 const cli = (...args: string[]) => runCeleriac(args, { CELERIAC_CENTER: center.url, CELERIAC_TOKEN: operator });
 
 /** Waits until node a applied its desired revision and every program runs all its replicas. */
-async function settled(timeoutMs = 30_000): Promise<NodeSummary> {
-  const replicas: Record<string, number> = { w: 2, slow: 1, py: 1 };
-  return eventually(
-    async () => {
-      const n = await center.admin.node('a');
-      const ok =
-        n.applied_revision === n.desired_revision &&
-        n.apply_result === 'ok' &&
-        Object.entries(replicas).every(
-          ([p, count]) => n.programs[p]?.state === 'running' && n.programs[p]?.pids.length === count,
-        );
-      return ok ? n : undefined;
-    },
-    timeoutMs,
-    'node a settled',
-  );
-}
-
-async function runs(ids: string[]): Promise<(number | null)[]> {
-  if (ids.length === 0) return [];
-  return (await db.hmget('fleet:runs', ...ids)).map((v) => (v === null ? null : Number(v)));
-}
-
-async function allDone(ids: string[], timeoutMs = 30_000): Promise<void> {
-  await eventually(async () => (await runs(ids)).every((v) => v !== null), timeoutMs, `${ids.length} tasks done`);
+function settled(timeoutMs = 30_000): Promise<NodeSummary> {
+  return nodeSettled(center.admin, 'a', { w: 2, slow: 1, py: 1 }, timeoutMs);
 }
 
 /** The agent's log lines with `event` (pino JSON). */
@@ -181,7 +140,7 @@ afterAll(async () => {
 describe('an AMQP fleet under the agent', () => {
   it('(1) tasks run on the celeriac and the Python programs over RabbitMQ', async () => {
     const ids = [await producer.send('tasks.add', [2, 3]), await producer.send('py.mul', [6, 7], 'py_queue')];
-    await allDone(ids);
+    await fleetTasksDone(db, ids);
     const hosts = await db.hmget('fleet:host', ...ids);
     // On RabbitMQ a celeriac worker's name carries its generation, as a Python worker's does (unique pidbox queues).
     expect(hosts[0]).toMatch(/^a\.w\.\d+\.g\d+@/);
@@ -231,7 +190,7 @@ describe('an AMQP fleet under the agent', () => {
     expect(a).toMatchObject({ state: 'in_sync', applied_revision: after.desired_revision });
     expect(a?.programs.w?.pids.sort()).toEqual([...(after.programs.w?.pids ?? [])].sort());
     const ids = await Promise.all(Array.from({ length: 10 }, (_, i) => producer.send('tasks.add', [i, i], 'extra')));
-    await allDone(ids);
+    await fleetTasksDone(db, ids);
     expect((await db.hmget('fleet:host', ...ids)).every((h) => h?.startsWith('a.w.'))).toBe(true);
   }, 90_000);
 
@@ -254,7 +213,7 @@ describe('an AMQP fleet under the agent', () => {
       return n.programs.slow?.pids[0] !== victim ? n : undefined;
     });
     expect(after.programs.slow?.restarts).toBe(1);
-    await allDone(ids, 30_000);
+    await fleetTasksDone(db, ids, 30_000);
     const at = (await db.hmget('fleet:at', ...ids)).map(Number);
     expect(Math.max(...at) - killedAt).toBeLessThan(20_000);
     // The agent does not try a Redis restore on an AMQP broker: it says so once, and fails nothing.
@@ -266,8 +225,8 @@ describe('an AMQP fleet under the agent', () => {
     await producer.stop();
     const ids = producer.submitted;
     expect(ids.length).toBeGreaterThan(50);
-    await allDone(ids, 40_000).catch(() => undefined);
-    const counts = await runs(ids);
+    await fleetTasksDone(db, ids, 40_000).catch(() => undefined);
+    const counts = await fleetRuns(db, ids);
     const wrong = ids.map((id, i) => ({ id, runs: counts[i] })).filter((w) => w.runs !== 1);
     expect(wrong).toEqual([]);
     const n = await center.admin.node('a');

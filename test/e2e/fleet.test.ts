@@ -2,12 +2,15 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Celeriac } from '@celeriac/client';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, RedisServer } from '../support/redis-server.js';
 import { CenterApi, eventually, type NodeSummary } from './support/center-api.js';
+import { untilCenterUnreachable } from './support/fleet-processes.js';
+import { fleetRuns, fleetTasksDone } from './support/fleet-records.js';
+import { nodeSettled } from './support/node-settled.js';
 import { runCeleriac, type Spawned, spawnCeleriac } from './support/processes.js';
+import { SteadyProducer } from './support/steady-producer.js';
 
 // The whole fleet from real programs: redis-server, `celeriac center`, two `celeriac agent`s
 // (node a: a celeriac worker and a Python Celery worker; node b: a celeriac worker), a producer
@@ -32,27 +35,8 @@ const agents: Record<'a' | 'b', { proc?: Spawned; token: string; metrics: string
 let producer: Producer;
 
 /** Sends a steady mix of tasks and remembers every id it submitted. */
-class Producer {
-  readonly app: Celeriac;
+class Producer extends SteadyProducer {
   readonly submitted: { id: string; name: string; at: number }[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private tick = 0;
-  private sending = Promise.resolve();
-
-  constructor(settings: Record<string, unknown>) {
-    this.app = new Celeriac('producer', settings);
-  }
-
-  start(): void {
-    this.timer = setInterval(() => {
-      this.sending = this.sending.then(() => this.step()).catch(() => undefined);
-    }, 100);
-  }
-
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    await this.sending;
-  }
 
   async send(name: string, args: unknown[], queue?: string): Promise<string> {
     const r = await this.app.sendTask(name, args, {}, queue ? { queue } : {});
@@ -60,8 +44,7 @@ class Producer {
     return r.id;
   }
 
-  private async step(): Promise<void> {
-    const i = ++this.tick;
+  protected async step(i: number): Promise<void> {
     await this.send('tasks.mul', [i, 2]);
     if (i % 2 === 0) await this.send('tasks.add', [i, 1]);
     if (i % 5 === 0) await this.send('py.mul', [i, 3], 'py_queue');
@@ -116,33 +99,12 @@ async function startAgent(node: 'a' | 'b'): Promise<void> {
 }
 
 /** Waits until the node applied its desired revision and every program runs. */
-async function settled(node: 'a' | 'b', programs: string[], timeoutMs = 30_000): Promise<NodeSummary> {
-  return eventually(
-    async () => {
-      const n = await admin.node(node);
-      const ok =
-        n.applied_revision === n.desired_revision &&
-        n.apply_result === 'ok' &&
-        programs.every((p) => n.programs[p]?.state === 'running' && n.programs[p]?.pids.length === 1);
-      return ok ? n : undefined;
-    },
-    timeoutMs,
-    `node ${node} settled`,
-  );
+function settled(node: 'a' | 'b', programs: string[], timeoutMs = 30_000): Promise<NodeSummary> {
+  return nodeSettled(admin, node, Object.fromEntries(programs.map((p) => [p, 1])), timeoutMs);
 }
 
 function pid(n: NodeSummary, program: string): number {
   return n.programs[program]?.pids[0] as number;
-}
-
-async function runs(ids: string[]): Promise<(number | null)[]> {
-  if (ids.length === 0) return [];
-  const values = await db.hmget('fleet:runs', ...ids);
-  return values.map((v) => (v === null ? null : Number(v)));
-}
-
-async function allDone(ids: string[], timeoutMs = 30_000): Promise<void> {
-  await eventually(async () => (await runs(ids)).every((v) => v !== null), timeoutMs, `${ids.length} tasks done`);
 }
 
 beforeAll(async () => {
@@ -240,7 +202,7 @@ describe('a fleet of two nodes under ops changes', () => {
     expect(a1.message).toMatch(/task_routes/);
     producer.app.conf.update({ task_routes: { 'tasks.add': { queue: 'add_queue' } } });
     const ids = await Promise.all(Array.from({ length: 10 }, (_, i) => producer.send('tasks.add', [i, i])));
-    await allDone(ids);
+    await fleetTasksDone(db, ids);
     const hosts = await db.hmget('fleet:host', ...ids);
     expect(hosts.every((h) => h?.startsWith('a.w.'))).toBe(true);
     expect(await db.llen('add_queue')).toBe(0);
@@ -264,7 +226,7 @@ describe('a fleet of two nodes under ops changes', () => {
       return n.message?.includes('task_annotations') ? n : undefined;
     });
     const ids = await Promise.all(Array.from({ length: 30 }, (_, i) => producer.send('tasks.add', [i, 100])));
-    await allDone(ids, 20_000);
+    await fleetTasksDone(db, ids, 20_000);
     const at = (await db.hmget('fleet:at', ...ids)).map(Number).sort((x, y) => x - y);
     const spanSec = ((at.at(-1) as number) - (at[0] as number)) / 1000;
     const rate = (ids.length - 1) / spanSec;
@@ -300,7 +262,7 @@ describe('a fleet of two nodes under ops changes', () => {
       await producer.send('py.mul', [7, 6], 'py_queue'),
       await producer.send('tasks.add', [7, 6]),
     ];
-    await allDone(ids);
+    await fleetTasksDone(db, ids);
     expect(await db.llen('celeriac.dead-letter')).toBe(0);
   }, 90_000);
 
@@ -331,12 +293,9 @@ describe('a fleet of two nodes under ops changes', () => {
     const [a0, b0] = [await settled('a', ['w', 'py']), await settled('b', ['w', 'slow'])];
     const stopped = await center.stop('SIGTERM');
     expect(stopped.code).toBe(0);
-    await eventually(async () => {
-      const h = (await (await fetch(`${agents.a.metrics}/healthz`)).json()) as { center_reachable: boolean };
-      return h.center_reachable === false;
-    });
+    await untilCenterUnreachable(agents.a.metrics, 15_000, 'agent a reports the center unreachable');
     const ids = await Promise.all(Array.from({ length: 10 }, (_, i) => producer.send('tasks.mul', [i, 5])));
-    await allDone(ids);
+    await fleetTasksDone(db, ids);
     await new Promise((r) => setTimeout(r, 1500));
     center = startCenter();
     const backAt = Date.now();
@@ -372,7 +331,7 @@ describe('a fleet of two nodes under ops changes', () => {
     });
     expect(b1.programs.slow?.restarts).toBe(1);
     expect(pid(b1, 'w')).toBe(pid(b0, 'w'));
-    await allDone(ids, 20_000);
+    await fleetTasksDone(db, ids, 20_000);
     const at = (await db.hmget('fleet:at', ...ids)).map(Number);
     // Restored by the agent at once, not after the one-hour visibility timeout.
     expect(Math.max(...at) - killedAt).toBeLessThan(15_000);
@@ -384,8 +343,8 @@ describe('a fleet of two nodes under ops changes', () => {
     await producer.stop();
     const ids = producer.submitted.map((s) => s.id);
     expect(ids.length).toBeGreaterThan(100);
-    await allDone(ids, 40_000).catch(() => undefined);
-    const counts = await runs(ids);
+    await fleetTasksDone(db, ids, 40_000).catch(() => undefined);
+    const counts = await fleetRuns(db, ids);
     const wrong = producer.submitted
       .filter((_, i) => counts[i] !== 1)
       .map((s) => ({ ...s, runs: counts[producer.submitted.indexOf(s)] }));

@@ -1,11 +1,13 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTestCertificates, type TestCertificates } from '../support/tls-certs.js';
-import { CenterApi, eventually, type NodeSummary } from './support/center-api.js';
+import { type CenterApi, eventually, type NodeSummary } from './support/center-api.js';
+import { untilCenterReachable, untilCenterUnreachable } from './support/fleet-processes.js';
+import { startHostAgent, startHostCenter, startHostRedis } from './support/host-processes.js';
 import { HostNetwork } from './support/netns-hosts.js';
 import type { Spawned } from './support/processes.js';
 
@@ -58,13 +60,6 @@ async function settled(node: HostName, revision: number, timeoutMs = 45_000): Pr
 
 const pid = (n: NodeSummary) => n.programs.w?.pids[0] as number;
 
-async function agentHealth(node: HostName): Promise<{ center_reachable: boolean; applied_revision: number | null }> {
-  return (await fetch(`${agents[node].metrics}/healthz`)).json() as Promise<{
-    center_reachable: boolean;
-    applied_revision: number | null;
-  }>;
-}
-
 // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON
 async function rollout(id: string): Promise<Record<string, any>> {
   const res = await admin.request('GET', `/v1/rollouts/${id}`);
@@ -81,42 +76,21 @@ beforeAll(async () => {
     serverIps: [network.center.controlAddress, ...HOSTS.map((h) => network.host(h).controlAddress)],
   });
 
-  const redisPort = await network.port(6379);
-  const redisHost = network.redis.dataAddress;
-  mkdirSync(path.join(dir, 'redis'));
-  network.spawn(
-    network.redis,
-    'redis-server',
-    [
-      ...['--port', String(redisPort), '--bind', redisHost, '--protected-mode', 'no'],
-      ...['--save', '', '--appendonly', 'no', '--dir', path.join(dir, 'redis')],
-    ],
-    logs('redis'),
-  );
-  const redisUrl = (n: number) => `redis://${redisHost}:${redisPort}/${n}`;
-  db = new Redis(redisUrl(0));
-  db.on('error', () => undefined); // refused until redis-server listens; `eventually` below waits
-  await eventually(async () => (await db.ping()) === 'PONG', 20_000, 'redis answers');
+  const redis = await startHostRedis(network, dir, logs('redis'));
+  db = redis.db;
 
-  const centerPort = await network.port(8700);
-  writeFileSync(path.join(dir, 'admin-token'), ADMIN, { mode: 0o600 });
-  network.spawnCeleriac(
-    network.center,
-    [
-      ...['center', '--data', path.join(dir, 'center')],
-      ...['--listen', `${network.center.controlAddress}:${centerPort}`],
-      ...['--admin-token-file', path.join(dir, 'admin-token')],
-      ...['--tls-cert', pki.serverCert, '--tls-key', pki.serverKey],
-    ],
-    logs('center'),
-  );
-  admin = new CenterApi(`https://${network.center.controlAddress}:${centerPort}`, ADMIN, readFileSync(pki.caCert));
-  await eventually(async () => (await admin.request('GET', '/healthz')).status === 200, 30_000, 'center healthy');
+  const center = await startHostCenter(network, {
+    dir,
+    adminToken: ADMIN,
+    logFile: logs('center'),
+    tls: { cert: pki.serverCert, key: pki.serverKey, caFile: pki.caCert },
+  });
+  admin = center.admin;
 
   defaults = {
     celery: {
-      broker_url: redisUrl(0),
-      result_backend: redisUrl(1),
+      broker_url: redis.url(0),
+      result_backend: redis.url(1),
       task_serializer: 'json',
       accept_content: ['json'],
       task_default_queue: 'celery',
@@ -128,22 +102,14 @@ beforeAll(async () => {
   const revision = (await admin.node('h1')).desired_revision;
 
   for (const node of HOSTS) {
-    const host = network.host(node);
     const token = await admin.createToken('agent', node);
-    const metricsPort = await network.port(9100);
-    const centerUrl = (await network.centerUrlFor(node, centerPort)).replace(/^http:/, 'https:');
-    agents[node] = {
-      metrics: `http://${host.dataAddress}:${metricsPort}`,
-      proc: network.spawnCeleriac(
-        host,
-        [
-          ...['agent', '--center', centerUrl, '--ca-file', pki.caCert, '--node', node, '--token', token],
-          ...['--state-dir', path.join(dir, `agent-${node}`), '--host', node, '--heartbeat', '500ms'],
-          ...['--metrics-listen', `${host.dataAddress}:${metricsPort}`],
-        ],
-        logs(`agent-${node}`),
-      ),
-    };
+    agents[node] = await startHostAgent(network, node, {
+      centerPort: center.port,
+      token,
+      dir,
+      logFile: logs(`agent-${node}`),
+      caFile: pki.caCert,
+    });
   }
   await Promise.all(HOSTS.map((node) => settled(node, revision, 60_000)));
 }, 120_000);
@@ -222,14 +188,7 @@ describe('a rollout over TLS across three hosts, one cut off the center during i
     expect(rollbackRevision).toBeGreaterThan(revision);
 
     // While cut off, h2 ran its last good config with the same worker process.
-    const health = await eventually(
-      async () => {
-        const h = await agentHealth('h2');
-        return h.center_reachable ? undefined : h;
-      },
-      20_000,
-      'h2 reports the center unreachable',
-    );
+    const health = await untilCenterUnreachable(agents.h2.metrics, 20_000, 'h2 reports the center unreachable');
     expect(health.applied_revision).toBe(lastGood);
     expect(() => process.kill(pid(before.h2), 0)).not.toThrow();
     const seen = await admin.node('h2');
@@ -253,6 +212,6 @@ describe('a rollout over TLS across three hosts, one cut off the center during i
     expect(h2.desired_hash).toBe(before.h2.desired_hash);
     expect(h2.drift).toBe(false);
     expect(pid(await admin.node('h3'))).toBe(pid(before.h3));
-    await eventually(async () => (await agentHealth('h2')).center_reachable, 30_000, 'h2 reaches the center');
+    await untilCenterReachable(agents.h2.metrics, 30_000, 'h2 reaches the center');
   }, 150_000);
 });

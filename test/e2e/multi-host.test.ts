@@ -1,13 +1,16 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Celeriac } from '@celeriac/client';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CenterApi, eventually, type NodeSummary } from './support/center-api.js';
+import { type CenterApi, eventually, type NodeSummary } from './support/center-api.js';
+import { untilCenterReachable, untilCenterUnreachable } from './support/fleet-processes.js';
+import { fleetRuns, fleetTasksDone } from './support/fleet-records.js';
+import { startHostAgent, startHostCenter, startHostRedis } from './support/host-processes.js';
 import { HostNetwork } from './support/netns-hosts.js';
 import type { Spawned } from './support/processes.js';
+import { SteadyProducer } from './support/steady-producer.js';
 
 // Three agents on three hosts (network namespaces the test creates; loopback addresses where
 // namespaces are refused, said in the output), Redis and the center on hosts of their own. Redis
@@ -22,7 +25,6 @@ const dir = mkdtempSync(path.join(tmpdir(), 'celeriac-multi-host-'));
 const logs = (name: string) => path.join(dir, `${name}.log`);
 
 let network: HostNetwork;
-let redisUrl = (_db: number) => '';
 let db: Redis;
 let admin: CenterApi;
 const agents = {} as Record<HostName, { proc: Spawned; metrics: string }>;
@@ -30,30 +32,10 @@ let producer: Producer;
 let defaults: { celery: Record<string, unknown>; programs: Record<string, Record<string, unknown>> };
 
 /** Sends tasks every 100 ms (to the shared queue, and to aux now and then); remembers every id. */
-class Producer {
-  readonly app: Celeriac;
+class Producer extends SteadyProducer {
   readonly submitted: string[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private tick = 0;
-  private sending = Promise.resolve();
 
-  constructor(settings: Record<string, unknown>) {
-    this.app = new Celeriac('producer', settings);
-  }
-
-  start(): void {
-    this.timer = setInterval(() => {
-      this.sending = this.sending.then(() => this.step()).catch(() => undefined);
-    }, 100);
-  }
-
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    await this.sending;
-  }
-
-  private async step(): Promise<void> {
-    const i = ++this.tick;
+  protected async step(i: number): Promise<void> {
     this.submitted.push((await this.app.sendTask('tasks.mul', [i, 2])).id);
     if (i % 4 === 0) this.submitted.push((await this.app.sendTask('tasks.add', [i, 1], {}, { queue: 'aux' })).id);
   }
@@ -100,13 +82,6 @@ async function settled(node: HostName, revision?: number, timeoutMs = 45_000): P
 
 const pid = (n: NodeSummary, program: string) => n.programs[program]?.pids[0] as number;
 
-async function agentHealth(node: HostName): Promise<{ center_reachable: boolean; applied_revision: number | null }> {
-  return (await fetch(`${agents[node].metrics}/healthz`)).json() as Promise<{
-    center_reachable: boolean;
-    applied_revision: number | null;
-  }>;
-}
-
 /** Ids of tasks that `node`'s programs finished after `since` (epoch ms). */
 async function finishedBy(node: HostName, since: number): Promise<string[]> {
   const [hosts, at] = await Promise.all([db.hgetall('fleet:host'), db.hgetall('fleet:at')]);
@@ -118,46 +93,16 @@ beforeAll(async () => {
   console.log(network.describe());
   const startedAt = Date.now();
 
-  const redisPort = await network.port(6379);
-  const redisHost = network.redis.dataAddress;
-  mkdirSync(path.join(dir, 'redis'));
-  network.spawn(
-    network.redis,
-    'redis-server',
-    [
-      ...['--port', String(redisPort), '--bind', redisHost, '--protected-mode', 'no'],
-      ...['--save', '', '--appendonly', 'no', '--dir', path.join(dir, 'redis')],
-    ],
-    logs('redis'),
-  );
-  redisUrl = (n: number) => `redis://${redisHost}:${redisPort}/${n}`;
-  db = new Redis(redisUrl(0));
-  db.on('error', () => undefined); // refused until redis-server listens; `eventually` below waits
-  await eventually(async () => (await db.ping()) === 'PONG', 20_000, 'redis answers');
+  const redis = await startHostRedis(network, dir, logs('redis'));
+  db = redis.db;
 
-  const centerPort = await network.port(8700);
-  writeFileSync(path.join(dir, 'admin-token'), ADMIN, { mode: 0o600 });
-  network.spawnCeleriac(
-    network.center,
-    [
-      'center',
-      '--data',
-      path.join(dir, 'center'),
-      '--listen',
-      `${network.center.controlAddress}:${centerPort}`,
-      '--admin-token-file',
-      path.join(dir, 'admin-token'),
-    ],
-    logs('center'),
-  );
-  const centerUrl = `http://${network.center.controlAddress}:${centerPort}`;
-  await eventually(async () => (await fetch(`${centerUrl}/healthz`)).ok, 30_000, 'center healthy');
-  admin = new CenterApi(centerUrl, ADMIN);
+  const center = await startHostCenter(network, { dir, adminToken: ADMIN, logFile: logs('center') });
+  admin = center.admin;
 
   defaults = {
     celery: {
-      broker_url: redisUrl(0),
-      result_backend: redisUrl(1),
+      broker_url: redis.url(0),
+      result_backend: redis.url(1),
       task_serializer: 'json',
       accept_content: ['json'],
       task_default_queue: 'celery',
@@ -172,37 +117,17 @@ beforeAll(async () => {
   await put('multi-host setup');
 
   for (const node of HOSTS) {
-    const host = network.host(node);
     const token = await admin.createToken('agent', node);
-    const metricsPort = await network.port(9100);
-    agents[node] = {
-      metrics: `http://${host.dataAddress}:${metricsPort}`,
-      proc: network.spawnCeleriac(
-        host,
-        [
-          'agent',
-          '--center',
-          await network.centerUrlFor(node, centerPort),
-          '--node',
-          node,
-          '--token',
-          token,
-          '--state-dir',
-          path.join(dir, `agent-${node}`),
-          '--metrics-listen',
-          `${host.dataAddress}:${metricsPort}`,
-          '--host',
-          node,
-          '--heartbeat',
-          '500ms',
-        ],
-        logs(`agent-${node}`),
-      ),
-    };
+    agents[node] = await startHostAgent(network, node, {
+      centerPort: center.port,
+      token,
+      dir,
+      logFile: logs(`agent-${node}`),
+    });
   }
   await Promise.all(HOSTS.map((node) => settled(node, undefined, 60_000)));
   console.log(`multi-host: three hosts settled ${Date.now() - startedAt} ms after the network was built`);
-  producer = new Producer({ broker_url: redisUrl(0), result_backend: redisUrl(1) });
+  producer = new Producer({ broker_url: redis.url(0), result_backend: redis.url(1) });
   producer.start();
 }, 120_000);
 
@@ -269,14 +194,7 @@ describe(`three agents on three hosts`, () => {
     // h3's own view (its metrics listen on the data network).
     const h3Before = before[2] as NodeSummary;
     // Its agent learns of the cut from a failed status heartbeat, without waiting for the long-poll's timeout.
-    const health = await eventually(
-      async () => {
-        const h = await agentHealth('h3');
-        return h.center_reachable ? undefined : h;
-      },
-      30_000,
-      'h3 reports the center unreachable',
-    );
+    const health = await untilCenterUnreachable(agents.h3.metrics, 30_000, 'h3 reports the center unreachable');
     expect(health.applied_revision).toBe(lastGood);
     expect([seen.desired_revision, seen.applied_revision]).toEqual([revision, lastGood]);
     for (const program of ['w', 'aux']) expect(() => process.kill(pid(h3Before, program), 0)).not.toThrow();
@@ -290,18 +208,15 @@ describe(`three agents on three hosts`, () => {
     console.log(`multi-host: h3 caught up to revision ${revision} ${Date.now() - healedAt} ms after the heal`);
     expect(pid(h3, 'w')).not.toBe(pid(h3Before, 'w'));
     expect(pid(h3, 'aux')).toBe(pid(h3Before, 'aux'));
-    await eventually(async () => (await agentHealth('h3')).center_reachable, 30_000, 'h3 reaches the center');
+    await untilCenterReachable(agents.h3.metrics, 30_000, 'h3 reaches the center');
   }, 120_000);
 
   it('every task sent throughout ran exactly once', async () => {
     await producer.stop();
     const ids = producer.submitted;
     expect(ids.length).toBeGreaterThan(50);
-    const runs = async () => (await db.hmget('fleet:runs', ...ids)).map((v) => (v === null ? null : Number(v)));
-    await eventually(async () => (await runs()).every((v) => v !== null), 40_000, `${ids.length} tasks done`).catch(
-      () => undefined,
-    );
-    const counts = await runs();
+    await fleetTasksDone(db, ids, 40_000).catch(() => undefined);
+    const counts = await fleetRuns(db, ids);
     const wrong = ids.map((id, i) => ({ id, runs: counts[i] })).filter((t) => t.runs !== 1);
     expect(wrong).toEqual([]);
     const hosts = new Set(Object.values(await db.hgetall('fleet:host')).map((h) => h.split('.')[0]));

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisServer } from '../support/redis-server.js';
 import { type CenterApi, eventually, type NodeSummary } from './support/center-api.js';
 import { startAgentProcess, startCenterProcess } from './support/fleet-processes.js';
+import { nodeSettled } from './support/node-settled.js';
 import type { Spawned } from './support/processes.js';
 
 // The impact preview against what really happens: a real `celeriac center`, two real `celeriac
@@ -48,21 +49,8 @@ const worker = (queues: string[], replicas: number) => ({
 });
 
 /** Waits until the node applied its desired revision and every program serves all its replicas. */
-async function settled(node: string, replicas: Record<string, number>): Promise<NodeSummary> {
-  return eventually(
-    async () => {
-      const n = await admin.node(node);
-      const ok =
-        n.applied_revision === n.desired_revision &&
-        n.apply_result === 'ok' &&
-        Object.entries(replicas).every(
-          ([p, count]) => n.programs[p]?.state === 'running' && n.programs[p]?.pids.length === count,
-        );
-      return ok ? n : undefined;
-    },
-    90_000,
-    `node ${node} settled`,
-  );
+function settled(node: string, replicas: Record<string, number>): Promise<NodeSummary> {
+  return nodeSettled(admin, node, replicas, 90_000);
 }
 
 async function previewAndWrite(layer: string, patch: unknown): Promise<Preview> {

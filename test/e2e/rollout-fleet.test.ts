@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, RedisServer } from '../support/redis-server.js';
 import { CenterApi, eventually, type NodeSummary } from './support/center-api.js';
 import { startAgentProcess } from './support/fleet-processes.js';
+import { nodeSettled } from './support/node-settled.js';
 import { type Spawned, spawnCeleriac } from './support/processes.js';
 
 // Health-gated rollouts against real programs: redis-server, `celeriac center`, three `celeriac
@@ -34,20 +35,8 @@ let producing = true;
 let producer: Promise<void> | undefined;
 const agents: Spawned[] = [];
 
-async function settled(node: string): Promise<NodeSummary> {
-  return eventually(
-    async () => {
-      const n = await admin.node(node);
-      const ok =
-        n.applied_revision === n.desired_revision &&
-        n.apply_result === 'ok' &&
-        n.programs.w?.state === 'running' &&
-        n.programs.w?.pids.length === 1;
-      return ok ? n : undefined;
-    },
-    90_000,
-    `node ${node} settled`,
-  );
+function settled(node: string): Promise<NodeSummary> {
+  return nodeSettled(admin, node, { w: 1 }, 90_000);
 }
 
 /** Starts `celeriac center` on `centerPort` with its data in `<dir>/center-data` (the same on a restart). */

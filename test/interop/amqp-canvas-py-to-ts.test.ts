@@ -4,11 +4,11 @@
 // direction is amqp-canvas-ts-to-py.test.ts.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pollUntil } from '../support/celery-poll.js';
-import { type PythonClientLine, type PythonClientOp, runPythonClient } from '../support/celery-python-client.js';
+import { type PythonClientOp, runPythonClientByRef } from '../support/celery-python-client.js';
 import { CeleriacWorkerProcess } from '../support/celery-ts-worker.js';
 import { RabbitVhost } from '../support/rabbitmq-vhost.js';
 import { RedisServer } from '../support/redis-server.js';
+import { amqpCanvasSettings, priorityRunOrder } from './amqp-canvas-support.js';
 import { CANVAS_TASKS_MODULE, runCanvasClient } from './canvas-support.js';
 
 describe('Python client -> celeriac worker on RabbitMQ', { timeout: 120_000 }, () => {
@@ -20,20 +20,11 @@ describe('Python client -> celeriac worker on RabbitMQ', { timeout: 120_000 }, (
   let clientConfig: Record<string, unknown>;
   let ts: CeleriacWorkerProcess;
   const env = () => ({ INTEROP_RECORD_URL: redis.url(2), PYTASKS_RECORD_URL: redis.url(2) });
-  const run = async (ops: PythonClientOp[]) => {
-    const lines = await runPythonClient(ops, clientConfig, { env: env(), timeoutMs: 90_000 });
-    return new Map(lines.map((l): [string | null, PythonClientLine] => [l.ref, l]));
-  };
+  const run = (ops: PythonClientOp[]) => runPythonClientByRef(ops, clientConfig, { env: env(), timeoutMs: 90_000 });
 
   beforeAll(async () => {
     [vhost, redis] = await Promise.all([RabbitVhost.create(), RedisServer.start()]);
-    // Every queue with x-max-priority on both sides: RabbitMQ refuses a redeclare with other arguments.
-    config = {
-      broker_url: vhost.url(),
-      result_backend: redis.url(1),
-      accept_content: ['json', 'msgpack'],
-      task_queue_max_priority: 10,
-    };
+    config = amqpCanvasSettings(vhost, redis);
     clientConfig = {
       ...config,
       task_default_queue: 'to-ts',
@@ -140,13 +131,7 @@ describe('Python client -> celeriac worker on RabbitMQ', { timeout: 120_000 }, (
       env: env(),
     });
     try {
-      const order = await pollUntil(
-        async () => {
-          const list = await records.lrange('interop.order', 0, -1);
-          return list.length === 4 ? list : undefined;
-        },
-        { what: 'all four priority tasks to run', detail: () => prio.output() },
-      );
+      const order = await priorityRunOrder(records, () => prio.output());
       expect(order).toEqual(['p9', 'p6', 'p3', 'p0']);
     } finally {
       await prio.stop();

@@ -5,10 +5,10 @@
 import { Celeriac, chord, GroupResult, group, signature, TaskRevokedError } from '@celeriac/client';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pollUntil } from '../support/celery-poll.js';
 import { CeleryWorker } from '../support/celery-worker.js';
 import { RabbitVhost } from '../support/rabbitmq-vhost.js';
 import { RedisServer } from '../support/redis-server.js';
+import { amqpCanvasSettings, priorityRunOrder } from './amqp-canvas-support.js';
 
 const GET = { timeout: 30_000 };
 
@@ -23,13 +23,7 @@ describe('celeriac client -> Python worker on RabbitMQ', { timeout: 120_000 }, (
 
   beforeAll(async () => {
     [vhost, redis] = await Promise.all([RabbitVhost.create(), RedisServer.start()]);
-    // Every queue with x-max-priority on both sides: RabbitMQ refuses a redeclare with other arguments.
-    config = {
-      broker_url: vhost.url(),
-      result_backend: redis.url(1),
-      accept_content: ['json', 'msgpack'],
-      task_queue_max_priority: 10,
-    };
+    config = amqpCanvasSettings(vhost, redis);
     records = new Redis(redis.url(2));
     py = await CeleryWorker.start({
       config: { ...config, imports: ['canvas_tasks'] },
@@ -113,13 +107,7 @@ describe('celeriac client -> Python worker on RabbitMQ', { timeout: 120_000 }, (
       env: { PYTASKS_RECORD_URL: redis.url(2) },
     });
     try {
-      const order = await pollUntil(
-        async () => {
-          const list = await records.lrange('interop.order', 0, -1);
-          return list.length === 4 ? list : undefined;
-        },
-        { what: 'all four priority tasks to run', detail: () => prio.output() },
-      );
+      const order = await priorityRunOrder(records, () => prio.output());
       expect(order).toEqual(['p9', 'p6', 'p3', 'p0']);
     } finally {
       await prio.stop();

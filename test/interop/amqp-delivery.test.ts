@@ -4,9 +4,9 @@
 import { Celeriac } from '@celeriac/client';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pollUntil } from '../support/celery-poll.js';
 import { CeleriacWorkerProcess } from '../support/celery-ts-worker.js';
 import { CeleryWorker } from '../support/celery-worker.js';
+import { type QueueCounts, untilQueueCounts } from '../support/queue-counts.js';
 import { RabbitVhost } from '../support/rabbitmq-vhost.js';
 import { RedisServer } from '../support/redis-server.js';
 
@@ -17,14 +17,8 @@ describe('celeriac worker on RabbitMQ: delivery', { timeout: 180_000 }, () => {
   let redis: RedisServer;
   let records: Redis;
   const env = () => ({ PYTASKS_RECORD_URL: redis.url(2), INTEROP_RECORD_URL: redis.url(2) });
-  const counts = (queue: string, want: { ready: number; unacked: number }, timeoutMs: number) =>
-    pollUntil(
-      async () => {
-        const c = await vhost.queueCounts(queue);
-        return c?.ready === want.ready && c.unacked === want.unacked ? c : undefined;
-      },
-      { what: `queue ${queue} at ${JSON.stringify(want)}`, timeoutMs, intervalMs: 200 },
-    );
+  const counts = (queue: string, want: QueueCounts, timeoutMs: number) =>
+    untilQueueCounts(vhost, queue, want, timeoutMs);
 
   beforeAll(async () => {
     [vhost, redis] = await Promise.all([RabbitVhost.create(), RedisServer.start()]);

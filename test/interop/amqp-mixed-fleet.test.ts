@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pollUntil } from '../support/celery-poll.js';
 import { CeleriacWorkerProcess } from '../support/celery-ts-worker.js';
 import { CeleryWorker } from '../support/celery-worker.js';
+import { type QueueCounts, untilQueueCounts } from '../support/queue-counts.js';
 import { RabbitVhost } from '../support/rabbitmq-vhost.js';
 import { RedisServer } from '../support/redis-server.js';
 import { runCanvasClient } from './canvas-support.js';
@@ -22,14 +23,8 @@ describe('a Python and a celeriac worker on one RabbitMQ queue', { timeout: 180_
   let backend: Redis;
   let config: Record<string, unknown>;
   const env = () => ({ PYTASKS_RECORD_URL: redis.url(2), INTEROP_RECORD_URL: redis.url(2) });
-  const settled = (queue: string, want: { ready: number; unacked: number }, timeoutMs: number) =>
-    pollUntil(
-      async () => {
-        const c = await vhost.queueCounts(queue);
-        return c?.ready === want.ready && c.unacked === want.unacked ? c : undefined;
-      },
-      { what: `queue ${queue} at ${JSON.stringify(want)}`, timeoutMs, intervalMs: 200 },
-    );
+  const settled = (queue: string, want: QueueCounts, timeoutMs: number) =>
+    untilQueueCounts(vhost, queue, want, timeoutMs);
 
   beforeAll(async () => {
     [vhost, redis] = await Promise.all([RabbitVhost.create(), RedisServer.start()]);

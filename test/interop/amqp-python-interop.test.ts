@@ -5,7 +5,7 @@ import { RemoteTaskError } from '@celeriac/protocol';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pollUntil } from '../support/celery-poll.js';
-import { type PythonClientLine, runPythonClient } from '../support/celery-python-client.js';
+import { runPythonClient, runPythonClientByRef } from '../support/celery-python-client.js';
 import { CeleriacWorkerProcess } from '../support/celery-ts-worker.js';
 import { CeleryWorker } from '../support/celery-worker.js';
 import { RabbitVhost } from '../support/rabbitmq-vhost.js';
@@ -50,7 +50,7 @@ describe('Celery and celeriac on RabbitMQ (amqp://)', { timeout: 180_000 }, () =
   });
 
   it('Python client -> celeriac worker: args, kwargs, an exception, msgpack, countdown', async () => {
-    const lines = await runPythonClient(
+    const out = await runPythonClientByRef(
       [
         { op: 'send', ref: 'args', name: 'tasks.add', args: [2, 3], options: { queue: 'to-ts' }, wait: 30 },
         {
@@ -84,7 +84,6 @@ describe('Celery and celeriac on RabbitMQ (amqp://)', { timeout: 180_000 }, () =
       config,
       { env: env(), timeoutMs: 90_000 },
     );
-    const out = new Map(lines.map((l): [string | null, PythonClientLine] => [l.ref, l]));
     expect(out.get('args')).toMatchObject({ ok: true, state: 'SUCCESS', result: 5 });
     expect(out.get('kwargs')).toMatchObject({ ok: true, result: 42 });
     expect(out.get('echo')).toMatchObject({ ok: true, result: { args: [1], kwargs: { b: 'x', c: [1, null] } } });

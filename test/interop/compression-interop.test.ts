@@ -7,7 +7,7 @@ import { Celeriac } from '@celeriac/client';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pollUntil } from '../support/celery-poll.js';
-import { type PythonClientLine, runPythonClient } from '../support/celery-python-client.js';
+import { type PythonClientOp, runPythonClientByRef } from '../support/celery-python-client.js';
 import { CeleriacWorkerProcess } from '../support/celery-ts-worker.js';
 import { CeleryWorker } from '../support/celery-worker.js';
 import { RedisServer } from '../support/redis-server.js';
@@ -21,10 +21,8 @@ describe('bzip2 and lzma compression with Python Celery', { timeout: 90_000 }, (
   let ours: CeleriacWorkerProcess;
   let theirs: CeleryWorker;
 
-  const python = async (ops: Parameters<typeof runPythonClient>[0], extra: Record<string, unknown> = {}) => {
-    const lines = await runPythonClient(ops, { ...config, ...extra });
-    return new Map(lines.map((line): [string | null, PythonClientLine] => [line.ref, line]));
-  };
+  const python = (ops: PythonClientOp[], extra: Record<string, unknown> = {}) =>
+    runPythonClientByRef(ops, { ...config, ...extra });
 
   beforeAll(async () => {
     redis = await RedisServer.start();

@@ -2,7 +2,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pollUntil } from '../support/celery-poll.js';
-import { type PythonClientLine, runPythonClient } from '../support/celery-python-client.js';
+import { type PythonClientOp, runPythonClientByRef } from '../support/celery-python-client.js';
 import { CeleriacWorkerProcess } from '../support/celery-ts-worker.js';
 import { RedisServer } from '../support/redis-server.js';
 
@@ -12,10 +12,7 @@ describe('Python Celery client -> celeriac worker', { timeout: 90_000 }, () => {
   let config: Record<string, unknown>;
   let brokerDb: Redis;
 
-  const run = async (ops: Parameters<typeof runPythonClient>[0]) => {
-    const lines = await runPythonClient(ops, config);
-    return new Map(lines.map((line): [string | null, PythonClientLine] => [line.ref, line]));
-  };
+  const run = (ops: PythonClientOp[]) => runPythonClientByRef(ops, config);
 
   beforeAll(async () => {
     redis = await RedisServer.start();

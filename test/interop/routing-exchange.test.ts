@@ -5,7 +5,7 @@ import { Celeriac } from '@celeriac/client';
 import { createLogger } from '@celeriac/logger';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type PythonClientLine, runPythonClient } from '../support/celery-python-client.js';
+import { type PythonClientOp, runPythonClient, runPythonClientByRef } from '../support/celery-python-client.js';
 import { CeleriacWorkerProcess } from '../support/celery-ts-worker.js';
 import { CeleryWorker } from '../support/celery-worker.js';
 import { RedisServer } from '../support/redis-server.js';
@@ -19,10 +19,7 @@ describe('routing by exchange and routing key across Python Celery and celeriac'
   let config: Record<string, unknown>;
   const stoppers: (() => Promise<unknown>)[] = [];
 
-  const python = async (ops: Parameters<typeof runPythonClient>[0], conf = config) => {
-    const lines = await runPythonClient(ops, conf, { timeoutMs: 90_000 });
-    return new Map(lines.map((line): [string | null, PythonClientLine] => [line.ref, line]));
-  };
+  const python = (ops: PythonClientOp[], conf = config) => runPythonClientByRef(ops, conf, { timeoutMs: 90_000 });
 
   beforeAll(async () => {
     server = await RedisServer.start();

@@ -12,7 +12,7 @@ import { createLogger } from '@celeriac/logger';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ChildProgram } from '../support/celery-child-process.js';
-import { type PythonClientLine, runPythonClient } from '../support/celery-python-client.js';
+import { type PythonClientOp, runPythonClientByRef } from '../support/celery-python-client.js';
 import { CELERIAC_BIN, CeleriacWorkerProcess, INTEROP_TASKS_MODULE } from '../support/celery-ts-worker.js';
 import { CeleryWorker, PYTASKS_DIR, PYTHON, pytasksEnv } from '../support/celery-worker.js';
 import { RedisServer } from '../support/redis-server.js';
@@ -55,10 +55,8 @@ describe('routing follow-ups across Python Celery and celeriac', { timeout: 180_
   let base: Record<string, unknown>;
   const stoppers: (() => Promise<unknown>)[] = [];
 
-  const python = async (ops: Parameters<typeof runPythonClient>[0], conf: Record<string, unknown>) => {
-    const lines = await runPythonClient(ops, conf, { timeoutMs: 90_000 });
-    return new Map(lines.map((line): [string | null, PythonClientLine] => [line.ref, line]));
-  };
+  const python = (ops: PythonClientOp[], conf: Record<string, unknown>) =>
+    runPythonClientByRef(ops, conf, { timeoutMs: 90_000 });
 
   beforeAll(async () => {
     server = await RedisServer.start();

@@ -4,7 +4,7 @@ import { Celeriac } from '@celeriac/client';
 import { createLogger } from '@celeriac/logger';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type PythonClientLine, runPythonClient } from '../support/celery-python-client.js';
+import { type PythonClientOp, runPythonClientByRef } from '../support/celery-python-client.js';
 import { CeleriacWorkerProcess } from '../support/celery-ts-worker.js';
 import { CeleryWorker } from '../support/celery-worker.js';
 import { RedisServer } from '../support/redis-server.js';
@@ -23,10 +23,7 @@ describe('broker_transport_options across Python Celery and celeriac', { timeout
   let config: Record<string, unknown>;
   const stoppers: (() => Promise<unknown>)[] = [];
 
-  const python = async (ops: Parameters<typeof runPythonClient>[0]) => {
-    const lines = await runPythonClient(ops, config, { timeoutMs: 90_000 });
-    return new Map(lines.map((line): [string | null, PythonClientLine] => [line.ref, line]));
-  };
+  const python = (ops: PythonClientOp[]) => runPythonClientByRef(ops, config, { timeoutMs: 90_000 });
 
   /** Broker keys that are not under the prefix (the result backend is on db 1 and has none). */
   const unprefixed = async () => (await redis.keys('*')).filter((k) => !k.startsWith('tenant1:'));

@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChildProgram } from '../support/celery-child-process.js';
 import { pollUntil } from '../support/celery-poll.js';
-import { type PythonClientLine, runPythonClient } from '../support/celery-python-client.js';
+import { type PythonClientOp, runPythonClientByRef } from '../support/celery-python-client.js';
 import { CELERIAC_BIN, CeleriacWorkerProcess, INTEROP_TASKS_MODULE } from '../support/celery-ts-worker.js';
 import { CeleryWorker } from '../support/celery-worker.js';
 import { RedisServer } from '../support/redis-server.js';
@@ -31,10 +31,8 @@ describe('settings across languages and in the worker program', { timeout: 120_0
   let broker: Redis;
   let config: Record<string, unknown>;
 
-  const python = async (ops: Parameters<typeof runPythonClient>[0], extra: Record<string, unknown> = {}) => {
-    const lines = await runPythonClient(ops, { ...config, ...extra });
-    return new Map(lines.map((line): [string | null, PythonClientLine] => [line.ref, line]));
-  };
+  const python = (ops: PythonClientOp[], extra: Record<string, unknown> = {}) =>
+    runPythonClientByRef(ops, { ...config, ...extra });
 
   beforeAll(async () => {
     redis = await RedisServer.start();

@@ -88,3 +88,13 @@ export function runPythonClient(
     );
   });
 }
+
+/** Runs the Python Celery client as runPythonClient does; its lines by the `ref` of their op. */
+export async function runPythonClientByRef(
+  ops: PythonClientOp[],
+  config: Record<string, unknown>,
+  options: { timeoutMs?: number; env?: Record<string, string> } = {},
+): Promise<Map<string | null, PythonClientLine>> {
+  const lines = await runPythonClient(ops, config, options);
+  return new Map(lines.map((line): [string | null, PythonClientLine] => [line.ref, line]));
+}

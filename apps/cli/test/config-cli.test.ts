@@ -1,29 +1,21 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { FileStore, type RunningCenter, startCenter } from '@celeriac/config-center';
 import { createLogger } from '@celeriac/logger';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CliResult, type FileCenter, requireBuiltCli, runCli, startFileCenter } from './support/cli-center.js';
 
 // Spawns the built CLI (`npx tsc -b tsconfig.build.json` first) against a real listening center
 // with the file store in a temp dir.
-const root = path.resolve(import.meta.dirname, '../../..');
-const bin = path.join(root, 'apps/cli/bin/celeriac.js');
 const ADMIN = 'cli-test-admin-token-0123456789abcdef';
 
+let files: FileCenter;
 let center: RunningCenter;
-let dataDir: string;
 let work: string;
 let operator: string;
 let viewer: string;
 let agent: string;
-
-interface CliResult {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-}
 
 async function cli(
   args: string[],
@@ -31,14 +23,7 @@ async function cli(
 ): Promise<CliResult> {
   const env: Record<string, string> = { CELERIAC_CENTER: center.url, ...options.env };
   if (options.token !== null) env.CELERIAC_TOKEN = options.token ?? operator;
-  const result = await execa(process.execPath, [bin, ...args], {
-    env,
-    extendEnv: false,
-    reject: false,
-    input: options.input ?? '',
-    timeout: 30_000,
-  });
-  return { exitCode: result.exitCode ?? -1, stdout: result.stdout, stderr: result.stderr };
+  return runCli(args, env, options.input);
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: tests read arbitrary JSON answers
@@ -74,26 +59,17 @@ async function layerRevision(layer: string): Promise<number> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(path.join(root, 'apps/cli/dist/commands/config.js'))) {
-    throw new Error('the CLI is not built; run "npx tsc -b tsconfig.build.json" first');
-  }
-  dataDir = mkdtempSync(path.join(tmpdir(), 'celeriac-cli-center-'));
+  requireBuiltCli('config');
+  files = await startFileCenter('celeriac-cli-center-', ADMIN);
+  center = files.center;
   work = mkdtempSync(path.join(tmpdir(), 'celeriac-cli-work-'));
-  const logger = createLogger({ level: 'warn', pretty: false, destination: { write: () => undefined } });
-  center = await startCenter({
-    listen: '127.0.0.1:0',
-    store: new FileStore({ dataDir, logger, statusFlushMs: 20 }),
-    adminToken: ADMIN,
-    logger,
-  });
   operator = await createToken('operator');
   viewer = await createToken('viewer');
   agent = await createToken('agent', 'web-1');
 });
 
 afterAll(async () => {
-  await center?.close();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  await files?.close();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 

@@ -1,30 +1,20 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { FileStore, type RunningCenter, startCenter } from '@celeriac/config-center';
-import { createLogger } from '@celeriac/logger';
-import { execa } from 'execa';
+import type { RunningCenter } from '@celeriac/config-center';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FileCenter, requireBuiltCli, runCli, startFileCenter } from './support/cli-center.js';
 
 // The built CLI (`npm run build` first) against a real listening center: labels set with
 // `config set`, `nodes --select`, and `--dry-run` of set, apply and edit.
-const root = path.resolve(import.meta.dirname, '../../..');
-const bin = path.join(root, 'apps/cli/bin/celeriac.js');
 const ADMIN = 'cli-select-admin-token-0123456789abcdef';
 
+let files: FileCenter;
 let center: RunningCenter;
-let dataDir: string;
 let work: string;
 
-async function cli(args: string[], env: Record<string, string> = {}) {
-  const result = await execa(process.execPath, [bin, ...args], {
-    env: { CELERIAC_CENTER: center.url, CELERIAC_TOKEN: ADMIN, ...env },
-    extendEnv: false,
-    reject: false,
-    input: '',
-    timeout: 30_000,
-  });
-  return { exitCode: result.exitCode ?? -1, stdout: result.stdout, stderr: result.stderr };
+function cli(args: string[], env: Record<string, string> = {}) {
+  return runCli(args, { CELERIAC_CENTER: center.url, CELERIAC_TOKEN: ADMIN, ...env });
 }
 
 async function head(): Promise<number> {
@@ -32,18 +22,10 @@ async function head(): Promise<number> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(path.join(root, 'apps/cli/dist/commands/config.js'))) {
-    throw new Error('the CLI is not built; run "npm run build" first');
-  }
-  dataDir = mkdtempSync(path.join(tmpdir(), 'celeriac-cli-select-'));
+  requireBuiltCli('config');
+  files = await startFileCenter('celeriac-cli-select-', ADMIN);
+  center = files.center;
   work = mkdtempSync(path.join(tmpdir(), 'celeriac-cli-select-work-'));
-  const logger = createLogger({ level: 'warn', pretty: false, destination: { write: () => undefined } });
-  center = await startCenter({
-    listen: '127.0.0.1:0',
-    store: new FileStore({ dataDir, logger, statusFlushMs: 20 }),
-    adminToken: ADMIN,
-    logger,
-  });
   const defaults = await cli([
     'config',
     'set',
@@ -71,8 +53,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await center?.close();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  await files?.close();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 

@@ -1,29 +1,16 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { FileStore, type RunningCenter, startCenter } from '@celeriac/config-center';
-import { createLogger } from '@celeriac/logger';
-import { execa } from 'execa';
+import type { RunningCenter } from '@celeriac/config-center';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FileCenter, requireBuiltCli, runCli, startFileCenter } from './support/cli-center.js';
 
 // The built CLI (`npm run build` first) against a real center with a rollout held at its first wave.
-const root = path.resolve(import.meta.dirname, '../../..');
-const bin = path.join(root, 'apps/cli/bin/celeriac.js');
 const ADMIN = 'cli-rollout-admin-token-0123456789abcdef';
 
+let files: FileCenter;
 let center: RunningCenter;
-let dataDir: string;
 let rolloutId: string;
 
-async function cli(args: string[]) {
-  const result = await execa(process.execPath, [bin, ...args], {
-    env: { CELERIAC_CENTER: center.url, CELERIAC_TOKEN: ADMIN },
-    extendEnv: false,
-    reject: false,
-    input: '',
-    timeout: 30_000,
-  });
-  return { exitCode: result.exitCode ?? -1, stdout: result.stdout, stderr: result.stderr };
+function cli(args: string[]) {
+  return runCli(args, { CELERIAC_CENTER: center.url, CELERIAC_TOKEN: ADMIN });
 }
 
 async function put(layer: string, body: unknown, ifMatch?: number): Promise<number> {
@@ -41,17 +28,9 @@ async function put(layer: string, body: unknown, ifMatch?: number): Promise<numb
 }
 
 beforeAll(async () => {
-  if (!existsSync(path.join(root, 'apps/cli/dist/commands/rollout.js'))) {
-    throw new Error('the CLI is not built; run "npm run build" first');
-  }
-  dataDir = mkdtempSync(path.join(tmpdir(), 'celeriac-cli-rollout-'));
-  const logger = createLogger({ level: 'warn', pretty: false, destination: { write: () => undefined } });
-  center = await startCenter({
-    listen: '127.0.0.1:0',
-    store: new FileStore({ dataDir, logger, statusFlushMs: 20 }),
-    adminToken: ADMIN,
-    logger,
-  });
+  requireBuiltCli('rollout');
+  files = await startFileCenter('celeriac-cli-rollout-', ADMIN);
+  center = files.center;
   const first = await put('defaults', { celery: { broker_url: 'redis://127.0.0.1:6379/0', timezone: 'UTC' } });
   for (const node of ['a1', 'a2']) {
     await put(`nodes/${node}`, {
@@ -70,8 +49,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await center?.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  await files?.close();
 });
 
 describe('celeriac rollout', () => {

@@ -67,3 +67,31 @@ export async function startAgentProcess(o: {
     o.logFile,
   );
 }
+
+/** What an agent's `GET /healthz` (on its metrics listener) says of the center and its config. */
+export interface AgentHealth {
+  center_reachable: boolean;
+  applied_revision: number | null;
+}
+
+/** Asks the agent whose metrics listener is at `metricsUrl` (`http://host:port`) how it is. */
+export async function agentHealth(metricsUrl: string): Promise<AgentHealth> {
+  return (await fetch(`${metricsUrl}/healthz`)).json() as Promise<AgentHealth>;
+}
+
+/** Waits until the agent at `metricsUrl` says it cannot reach the center; resolves with what it said. */
+export function untilCenterUnreachable(metricsUrl: string, timeoutMs: number, what: string): Promise<AgentHealth> {
+  return eventually(
+    async () => {
+      const h = await agentHealth(metricsUrl);
+      return h.center_reachable ? undefined : h;
+    },
+    timeoutMs,
+    what,
+  );
+}
+
+/** Waits until the agent at `metricsUrl` says it reaches the center. */
+export async function untilCenterReachable(metricsUrl: string, timeoutMs: number, what: string): Promise<void> {
+  await eventually(async () => (await agentHealth(metricsUrl)).center_reachable, timeoutMs, what);
+}

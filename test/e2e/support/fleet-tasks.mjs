@@ -1,40 +1,5 @@
-// Tasks of the fleet end-to-end test. Each task records its completion in Redis (runs per task
-// id, the worker's hostname, the time), so the test can prove every task completed exactly once
-// and where. The record is written when the task finishes: a worker killed mid-task never counts.
-import { Celeriac } from 'celeriac';
-import { Redis } from 'ioredis';
+// Tasks of the fleet end-to-end tests on a Redis broker (support/fleet-task-app.mjs): completion is
+// recorded on the broker's Redis.
+import { fleetTaskApp } from './fleet-task-app.mjs';
 
-export const app = new Celeriac('fleet');
-
-let redis;
-function db() {
-  redis ??= new Redis(String(app.conf.settings.broker_url), { maxRetriesPerRequest: null });
-  return redis;
-}
-
-const close = app.close.bind(app);
-app.close = async () => {
-  await redis?.quit().catch(() => undefined);
-  return close();
-};
-
-async function done(ctx, value) {
-  await db()
-    .multi()
-    .hincrby('fleet:runs', ctx.id, 1)
-    .hset('fleet:host', ctx.id, ctx.hostname)
-    .hset('fleet:at', ctx.id, String(Date.now()))
-    .exec();
-  return value;
-}
-
-app.task('tasks.add', (ctx, a, b) => done(ctx, a + b), { bind: true, params: ['a', 'b'] });
-app.task('tasks.mul', (ctx, a, b) => done(ctx, a * b), { bind: true, params: ['a', 'b'] });
-app.task(
-  'tasks.sleepy',
-  async (ctx, seconds) => {
-    await new Promise((resolve) => setTimeout(resolve, Number(seconds) * 1000));
-    return done(ctx, seconds);
-  },
-  { bind: true, params: ['seconds'] },
-);
+export const app = fleetTaskApp('fleet', 'broker_url');

@@ -18,15 +18,13 @@ Operations ("wait": seconds to wait for the result; without it nothing is awaite
 Each prints {"ref", "op", "id", "ids", "group_id", "state", "ok", "result" | "exc_type", "exc_repr", ...}.
 """
 
-import json
-import sys
-
 import time
 
 from celery import chain, chord, group, signature
 from celery.result import AsyncResult, GroupResult
 
 import canvas_tasks  # noqa: F401  (registers the canvas tasks on the app)
+from json_ops import run_json_ops
 from pytasks import app
 
 
@@ -136,11 +134,5 @@ def run(op):
     return out
 
 
-def main():
-    text = sys.argv[1] if len(sys.argv) > 1 else sys.stdin.read()
-    for op in json.loads(text):
-        print(json.dumps(run(op), default=repr), flush=True)
-
-
 if __name__ == "__main__":
-    main()
+    run_json_ops(run)

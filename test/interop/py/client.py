@@ -16,13 +16,12 @@ Each operation prints one line: {"ref", "id", "sent_at", and when waited "state"
 "result" or "exc_type", "exc_module", "exc_args", "traceback"}; send_many prints {"ids": [...]}.
 """
 
-import json
-import sys
 import time
 from datetime import datetime, timedelta, timezone
 
 from celery import chain
 
+from json_ops import run_json_ops
 from pytasks import app
 
 
@@ -90,11 +89,5 @@ def run(op):
     return out
 
 
-def main():
-    text = sys.argv[1] if len(sys.argv) > 1 else sys.stdin.read()
-    for op in json.loads(text):
-        print(json.dumps(run(op), default=repr), flush=True)
-
-
 if __name__ == "__main__":
-    main()
+    run_json_ops(run)
