@@ -1,5 +1,6 @@
 // kombu's failover list on RabbitMQ (`amqp://h1;amqp://h2`, round-robin): the first URL that
-// answers is used (a dead port first is skipped), and on a loss the next one. Two private nodes
+// answers is used (a dead port first is skipped), and on a loss the next one; the control plane's
+// connection (pidbox, replies) takes the same list. Two private nodes
 // (test/support/rabbitmq-node.ts), not clustered: messages left on the lost node stay there.
 import net from 'node:net';
 import { AmqpBroker, type AmqpConnectionChange } from '@celeriac/broker-amqp';
@@ -90,6 +91,28 @@ describe('RabbitMQ failover lists', { timeout: 60_000 }, () => {
       await app.close();
       await worker.stop();
       await a.startApp();
+    }
+  });
+
+  it('the control plane takes the list too: a worker and a client on "dead;a" answer and ask inspect ping', async () => {
+    const dead = `amqp://guest:guest@127.0.0.1:${await freePort()}//`;
+    const config = { broker_url: `${dead};${a.url()}`, result_backend: redis.url(2) };
+    const name = `failover-${process.pid}@localhost`;
+    const worker = await CeleriacWorkerProcess.start({ config, name, queues: ['celery'], concurrency: 1 });
+    const app = new Celeriac('amqp-failover-ctl', config, { logger });
+    try {
+      const pong = await pollUntil(
+        async () => {
+          const replies = await app.control.inspect({ destination: [name], timeoutMs: 1_000 }).ping();
+          return replies[name] !== undefined ? replies : undefined;
+        },
+        { what: `${name} answers inspect ping`, timeoutMs: 20_000, intervalMs: 200 },
+      );
+      expect(pong).toEqual({ [name]: { ok: 'pong' } });
+      expect(worker.output()).not.toMatch(/CONTROL_UNAVAILABLE/);
+    } finally {
+      await app.close();
+      await worker.stop();
     }
   });
 });

@@ -1,12 +1,15 @@
 // amqps:// and kombu's broker_use_ssl dict (ca_certs, certfile, keyfile, cert_reqs) against a
 // private RabbitMQ node with a TLS listener and a CA of this file (test/support/tls-certs.ts):
 // the server's certificate is checked, a wrong CA is refused with AMQP_TLS_CERTIFICATE (not
-// retried), CERT_NONE skips the check, and Python Celery takes the same dict (interop over TLS).
+// retried), CERT_NONE skips the check, Python Celery takes the same dict (interop over TLS), and a
+// Celeriac worker runs on amqps:// with it: tasks and its control plane (app.control.ping).
 import { AmqpBroker } from '@celeriac/broker-amqp';
 import { Celeriac } from '@celeriac/client';
 import { createLogger } from '@celeriac/logger';
 import { encodeTaskEnvelope } from '@celeriac/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pollUntil } from '../support/celery-poll.js';
+import { CeleriacWorkerProcess } from '../support/celery-ts-worker.js';
 import { CeleryWorker } from '../support/celery-worker.js';
 import { RabbitNode } from '../support/rabbitmq-node.js';
 import { RedisServer } from '../support/redis-server.js';
@@ -92,6 +95,33 @@ describe('RabbitMQ over TLS', { timeout: 60_000 }, () => {
     } finally {
       await app.close();
       await py.stop();
+    }
+  });
+
+  it('a Celeriac worker on amqps:// with the test CA runs tasks and answers app.control.ping over TLS', async () => {
+    const config = {
+      broker_url: node.tlsUrl(),
+      broker_use_ssl: { ca_certs: certs.caCert, cert_reqs: 'CERT_REQUIRED' },
+      result_backend: redis.url(2),
+    };
+    const name = `tls-${process.pid}@localhost`;
+    const worker = await CeleriacWorkerProcess.start({ config, name, queues: ['celery'], concurrency: 2 });
+    const app = new Celeriac('amqp-tls-ts', config, { logger });
+    try {
+      expect(await (await app.sendTask('tasks.add', [20, 22])).get({ timeout: 20_000 })).toBe(42);
+      // The worker's pidbox and the client's reply queue are on their own TLS connections.
+      const pongs = await pollUntil(
+        async () => {
+          const replies = await app.control.ping({ timeoutMs: 1_000 });
+          return replies.length > 0 ? replies : undefined;
+        },
+        { what: `${name} answers ping over amqps://`, timeoutMs: 20_000, intervalMs: 200 },
+      );
+      expect(Object.assign({}, ...pongs)).toEqual({ [name]: { ok: 'pong' } });
+      expect(worker.output()).not.toMatch(/CONTROL_UNAVAILABLE|SELF_SIGNED_CERT_IN_CHAIN/);
+    } finally {
+      await app.close();
+      await worker.stop();
     }
   });
 });

@@ -53,8 +53,16 @@ export class AmqpConnectionStatus {
       this.outage?.end();
       this.outage = null;
     }
+    const { error: err, url } = extra;
     this.logger.debug(
-      { event: 'broker.amqp_state', state, previous, generation, ...extra },
+      {
+        event: 'broker.amqp_state',
+        state,
+        previous,
+        generation,
+        ...(url !== undefined ? { url } : {}),
+        ...(err !== undefined ? { err } : {}),
+      },
       `RabbitMQ connection ${previous} -> ${state}`,
     );
     const change: AmqpConnectionChange = { state, generation, ...extra };

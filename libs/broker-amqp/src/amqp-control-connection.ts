@@ -1,13 +1,17 @@
 import { type Logger, redactUrl } from '@celeriac/logger';
-import amqp, { type Channel, type ChannelModel } from 'amqplib';
-import { amqpConnectOptions } from './amqp-url.js';
+import type { Channel, ChannelModel } from 'amqplib';
+import { type AmqpEndpoints, connectFirst } from './amqp-connector.js';
+import { amqpPlaneEndpoints } from './amqp-plane-settings.js';
 
 export interface AmqpControlConnectionOptions {
-  /** `amqp://`, `amqps://` or `pyamqp://` URL of the broker. */
+  /** `amqp://`, `amqps://` or `pyamqp://` URL of the broker, or kombu's `;` failover list of them. */
   url: string;
+  /**
+   * The app's Celery settings: `broker_use_ssl`, `broker_failover_strategy`, `broker_heartbeat`
+   * and `broker_connection_timeout` apply to this connection as to the task broker's.
+   */
+  settings?: Readonly<Record<string, unknown>>;
   logger: Logger;
-  /** AMQP heartbeat in seconds (Celery's `broker_heartbeat`, 120 by default); 0 = none. */
-  heartbeatSec?: number;
   /** First wait before reconnecting after a loss (doubles up to 10 s); default 500 ms. */
   reconnectDelayMs?: number;
   /** The `connection_name` RabbitMQ shows (`rabbitmqctl list_connections client_properties`); default `celeriac control plane`. */
@@ -20,21 +24,40 @@ const MAX_RECONNECT_DELAY_MS = 10_000;
 export const CONTROL_CONNECTION_NAME = 'celeriac control plane';
 
 /**
+ * The endpoints with the `connection_name` client property. `connectFirst` (amqp-connector.ts)
+ * hands `clientProperties` to amqplib once it reads this field; until then RabbitMQ shows the
+ * control connection without its name.
+ */
+type NamedEndpoints = AmqpEndpoints & { clientProperties: { connection_name: string } };
+
+/**
  * The RabbitMQ connection of a node's control and event plane (pidbox, replies, celeryev), apart
- * from the task broker's so a busy consume channel never delays `inspect ping`. Connects on first
- * use; after a loss it reconnects with capped backoff and calls the `onRestored` hooks so the
- * pidbox queue is declared and consumed again. Channels are the users' own: a channel error
- * (e.g. a refused declare) closes that channel only.
+ * from the task broker's so a busy consume channel never delays `inspect ping`. It dials as the
+ * task broker does (`connectFirst`: the failover list, `broker_use_ssl`, the connect timeout).
+ * Connects on first use; after a loss it reconnects with capped backoff, from the URL after the
+ * lost one, and calls the `onRestored` hooks so the pidbox queue is declared and consumed again.
+ * Channels are the users' own: a channel error (e.g. a refused declare) closes that channel only.
+ * AMQP_URL_INVALID from the constructor when the URL or a setting is wrong.
  */
 export class AmqpControlConnection {
   private connection: ChannelModel | null = null;
   private connecting: Promise<ChannelModel> | null = null;
   private readonly restoredHooks = new Set<() => void>();
+  private readonly endpoints: NamedEndpoints;
+  /** Where the next dial starts in the failover list: the URL after the one last connected. */
+  private nextStart = 0;
+  private connectedUrl: string;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private lostOnce = false;
 
-  constructor(private readonly o: AmqpControlConnectionOptions) {}
+  constructor(private readonly o: AmqpControlConnectionOptions) {
+    this.endpoints = {
+      ...amqpPlaneEndpoints(o.url, o.settings ?? {}),
+      clientProperties: { connection_name: o.connectionName ?? CONTROL_CONNECTION_NAME },
+    };
+    this.connectedUrl = redactUrl(this.endpoints.urls[0] as string);
+  }
 
   /** A new channel (connecting first when needed). */
   async openChannel(): Promise<Channel> {
@@ -58,10 +81,7 @@ export class AmqpControlConnection {
   }
 
   private async dial(): Promise<ChannelModel> {
-    const connection = await amqp.connect(amqpConnectOptions(this.o.url, this.o.heartbeatSec ?? 120), {
-      // What `rabbitmqctl list_connections user_provided_name` and the management UI show.
-      clientProperties: { connection_name: this.o.connectionName ?? CONTROL_CONNECTION_NAME },
-    });
+    const { connection, index } = await connectFirst(this.endpoints, this.nextStart);
     if (this.closed) {
       await connection.close().catch(() => undefined);
       throw new Error('the AMQP control connection is closed');
@@ -69,6 +89,8 @@ export class AmqpControlConnection {
     connection.on('error', () => undefined); // 'close' follows and is what we act on
     connection.on('close', (err?: Error) => this.onLost(connection, err));
     this.connection = connection;
+    this.nextStart = index + 1;
+    this.connectedUrl = redactUrl(this.endpoints.urls[index] as string);
     return connection;
   }
 
@@ -78,7 +100,7 @@ export class AmqpControlConnection {
     if (this.closed) return;
     this.lostOnce = true;
     this.o.logger.error(
-      { event: 'control.amqp_connection_lost', url: redactUrl(this.o.url), err },
+      { event: 'control.amqp_connection_lost', url: this.connectedUrl, err },
       'The RabbitMQ connection of the control plane was lost; reconnecting (inspect/control and events pause meanwhile)',
     );
     this.scheduleReconnect(this.o.reconnectDelayMs ?? 500);
@@ -92,7 +114,7 @@ export class AmqpControlConnection {
         () => {
           if (!this.lostOnce) return;
           this.o.logger.info(
-            { event: 'control.amqp_connection_restored', url: redactUrl(this.o.url) },
+            { event: 'control.amqp_connection_restored', url: this.connectedUrl },
             'The RabbitMQ connection of the control plane is back',
           );
           for (const hook of this.restoredHooks) hook();

@@ -28,13 +28,13 @@ export class ControlConnection {
     this.revokeRedis = hasBackend
       ? createRedisConnection(redisUrlFromSettings('result_backend', settings), 'control-revokes', logger)
       : undefined;
-    const { heartbeatSec, ...queues } = amqpPlaneSettings(settings);
+    const { heartbeatSec: _inEndpoints, ...queues } = amqpPlaneSettings(settings);
     this.client = new ControlClient({
       url,
       logger,
       serializer,
       transport: new AmqpPidboxClient({
-        connection: new AmqpControlConnection({ url, logger, ...(heartbeatSec !== undefined ? { heartbeatSec } : {}) }),
+        connection: new AmqpControlConnection({ url, settings, logger }),
         logger,
         ownsConnection: true,
         ...queues,

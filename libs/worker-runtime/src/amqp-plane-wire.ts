@@ -19,15 +19,19 @@ export function amqpPlaneWire(o: {
   resultBackendUrl: string | null;
   hostname: string;
   logger: Logger;
-  /** The app's Celery settings (`control_queue_ttl`, `control_queue_expires`, `broker_heartbeat`). */
+  /**
+   * The app's Celery settings: `control_queue_ttl`, `control_queue_expires`, and what the
+   * connection reads as the task broker's does (`broker_use_ssl`, `broker_failover_strategy`,
+   * `broker_heartbeat`, `broker_connection_timeout`).
+   */
   settings: Readonly<Record<string, unknown>>;
 }): PlaneWire {
-  const { heartbeatSec, ...queues } = amqpPlaneSettings(o.settings);
+  const { heartbeatSec: _inEndpoints, ...queues } = amqpPlaneSettings(o.settings);
   const connection = new AmqpControlConnection({
     url: o.brokerUrl,
+    settings: o.settings,
     logger: o.logger,
     connectionName: `celeriac control plane ${o.hostname}`,
-    ...(heartbeatSec !== undefined ? { heartbeatSec } : {}),
   });
   return {
     node: new AmqpPidboxNode({ connection, logger: o.logger, ...queues }),

@@ -3,7 +3,11 @@ import type { Delivery } from '@celeriac/broker';
 import { isAmqpUrl } from '@celeriac/broker-amqp';
 import { raceTimeout, TIMED_OUT } from '@celeriac/common';
 import { connectWithRetry } from './broker-connection-retry.js';
-import { watchBrokerConnection } from './broker-connection-watch.js';
+import {
+  type ConnectionReportingBroker,
+  watchAmqpBrokerConnection,
+  watchBrokerConnection,
+} from './broker-connection-watch.js';
 import { Consumer, declareConsumedQueues, type QueueDeclarer } from './consumer.js';
 import { createWorkerPlane, startWorkerPlane } from './controlled-worker.js';
 import { DeliveryUpkeep, type UpkeepBroker } from './delivery-upkeep.js';
@@ -227,9 +231,12 @@ export class Worker extends EventEmitter {
             () => this.connect(settings),
             () => this.shutdown !== null,
           );
-      // The watch is a Redis connection; an AMQP broker reports its own connection loss (broker.amqp_connection_lost).
+      // On Redis a connection of its own watches the broker; an AMQP broker reconnects by itself and reports `failed`.
       if (connections.ownsConnections && !isAmqpUrl(settings.brokerUrl)) {
         await watchBrokerConnection(this, settings.brokerConnectionRetry, settings.brokerUrl, o.logger);
+      } else if (connections.ownsConnections) {
+        const broker = connections.broker as unknown as ConnectionReportingBroker;
+        watchAmqpBrokerConnection(this, broker, settings.brokerConnectionRetry, settings.brokerUrl, o.logger);
       }
       await declareConsumedQueues(connections.broker as QueueDeclarer, this.queues, o.logger);
       parts = this.build(settings, plans, connections);
