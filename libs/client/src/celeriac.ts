@@ -424,6 +424,7 @@ export class Celeriac implements TaskSender {
       this.origin,
       this.logger,
       globalKeyPrefixFromSettings(settings),
+      settings,
     );
     return this.sentSender;
   }

@@ -11,12 +11,27 @@ import { formatCeleryDate, type OutgoingTask, pyRepr, pyReprTuple } from '@celer
 export class SentEvents {
   private readonly dispatcher: EventDispatcher;
 
-  /** `keyPrefix`: kombu's `global_keyprefix`, before the event channels as a Python client puts it. */
-  constructor(url: string, hostname: string, logger: Logger, keyPrefix = '') {
+  /**
+   * `keyPrefix`: kombu's `global_keyprefix`, before the event channels as a Python client puts it.
+   * `settings`: on RabbitMQ, the connection dials as the task broker's does (`broker_use_ssl`,
+   * failover list, connect timeout).
+   */
+  constructor(
+    url: string,
+    hostname: string,
+    logger: Logger,
+    keyPrefix = '',
+    settings: Readonly<Record<string, unknown>> = {},
+  ) {
     const transport = isAmqpUrl(url)
       ? {
           transport: new AmqpEventTransport({
-            connection: new AmqpControlConnection({ url, logger }),
+            connection: new AmqpControlConnection({
+              url,
+              settings,
+              logger,
+              connectionName: 'celeriac client task-sent events',
+            }),
             ownsConnection: true,
           }),
         }
