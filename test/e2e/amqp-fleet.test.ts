@@ -16,7 +16,9 @@ import { SteadyProducer } from './support/steady-producer.js';
 // The agent runs an AMQP fleet end to end: `celeriac center`, one `celeriac agent` whose layer has
 // `celery.broker_url: amqp://` (a RabbitMQ vhost of the test's own; results on a Redis of its own),
 // two celeriac-worker programs and a celery-worker (Python) program, a producer streaming tasks
-// throughout, and ops changes made with `celeriac config`.
+// throughout, and ops changes made with `celeriac config`. The agent's duties hold on RabbitMQ too:
+// its pidbox probe (workers in the node status), the Python program's health from task events
+// (the celeryev topic exchange) and fleet limits (written to the result backend's Redis).
 
 const SUPPORT = fileURLToPath(new URL('./support/', import.meta.url));
 const ADMIN = 'amqp-fleet-e2e-admin-token-0123456789';
@@ -30,6 +32,23 @@ let center: CenterProcess;
 let agent: Spawned;
 let operator = '';
 let producer: Producer;
+
+/** What the agent adds to a program's status: its probed workers and its task health summary. */
+interface ProbedWorker {
+  responding: boolean;
+  active?: number;
+  reserved?: number;
+}
+type Probed = NodeSummary & {
+  programs: Record<
+    string,
+    {
+      responding?: boolean;
+      workers?: Record<string, ProbedWorker>;
+      health?: { source: string; outcomes?: string; counts: { succeeded: number; failed: number } };
+    }
+  >;
+};
 
 /** Sends a steady mix of tasks to both kinds of worker and remembers every id it submitted. */
 class Producer extends SteadyProducer {
@@ -220,6 +239,106 @@ describe('an AMQP fleet under the agent', () => {
     expect(agentEvents('agent.restore_not_needed')).toHaveLength(1);
     expect(agentEvents('agent.restore_failed')).toEqual([]);
   }, 90_000);
+
+  it('(4) the node status shows the probed workers of both programs (AMQP pidbox): responding, active/reserved', async () => {
+    const node = await eventually(
+      async () => {
+        const n = (await center.admin.node('a')) as Probed;
+        const all = ['w', 'slow', 'py'].map((p) => Object.entries(n.programs[p]?.workers ?? {}));
+        const counted = (w: ProbedWorker) =>
+          w.responding && typeof w.active === 'number' && typeof w.reserved === 'number';
+        const ok =
+          all[0]?.length === 2 &&
+          all[1]?.length === 1 &&
+          all[2]?.length === 1 &&
+          all.every((entries) => entries.every(([, w]) => counted(w))) &&
+          ['w', 'slow', 'py'].every((p) => n.programs[p]?.responding === true);
+        return ok ? n : undefined;
+      },
+      30_000,
+      'probed workers in the node status',
+    );
+    expect(Object.keys(node.programs.w?.workers ?? {}).sort()).toEqual([
+      expect.stringMatching(/^a\.w\.1\.g\d+@/),
+      expect.stringMatching(/^a\.w\.2\.g\d+@/),
+    ]);
+    expect(Object.keys(node.programs.py?.workers ?? {})).toEqual([expect.stringMatching(/^a\.py\.1\.g\d+@/)]);
+    expect(agentEvents('agent.worker_probe_unavailable')).toEqual([]);
+  }, 60_000);
+
+  it('(5) the Python program reports succeeded and failed counts from Celery task events on RabbitMQ', async () => {
+    const FAILS = 3;
+    const fails = await Promise.all(
+      Array.from({ length: FAILS }, () => producer.app.sendTask('py.fail', [], {}, { queue: 'py_queue' })),
+    );
+    for (const r of fails) await r.get({ timeout: 30_000, propagate: false });
+    const health = await eventually(
+      async () => {
+        const h = ((await center.admin.node('a')) as Probed).programs.py?.health;
+        return h?.counts.failed === FAILS && h.counts.succeeded > 0 ? h : undefined;
+      },
+      30_000,
+      'task-event outcomes of the Python program',
+    );
+    expect(health.source).toBe('task_events');
+    expect(health.outcomes).toBeUndefined();
+    expect(agentEvents('agent.task_events_unavailable')).toEqual([]);
+  }, 60_000);
+
+  it('(6) a fleet_concurrency set in the layer is live (no restart), in the result backend Redis, and obeyed', async () => {
+    const LIMIT = 2;
+    const before = await settled();
+    const annotation = JSON.stringify({ 'tasks.span': { fleet_concurrency: LIMIT } });
+    const res = await cli('config', 'set', 'nodes/a', `celery.task_annotations=${annotation}`, '-m', 'fleet limit');
+    expect(res.code, res.stderr).toBe(0);
+    const after = await eventually(
+      async () => {
+        const n = await center.admin.node('a');
+        return (n.desired_revision ?? 0) > (before.desired_revision ?? 0) && n.applied_revision === n.desired_revision
+          ? n
+          : undefined;
+      },
+      30_000,
+      'the fleet limit applied',
+    );
+    expect(after.apply_result).toBe('ok');
+    expect(after.message).toMatch(/fleet limits: live \(task:tasks\.span\)/);
+    for (const p of ['w', 'slow', 'py']) expect(after.programs[p]?.pids, p).toEqual(before.programs[p]?.pids);
+    // Where workers on RabbitMQ read fleet limits: the result backend's Redis.
+    const doc = JSON.parse((await db.get('celeriac.fleet-limits')) ?? 'null') as { limits: unknown[] } | null;
+    expect(doc?.limits).toMatchObject([{ id: 'task:tasks.span', concurrency: LIMIT }]);
+    // Both w workers loaded it (they were started without it: only the agent's document says so).
+    const wLogs = path.join(dir, 'agent', 'programs', 'w', 'logs');
+    await eventually(
+      async () =>
+        readdirSync(wLogs).every((f) =>
+          readFileSync(path.join(wLogs, f), 'utf8')
+            .split('\n')
+            .some((l) => l.includes('worker.fleet_limits_loaded') && l.includes('tasks.span')),
+        ) || undefined,
+      15_000,
+      'the w workers loaded the fleet limit',
+    );
+    const runs = await Promise.all(Array.from({ length: 12 }, () => producer.app.sendTask('tasks.span', [])));
+    for (const r of runs) await r.get({ timeout: 30_000 });
+    const spans = (await db.lrange('fleet:spans', 0, -1)).map((s) => JSON.parse(s) as [number, number]);
+    expect(spans).toHaveLength(12);
+    // At most LIMIT runs at any instant across the two workers (8 slots between them).
+    const edges = spans.flatMap(([start, end]) => [
+      [start, 1],
+      [end, -1],
+    ]);
+    edges.sort((a, b) => (a[0] as number) - (b[0] as number) || (a[1] as number) - (b[1] as number));
+    let running = 0;
+    let most = 0;
+    for (const [, d] of edges) {
+      running += d as number;
+      most = Math.max(most, running);
+    }
+    process.stdout.write(`e2e amqp fleet_concurrency ${LIMIT}: at most ${most} of 12 runs at once\n`);
+    expect(most).toBeLessThanOrEqual(LIMIT);
+    expect(agentEvents('agent.fleet_limits_failed')).toEqual([]);
+  }, 60_000);
 
   it('every submitted task completed exactly once, and the node is in sync', async () => {
     await producer.stop();

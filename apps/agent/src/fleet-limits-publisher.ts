@@ -6,8 +6,10 @@ import {
   fleetLimitsFromSettings,
   globalKeyPrefixFromSettings,
 } from '@celeriac/broker';
+import { isAmqpUrl } from '@celeriac/broker-amqp';
 import { type EffectiveConfig, type FleetLimitStatus, MAX_FLEET_LIMIT_ROWS } from '@celeriac/config-schema';
 import { type Logger, redactUrl } from '@celeriac/logger';
+import { redisUrlFromSettings } from '@celeriac/redis-connection/url';
 import { isRedisBrokerUrl } from './redis-broker-only.js';
 
 /** Celeriac's default broker, as the client's defaults. */
@@ -24,9 +26,46 @@ export interface FleetLimitsPublished {
   error?: string;
 }
 
+/** Where a fleet's limits live: the Redis that `url` names, for workers on the broker `brokerUrl`. */
+interface FleetLimitsHome {
+  url: string;
+  brokerUrl: string;
+  /** For the log: `the broker` or `the result backend`. */
+  role: 'broker' | 'result backend';
+}
+
+/**
+ * The Redis the workers of `celery` read fleet limits from, as @celeriac/worker-runtime picks it:
+ * the broker on Redis; the result backend (a Redis) on RabbitMQ, where nothing else is shared.
+ * Throws with the reason when there is none.
+ */
+function fleetLimitsHome(celery: Record<string, unknown>): FleetLimitsHome {
+  const brokerUrl = typeof celery.broker_url === 'string' ? celery.broker_url : DEFAULT_BROKER_URL;
+  if (isRedisBrokerUrl(brokerUrl)) return { url: brokerUrl, brokerUrl, role: 'broker' };
+  const advice = 'remove the fleet_* annotations and celeriac_fleet_limits, or';
+  if (!isAmqpUrl(brokerUrl)) {
+    throw new Error(
+      `fleet limits are shared through a Redis broker, or on RabbitMQ through a Redis result backend, and broker_url is ${redactUrl(brokerUrl)}; ${advice} use a Redis or RabbitMQ broker`,
+    );
+  }
+  if (celery.result_backend === undefined || celery.result_backend === null) {
+    throw new Error(
+      `the broker is RabbitMQ (${redactUrl(brokerUrl)}) and there is no result_backend: workers on RabbitMQ share fleet limits through the result backend's Redis, so they cannot be shared; ${advice} set result_backend to a redis:// URL`,
+    );
+  }
+  try {
+    return { url: redisUrlFromSettings('result_backend', celery), brokerUrl, role: 'result backend' };
+  } catch (error) {
+    throw new Error(
+      `the broker is RabbitMQ and workers on RabbitMQ share fleet limits through the result backend's Redis, but result_backend is not a Redis URL the workers can use (${(error as Error).message}); ${advice} set result_backend to a redis:// URL`,
+    );
+  }
+}
+
 /**
  * Writes the fleet-wide limits of the node's config (the `fleet_*` annotations and
- * `celeriac_fleet_limits`) to the broker Redis as the fleet limit document, announced to every
+ * `celeriac_fleet_limits`) as the fleet limit document to the Redis the workers read it from (the
+ * broker's; on RabbitMQ the result backend's, under the same keys and `global_keyprefix`), announced to every
  * worker, which follow it within a second without a restart (docs/fleet-limits.md). Nothing is
  * written, and no connection opened, while no config had fleet limits. Also reads the limits'
  * state across the fleet every second for the agent's `/metrics`. Logs `agent.fleet_limits_published`
@@ -35,6 +74,8 @@ export interface FleetLimitsPublished {
 export class FleetLimitsPublisher {
   private client: FleetLimitClient | null = null;
   private url = '';
+  /** The broker of the workers that read limits from `url` (the same URL on Redis). */
+  private brokerUrl = '';
   /** The `global_keyprefix` the client was opened with. */
   private keyPrefix = '';
   private published = false;
@@ -77,13 +118,16 @@ export class FleetLimitsPublisher {
       return this.failed(revision, [], error);
     }
     if (limits.length === 0 && !this.published) return { changed: false, limits };
-    const url = typeof config.celery.broker_url === 'string' ? config.celery.broker_url : DEFAULT_BROKER_URL;
-    if (!isRedisBrokerUrl(url)) {
-      const reason = `the fleet limit document lives on a Redis broker and broker_url is ${redactUrl(url)}; remove the fleet_* annotations and celeriac_fleet_limits, or use a Redis broker`;
-      return this.failed(revision, limits, new Error(reason));
+    let home: FleetLimitsHome;
+    try {
+      home = fleetLimitsHome(config.celery as Record<string, unknown>);
+    } catch (error) {
+      return this.failed(revision, limits, error);
     }
+    const { url } = home;
     try {
       const client = await this.connect(url, globalKeyPrefixFromSettings(config.celery as Record<string, unknown>));
+      this.brokerUrl = home.brokerUrl;
       const current = await client.readDocument().catch(() => null);
       this.published = true;
       this.limits = limits;
@@ -94,8 +138,14 @@ export class FleetLimitsPublisher {
       const doc: FleetLimitDocument = { version: 1, revision, source: `agent ${this.node}`, limits };
       await client.writeDocument(doc);
       this.logger.info(
-        { event: 'agent.fleet_limits_published', revision, limits: limits.map((l) => l.id), broker: redactUrl(url) },
-        `fleet limits of revision ${revision} written to the broker: ${limits.map((l) => l.id).join(', ') || 'none'}`,
+        {
+          event: 'agent.fleet_limits_published',
+          revision,
+          limits: limits.map((l) => l.id),
+          redis: redactUrl(url),
+          role: home.role,
+        },
+        `fleet limits of revision ${revision} written to the ${home.role}: ${limits.map((l) => l.id).join(', ') || 'none'}`,
       );
       return { changed: true, limits };
     } catch (error) {
@@ -145,12 +195,12 @@ export class FleetLimitsPublisher {
   }
 
   /**
-   * A worker died: the fleet concurrency slots it held return now, not at the end of their leases
-   * (only once fleet limits were published on that broker); never throws.
+   * A worker on `brokerUrl` died: the fleet concurrency slots it held return now, not at the end of
+   * their leases (only once fleet limits were published for that broker); never throws.
    */
   async releaseOwner(brokerUrl: string, ownerId: string): Promise<number> {
     const client = this.client;
-    if (client === null || this.url !== brokerUrl) return 0;
+    if (client === null || this.brokerUrl !== brokerUrl) return 0;
     try {
       const freed = await client.releaseOwner(ownerId);
       if (freed > 0) {

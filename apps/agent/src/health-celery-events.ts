@@ -1,6 +1,7 @@
+import { isAmqpUrl } from '@celeriac/broker-amqp';
 import type { Logger } from '@celeriac/logger';
 import { closeRedisConnection, createRedisConnection, parseRedisUrl } from '@celeriac/redis-connection';
-import type { Redis } from 'ioredis';
+import { AmqpTaskEvents } from './amqp-task-events.js';
 import type { HealthTarget } from './health-collector.js';
 import { type CumulativeTask, HEALTH_BUCKETS_S, type HealthWindows } from './health-windows.js';
 import { isRedisBrokerUrl } from './redis-broker-only.js';
@@ -41,6 +42,18 @@ function record(h: { counts: number[]; sum_s: number }, seconds: number): void {
   h.sum_s += seconds;
 }
 
+/** Where one broker's task events come from: a Redis subscriber or a RabbitMQ consumer. */
+interface EventSource {
+  /** Subscribes again if it lost its subscription (RabbitMQ); never rejects. */
+  ensure(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Whether the agent reads Celery task events on `brokerUrl`: Redis and RabbitMQ brokers. */
+export function readsTaskEvents(brokerUrl: string): boolean {
+  return isRedisBrokerUrl(brokerUrl) || isAmqpUrl(brokerUrl);
+}
+
 function emptyCumulative(): Cumulative {
   const hist = () => ({ counts: new Array<number>(BUCKETS).fill(0), sum_s: 0 });
   return {
@@ -57,15 +70,16 @@ function emptyCumulative(): Cumulative {
 
 /**
  * Task health of Python Celery programs from Celery's own task events (`-E` /
- * `worker_send_task_events`): one subscriber per broker on the celeryev fanout
- * (`/<db>.celeryev/task.*`, what `celery events` reads), counting per worker and task name
+ * `worker_send_task_events`): one subscriber per broker, on Redis to the celeryev fanout
+ * (`/<db>.celeryev/task.*`, what `celery events` reads), on RabbitMQ a `celeryev.<uuid>` queue on
+ * the `celeryev` topic exchange (amqp-task-events.ts), counting per worker and task name
  * received, succeeded, failed, retried, rejected, revoked, the runtime (`task-succeeded`'s
  * `runtime`, else started → end) and the wait from received to started. The agent renders
  * `worker_send_task_events = True` for its Python programs (CELERY_WORKER_DEFAULTS); workers that
  * send no task events (a layer's `false`) are left to `inspect stats` (health-collector.ts).
  */
 export class CeleryEventHealth {
-  private readonly subscribers = new Map<string, Redis>();
+  private readonly subscribers = new Map<string, EventSource>();
   /** Celery node name → program, for the Python targets being served. */
   private programs = new Map<string, string>();
   private readonly open = new Map<string, Open>();
@@ -83,18 +97,23 @@ export class CeleryEventHealth {
 
   /** Follows the brokers of the Python targets now served; adds what arrived since the last call. */
   async sync(targets: (HealthTarget & { brokerUrl: string })[], keyPrefix = ''): Promise<void> {
-    // Task events are read from Redis's celeryev channels; Python workers on RabbitMQ are left out
+    // Task events are read on Redis and RabbitMQ; Python workers on any other broker are left out
     // (the worker probe already said once that it does not reach them).
-    const python = targets.filter((t) => t.kind === 'celery-worker' && isRedisBrokerUrl(t.brokerUrl));
+    const python = targets.filter((t) => t.kind === 'celery-worker' && readsTaskEvents(t.brokerUrl));
     this.programs = new Map(python.map((t) => [t.name, t.program]));
-    // One subscriber per broker and key prefix (kombu prefixes the event channels too).
+    // One subscriber per broker and key prefix (kombu prefixes Redis's event channels too).
     const wanted = new Map(python.map((t) => [`${keyPrefix}|${t.brokerUrl}`, t.brokerUrl]));
-    for (const [key, redis] of this.subscribers) {
+    for (const [key, source] of this.subscribers) {
       if (wanted.has(key)) continue;
       this.subscribers.delete(key);
-      await closeRedisConnection(redis);
+      await source.close();
     }
-    for (const [key, url] of wanted) if (!this.subscribers.has(key)) await this.subscribe(key, url, keyPrefix);
+    for (const [key, url] of wanted) {
+      const source = this.subscribers.get(key);
+      if (source !== undefined) await source.ensure();
+      else if (isAmqpUrl(url)) await this.consume(key, url);
+      else await this.subscribe(key, url, keyPrefix);
+    }
     const now = Date.now();
     for (const [name, tasks] of this.counts) {
       const program = this.programs.get(name);
@@ -111,12 +130,12 @@ export class CeleryEventHealth {
   }
 
   private async subscribe(key: string, url: string, keyPrefix: string): Promise<void> {
-    let redis: Redis;
     try {
       const db = parseRedisUrl(url, { setting: 'broker_url' }).db;
-      redis = createRedisConnection(url, 'agent-events', this.logger);
+      const redis = createRedisConnection(url, 'agent-events', this.logger);
       redis.on('pmessage', (_pattern: string, _channel: string, message: string) => this.onMessage(message));
-      this.subscribers.set(key, redis);
+      // ioredis subscribes again by itself after a reconnect.
+      this.subscribers.set(key, { ensure: async () => undefined, close: () => closeRedisConnection(redis) });
       await redis.psubscribe(`${keyPrefix}/${db}.celeryev/task.*`);
     } catch (err) {
       this.logger.warn(
@@ -124,6 +143,15 @@ export class CeleryEventHealth {
         'cannot subscribe to Celery task events; Python programs report inspect stats totals only',
       );
     }
+  }
+
+  /** Consumes the task events of a RabbitMQ broker. */
+  private async consume(key: string, url: string): Promise<void> {
+    const source = new AmqpTaskEvents(url, this.logger, (events) => {
+      for (const e of events) if (e !== null && typeof e === 'object') this.onEvent(e as CeleryEvent);
+    });
+    this.subscribers.set(key, source);
+    await source.ensure();
   }
 
   private onMessage(message: string): void {
@@ -205,6 +233,6 @@ export class CeleryEventHealth {
   async close(): Promise<void> {
     const all = [...this.subscribers.values()];
     this.subscribers.clear();
-    await Promise.all(all.map((r) => closeRedisConnection(r)));
+    await Promise.all(all.map((source) => source.close()));
   }
 }

@@ -1,10 +1,9 @@
 import type { ProgramStatus } from '@celeriac/config-schema';
 import type { ControlClient } from '@celeriac/control-plane';
 import type { Logger } from '@celeriac/logger';
-import { CeleryEventHealth } from './health-celery-events.js';
+import { CeleryEventHealth, readsTaskEvents } from './health-celery-events.js';
 import { readHealthFile, statsReport } from './health-file.js';
 import { HealthWindows } from './health-windows.js';
-import { isRedisBrokerUrl } from './redis-broker-only.js';
 
 /** What the collector needs of a probe target (worker-probe.ts `ProbeTarget`). */
 export interface HealthTarget {
@@ -21,7 +20,8 @@ export interface HealthTarget {
 export const OUTCOMES_UNAVAILABLE = {
   eventsOff:
     'worker_send_task_events is false in its layers: Celery sends no task events, so succeeded and failed are not measured',
-  notRedis: 'the agent reads Celery task events on Redis brokers only: succeeded and failed are not measured',
+  unreadBroker:
+    'the agent reads Celery task events on Redis and RabbitMQ brokers only: succeeded and failed are not measured',
 } as const;
 
 /**
@@ -67,7 +67,7 @@ export class HealthCollector {
       let reason: string | undefined;
       if (own.some((t) => this.events.sends(t.name))) reason = undefined;
       else if (own.some((t) => t.sendsTaskEvents === false)) reason = OUTCOMES_UNAVAILABLE.eventsOff;
-      else if (own.every((t) => !isRedisBrokerUrl(t.brokerUrl))) reason = OUTCOMES_UNAVAILABLE.notRedis;
+      else if (own.every((t) => !readsTaskEvents(t.brokerUrl))) reason = OUTCOMES_UNAVAILABLE.unreadBroker;
       if (reason === undefined) this.unmeasured.delete(program);
       else this.unmeasured.set(program, reason);
     }
@@ -94,7 +94,7 @@ export class HealthCollector {
 
   /**
    * Adds each program's health summary to its status (in place), tracking restarts for crash loops.
-   * A Python program whose outcomes go unmeasured (task events off in its layers, an AMQP broker)
+   * A Python program whose outcomes go unmeasured (task events off in its layers, a broker neither Redis nor RabbitMQ)
    * is marked `outcomes: 'unavailable'` with `outcomes_reason`, so gates see no data, not health.
    */
   annotate(statuses: Record<string, ProgramStatus>): void {

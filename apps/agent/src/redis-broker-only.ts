@@ -3,9 +3,10 @@ import { REDIS_URL_SCHEMES, urlScheme } from '@celeriac/redis-connection';
 
 /**
  * Whether `brokerUrl` names a Redis broker (the first URL of a `;` list decides). The agent's
- * restore of a dead worker's tasks, its pidbox probe and its reads of Celery task events speak
- * Redis; on RabbitMQ (`amqp://`) the broker itself gives a closed connection's unacked messages
- * back, and the probe and event reads are not wired to AMQP yet.
+ * restore of a dead worker's tasks speaks Redis only: on RabbitMQ (`amqp://`) the broker itself
+ * gives a closed connection's unacked messages back. The pidbox probe and the reads of Celery task
+ * events speak Redis and RabbitMQ; fleet limits live on the broker's Redis, or on RabbitMQ in the
+ * result backend's Redis (fleet-limits-publisher.ts).
  */
 export function isRedisBrokerUrl(brokerUrl: string): boolean {
   const scheme = urlScheme(brokerUrl.trim());
@@ -13,7 +14,7 @@ export function isRedisBrokerUrl(brokerUrl: string): boolean {
 }
 
 /**
- * Says once per broker scheme that a Redis-only duty is skipped on a broker that is not Redis,
+ * Says once per broker scheme that a duty is skipped on a broker it does not speak,
  * so the skip is never silent and never floods the log (a crash loop would log it per exit).
  */
 export class NotRedisNotice {

@@ -1,3 +1,4 @@
+import { AmqpControlConnection, AmqpPidboxClient, amqpPlaneSettings, isAmqpUrl } from '@celeriac/broker-amqp';
 import type { ProgramStatus } from '@celeriac/config-schema';
 import { ControlClient } from '@celeriac/control-plane';
 import type { Logger } from '@celeriac/logger';
@@ -47,13 +48,26 @@ function count(reply: Record<string, unknown>, name: string): number | undefined
 }
 
 /**
+ * A probe's ControlClient on RabbitMQ: kombu's pidbox exchanges through a control connection of
+ * its own (named so in `rabbitmqctl list_connections`). The reply queue is the client's own, so
+ * Celery's default `control_queue_ttl`/`control_queue_expires` do for it whatever the workers set.
+ */
+function amqpControlClient(url: string, logger: Logger): ControlClient {
+  const { heartbeatSec: _heartbeat, ...queues } = amqpPlaneSettings({});
+  const connection = new AmqpControlConnection({ url, logger, connectionName: 'celeriac agent worker probe' });
+  const transport = new AmqpPidboxClient({ connection, logger, ownsConnection: true, ...queues });
+  return new ControlClient({ url, logger, transport, shareRevokes: false });
+}
+
+/**
  * The agent's view of its workers through Celery's own pidbox, for Celeriac and Python programs
  * alike: every few seconds an `inspect ping` to the serving workers (by node name, so the probe
  * ends as soon as all answered), then `active` and `reserved` counts from those that answered. A
  * worker that misses two probes in a row is reported `responding: false` in the program status and
- * logged (`agent.worker_unresponsive`); its recovery too (`agent.worker_responding`). Workers on a
- * broker that is not Redis (RabbitMQ) are not probed: the probe's pidbox client speaks Redis only,
- * which it says once (`agent.worker_probe_unavailable`); their health files are still read.
+ * logged (`agent.worker_unresponsive`); its recovery too (`agent.worker_responding`). On Redis the
+ * pidbox is kombu's virtual one; on RabbitMQ (`amqp://`) the same ControlClient speaks through an
+ * AMQP pidbox client (its own control connection per broker). Workers on any other broker are not
+ * probed, which it says once (`agent.worker_probe_unavailable`); their health files are still read.
  */
 export class WorkerProbe {
   private readonly clients = new Map<string, ControlClient>();
@@ -71,7 +85,7 @@ export class WorkerProbe {
       o.logger,
       'agent.worker_probe_unavailable',
       (scheme) =>
-        `the agent's inspect ping speaks Redis only: workers on the ${scheme}:// broker are not probed (no "workers"/"responding" in their status); their health files are still read`,
+        `the agent's inspect ping speaks Redis and RabbitMQ only: workers on the ${scheme}:// broker are not probed (no "workers"/"responding" in their status); their health files are still read`,
     );
   }
 
@@ -89,7 +103,7 @@ export class WorkerProbe {
   async tick(): Promise<void> {
     const targets = this.o.targets();
     const probed = targets.filter((t) => {
-      if (isRedisBrokerUrl(t.brokerUrl)) return true;
+      if (isRedisBrokerUrl(t.brokerUrl) || isAmqpUrl(t.brokerUrl)) return true;
       this.notRedis.note(t.brokerUrl);
       return false;
     });
@@ -113,7 +127,9 @@ export class WorkerProbe {
     const key = `${keyPrefix}|${url}`;
     let client = this.clients.get(key);
     if (!client) {
-      client = new ControlClient({ url, keyPrefix, logger: this.o.logger, shareRevokes: false });
+      client = isAmqpUrl(url)
+        ? amqpControlClient(url, this.o.logger)
+        : new ControlClient({ url, keyPrefix, logger: this.o.logger, shareRevokes: false });
       this.clients.set(key, client);
     }
     return client;

@@ -1,14 +1,44 @@
-// The agent with a RabbitMQ broker (`celery.broker_url: amqp://`): its Redis-only duties (restore of a
-// dead worker's tasks, the pidbox probe, task events, fleet limits) are skipped and said, never
-// failed or silent; celeriac worker names carry the generation, so a rolling restart's old and new
-// process do not share one AMQP pidbox queue. The whole fleet under an agent: test/e2e/amqp-fleet.test.ts.
+// The agent with a RabbitMQ broker (`celery.broker_url: amqp://`): it probes workers over the AMQP
+// pidbox, counts Python task events from the celeryev topic exchange and publishes fleet limits to
+// the result backend's Redis (where workers on RabbitMQ read them); what still needs Redis (restore
+// of a dead worker's tasks: RabbitMQ requeues them itself) is skipped and said, never failed or
+// silent; celeriac worker names carry the generation, so a rolling restart's old and new process do
+// not share one AMQP pidbox queue. The whole fleet under an agent: test/e2e/amqp-fleet.test.ts.
+import { FLEET_LIMITS_KEY, type FleetLimit, FleetLimitClient, fleetSlotMember } from '@celeriac/broker';
+import { AmqpControlConnection, AmqpEventTransport, AmqpPidboxNode } from '@celeriac/broker-amqp';
 import type { EffectiveConfig } from '@celeriac/config-schema';
-import { describe, expect, it } from 'vitest';
+import { ControlServer, RevokedSet } from '@celeriac/control-plane';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeTarget, until } from '../../../libs/control-plane/test/helpers.js';
 import { capturingLogger } from '../../../test/support/capturing-logger.js';
+import { RabbitVhost } from '../../../test/support/rabbitmq-vhost.js';
+import { RedisServer } from '../../../test/support/redis-server.js';
 import { FleetLimitsPublisher } from '../src/fleet-limits-publisher.js';
 import { buildLaunch, type LaunchContext, OwnerRestorer } from '../src/index.js';
 import { isRedisBrokerUrl } from '../src/redis-broker-only.js';
 import { WorkerProbe } from '../src/worker-probe.js';
+
+const OURS = 'a.w.1.g1@host';
+
+let vhost: RabbitVhost;
+let redis: RedisServer;
+/** The revoked set's connection (db 0) and the result backend's (db 1). */
+let commands: Redis;
+let results: Redis;
+
+beforeAll(async () => {
+  [vhost, redis] = await Promise.all([RabbitVhost.create(), RedisServer.start()]);
+  commands = new Redis(redis.url(0));
+  results = new Redis(redis.url(1));
+}, 60_000);
+
+afterAll(async () => {
+  commands?.disconnect();
+  results?.disconnect();
+  await redis?.stop();
+  await vhost?.delete();
+}, 60_000);
 
 const AMQP = 'amqp://guest:secret@127.0.0.1:5672/fleet';
 
@@ -64,34 +94,152 @@ describe('the agent on a RabbitMQ broker', () => {
     }
   });
 
-  it('does not probe workers on an AMQP broker (says so once) and adds no probe health to their status', async () => {
+  it('probes workers over the AMQP pidbox: the one answering with its active/reserved counts, the silent one not responding', async () => {
     const { logger, lines } = capturingLogger();
+    const target = new FakeTarget(OURS);
+    target.activeList = [];
+    target.reservedList = [
+      {
+        id: 't1',
+        name: 'tasks.add',
+        args: [1, 2],
+        kwargs: {},
+        timeStart: null,
+        acknowledged: false,
+        deliveryInfo: { exchange: '', routingKey: 'celery', priority: 0, redelivered: false },
+        workerPid: null,
+      },
+    ];
+    const connection = new AmqpControlConnection({ url: vhost.url(), logger });
+    const server = new ControlServer({
+      url: vhost.url(),
+      target,
+      revoked: new RevokedSet({ redis: commands, logger, syncIntervalMs: 0 }),
+      logger,
+      transport: new AmqpPidboxNode({ connection, logger }),
+    });
+    await server.start();
+    let changes = 0;
     const probe = new WorkerProbe({
       logger,
       targets: () => [
-        { program: 'w', name: 'a.w.1.g1@host', brokerUrl: AMQP, kind: 'celeriac-worker' },
-        { program: 'py', name: 'a.py.1.g1@host', brokerUrl: AMQP, kind: 'celery-worker' },
+        { program: 'w', name: OURS, brokerUrl: vhost.url(), kind: 'celeriac-worker' },
+        { program: 'w', name: 'a.w.2.g1@host', brokerUrl: vhost.url(), kind: 'celeriac-worker' },
       ],
-      onChange: () => undefined,
-      timeoutMs: 200,
+      onChange: () => changes++,
+      timeoutMs: 500,
     });
     try {
       await probe.tick();
       await probe.tick();
-      expect(events(lines(), 'agent.worker_probe_unavailable')).toMatchObject([{ scheme: 'amqp' }]);
-      expect(events(lines(), 'agent.task_events_unavailable')).toEqual([]);
-      expect(events(lines(), 'agent.worker_probe_failed')).toEqual([]);
       const statuses = probe.annotate({
         w: { kind: 'celeriac-worker', state: 'running', pids: [1], restarts: 0, config_hash: 'x', last_exit: null },
       });
-      expect(statuses.w?.workers).toBeUndefined();
-      expect(statuses.w?.responding).toBeUndefined();
+      expect(statuses.w?.workers?.[OURS]).toMatchObject({ responding: true, active: 0, reserved: 1 });
+      expect(statuses.w?.workers?.['a.w.2.g1@host']).toMatchObject({ responding: false, last_reply_at: null });
+      expect(statuses.w?.responding).toBe(false);
+      expect(changes).toBe(1);
+      expect(events(lines(), 'agent.worker_unresponsive')).toMatchObject([{ worker: 'a.w.2.g1@host' }]);
+      expect(events(lines(), 'agent.worker_probe_unavailable')).toEqual([]);
+      expect(events(lines(), 'agent.worker_probe_failed')).toEqual([]);
     } finally {
+      await probe.close();
+      await server.close();
+      await connection.close();
+    }
+  });
+
+  it('counts the task events of a Python worker on RabbitMQ from the celeryev topic exchange', async () => {
+    const { logger, lines } = capturingLogger();
+    const py = 'a.py.1.g1@host';
+    const probe = new WorkerProbe({
+      logger,
+      targets: () => [{ program: 'py', name: py, brokerUrl: vhost.url(), kind: 'celery-worker' }],
+      onChange: () => undefined,
+      timeoutMs: 200,
+    });
+    const connection = new AmqpControlConnection({ url: vhost.url(), logger });
+    const sender = new AmqpEventTransport({ connection, ownsConnection: true });
+    const now = Date.now() / 1000;
+    const task = (type: string, uuid: string, extra: Record<string, unknown> = {}) => ({
+      type,
+      uuid,
+      hostname: py,
+      timestamp: now,
+      ...extra,
+    });
+    const body = (e: unknown) => Buffer.from(JSON.stringify(e)).toString('base64');
+    try {
+      await probe.tick(); // subscribes
+      // A batch (`task.multi`, a list) and single events, as a Python worker's dispatcher sends them.
+      await sender.publish(
+        'celeryev',
+        [
+          {
+            routingKey: 'task.multi',
+            bodyBase64: body([
+              task('task-received', 'u1', { name: 'py.mul' }),
+              task('task-started', 'u1'),
+              task('task-succeeded', 'u1', { runtime: 0.2 }),
+            ]),
+          },
+          { routingKey: 'task.received', bodyBase64: body(task('task-received', 'u2', { name: 'py.mul' })) },
+          { routingKey: 'task.failed', bodyBase64: body(task('task-failed', 'u2')) },
+          // Another host's events are not this program's.
+          { routingKey: 'task.received', bodyBase64: body({ ...task('task-received', 'u3'), hostname: 'x@y' }) },
+        ],
+        { hostname: py },
+      );
+      const health = await until(
+        async () => {
+          await probe.tick();
+          const h = probe.annotate({
+            py: { kind: 'celery-worker', state: 'running', pids: [1], restarts: 0, config_hash: 'x', last_exit: null },
+          }).py?.health;
+          return h?.counts.succeeded === 1 && h.counts.failed === 1 ? h : undefined;
+        },
+        10_000,
+        100,
+      );
+      expect(health?.source).toBe('task_events');
+      expect(health?.outcomes).toBeUndefined();
+      expect(events(lines(), 'agent.task_events_unavailable')).toEqual([]);
+    } finally {
+      await sender.close();
       await probe.close();
     }
   });
 
-  it('refuses fleet limits on an AMQP broker with a reason that says why (the document lives on Redis)', async () => {
+  it('publishes fleet limits to the result backend Redis on RabbitMQ, where the workers read them', async () => {
+    const { logger, lines, text } = capturingLogger();
+    const publisher = new FleetLimitsPublisher('a', logger);
+    try {
+      const limited = config({
+        broker_url: vhost.url(),
+        result_backend: redis.url(1),
+        task_annotations: { 'tasks.add': { fleet_concurrency: 2 } },
+      });
+      const out = await publisher.publish(limited, 2);
+      expect(out).toMatchObject({ changed: true });
+      expect(out.error).toBeUndefined();
+      const doc = JSON.parse((await results.get(FLEET_LIMITS_KEY)) as string);
+      expect(doc).toMatchObject({ revision: 2, limits: [{ id: 'task:tasks.add', concurrency: 2 }] });
+      expect(events(lines(), 'agent.fleet_limits_published')).toMatchObject([{ role: 'result backend' }]);
+      // A dead worker on that broker gives its slots back at once, in the result backend's Redis.
+      const worker = new FleetLimitClient({ url: redis.url(1), logger });
+      await worker.start();
+      await worker.acquire(out.limits[0] as FleetLimit, null, [fleetSlotMember('a.w.1.g1@host:1', 't1', 'tag1')]);
+      await worker.close();
+      expect(await publisher.releaseOwner(redis.url(1), 'a.w.1.g1@host:1')).toBe(0); // not a broker of its programs
+      expect(await publisher.releaseOwner(vhost.url(), 'a.w.1.g1@host:1')).toBe(1);
+      expect(await results.zcard('celeriac.fleet.slots.task:tasks.add')).toBe(0);
+      expect(text()).not.toContain('guest:guest@');
+    } finally {
+      await publisher.close();
+    }
+  });
+
+  it('refuses fleet limits on RabbitMQ without a result backend, saying they cannot be shared and why', async () => {
     const { logger } = capturingLogger();
     const publisher = new FleetLimitsPublisher('a', logger);
     try {
@@ -100,7 +248,7 @@ describe('the agent on a RabbitMQ broker', () => {
         2,
       );
       expect(out.changed).toBe(false);
-      expect(out.error).toMatch(/fleet limit document lives on a Redis broker/);
+      expect(out.error).toMatch(/no result_backend: .*share fleet limits through the result backend's Redis/);
       expect(out.error).not.toContain('secret');
       expect(await publisher.releaseOwner(AMQP, 'a.w.1.g1@host:1')).toBe(0);
     } finally {
