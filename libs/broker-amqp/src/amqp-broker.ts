@@ -20,6 +20,7 @@ import { type AmqpReconnectPolicy, reconnectPolicyOf, reconnectSleepMs } from '.
 import { AmqpSession } from './amqp-session.js';
 import { parseAmqpUseSsl } from './amqp-tls-options.js';
 import { parseAmqpUrlList } from './amqp-url.js';
+import { coalesceWrites } from './coalesced-writes.js';
 import { HeldDeliveries } from './held-deliveries.js';
 import { QueueDeclarations, queueArguments } from './queue-declarations.js';
 
@@ -148,6 +149,12 @@ export class AmqpBroker implements TaskBroker {
    */
   private async openSession(startIndex: number): Promise<void> {
     const { connection, index } = await connectFirst(this.endpoints, startIndex);
+    if (!coalesceWrites(connection)) {
+      this.o.logger.debug(
+        { event: 'broker.amqp_writes_not_coalesced' },
+        "This amqplib's connection is not shaped as expected: frames go out one socket write each",
+      );
+    }
     const s = await AmqpSession.open(this.generation + 1, connection, index);
     s.connection.on('error', (err: Error) => this.lose(s, err));
     s.connection.on('close', (err?: Error) => this.lose(s, err ?? new Error('connection closed')));
@@ -500,12 +507,15 @@ export class AmqpBroker implements TaskBroker {
     });
   }
 
-  /** Acks on the live consume channel; false when it died meanwhile (RabbitMQ then redelivers). */
-  private ackOnChannel(m: ConsumeMessage, requeue: boolean | null): boolean {
+  /**
+   * Acks on the live consume channel (with `allUpTo`, every unacked message up to `m` too); false
+   * when it died meanwhile (RabbitMQ then redelivers).
+   */
+  private ackOnChannel(m: ConsumeMessage, requeue: boolean | null, allUpTo = false): boolean {
     const s = this.session;
     if (s === null || s.lost) return false;
     try {
-      if (requeue === null) s.consume.ack(m);
+      if (requeue === null) s.consume.ack(m, allUpTo);
       else s.consume.nack(m, false, requeue);
       return true;
     } catch {
@@ -514,14 +524,16 @@ export class AmqpBroker implements TaskBroker {
   }
 
   /**
-   * basic.ack of each tag. A tag of a dead channel is never sent (RabbitMQ would close the new
-   * channel for an unknown tag): its parked redelivery is acked instead, or the redelivery when it comes.
+   * basic.ack of the tags: one `multiple` ack for those delivered before every message still held
+   * (a batch the worker finished in order is one frame), one by one for the others; never a
+   * message the worker did not ack (acks_late stays exact). A tag of a dead channel is never sent
+   * (RabbitMQ would close the new channel for an unknown tag): its parked redelivery is acked
+   * instead, or the redelivery when it comes.
    */
   async ack(tags: readonly string[]): Promise<void> {
-    for (const tag of tags) {
-      const m = this.deliveries.forAck(tag);
-      if (m !== null) this.ackOnChannel(m, null);
-    }
+    const { upTo, each } = this.deliveries.forAckMany(tags);
+    if (upTo !== null) this.ackOnChannel(upTo, null, true);
+    for (const m of each) this.ackOnChannel(m, null);
   }
 
   /** basic.nack with requeue: RabbitMQ puts each back at its place, marked redelivered. */

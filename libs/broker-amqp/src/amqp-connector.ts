@@ -92,7 +92,10 @@ export async function connectFirst(e: AmqpEndpoints, start: number): Promise<Amq
     const options = amqpConnectOptions(url, e.heartbeatSec, secure);
     try {
       const socket = secure ? amqpSocketOptions(e.tls, options.hostname ?? 'localhost') : {};
-      return { connection: await amqp.connect(options, { ...socket, timeout: e.connectTimeoutMs }), index };
+      // TCP_NODELAY, as py-amqp sets it: with Nagle's algorithm a small frame (an ack, a publish)
+      // written while an earlier one is unacknowledged waits for the peer's delayed ACK.
+      const socketOptions = { ...socket, timeout: e.connectTimeoutMs, noDelay: true };
+      return { connection: await amqp.connect(options, socketOptions), index };
     } catch (error) {
       if (error instanceof AmqpError) throw error;
       const tls = secure ? amqpTlsProblem(error, redactUrl(url)) : undefined;

@@ -64,28 +64,46 @@ export interface AmqpIncoming {
 
 /**
  * The envelope JSON of a message taken from RabbitMQ, so the worker decodes it as it decodes a
- * Redis entry (body base64, `delivery_tag` ours, `redelivered` from the AMQP delivery).
+ * Redis entry (`delivery_tag` ours, `redelivered` from the AMQP delivery). A UTF-8 JSON body
+ * (Celery's default, uncompressed) goes in as text, without `body_encoding` (the decoder reads it
+ * so), sparing a base64 encode and decode per message; any other body goes in base64, as kombu's
+ * Redis transport stores it.
  */
 export function amqpToEnvelope(m: AmqpIncoming, deliveryTag: string): string {
-  const headers = { ...(m.properties.headers ?? {}) };
+  const p = m.properties;
+  let headers = p.headers ?? {};
   const deliveryInfo: Record<string, unknown> = { exchange: m.exchange, routing_key: m.routingKey };
   if (m.redelivered) {
-    headers.redelivered = true;
+    headers = { ...headers, redelivered: true };
     deliveryInfo.redelivered = true;
   }
+  const text = isUtf8Json(p.contentType, p.contentEncoding, headers);
   return JSON.stringify({
-    body: m.content.toString('base64'),
-    'content-encoding': m.properties.contentEncoding ?? 'binary',
-    'content-type': m.properties.contentType ?? 'application/data',
+    body: m.content.toString(text ? 'utf8' : 'base64'),
+    'content-encoding': p.contentEncoding ?? 'binary',
+    'content-type': p.contentType ?? 'application/data',
     headers,
     properties: {
-      correlation_id: m.properties.correlationId ?? null,
-      reply_to: m.properties.replyTo ?? null,
-      delivery_mode: m.properties.deliveryMode ?? 2,
+      correlation_id: p.correlationId ?? null,
+      reply_to: p.replyTo ?? null,
+      delivery_mode: p.deliveryMode ?? 2,
       delivery_info: deliveryInfo,
-      priority: m.properties.priority ?? 0,
-      body_encoding: 'base64',
+      priority: p.priority ?? 0,
+      ...(text ? {} : { body_encoding: 'base64' }),
       delivery_tag: deliveryTag,
     },
   });
+}
+
+/** Whether a body is JSON text the envelope may carry as is: UTF-8 and not compressed. */
+function isUtf8Json(
+  contentType: string | undefined,
+  contentEncoding: string | undefined,
+  headers: Record<string, unknown>,
+): boolean {
+  return (
+    contentType === 'application/json' &&
+    (contentEncoding === 'utf-8' || contentEncoding === 'utf8') &&
+    (headers.compression === undefined || headers.compression === null)
+  );
 }

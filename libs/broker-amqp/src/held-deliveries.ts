@@ -49,13 +49,14 @@ export class HeldDeliveries {
   take(queues: readonly string[], max: number): Delivery[] {
     const out: Delivery[] = [];
     const wanted = new Set(queues);
-    for (let i = 0; i < this.buffer.length && out.length < max; ) {
+    // One pass that keeps the others in place (no splice per message: the buffer holds a qos window).
+    let kept = 0;
+    for (let i = 0; i < this.buffer.length; i++) {
       const d = this.buffer[i] as Delivery;
-      if (wanted.has(d.queue)) {
-        out.push(d);
-        this.buffer.splice(i, 1);
-      } else i++;
+      if (out.length < max && wanted.has(d.queue)) out.push(d);
+      else this.buffer[kept++] = d;
     }
+    this.buffer.length = kept;
     return out;
   }
 
@@ -79,6 +80,31 @@ export class HeldDeliveries {
     this.held.clear();
     this.buffer.length = 0;
     this.orphans.unbindAll();
+  }
+
+  /**
+   * The acks to send for `tags`, as few frames as exact acks allow: `upTo` is one `multiple` ack
+   * covering exactly the messages of `tags` delivered before every message still held (the
+   * channel's oldest unsettled ones: a drain finishes them about in order), `each` the others,
+   * one by one. A multiple ack never covers a message the worker did not ask to ack.
+   */
+  forAckMany(tags: readonly string[]): { upTo: ConsumeMessage | null; each: ConsumeMessage[] } {
+    const acked: ConsumeMessage[] = [];
+    for (const tag of tags) {
+      const m = this.forAck(tag);
+      if (m !== null) acked.push(m);
+    }
+    // Held messages are kept in delivery order (RabbitMQ's tags grow on a channel): the first one
+    // left is the oldest message RabbitMQ still counts unacked beside those acked now.
+    const oldestHeld = this.held.values().next();
+    const below = oldestHeld.done === true ? Number.POSITIVE_INFINITY : oldestHeld.value.message.fields.deliveryTag;
+    let upTo: ConsumeMessage | null = null;
+    const each: ConsumeMessage[] = [];
+    for (const m of acked) {
+      if (m.fields.deliveryTag >= below) each.push(m);
+      else if (upTo === null || m.fields.deliveryTag > upTo.fields.deliveryTag) upTo = m;
+    }
+    return { upTo, each };
   }
 
   /** The message to basic.ack for `tag`: its own, or the parked redelivery of an orphan; null when there is none on the live channel. */
