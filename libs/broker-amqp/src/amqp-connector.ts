@@ -18,6 +18,8 @@ export interface AmqpEndpoints {
   heartbeatSec: number;
   /** How long one URL's TCP (and TLS) connect may take before the next is tried (`broker_connection_timeout`, kombu's 4 s). */
   connectTimeoutMs: number;
+  /** AMQP client properties (e.g. `connection_name`, which `rabbitmqctl list_connections` shows). */
+  clientProperties?: Record<string, unknown>;
 }
 
 /** A connection and the index of the URL that answered. */
@@ -94,7 +96,12 @@ export async function connectFirst(e: AmqpEndpoints, start: number): Promise<Amq
       const socket = secure ? amqpSocketOptions(e.tls, options.hostname ?? 'localhost') : {};
       // TCP_NODELAY, as py-amqp sets it: with Nagle's algorithm a small frame (an ack, a publish)
       // written while an earlier one is unacknowledged waits for the peer's delayed ACK.
-      const socketOptions = { ...socket, timeout: e.connectTimeoutMs, noDelay: true };
+      const socketOptions = {
+        ...socket,
+        timeout: e.connectTimeoutMs,
+        noDelay: true,
+        ...(e.clientProperties ? { clientProperties: e.clientProperties } : {}),
+      };
       return { connection: await amqp.connect(options, socketOptions), index };
     } catch (error) {
       if (error instanceof AmqpError) throw error;

@@ -23,11 +23,7 @@ const MAX_RECONNECT_DELAY_MS = 10_000;
 /** The default `connection_name` RabbitMQ shows for a control-plane connection. */
 export const CONTROL_CONNECTION_NAME = 'celeriac control plane';
 
-/**
- * The endpoints with the `connection_name` client property. `connectFirst` (amqp-connector.ts)
- * hands `clientProperties` to amqplib once it reads this field; until then RabbitMQ shows the
- * control connection without its name.
- */
+/** The endpoints with the `connection_name` client property RabbitMQ shows for this connection. */
 type NamedEndpoints = AmqpEndpoints & { clientProperties: { connection_name: string } };
 
 /**
