@@ -1,7 +1,8 @@
+import { certReqsOf, type SslCertReqs } from '@celeriac/redis-connection/url';
 import { AmqpError } from './amqp-errors.js';
 
-/** How much of the server's certificate is checked (Python's `ssl.CERT_*`). */
-export type AmqpCertReqs = 'required' | 'optional' | 'none';
+/** Whether the server's certificate is checked (Python's `ssl.CERT_*`). */
+export type AmqpCertReqs = SslCertReqs;
 
 /** `broker_use_ssl` for RabbitMQ, read: file paths and the check level (kombu's pyamqp keys). */
 export interface AmqpTlsOptions {
@@ -11,19 +12,6 @@ export interface AmqpTlsOptions {
   certReqs: AmqpCertReqs;
   serverHostname?: string;
 }
-
-const CERT_REQS: Record<string, AmqpCertReqs> = {
-  CERT_REQUIRED: 'required',
-  CERT_OPTIONAL: 'optional',
-  CERT_NONE: 'none',
-  required: 'required',
-  optional: 'optional',
-  none: 'none',
-  // Python's ssl.CERT_NONE / CERT_OPTIONAL / CERT_REQUIRED values, as a JSON config carries them.
-  '0': 'none',
-  '1': 'optional',
-  '2': 'required',
-};
 
 const KEYS = ['ca_certs', 'certfile', 'keyfile', 'cert_reqs', 'server_hostname'] as const;
 
@@ -60,7 +48,7 @@ export function parseAmqpUseSsl(value: unknown, setting = 'broker_use_ssl'): Amq
     return v;
   };
   const reqsValue = dict.cert_reqs;
-  const certReqs = reqsValue === undefined || reqsValue === null ? 'required' : CERT_REQS[String(reqsValue)];
+  const certReqs = reqsValue === undefined || reqsValue === null ? 'required' : certReqsOf(reqsValue);
   if (certReqs === undefined) {
     throw new AmqpError(
       'AMQP_URL_INVALID',

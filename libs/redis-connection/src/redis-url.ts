@@ -1,7 +1,5 @@
+import { certReqsOf, type SslCertReqs } from './cert-reqs.js';
 import { RedisUrlError } from './errors.js';
-
-/** Python's `ssl.CERT_*` as kombu and Celery take them: how much of the server's certificate is checked. */
-export type SslCertReqs = 'required' | 'optional' | 'none';
 
 /** TLS to the Redis server (to the master, with Sentinel). File paths are read when connecting. */
 export interface RedisTlsSettings {
@@ -89,18 +87,6 @@ export interface RedisUrlContext {
 }
 
 const SSL_KEYS = ['ssl_cert_reqs', 'ssl_ca_certs', 'ssl_certfile', 'ssl_keyfile', 'ssl_check_hostname'] as const;
-const CERT_REQS: Record<string, SslCertReqs> = {
-  CERT_REQUIRED: 'required',
-  CERT_OPTIONAL: 'optional',
-  CERT_NONE: 'none',
-  required: 'required',
-  optional: 'optional',
-  none: 'none',
-  // Python's ssl.CERT_NONE / CERT_OPTIONAL / CERT_REQUIRED values, as a JSON config carries them.
-  '0': 'none',
-  '1': 'optional',
-  '2': 'required',
-};
 const SCHEME = /^([A-Za-z][A-Za-z0-9+.-]{0,30}):\/\//;
 const EXAMPLE =
   'e.g. "redis://host:6379/0", "rediss://host:6380/0?ssl_cert_reqs=required", "sentinel://h1:26379;sentinel://h2:26379"';
@@ -217,8 +203,8 @@ function databaseNumber(setting: string, text: string | null | undefined, where:
 }
 
 function certReqs(setting: string, value: unknown): SslCertReqs {
-  const found = CERT_REQS[String(value)];
-  if (found === undefined || (typeof value !== 'string' && typeof value !== 'number')) {
+  const found = certReqsOf(value);
+  if (found === undefined) {
     fail(
       setting,
       `ssl_cert_reqs must be CERT_REQUIRED, CERT_OPTIONAL or CERT_NONE (or required / optional / none), got ${JSON.stringify(value)}`,

@@ -1,4 +1,5 @@
 // The URL reading alone, without ioredis: `@celeriac/redis-connection/url` (config-schema uses it).
+export { certReqsOf, type SslCertReqs } from './cert-reqs.js';
 export { RedisTlsError, RedisUrlError } from './errors.js';
 export { pythonCelerySettings } from './python-celery-settings.js';
 export {
@@ -12,7 +13,6 @@ export {
   type RedisTcpTarget,
   type RedisTlsSettings,
   type RedisUrlContext,
-  type SslCertReqs,
   urlScheme,
 } from './redis-url.js';
 export { type RedisRole, redisTargetFromSettings, redisUrlFromSettings } from './url-from-settings.js';

@@ -81,8 +81,11 @@ describe('unix socket URLs (redis+socket:// as kombu and Celery, unix:// as redi
     const settings = { broker_url: `unix://${socket}?db=3`, result_backend: `unix://${socket}?db=4` };
     const source = renderCeleryconfig(settings, { node: 'n', program: 'py', revision: 1 });
     expect(source).toContain(`broker_url = "redis+socket://${socket}?virtual_host=3"`);
+    // The rendered values are Python literals: JSON but for True / False / None.
+    const literals: Record<string, unknown> = { True: true, False: false, None: null };
+    const pyLiteral = (value: string): unknown => (value in literals ? literals[value] : JSON.parse(value));
     const rendered = Object.fromEntries(
-      [...source.matchAll(/^(\w+) = (.*)$/gm)].map(([, name, value]) => [name, JSON.parse(value as string)]),
+      [...source.matchAll(/^(\w+) = (.*)$/gm)].map(([, name, value]) => [name, pyLiteral(value as string)]),
     );
     const py = await CeleryWorker.start({ config: rendered, queues: ['py-socket'], pool: 'solo' });
     const app = new Celeriac('socket-to-python', settings);
