@@ -2,7 +2,10 @@
 // `celeriac worker` under `node --cpu-prof` (with -E when told), waits until every result is
 // stored, stops the worker warm (the profile is written at exit) and prints the functions with the
 // most self time, by share of the worker's samples, plus the worker CPU per task.
-//   node bench/runtime/profile-drain.mjs [--events] [--n 40000] [--top 30] [--dir /tmp/celeriac-prof]
+//   node bench/runtime/profile-drain.mjs [--events] [--n 40000] [--top 30] [--dir /tmp/celeriac-prof] [--interval 1000]
+// (--interval: µs between samples, node's --cpu-prof-interval; 100 gives ten times the samples.
+// --trace-gc: the worker runs with node's --trace-gc, and the scavenges and mark-compacts of the
+// drain, with their pause time, are added up and printed.)
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,18 +38,49 @@ rmSync(PROF_DIR, { recursive: true, force: true });
 mkdirSync(PROF_DIR, { recursive: true });
 const readyFile = path.join(tmpdir(), `celeriac-prof-ready-${process.pid}.json`);
 rmSync(readyFile, { force: true });
-const args = ['--cpu-prof', '--cpu-prof-dir', PROF_DIR, path.join(ROOT, 'apps/cli/bin/celeriac.js'), 'worker'];
+const args = [
+  ...(flag('trace-gc') ? ['--trace-gc'] : []),
+  '--cpu-prof',
+  '--cpu-prof-interval',
+  opt('interval', '1000'),
+  '--cpu-prof-dir',
+  PROF_DIR,
+  path.join(ROOT, 'apps/cli/bin/celeriac.js'),
+  'worker',
+];
 args.push('-A', path.join(ROOT, 'bench/runtime/celeriac-tasks.mjs'), '-Q', 'bench', '-c', '100', '-l', 'warn');
 args.push('-n', 'prof@bench', '--ready-file', readyFile, ...(flag('events') ? ['-E'] : []));
-const worker = spawn(process.execPath, args, { stdio: 'inherit', env: process.env });
+const worker = spawn(process.execPath, args, {
+  stdio: ['ignore', flag('trace-gc') ? 'pipe' : 'inherit', 'inherit'],
+  env: process.env,
+});
+/** GC lines of --trace-gc while the drain runs: `[pid:addr] 1234 ms: Scavenge 12.1 (…) -> … , 0.8 / 0.0 ms …`. */
+const gc = { draining: false, Scavenge: { n: 0, ms: 0 }, 'Mark-Compact': { n: 0, ms: 0 } };
+if (flag('trace-gc')) {
+  let rest = '';
+  worker.stdout.setEncoding('utf8').on('data', (chunk) => {
+    const lines = (rest + chunk).split('\n');
+    rest = lines.pop();
+    for (const line of lines) {
+      const m = /ms: (Scavenge|Mark-Compact)[^,]*, ([\d.]+) \/ /.exec(line);
+      if (m === null) process.stdout.write(`${line}\n`);
+      else if (gc.draining) {
+        gc[m[1]].n++;
+        gc[m[1]].ms += Number(m[2]);
+      }
+    }
+  });
+}
 while (!existsSync(readyFile)) await new Promise((r) => setTimeout(r, 5));
 await new Promise((r) => setTimeout(r, 500));
 const cpu0 = cpuSec([worker.pid]);
+gc.draining = true;
 const t0 = performance.now();
 await broker.rename('bench.hold', 'bench');
 while ((await backend.dbsize()) < N) await new Promise((r) => setTimeout(r, 5));
 const drainMs = performance.now() - t0;
 const cpu = cpuSec([worker.pid]) - cpu0;
+gc.draining = false;
 worker.kill('SIGTERM');
 await new Promise((r) => worker.once('exit', r));
 await app.close();
@@ -72,6 +106,11 @@ const idle = [...self].filter(([k]) => k.startsWith('(idle)')).reduce((s, [, c])
 console.log(
   `drain of ${N}${flag('events') ? ' with -E' : ''}: ${Math.round(N / (drainMs / 1000))}/s, worker CPU ${((cpu * 1e6) / N).toFixed(1)} µs/task; profile ${file} (${total} samples, ${idle} idle); top self time of the busy samples:`,
 );
+if (flag('trace-gc')) {
+  const line = (kind) =>
+    `${gc[kind].n} ${kind}s, ${gc[kind].ms.toFixed(0)} ms (${((gc[kind].ms * 1000) / N).toFixed(2)} µs/task)`;
+  console.log(`GC during the drain: ${line('Scavenge')}; ${line('Mark-Compact')}`);
+}
 for (const [key, count] of [...self]
   .filter(([k]) => !k.startsWith('(idle)'))
   .sort((a, b) => b[1] - a[1])

@@ -1,6 +1,6 @@
 import type { Logger } from '@celeriac/logger';
 import type { Redis } from 'ioredis';
-import { EventBatch, nullableJson, stringJson } from './event-batch.js';
+import { EventBatch, nullableJson, stringJson, stringJsonInner } from './event-batch.js';
 import type { EventMessage, EventTransport } from './event-transport.js';
 import type { TaskEventFields, TaskEventType } from './event-types.js';
 import { LamportClock } from './lamport-clock.js';
@@ -215,27 +215,57 @@ export class EventDispatcher {
         expires,
       });
     }
-    return this.queueTask(
-      `, "uuid": ${stringJson(uuid)}, "name": ${stringJson(name)}, "args": ${stringJson(args)}, "kwargs": ${stringJson(kwargs)}, "root_id": ${nullableJson(rootId)}, "parent_id": ${nullableJson(parentId)}, "retries": ${fieldJson(retries)}, "eta": ${nullableJson(eta)}, "expires": ${nullableJson(expires)}`,
+    const now = Date.now();
+    this.eventParts(now).push(
+      ', "uuid": "',
+      stringJsonInner(uuid),
+      '", "name": "',
+      stringJsonInner(name),
+      '", "args": "',
+      stringJsonInner(args),
+      '", "kwargs": "',
+      stringJsonInner(kwargs),
+      '", "root_id": ',
+      nullableJson(rootId),
+      ', "parent_id": ',
+      nullableJson(parentId),
+      ', "retries": ',
+      fieldJson(retries),
+      ', "eta": ',
+      nullableJson(eta),
+      ', "expires": ',
+      nullableJson(expires),
+      this.stampOf(now),
       RECEIVED_TAIL,
     );
+    return this.afterTaskEvent();
   }
 
   /** `task-started`. */
   taskStarted(uuid: string): boolean {
     if (!this.taskEventsOn || this.closed) return false;
     if (!this.batch) return this.sendTask('task-started', { uuid });
-    return this.queueTask(`, "uuid": ${stringJson(uuid)}`, STARTED_TAIL);
+    const now = Date.now();
+    this.eventParts(now).push(', "uuid": "', stringJsonInner(uuid), '"', this.stampOf(now), STARTED_TAIL);
+    return this.afterTaskEvent();
   }
 
   /** `task-succeeded`: `result` is the repr of the return value, `runtime` seconds. */
   taskSucceeded(uuid: string, result: string, runtime: number): boolean {
     if (!this.taskEventsOn || this.closed) return false;
     if (!this.batch) return this.sendTask('task-succeeded', { uuid, result, runtime });
-    return this.queueTask(
-      `, "uuid": ${stringJson(uuid)}, "result": ${stringJson(result)}, "runtime": ${runtimeText(runtime)}`,
+    const now = Date.now();
+    this.eventParts(now).push(
+      ', "uuid": "',
+      stringJsonInner(uuid),
+      '", "result": "',
+      stringJsonInner(result),
+      '", "runtime": ',
+      runtimeText(runtime),
+      this.stampOf(now),
       SUCCEEDED_TAIL,
     );
+    return this.afterTaskEvent();
   }
 
   /** `{"hostname": …, "utcoffset": …, "pid": …, "clock": `, rebuilt when the offset is rechecked. */
@@ -254,14 +284,30 @@ export class EventDispatcher {
   }
 
   /**
-   * One task event into the open list. Celery's field order is hostname, utcoffset, pid, clock,
-   * the event's fields (`fieldsJson`, each `, "key": value`), timestamp, type (`tail`). Written by
-   * hand with Python's separators from prebuilt parts; seals the list when it is full.
+   * One task event into the open list (the `sendTask` path; the hot ones push their pieces).
+   * Celery's field order is hostname, utcoffset, pid, clock, the event's fields (`fieldsJson`,
+   * each `, "key": value`), timestamp, type (`tail`).
    */
   private queueTask(fieldsJson: string, tail: string): boolean {
     const now = Date.now();
+    this.eventParts(now).push(fieldsJson, this.stampOf(now), tail);
+    return this.afterTaskEvent();
+  }
+
+  /**
+   * Starts a task event in the open list with its head (`{"hostname": …, "clock": <n>`) and
+   * returns the array the rest of its JSON text is pushed onto: the event's fields, then
+   * `stampOf(now)` and its type's tail. Written by hand with Python's separators.
+   */
+  private eventParts(now: number): Array<string | number> {
+    const parts = this.open.next();
+    parts.push(this.head(now), this.clock.forward());
+    return parts;
+  }
+
+  /** After an event went into the open list: seals the list when it is full, and sees that it goes out. */
+  private afterTaskEvent(): boolean {
     const b = this.open;
-    b.add(`${this.head(now)}${this.clock.forward()}${fieldsJson}${this.stampOf(now)}${tail}`);
     if (b.count >= this.batchSize) {
       this.sealed.push({ routingKey: 'task.multi', bodyBase64: b.takeBase64() });
       // Many full batches (a burst): out now, in one pipeline, rather than growing until the timer.

@@ -4,6 +4,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisServer } from '../../../test/support/redis-server.js';
+import { EventBatch, stringJsonInner } from '../src/event-batch.js';
 import { EventDispatcher } from '../src/event-dispatcher.js';
 import { EnvelopeTemplate, encodeEnvelope } from '../src/kombu-envelope.js';
 import { LamportClock } from '../src/lamport-clock.js';
@@ -28,6 +29,21 @@ describe('EnvelopeTemplate', () => {
     const parsed = JSON.parse(a);
     expect(Buffer.from(parsed.body, 'base64').toString('utf8')).toBe(body);
     expect(parsed.properties.delivery_tag).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4/);
+  });
+});
+
+describe('EventBatch', () => {
+  it('gives each list as base64 JSON, past its scratch buffer too, and nothing of a longer list before', () => {
+    const batch = new EventBatch();
+    const long = 'ü'.repeat(40_000); // 80,000 bytes of UTF-8: more than the 64 KB scratch buffer
+    batch.add(`{"a": "${long}"}`);
+    batch.next().push('{"n": ', 7, ', "s": "', stringJsonInner('q"\\\u2028\n'), '"}');
+    expect(batch.count).toBe(2);
+    const first = JSON.parse(Buffer.from(batch.takeBase64(), 'base64').toString('utf8'));
+    expect(first).toEqual([{ a: long }, { n: 7, s: 'q"\\\u2028\n' }]);
+    expect(batch.count).toBe(0);
+    batch.add('{"b": 1}');
+    expect(Buffer.from(batch.takeBase64(), 'base64').toString('utf8')).toBe('[{"b": 1}]');
   });
 });
 
