@@ -26,7 +26,7 @@ import { eventually } from './control-support.js';
 const NODE = 'ts-amqp@localhost';
 const PY = 'py-amqp@localhost';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const TASKS = path.join(ROOT, 'test/interop/ts/amqp-control-tasks.ts');
+const TASKS = path.join(ROOT, 'test/interop/ts/control-tasks.ts');
 
 interface Captured {
   workers: Record<string, { alive: boolean; heartbeats: number; sw_ident: string; processed: number }>;
@@ -200,7 +200,7 @@ describe('celery inspect / control over RabbitMQ against a celeriac worker', () 
     expect(out(1)).toBe(`->  ${NODE}: OK\n        pong\n\n1 node online.\n`);
     expect(out(2)).toContain(`'id': '${running.id}', 'name': 'ctlapp.abortable', 'args': [30]`);
     expect(out(3)).toBe(
-      `->  ${NODE}: OK\n    * ctlapp.abortable\n    * ctlapp.add\n    * ctlapp.exclusive\n    * ctlapp.record\n\n1 node online.\n`,
+      `->  ${NODE}: OK\n    * ctlapp.abortable\n    * ctlapp.add\n    * ctlapp.exclusive\n    * ctlapp.fail\n    * ctlapp.record\n    * ctlapp.sleep\n    * ctlapp.stamp\n\n1 node online.\n`,
     );
     const stats = JSON.parse(out(4))[NODE];
     expect(stats.pool['max-concurrency']).toBe(2);
@@ -248,7 +248,10 @@ describe('celery inspect / control over RabbitMQ against a celeriac worker', () 
       'ctlapp.abortable',
       'ctlapp.add [rate_limit=50/s]',
       'ctlapp.exclusive',
+      'ctlapp.fail',
       'ctlapp.record',
+      'ctlapp.sleep',
+      'ctlapp.stamp',
     ]);
     expect(registered[PY]).toEqual(expect.arrayContaining(['ctlapp.add', 'ctlapp.sleep']));
     expect(await app.control.rateLimit('ctlapp.add', '100/s', { destination: [PY], reply: true })).toEqual([

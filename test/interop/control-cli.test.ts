@@ -65,7 +65,7 @@ describe('celery inspect / status / control against a celeriac worker', () => {
     expect(out(1)).toContain(`'id': '${running.id}', 'name': 'ctlapp.abortable', 'args': [30]`);
     expect(out(1)).toContain(`'hostname': '${NODE}'`);
     expect(out(2)).toBe(
-      `->  ${NODE}: OK\n    * ctlapp.abortable\n    * ctlapp.add\n    * ctlapp.fail\n    * ctlapp.record\n    * ctlapp.sleep\n    * ctlapp.stamp\n\n1 node online.\n`,
+      `->  ${NODE}: OK\n    * ctlapp.abortable\n    * ctlapp.add\n    * ctlapp.exclusive\n    * ctlapp.fail\n    * ctlapp.record\n    * ctlapp.sleep\n    * ctlapp.stamp\n\n1 node online.\n`,
     );
     const stats = JSON.parse(out(3))[NODE];
     expect(stats.pool['max-concurrency']).toBe(1);

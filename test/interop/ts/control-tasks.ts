@@ -1,5 +1,5 @@
-// Tasks of the control-plane interop tests (test/interop/control-*.test.ts), loaded by
-// `celeriac worker -A`. Their Python twins are libs/control-plane/test/py/ctlapp.py's names where
+// Tasks of the control-plane interop tests (test/interop/control-*.test.ts and
+// amqp-control-events.test.ts), loaded by `celeriac worker -A`. Their Python twins are libs/control-plane/test/py/ctlapp.py's names where
 // both sides need them (ctlapp.add, ctlapp.sleep).
 //
 //   CELERIAC_INTEROP_CONFIG  JSON object of Celery settings (broker_url, result_backend, ...)
@@ -12,9 +12,13 @@ export const app = new Celeriac('ctlapp', { accept_content: ['json'], ...setting
 
 let recordClient: Redis | undefined;
 
-/** Bookkeeping in the broker's Redis: `ctl.runs` (runs per task id) and `ctl.stamps` (run times, ms). */
+/**
+ * Bookkeeping (`ctl.runs`: runs per task id, `ctl.stamps`: run times in ms, ...) in the broker's
+ * Redis, or in the result backend's when the broker is RabbitMQ.
+ */
 function records(): Redis {
-  recordClient ??= new Redis(String(app.conf.settings.broker_url));
+  const broker = String(app.conf.settings.broker_url);
+  recordClient ??= new Redis(broker.startsWith('redis') ? broker : String(app.conf.settings.result_backend));
   return recordClient;
 }
 
@@ -58,4 +62,10 @@ app.task('ctlapp.fail', () => {
   const error = new Error('bad value');
   error.name = 'ValueError';
   throw error;
+});
+/** Keeps `[start, end]` (ms) of each run in `ctl.spans`: with `fleet_concurrency: 1` they never overlap. */
+app.task('ctlapp.exclusive', async () => {
+  const start = Date.now();
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  await records().rpush('ctl.spans', JSON.stringify([start, Date.now()]));
 });
