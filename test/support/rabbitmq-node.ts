@@ -5,6 +5,7 @@ import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { freePort, waitForPort } from '../../apps/cli/src/local-redis.js';
+import { QUEUE_COUNT_COLUMNS, queueCountsOf } from './rabbitmq-vhost.js';
 
 const run = promisify(execFile);
 
@@ -170,19 +171,7 @@ export class RabbitNode {
 
   /** Messages ready and unacknowledged in `queue` of vhost `/`; null when it does not exist. */
   async queueCounts(queue: string): Promise<{ ready: number; unacked: number } | null> {
-    const out = await this.ctl(
-      'list_queues',
-      '--no-table-headers',
-      '--quiet',
-      'name',
-      'messages_ready',
-      'messages_unacknowledged',
-    );
-    for (const line of out.split('\n')) {
-      const [name, ready, unacked] = line.trim().split(/\s+/);
-      if (name === queue) return { ready: Number(ready), unacked: Number(unacked) };
-    }
-    return null;
+    return queueCountsOf(await this.ctl('list_queues', ...QUEUE_COUNT_COLUMNS), queue);
   }
 
   /** Ends the node (SIGTERM to its process group, SIGKILL after 10 s) and removes its folder (idempotent). */

@@ -12,6 +12,24 @@ async function rabbitmqctl(...args: string[]): Promise<string> {
   return stdout;
 }
 
+/** What follows `rabbitmqctl list_queues [-p <vhost>]` for `queueCountsOf` to read. */
+export const QUEUE_COUNT_COLUMNS = [
+  '--no-table-headers',
+  '--quiet',
+  'name',
+  'messages_ready',
+  'messages_unacknowledged',
+] as const;
+
+/** Messages ready and unacknowledged in `queue`, read from `list_queues ...QUEUE_COUNT_COLUMNS` output; null when it is not listed. */
+export function queueCountsOf(out: string, queue: string): { ready: number; unacked: number } | null {
+  for (const line of out.split('\n')) {
+    const [name, ready, unacked] = line.trim().split(/\s+/);
+    if (name === queue) return { ready: Number(ready), unacked: Number(unacked) };
+  }
+  return null;
+}
+
 /**
  * A RabbitMQ vhost of one test (`celeriac-test-<random>`, guest has every permission on it), so
  * runs and files never see each other's queues. `delete()` removes it with everything in it.
@@ -34,21 +52,7 @@ export class RabbitVhost {
 
   /** Messages ready and unacknowledged in `queue` (`rabbitmqctl list_queues`); null when it does not exist. */
   async queueCounts(queue: string): Promise<{ ready: number; unacked: number } | null> {
-    const out = await rabbitmqctl(
-      'list_queues',
-      '-p',
-      this.name,
-      '--no-table-headers',
-      '--quiet',
-      'name',
-      'messages_ready',
-      'messages_unacknowledged',
-    );
-    for (const line of out.split('\n')) {
-      const [name, ready, unacked] = line.trim().split(/\s+/);
-      if (name === queue) return { ready: Number(ready), unacked: Number(unacked) };
-    }
-    return null;
+    return queueCountsOf(await rabbitmqctl('list_queues', '-p', this.name, ...QUEUE_COUNT_COLUMNS), queue);
   }
 
   /** The queue's arguments as rabbitmqctl prints them (e.g. `[{"x-max-priority",10}]`). */
