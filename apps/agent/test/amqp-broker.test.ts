@@ -15,9 +15,10 @@ import { capturingLogger } from '../../../test/support/capturing-logger.js';
 import { RabbitVhost } from '../../../test/support/rabbitmq-vhost.js';
 import { RedisServer } from '../../../test/support/redis-server.js';
 import { FleetLimitsPublisher } from '../src/fleet-limits-publisher.js';
-import { buildLaunch, type LaunchContext, OwnerRestorer } from '../src/index.js';
+import { buildLaunch, OwnerRestorer } from '../src/index.js';
 import { isRedisBrokerUrl } from '../src/redis-broker-only.js';
 import { WorkerProbe } from '../src/worker-probe.js';
+import { TEST_LAUNCH_CONTEXT } from './support/launch-context.js';
 
 const OURS = 'a.w.1.g1@host';
 
@@ -42,15 +43,7 @@ afterAll(async () => {
 
 const AMQP = 'amqp://guest:secret@127.0.0.1:5672/fleet';
 
-const ctx: LaunchContext = {
-  node: 'a',
-  host: 'host',
-  stateDir: '/tmp/celeriac-agent-state',
-  workDir: '/srv/app',
-  celeriacBin: '/srv/celeriac/apps/cli/bin/celeriac.js',
-  nodePath: process.execPath,
-  pythonPath: '/usr/bin/python3',
-};
+const ctx = TEST_LAUNCH_CONTEXT;
 
 function config(celery: Record<string, unknown>): EffectiveConfig {
   return {

@@ -1,21 +1,14 @@
 import { classifyChange, type EffectiveConfig } from '@celeriac/config-schema';
 import { describe, expect, it } from 'vitest';
-import { type LaunchContext, renderProgramConfig } from '../src/index.js';
+import { renderProgramConfig } from '../src/index.js';
 import { renderCeleryconfig } from '../src/render-celeryconfig.js';
+import { TEST_LAUNCH_CONTEXT } from './support/launch-context.js';
 
 // The agent turns task events on for its Python programs (their health comes from them) unless
 // the layers say `worker_send_task_events: false`; a Python program restarts exactly when the
 // rendered setting changes.
 
-const ctx: LaunchContext = {
-  node: 'a',
-  host: 'host',
-  stateDir: '/tmp/celeriac-agent-state',
-  workDir: '/srv/app',
-  celeriacBin: '/srv/celeriac/apps/cli/bin/celeriac.js',
-  nodePath: process.execPath,
-  pythonPath: '/usr/bin/python3',
-};
+const ctx = TEST_LAUNCH_CONTEXT;
 const base = { broker_url: 'redis://127.0.0.1:6379/0' };
 const timeouts = { stop_timeout: '30s', ready_timeout: '30s' };
 

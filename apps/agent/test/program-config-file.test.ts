@@ -1,16 +1,9 @@
 import { classifyChange, type EffectiveConfig } from '@celeriac/config-schema';
 import { describe, expect, it } from 'vitest';
-import { type LaunchContext, renderProgramConfig } from '../src/index.js';
+import { renderProgramConfig } from '../src/index.js';
+import { TEST_LAUNCH_CONTEXT } from './support/launch-context.js';
 
-const ctx: LaunchContext = {
-  node: 'a',
-  host: 'host',
-  stateDir: '/tmp/celeriac-agent-state',
-  workDir: '/srv/app',
-  celeriacBin: '/srv/celeriac/apps/cli/bin/celeriac.js',
-  nodePath: process.execPath,
-  pythonPath: '/usr/bin/python3',
-};
+const ctx = TEST_LAUNCH_CONTEXT;
 
 function nodeConfig(celery: Record<string, unknown>): EffectiveConfig {
   return {
