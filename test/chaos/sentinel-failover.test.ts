@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runPythonClient } from '../support/celery-python-client.js';
 import { CeleriacWorkerProcess } from '../support/celery-ts-worker.js';
 import { CeleryWorker } from '../support/celery-worker.js';
+import { renderedCelerySettings } from '../support/rendered-celeryconfig.js';
 import { MASTER_NAME, SentinelCluster } from '../support/sentinel-cluster.js';
 
 interface Sent {
@@ -175,9 +176,7 @@ describe('Python Celery on the same sentinel:// URLs', { timeout: 120_000 }, () 
     const source = renderCeleryconfig(celeriacForm, { node: 'n', program: 'py', revision: 1 });
     expect(source).toContain(`broker_transport_options = {"master_name": "${MASTER_NAME}"}`);
     expect(source).not.toContain('?master_name');
-    const rendered = Object.fromEntries(
-      [...source.matchAll(/^(\w+) = (.*)$/gm)].map(([, name, value]) => [name, JSON.parse(value as string)]),
-    );
+    const rendered = renderedCelerySettings(source);
     const py = await CeleryWorker.start({ config: rendered, queues: ['py-sentinel'], pool: 'solo' });
     app = new Celeriac('sentinel-to-python', celeriacForm);
     try {

@@ -35,6 +35,31 @@ export async function deferEntries(ctx: DelayedContext, items: readonly DeferIte
   return moved;
 }
 
+/** A delayed entry to give a new due time; it keeps its place only if it is still in the set. */
+export interface RescheduleItem {
+  delivery: Delivery;
+  taskId: string;
+  /** New due time, epoch ms. */
+  dueMs: number;
+}
+
+/**
+ * New due times for entries of the delayed set (ZADD XX: an entry already promoted or dropped is
+ * not added back). Returns how many changed.
+ */
+export async function rescheduleEntries(ctx: DelayedContext, items: readonly RescheduleItem[]): Promise<number> {
+  const zadd = ctx.redis.zadd.bind(ctx.redis) as (key: string, ...args: string[]) => Promise<number>;
+  let changed = 0;
+  for (let start = 0; start < items.length; start += DEFER_CHUNK) {
+    const args: string[] = [];
+    for (const { delivery, taskId, dueMs } of items.slice(start, start + DEFER_CHUNK)) {
+      args.push(String(Math.floor(dueMs)), delayedMember(delivery.queue, taskId, delivery.raw));
+    }
+    changed += await zadd(DELAYED_KEY, 'XX', 'CH', ...args);
+  }
+  return changed;
+}
+
 /**
  * promote-due.lua: due entries back to their queues; revoked ones (with the hook) returned. In the
  * same round trip (one pipeline) it peeks at what is left, so that an idle worker can sleep until

@@ -13,7 +13,15 @@ import {
   type WaitForOneOptions,
 } from './broker-options.js';
 import { type DeadLetterDetails, DeadLetterList, deadLetterRecord } from './dead-letters.js';
-import { type DeferItem, type DelayedContext, deferEntries, promoteDue, takeRedeliveryLimited } from './delayed-set.js';
+import {
+  type DeferItem,
+  type DelayedContext,
+  deferEntries,
+  promoteDue,
+  type RescheduleItem,
+  rescheduleEntries,
+  takeRedeliveryLimited,
+} from './delayed-set.js';
 import {
   BrokerArgumentError,
   BrokerClosedError,
@@ -450,6 +458,11 @@ export class RedisBroker {
       this.waiter.flushUnrecorded(ctx.redis);
       return deferEntries(ctx, items);
     });
+  }
+
+  /** New due times for entries this worker moved to the delayed set (those still there); returns how many changed. */
+  reschedule(items: readonly RescheduleItem[]): Promise<number> {
+    return this.delayedStep('reschedule', (ctx) => rescheduleEntries(ctx, items));
   }
 
   /**

@@ -7,6 +7,7 @@ import { Celeriac } from '@celeriac/client';
 import { createLogger } from '@celeriac/logger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CeleryWorker } from '../../../test/support/celery-worker.js';
+import { renderedCelerySettings } from '../../../test/support/rendered-celeryconfig.js';
 import { closeRedisConnection, createRedisConnection } from '../src/index.js';
 
 const logger = createLogger({ level: 'silent', pretty: false });
@@ -81,12 +82,7 @@ describe('unix socket URLs (redis+socket:// as kombu and Celery, unix:// as redi
     const settings = { broker_url: `unix://${socket}?db=3`, result_backend: `unix://${socket}?db=4` };
     const source = renderCeleryconfig(settings, { node: 'n', program: 'py', revision: 1 });
     expect(source).toContain(`broker_url = "redis+socket://${socket}?virtual_host=3"`);
-    // The rendered values are Python literals: JSON but for True / False / None.
-    const literals: Record<string, unknown> = { True: true, False: false, None: null };
-    const pyLiteral = (value: string): unknown => (value in literals ? literals[value] : JSON.parse(value));
-    const rendered = Object.fromEntries(
-      [...source.matchAll(/^(\w+) = (.*)$/gm)].map(([, name, value]) => [name, pyLiteral(value as string)]),
-    );
+    const rendered = renderedCelerySettings(source);
     const py = await CeleryWorker.start({ config: rendered, queues: ['py-socket'], pool: 'solo' });
     const app = new Celeriac('socket-to-python', settings);
     try {

@@ -141,6 +141,7 @@ export class Dispatcher {
         this.deferral.add({ delivery: job.delivery, taskId: job.message.id, task: job.message.task, dueMs });
         return true;
       },
+      redefer: (items) => this.deferral?.reschedule(items),
     };
   }
 

@@ -10,9 +10,11 @@ export interface DeferredMessage {
   dueMs: number;
 }
 
-/** The broker call the deferral makes (`RedisBroker.defer`). */
+/** The broker calls the deferral makes (`RedisBroker.defer`, `RedisBroker.reschedule`). */
 export interface DeferTarget {
   defer(items: readonly { delivery: Delivery; taskId: string; dueMs: number }[]): Promise<number>;
+  /** New due times for entries moved before (those still in the delayed set). */
+  reschedule?(items: readonly { delivery: Delivery; taskId: string; dueMs: number }[]): Promise<number>;
 }
 
 /** An eta further away than this is called far-future in the log (info instead of debug). */
@@ -70,6 +72,33 @@ export class EtaDeferral {
       this.scheduled = false;
       void this.flush();
     });
+  }
+
+  /**
+   * Gives messages moved before new due times (a fleet limit changed, so they were spaced for the
+   * old rate). Waits for moves still on their way first, so the entries are in the set; logs
+   * `worker.deferred_rescheduled`, or `worker.reschedule_failed` (they come back at their old times).
+   */
+  reschedule(items: readonly DeferredMessage[]): void {
+    const reschedule = this.target.reschedule?.bind(this.target);
+    if (reschedule === undefined || items.length === 0 || this.closed) return;
+    void this.flush()
+      .then(() => reschedule(items))
+      .then((changed) => {
+        let earliest = Number.POSITIVE_INFINITY;
+        for (const m of items) if (m.dueMs < earliest) earliest = m.dueMs;
+        if (changed > 0) this.deferredListener?.(earliest);
+        this.logger.info(
+          { event: 'worker.deferred_rescheduled', count: changed, asked: items.length },
+          `Gave ${changed} message(s) in the delayed set new due times (a fleet limit changed)`,
+        );
+      })
+      .catch((error: unknown) => {
+        this.logger.warn(
+          { event: 'worker.reschedule_failed', count: items.length, err: error },
+          'Could not give delayed messages new due times; they come back at the times set before',
+        );
+      });
   }
 
   private flush(): Promise<void> {

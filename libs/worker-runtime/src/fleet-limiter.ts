@@ -32,6 +32,16 @@ export interface FleetHooks {
   pump(): void;
   /** Moves a waiting job to the broker's delayed set, due at `dueMs`; false when there is none (it stays here). */
   defer(job: Job, dueMs: number): boolean;
+  /** New due times for jobs `defer` moved before (their limit changed or was lifted). */
+  redefer(items: readonly DeferredJob[]): void;
+}
+
+/** A job this worker moved to the delayed set, and when it is due. */
+export interface DeferredJob {
+  delivery: Job['delivery'];
+  taskId: string;
+  task: string;
+  dueMs: number;
 }
 
 /** What the fleet limiter works with. */
@@ -82,6 +92,8 @@ interface Lane {
   extra: number;
   /** Due time given to the last job of this lane sent to the delayed set. */
   lastDueMs: number;
+  /** What this lane sent to the delayed set and is not due yet (as far as it knows): respaced when its limit changes. */
+  deferred: DeferredJob[];
   /**
    * The limit binds: the last answer gave fewer than asked for. Only then do its waiting jobs
    * leave the prefetch count (so other tasks keep flowing) and the surplus go to the delayed set;
@@ -107,6 +119,8 @@ const RETRY_MS = 500;
 const HOLD_SEC = 2;
 /** Most held per lane, whatever the rate. */
 const MAX_HELD_PER_LANE = 200;
+/** Deferred jobs a lane remembers for respacing at most; older ones keep the due times they got. */
+const MAX_REMEMBERED_PER_LANE = 20_000;
 /** The upkeep tick (waiting reports, slot renewals, the document poll): each second, or a third of the shortest lease held. */
 const TICK_MS = 1_000;
 const REPORT_MS = 1_000;
@@ -347,6 +361,7 @@ export class FleetLimiter {
         stashUntil: 0,
         extra: 0,
         lastDueMs: 0,
+        deferred: [],
         throttled: false,
         avgHoldMs: 0,
       };
@@ -378,6 +393,7 @@ export class FleetLimiter {
       if (this.o.defer(job, dueMs)) {
         this.passed.delete(job);
         this.deferredCount++;
+        this.remember(lane, job, dueMs);
         return;
       }
     }
@@ -391,12 +407,34 @@ export class FleetLimiter {
     const keep = this.maxHeldIn(lane);
     while (lane.waiting.length > keep) {
       const job = lane.waiting[lane.waiting.length - 1] as Job;
-      if (!this.o.defer(job, this.dueOf(lane))) return;
+      const dueMs = this.dueOf(lane);
+      if (!this.o.defer(job, dueMs)) return;
       lane.waiting.pop();
       this.heldCount--;
       this.passed.delete(job);
       this.deferredCount++;
+      this.remember(lane, job, dueMs);
     }
+  }
+
+  private remember(lane: Lane, job: Job, dueMs: number): void {
+    if (lane.deferred.length >= MAX_REMEMBERED_PER_LANE) {
+      const now = Date.now();
+      lane.deferred = lane.deferred.filter((d) => d.dueMs > now);
+      if (lane.deferred.length >= MAX_REMEMBERED_PER_LANE) lane.deferred.shift();
+    }
+    lane.deferred.push({ delivery: job.delivery, taskId: job.message.id, task: job.message.task, dueMs });
+  }
+
+  /**
+   * Deferred jobs not due yet get due times at the lane's new limit, in their order (they were
+   * spaced for the old one: a raised rate would otherwise reach them only as they come back).
+   */
+  private respace(lane: Lane): DeferredJob[] {
+    const now = Date.now();
+    const pending = lane.deferred.filter((d) => d.dueMs > now).sort((a, b) => a.dueMs - b.dueMs);
+    lane.deferred = pending.map((d) => ({ ...d, dueMs: this.dueOf(lane) }));
+    return lane.deferred;
   }
 
   /** When a job sent to the delayed set should come back: after the ones ahead of it, spaced by the rate. */
@@ -583,6 +621,7 @@ export class FleetLimiter {
     this.byQueue = new Map(limits.filter((l) => l.scope === 'queue').map((l) => [l.target, l]));
     this.stageCache = new Map();
     const moved: Job[] = [];
+    const redue: DeferredJob[] = [];
     for (const lane of [...this.lanes.values()]) {
       const limit = (lane.limit.scope === 'task' ? this.byTask : this.byQueue).get(lane.limit.target);
       const keeps =
@@ -593,6 +632,9 @@ export class FleetLimiter {
         if (lane.timer !== null) clearTimeout(lane.timer);
         lane.timer = null;
         this.lanes.delete(lane.id);
+        // A lifted limit: what this lane deferred is due now.
+        const now = Date.now();
+        for (const d of lane.deferred) if (d.dueMs > now) redue.push({ ...d, dueMs: now });
         moved.push(...lane.waiting);
         this.heldCount -= lane.waiting.length;
         lane.waiting = [];
@@ -604,9 +646,11 @@ export class FleetLimiter {
         lane.stash = 0;
         lane.extra = 0;
         lane.lastDueMs = 0;
+        redue.push(...this.respace(lane));
         if (lane.waiting.length > 0) this.ask(lane, 0);
       }
     }
+    if (redue.length > 0) this.o.redefer(redue);
     let ready = 0;
     for (const job of moved) {
       if (job.state === 'held' && this.advance(job)) {

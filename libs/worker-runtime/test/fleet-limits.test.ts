@@ -117,6 +117,13 @@ describe('fleet-wide rate limits', () => {
     );
     expect(after).toBeGreaterThanOrEqual(180);
     expect(after).toBeLessThanOrEqual(220);
+    // What waited in the delayed set was spaced for 20/s: the change respaced it for 40/s (without
+    // that, a run where most of the backlog was deferred stayed at 20/s after the change).
+    const deferred = logs.flatMap((l) => l.events('worker.eta_deferred')).length;
+    const respaced = logs.flatMap((l) => l.events('worker.deferred_rescheduled'));
+    const respacedCount = respaced.reduce((n, e) => n + Number(e.count), 0);
+    console.log(`fleet 20/s → 40/s: ${deferred} deferral(s) before, ${respacedCount} job(s) respaced`);
+    if (deferred > 0) expect(respacedCount).toBeGreaterThan(0);
   }, 60_000);
 
   it('per key: two tenants get their 10/s each while a third floods', async () => {
