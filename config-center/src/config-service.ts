@@ -11,7 +11,7 @@ import { CenterState, type CommitResult, type NodeView, type WritePlan } from '.
 import { CenterError } from './errors.js';
 import { type ImpactPreview, previewImpact } from './impact-preview.js';
 import { jsonDiff } from './json-diff.js';
-import type { LongPollHub, WaitCancel } from './long-poll-hub.js';
+import type { LongPollHub } from './long-poll-hub.js';
 import { planWaves } from './rollout/plan-waves.js';
 import { type ResolvedRollout, resolveRollout } from './rollout/resolve-policy.js';
 import type { ConfigStore } from './store/config-store.js';
@@ -310,27 +310,6 @@ export class ConfigService {
       );
     }
     return { current, currentRevision, document, plan };
-  }
-
-  /**
-   * The node's config when it changed after `after`; else waits up to `waitMs` for a change and
-   * resolves undefined when there was none (the caller answers 304).
-   */
-  async nodeConfig(
-    node: string,
-    after: number | undefined,
-    waitMs: number,
-    signal?: WaitCancel,
-  ): Promise<NodeView | undefined> {
-    const deadline = Date.now() + waitMs;
-    for (;;) {
-      const view = this.servedView(node);
-      if (after === undefined || view.revision > after) return view;
-      const remaining = deadline - Date.now();
-      if (remaining <= 0) return undefined;
-      const outcome = await this.hub.wait(node, remaining, signal);
-      if (outcome !== 'changed') return undefined;
-    }
   }
 
   /** What the node is served now: its effective config, unless a rollout holds it at an earlier one. */

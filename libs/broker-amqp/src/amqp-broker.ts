@@ -12,7 +12,7 @@ import {
 import { type Logger, redactUrl } from '@celeriac/logger';
 import type { ConsumeMessage } from 'amqplib';
 import { type AmqpConnectionChange, type AmqpConnectionState, AmqpConnectionStatus } from './amqp-connection-status.js';
-import { type AmqpEndpoints, connectFirst } from './amqp-connector.js';
+import { type AmqpEndpoints, connectFirst, connectTimeoutMsOf } from './amqp-connector.js';
 import { type AmqpOutgoing, envelopeToAmqp } from './amqp-envelope.js';
 import { AmqpError } from './amqp-errors.js';
 import { type FailoverStrategy, parseFailoverStrategy } from './amqp-failover.js';
@@ -583,12 +583,6 @@ export class AmqpBroker implements TaskBroker {
       await s.close();
     }
   }
-}
-
-/** `broker_connection_timeout` (seconds, Celery's default 4) as ms; 0 or null: no timeout but the OS's. */
-function connectTimeoutMsOf(value: unknown): number {
-  if (value === null || value === 0) return 0;
-  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value * 1000 : 4_000;
 }
 
 function sleepMs(ms: number): Promise<void> {

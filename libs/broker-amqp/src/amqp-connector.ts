@@ -22,6 +22,12 @@ export interface AmqpEndpoints {
   clientProperties?: Record<string, unknown>;
 }
 
+/** `broker_connection_timeout` (seconds, kombu's default 4) as ms; 0 or null: no timeout but the OS's. */
+export function connectTimeoutMsOf(value: unknown): number {
+  if (value === null || value === 0) return 0;
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value * 1000 : 4_000;
+}
+
 /** A connection and the index of the URL that answered. */
 export interface AmqpConnected {
   connection: ChannelModel;

@@ -1,4 +1,4 @@
-import type { AmqpEndpoints } from './amqp-connector.js';
+import { type AmqpEndpoints, connectTimeoutMsOf } from './amqp-connector.js';
 import { parseFailoverStrategy } from './amqp-failover.js';
 import { CONTROL_QUEUE_EXPIRES_MS, CONTROL_QUEUE_TTL_MS, type PidboxQueueLimits } from './amqp-pidbox-queues.js';
 import { parseAmqpUseSsl } from './amqp-tls-options.js';
@@ -35,17 +35,11 @@ export function amqpPlaneSettings(settings: Readonly<Record<string, unknown>>): 
  * AMQP_URL_INVALID when one of them is wrong, as the broker reports it.
  */
 export function amqpPlaneEndpoints(url: string, settings: Readonly<Record<string, unknown>>): AmqpEndpoints {
-  const timeout = settings.broker_connection_timeout;
   return {
     urls: parseAmqpUrlList(url),
     strategy: parseFailoverStrategy(settings.broker_failover_strategy),
     tls: parseAmqpUseSsl(settings.broker_use_ssl),
     heartbeatSec: amqpPlaneSettings(settings).heartbeatSec ?? 120,
-    connectTimeoutMs:
-      timeout === null || timeout === 0
-        ? 0
-        : typeof timeout === 'number' && Number.isFinite(timeout) && timeout > 0
-          ? timeout * 1000
-          : 4_000,
+    connectTimeoutMs: connectTimeoutMsOf(settings.broker_connection_timeout),
   };
 }
