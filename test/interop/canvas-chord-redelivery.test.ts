@@ -60,10 +60,20 @@ describe('a redelivered chord part counts once', { timeout: 180_000 }, () => {
         .output()
         .split('\n')
         .filter((l) => l.includes('"worker.chord_body_sent"') && l.includes(gid)).length;
+    // The part is counted after its result is stored (Celery's order), so a stored result alone
+    // does not mean the count is done: wait for the worker's `worker.chord_part` line of that run.
+    const partsCounted = (id: string) =>
+      fleet.ts
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('"worker.chord_part"') && l.includes(id)).length;
+    const countedTimes = (id: string, n: number, what: string) =>
+      pollUntil(() => (partsCounted(id) >= n ? true : undefined), { what, detail: fleet.tails });
 
     // Part 0 runs and is counted.
     await brokerDb.lpush('ts', p0);
     const first = await pollUntil(() => stored(id0), { what: 'part 0 result', detail: fleet.tails });
+    await countedTimes(id0, 1, 'part 0 counted');
     expect(await backendDb.zcard(`celery-taskset-meta-${gid}.j`)).toBe(1);
 
     // Its worker "died" before storing the result and acking: the message comes back redelivered and
@@ -72,6 +82,7 @@ describe('a redelivered chord part counts once', { timeout: 180_000 }, () => {
     await brokerDb.lpush('ts', redelivered(p0));
     const second = await pollUntil(() => stored(id0), { what: 'part 0 rerun result', detail: fleet.tails });
     expect(second.result).not.toBe(first.result);
+    await countedTimes(id0, 2, 'part 0 rerun counted');
     expect(await backendDb.zcard(`celery-taskset-meta-${gid}.j`)).toBe(1);
     expect(bodiesSent()).toBe(0);
 
