@@ -21,6 +21,7 @@ import { AmqpSession } from './amqp-session.js';
 import { parseAmqpUseSsl } from './amqp-tls-options.js';
 import { parseAmqpUrlList } from './amqp-url.js';
 import { coalesceWrites } from './coalesced-writes.js';
+import { ConsumerEtaWindows } from './consumer-eta-windows.js';
 import { HeldDeliveries } from './held-deliveries.js';
 import { QueueDeclarations, queueArguments } from './queue-declarations.js';
 
@@ -62,7 +63,10 @@ const PUBLISH_ATTEMPTS = 5;
  * Prefetch: the worker asks for as many messages as it has free slots, and it counts messages
  * held for their eta as free (Celery raises its prefetch count for each). The qos count follows
  * that demand: `max(prefetchCount, handed out + asked and not yet there)`, so eta messages never
- * stall the window.
+ * stall the window. With a quorum queue in the table the qos is per consumer (RabbitMQ refuses a
+ * global one there) and a raise reaches no running consumer: each consumer gets `prefetchCount`,
+ * and one whose window holds eta messages is started again (basic.cancel, basic.consume), so that
+ * they wait outside every window, unacked on the channel (see `ConsumerEtaWindows`).
  *
  * Connection loss (a restart, `stop_app`, a failover): the broker reconnects by itself (the
  * failover list in `broker_failover_strategy` order, kombu's 2, 4 ... 30 s sleeps, at most
@@ -89,6 +93,8 @@ export class AmqpBroker implements TaskBroker {
   private readonly waiters = new Set<() => void>();
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly baseQos: number;
+  /** Per-consumer windows of each session's channel, when a quorum queue makes the qos per consumer. */
+  private readonly windows = new WeakMap<AmqpSession, ConsumerEtaWindows>();
 
   constructor(private readonly o: AmqpBrokerOptions) {
     const settings = o.settings ?? {};
@@ -288,14 +294,25 @@ export class AmqpBroker implements TaskBroker {
     return s;
   }
 
+  /** Per-consumer qos (a quorum queue in the table): the windows of the consumers of `s`. */
+  private windowsOf(s: AmqpSession): ConsumerEtaWindows | null {
+    if (!this.declarations.hasQuorum()) return null;
+    let w = this.windows.get(s);
+    if (w === undefined) {
+      w = new ConsumerEtaWindows(`celeriac.${s.generation}`);
+      this.windows.set(s, w);
+    }
+    return w;
+  }
+
   private async setQos(s: AmqpSession, count: number): Promise<void> {
-    if (count === s.qos) return;
-    s.qos = count;
     // Channel-wide (global) as Celery sets it on RabbitMQ: a new count applies to running consumers
     // at once. Quorum queues refuse global qos (540 NOT_IMPLEMENTED closes the connection): with
     // one in the table the count is per consumer, set before each consume (Celery 5.5 does so),
-    // and later raises reach only consumers started after them.
-    if (!this.declarations.hasQuorum()) await s.consume.prefetch(count, true);
+    // and eta messages are moved out of the windows instead (`freeWindows`).
+    if (count === s.qos || this.declarations.hasQuorum()) return;
+    s.qos = count;
+    await s.consume.prefetch(count, true);
   }
 
   /** Declares a queue as kombu does (once per connection): its exchange, the durable queue, the binding. */
@@ -435,15 +452,61 @@ export class AmqpBroker implements TaskBroker {
     this.consumedQueues.add(queue);
     let started = s.consumers.get(queue);
     if (started === undefined) {
-      started = this.declare(s, queue).then(async () => {
-        if (this.declarations.hasQuorum()) await s.consume.prefetch(s.qos, false);
-        const reply = await s.consume.consume(queue, (m) => this.onMessage(s, queue, m), { noAck: false });
-        return reply.consumerTag;
-      });
+      started = this.declare(s, queue).then(() => this.startConsumer(s, queue));
       s.consumers.set(queue, started);
       started.catch(() => s.consumers.delete(queue));
     }
     await started;
+  }
+
+  /** basic.consume of `queue`; with per-consumer qos after basic.qos(prefetchCount, false), under a tag of ours. */
+  private async startConsumer(s: AmqpSession, queue: string): Promise<string> {
+    const windows = this.windowsOf(s);
+    if (windows !== null) {
+      await s.consume.prefetch(this.baseQos, false);
+      s.qos = this.baseQos;
+    }
+    // amqplib dispatches deliveries that follow the consume-ok before this function resumes: the tag is known first.
+    const consumerTag = windows?.nextConsumer(queue);
+    const reply = await s.consume.consume(queue, (m) => this.onMessage(s, queue, m), {
+      noAck: false,
+      ...(consumerTag !== undefined ? { consumerTag } : {}),
+    });
+    return reply.consumerTag;
+  }
+
+  /**
+   * Per-consumer qos: starts again each consumer of `queues` whose window holds eta messages
+   * (basic.cancel, then basic.qos and basic.consume). RabbitMQ delivers everything it sent before
+   * the cancel-ok to the old consumer (amqplib unregisters it only then), keeps its unacked
+   * messages on the channel outside every window, and takes their acks and nacks as before: the
+   * eta messages wait there, and the new consumer's window is all free. A restart in progress
+   * makes `consume` wait for the new consumer.
+   */
+  private async freeWindows(s: AmqpSession, queues: readonly string[]): Promise<void> {
+    const windows = this.windowsOf(s);
+    if (windows === null) return;
+    const restarts: Promise<unknown>[] = [];
+    for (const queue of queues) {
+      const eta = windows.etaIn(queue);
+      const previous = s.consumers.get(queue);
+      if (eta === 0 || previous === undefined || !windows.beginRestart(queue)) continue;
+      const next = previous
+        .then((tag) => s.consume.cancel(tag))
+        .then(() => this.startConsumer(s, queue))
+        .finally(() => windows.endRestart(queue));
+      s.consumers.set(queue, next);
+      next.catch(() => s.consumers.delete(queue));
+      restarts.push(
+        next.then((tag) =>
+          this.o.logger.debug(
+            { event: 'broker.amqp_consumer_restarted', queue, eta_held: eta, consumer_tag: tag },
+            'Consumer started again: its eta messages wait outside the per-consumer qos window',
+          ),
+        ),
+      );
+    }
+    await Promise.all(restarts);
   }
 
   private onMessage(s: AmqpSession, queue: string, m: ConsumeMessage | null): void {
@@ -467,6 +530,7 @@ export class AmqpBroker implements TaskBroker {
     } else {
       for (const wake of this.waiters) wake();
     }
+    if (got.action !== 'ack') this.windows.get(s)?.delivered(queue, m);
   }
 
   /** Up to `max` of the messages RabbitMQ delivered (consumers start on first call); raises or lowers the qos to the demand. */
@@ -476,6 +540,7 @@ export class AmqpBroker implements TaskBroker {
     const out = this.deliveries.take(queues, max);
     // Room for what was asked and not there yet, beside everything handed out (eta messages included).
     await this.setQos(s, Math.max(this.baseQos, this.deliveries.handedOut + max - out.length));
+    await this.freeWindowsOrLost(s, queues);
     return out;
   }
 
@@ -489,6 +554,7 @@ export class AmqpBroker implements TaskBroker {
     const s = this.liveNow('waitForOne');
     await Promise.all(queues.map((q) => this.consume(s, q)));
     if (this.deliveries.handedOut + 1 > s.qos) await this.setQos(s, this.deliveries.handedOut + 1);
+    await this.freeWindowsOrLost(s, queues);
     const now = this.deliveries.take(queues, 1);
     if (now.length > 0) return now[0] as Delivery;
     return new Promise<Delivery | null>((resolve) => {
@@ -507,6 +573,15 @@ export class AmqpBroker implements TaskBroker {
     });
   }
 
+  /** `freeWindows`; a channel lost meanwhile is the reconnect's business (the caller's deliveries became orphans). */
+  private async freeWindowsOrLost(s: AmqpSession, queues: readonly string[]): Promise<void> {
+    try {
+      await this.freeWindows(s, queues);
+    } catch (error) {
+      if (!s.lost) throw error;
+    }
+  }
+
   /**
    * Acks on the live consume channel (with `allUpTo`, every unacked message up to `m` too); false
    * when it died meanwhile (RabbitMQ then redelivers).
@@ -517,6 +592,7 @@ export class AmqpBroker implements TaskBroker {
     try {
       if (requeue === null) s.consume.ack(m, allUpTo);
       else s.consume.nack(m, false, requeue);
+      this.windows.get(s)?.settled(m, allUpTo);
       return true;
     } catch {
       return false;

@@ -242,7 +242,7 @@ export const SETTING_STATUS: Readonly<Record<string, SettingStatusEntry>> = Obje
   task_default_priority: H('client: priority of messages of registered tasks that give none'),
   task_default_queue: H('client and worker: the queue of unrouted tasks, and the queue a worker consumes without -Q'),
   task_default_queue_type: H(
-    "RabbitMQ (Celery 5.5's setting): 'quorum' declares the default queue as a quorum queue (x-queue-type), consumed with per-consumer qos; refused with task_queue_max_priority; Redis ignores it",
+    "RabbitMQ (Celery 5.5's setting): 'quorum' declares the default queue as a quorum queue (x-queue-type), consumed with per-consumer qos (a consumer whose window holds eta messages is started again, so they never fill it); refused with task_queue_max_priority; Redis ignores it. Celery 5.5's native delayed delivery is not built: eta messages are held by the worker, unacked",
   ),
   task_default_rate_limit: H('worker: rate limit of every task that sets none itself (nor in task_annotations)'),
   task_default_routing_key: H('client: routing key of messages routed to no declared queue', 'routing'),
@@ -298,7 +298,7 @@ export const SETTING_STATUS: Readonly<Record<string, SettingStatusEntry>> = Obje
     true,
   ),
   worker_detect_quorum_queues: H(
-    "RabbitMQ (Celery 5.5's setting): quorum queues are always consumed with per-consumer qos; false with a quorum queue is refused at start (AMQP_QUEUE_CONFLICT)",
+    "RabbitMQ (Celery 5.5's setting): quorum queues are always consumed with per-consumer qos, eta messages moved out of the windows by restarting the consumer; false with a quorum queue is refused at start (AMQP_QUEUE_CONFLICT)",
   ),
   worker_direct: U('workers do not consume a queue of their own (<node name>.dq)', false),
   worker_disable_rate_limits: H(
@@ -331,8 +331,10 @@ export const SETTING_STATUS: Readonly<Record<string, SettingStatusEntry>> = Obje
   worker_task_log_format: PYTHON_LOGGING,
   worker_timer: CLASS_PATH,
   worker_timer_precision: M("the Python worker's timer precision; Celeriac's timers are Node's"),
-  celeriac_eta_horizon: H('worker: an eta further away goes to the broker’s delayed set'),
-  celeriac_eta_max_held: H('worker: most eta messages held in memory'),
+  celeriac_eta_horizon: H(
+    'worker: an eta further away goes to the broker’s delayed set (Redis; on RabbitMQ every eta message is held)',
+  ),
+  celeriac_eta_max_held: H('worker: most eta messages held in memory, the others go to the delayed set (Redis)'),
   celeriac_delayed_poll_interval: H('worker: how often due delayed messages return to their queues'),
   celeriac_redelivery_limit: H('worker: restores after crashes before a message is dead-lettered'),
   celeriac_dead_letter_max_entries: H('worker: cap of the dead-letter list'),
