@@ -1,13 +1,15 @@
 // The Health view: tasks/s, failure rate and runtime p95 over the last hour for the fleet and one
-// node (GET /v1/health/history), with a marker at each revision; refreshed every 2 s.
-import { api, clearError, handleError, session } from './api.js';
+// node (GET /v1/health/stream: the history of GET /v1/health/history, pushed again whenever points
+// arrive), with a marker at each revision.
+import { ApiError, clearError, handleError, session } from './api.js';
 import { byId, h, replaceIfChanged } from './dom.js';
-import { poller } from './poller.js';
+import { liveStream, streamStatusText } from './live-stream.js';
 import { lineChart } from './svg-chart.js';
 
-const REFRESH_MS = 2000;
 const WINDOW_S = 3600;
 const selection = { node: '' };
+/** The open stream while the view shows, and when it last pushed. */
+const live = { stream: null, pushedAt: null, state: 'stopped', detail: null };
 
 const rate = (v) => `${Number(v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2))}/s`;
 const percent = (v) => `${(v * 100).toFixed(v > 0 && v < 0.1 ? 1 : 0)} %`;
@@ -89,7 +91,7 @@ export function fleetCharts(data) {
 export function chartsNote(data) {
   return h('p', {
     className: 'muted chart-note',
-    text: `Points every ${data.step_s} s as the agents report them (this center replica's reports). Markers: revisions; red dashed: a rollback (hover for the gate).`,
+    text: `Points every ${data.step_s} s as the agents report them (${data.scope === 'shared' ? "every center replica's reports" : "this center replica's reports"}). Markers: revisions; red dashed: a rollback (hover for the gate).`,
   });
 }
 
@@ -99,17 +101,25 @@ export function chartsSignature(data) {
   return JSON.stringify([last(data.fleet), data.node ? [data.node.node, last(data.node.points)] : null, data.markers]);
 }
 
-async function refresh(isCurrent) {
-  try {
-    const query = selection.node ? `&node=${encodeURIComponent(selection.node)}` : '';
-    const data = await api('GET', `/v1/health/history?window=${WINDOW_S}${query}`);
-    if (!isCurrent()) return;
-    render(data);
-    byId('health-updated').textContent = `Updated ${new Date().toLocaleTimeString()}, every 2 s.`;
-    clearError();
-  } catch (error) {
-    if (isCurrent()) handleError(error);
-  }
+/** A stream's error: a refusal goes to the page's error box (a 401 signs out); a drop only shows in the view's state. */
+export function reportStreamError(error) {
+  if (error instanceof ApiError && error.status > 0 && error.status < 500) handleError(error);
+}
+
+function showState(state, detail) {
+  // A stream that (re)connected answered: an error shown before (a refused stream, a node not found) is over.
+  if (state === 'live' && live.state !== 'live') clearError();
+  live.state = state;
+  live.detail = detail;
+  const status = byId('health-updated');
+  status.dataset.stream = state;
+  status.textContent = streamStatusText(state, detail, live.pushedAt);
+}
+
+function onHistory(_name, data) {
+  live.pushedAt = new Date();
+  render(data);
+  showState(live.state, live.detail);
 }
 
 function render(data) {
@@ -133,15 +143,26 @@ function render(data) {
   ]);
 }
 
-const loop = poller(refresh, REFRESH_MS, () => Boolean(session.token) && !byId('health-view').hidden);
+/** Opens the view's stream for the chosen node (closing an open one). */
+export function refreshHealth() {
+  stopHealth();
+  if (!session.token) return;
+  const query = selection.node ? `&node=${encodeURIComponent(selection.node)}` : '';
+  live.stream = liveStream(`/v1/health/stream?window=${WINDOW_S}${query}`, {
+    onEvent: onHistory,
+    onState: showState,
+    onError: reportStreamError,
+  });
+}
 
-/** Starts the view's refresh loop. */
-export const refreshHealth = () => loop.start();
-/** Stops it; a refresh in flight is dropped when it lands. */
-export const stopHealth = () => loop.stop();
+/** Closes the stream: nothing of the view runs while it is hidden. */
+export function stopHealth() {
+  live.stream?.close();
+  live.stream = null;
+}
 
 /** Charts this node next to the fleet. */
 export function selectHealthNode(node) {
   selection.node = node;
-  loop.start();
+  refreshHealth();
 }

@@ -1,12 +1,17 @@
 // The Rollouts view: the current and past rollouts (GET /v1/rollouts) with their waves, each wave's
 // nodes and state, the soak countdown, the gates against their bounds, the operator's commands,
-// and the fleet's health charts; refreshed every 2 s.
+// and the fleet's health charts. Live: the center pushes every change (GET /v1/rollouts/stream and
+// /v1/health/stream, live-stream.js); the soak countdown ticks here between pushes.
 import { api, clearError, handleError, session } from './api.js';
 import { ago, badge, byId, h, replaceIfChanged, utc } from './dom.js';
-import { chartsNote, chartsSignature, fleetCharts } from './health-view.js';
-import { poller } from './poller.js';
+import { chartsNote, chartsSignature, fleetCharts, reportStreamError } from './health-view.js';
+import { liveStream, streamStatusText } from './live-stream.js';
 
-const REFRESH_MS = 2000;
+const WINDOW_S = 3600;
+/** The countdown's tick between pushes. */
+const TICK_MS = 1000;
+/** The open streams, the last state pushed, and the countdown's timer, while the view shows. */
+const live = { rollouts: null, health: null, ticker: null, list: null, pushedAt: null, state: 'stopped', detail: null };
 /** The center's clock minus this browser's, from the last answer: the countdown follows the center's. */
 const clock = { offsetMs: 0 };
 /** The rollout whose abort waits for its confirmation. */
@@ -72,7 +77,13 @@ function waveItem(record, wave, index) {
       ),
     ),
     state === 'soaking' || state === 'paused'
-      ? h('p', { className: 'soak', 'aria-live': 'off', text: soakText(record, wave) })
+      ? h('p', {
+          className: 'soak',
+          'aria-live': 'off',
+          'data-soak-of': record.id,
+          'data-soak-wave': index,
+          text: soakText(record, wave),
+        })
       : null,
   ]);
 }
@@ -113,7 +124,7 @@ async function command(record, name) {
   } catch (error) {
     handleError(error);
   }
-  loop.start();
+  // The change itself arrives on the stream.
 }
 
 /** Pause or resume, promote now and abort (confirmed) for a token that may write; nothing for a viewer. */
@@ -144,7 +155,7 @@ function commands(record) {
           text: 'Abort',
           onclick: () => {
             confirming.abort = record.id;
-            loop.start();
+            if (live.list) render(live.list);
           },
         });
   return h('div', { className: 'row rollout-commands' }, [
@@ -224,26 +235,62 @@ function render(rollouts) {
   byId('rollouts-read-only').hidden = Boolean(session.who?.may.write_config);
 }
 
-async function refresh(isCurrent) {
-  try {
-    const [list, health] = await Promise.all([
-      api('GET', '/v1/rollouts'),
-      api('GET', '/v1/health/history?window=3600'),
-    ]);
-    if (!isCurrent()) return;
-    clock.offsetMs = health.now - Date.now();
-    render(list.rollouts);
-    replaceIfChanged(byId('rollout-charts'), chartsSignature(health), () => [fleetCharts(health), chartsNote(health)]);
-    byId('rollouts-updated').textContent = `Updated ${new Date().toLocaleTimeString()}, every 2 s.`;
-    clearError();
-  } catch (error) {
-    if (isCurrent()) handleError(error);
+/** Moves each soak countdown on by the clock, between pushes. */
+function tickCountdowns() {
+  for (const element of document.querySelectorAll('#rollouts-view p.soak[data-soak-of]')) {
+    const record = live.list?.find((r) => r.id === element.dataset.soakOf);
+    const wave = record?.waves[Number(element.dataset.soakWave)];
+    if (wave) element.textContent = soakText(record, wave);
   }
 }
 
-const loop = poller(refresh, REFRESH_MS, () => Boolean(session.token) && !byId('rollouts-view').hidden);
+function showState(state, detail) {
+  // A stream that (re)connected answered: an error shown before (a refused stream, a node not found) is over.
+  if (state === 'live' && live.state !== 'live') clearError();
+  live.state = state;
+  live.detail = detail;
+  const status = byId('rollouts-updated');
+  status.dataset.stream = state;
+  status.textContent = streamStatusText(state, detail, live.pushedAt);
+}
 
-/** Starts the view's refresh loop. */
-export const refreshRollouts = () => loop.start();
-/** Stops it; a refresh in flight is dropped when it lands. */
-export const stopRollouts = () => loop.stop();
+function onRollouts(_name, data) {
+  clock.offsetMs = data.now - Date.now();
+  live.list = data.rollouts;
+  live.pushedAt = new Date();
+  render(data.rollouts);
+  showState(live.state, live.detail);
+}
+
+function onHealth(_name, data) {
+  replaceIfChanged(byId('rollout-charts'), chartsSignature(data), () => [fleetCharts(data), chartsNote(data)]);
+}
+
+/** Opens the view's streams (closing any open ones) and starts the countdown. */
+export function refreshRollouts() {
+  stopRollouts();
+  if (!session.token) return;
+  live.rollouts = liveStream('/v1/rollouts/stream', {
+    onEvent: onRollouts,
+    onState: showState,
+    onError: reportStreamError,
+  });
+  live.health = liveStream(`/v1/health/stream?window=${WINDOW_S}`, {
+    onEvent: onHealth,
+    onState: (state) => {
+      byId('rollouts-updated').dataset.healthStream = state;
+    },
+    onError: reportStreamError,
+  });
+  live.ticker = setInterval(tickCountdowns, TICK_MS);
+}
+
+/** Closes the streams and stops the countdown: nothing of the view runs while it is hidden. */
+export function stopRollouts() {
+  live.rollouts?.close();
+  live.health?.close();
+  clearInterval(live.ticker);
+  live.rollouts = null;
+  live.health = null;
+  live.ticker = null;
+}

@@ -4,7 +4,6 @@ import { CenterMetrics } from './center-metrics.js';
 import { ConfigService } from './config-service.js';
 import { CenterError } from './errors.js';
 import { CenterLogController, fastifyLogger } from './fastify-logger.js';
-import { HealthHistory } from './health-history.js';
 import { registerJsonBodyParsers } from './json-body.js';
 import { LongPollHub } from './long-poll-hub.js';
 import { RolloutController } from './rollout/rollout-controller.js';
@@ -19,6 +18,7 @@ import { registerRevisionRoutes } from './routes/revision-routes.js';
 import type { RouteContext } from './routes/route-context.js';
 import { registerSystemRoutes } from './routes/system-routes.js';
 import { registerTokenRoutes } from './routes/token-routes.js';
+import { healthHistoryFor } from './shared-health-history.js';
 import type { ConfigStore } from './store/config-store.js';
 import { RedisStore } from './store/redis-store.js';
 import { TokenService } from './token-service.js';
@@ -119,15 +119,21 @@ export async function buildServer(options: CenterServerOptions): Promise<Fastify
     tokens,
     hub,
     metrics,
-    healthHistory: new HealthHistory(options.healthStepS !== undefined ? { stepS: options.healthStepS } : {}),
+    healthHistory: healthHistoryFor(
+      options.store,
+      options.logger,
+      options.healthStepS !== undefined ? { stepS: options.healthStepS } : {},
+    ),
     logger: options.logger,
     maxWaitMs,
     staleAfterMs: 3 * (options.heartbeatMs ?? 10_000),
   };
 
-  app.addHook('onResponse', async (request, reply) => {
+  // A callback hook, not an async one: no promise per request (thousands answer at once).
+  app.addHook('onResponse', (request, reply, done) => {
     metrics.observeRequest(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode);
     logRequest(options.logger, request, reply);
+    done();
   });
   app.setNotFoundHandler(async (request, reply) => {
     const error = new CenterError(

@@ -53,8 +53,11 @@ export const healthHistoryResponseSchema = z.object({
   window_s: z.number().int().positive(),
   step_s: z.number().int().positive(),
   carry_s: z.number().int().min(0),
-  /** History is kept by each center replica from the reports it received itself. */
-  scope: z.literal('replica'),
+  /**
+   * `replica`: kept by this center replica from the reports it received itself (the file store);
+   * `shared`: every replica's reports, shared through the Redis store.
+   */
+  scope: z.enum(['replica', 'shared']),
   /** Nodes of the selection that have points in the window. */
   nodes: z.array(z.string()),
   /** The selection's aggregate per step, oldest first (only steps with at least one node). */

@@ -56,10 +56,15 @@ class NodeRing {
     return this.length === 0 ? 0 : (this.seconds[this.slot(this.length - 1)] as number);
   }
 
-  /** Appends a point, or replaces the newest one when it is in the same step (the latest report of a step wins). */
-  push(second: number, stepS: number, sample: HealthSample): void {
+  /**
+   * Appends a point, or replaces the newest one when it is in the same step (the latest report of a
+   * step wins). A point older than the newest is stamped with the newest second (a clock stepping
+   * back must not reorder the ring), or dropped with `dropOlder` (a point another replica received
+   * earlier, arriving late).
+   */
+  push(second: number, stepS: number, sample: HealthSample, dropOlder = false): boolean {
     const newest = this.newestSecond();
-    // A clock stepping back must not reorder the ring.
+    if (dropOlder && this.length > 0 && second < newest) return false;
     const at = Math.max(second, newest);
     let slot: number;
     if (this.length > 0 && Math.floor(newest / stepS) === Math.floor(at / stepS)) slot = this.slot(this.length - 1);
@@ -74,6 +79,7 @@ class NodeRing {
     this.values[slot * COLUMNS] = sample.endedPerS;
     this.values[slot * COLUMNS + 1] = sample.failedPerS;
     this.values[slot * COLUMNS + 2] = sample.runtimeP95S ?? Number.NaN;
+    return true;
   }
 }
 
@@ -97,7 +103,8 @@ const tidy = (value: number): number => Number(value.toPrecision(6));
  * The health summaries each node reported over the last hour, kept in a bounded ring per node
  * (window / step points: 360 × 16 bytes by default), and the fleet's aggregate computed from them
  * on demand: summed tasks/s, failure ratio pooled over every ended task, worst p95 (an upper bound,
- * as the rollout gates take it). In memory, per center replica.
+ * as the rollout gates take it). In memory, per center replica; SharedHealthHistory
+ * (shared-health-history.ts) shares the points of Redis-store replicas.
  */
 export class HealthHistory {
   readonly stepS: number;
@@ -142,16 +149,42 @@ export class HealthHistory {
   record(node: string, status: Pick<NodeStatus, 'programs'>, atMs: number = Date.now()): boolean {
     const sample = healthSampleOf(status);
     if (sample === undefined) return false;
+    this.keep(node, Math.floor(atMs / 1000), sample, false);
+    return true;
+  }
+
+  /**
+   * Keeps a point received by another replica (shared-health-history.ts): dropped when this node
+   * already has a newer one. True when kept.
+   */
+  merge(node: string, second: number, sample: HealthSample): boolean {
+    return this.keep(node, second, sample, true);
+  }
+
+  private keep(node: string, second: number, sample: HealthSample, dropOlder: boolean): boolean {
     let ring = this.rings.get(node);
     if (ring === undefined) {
       ring = new NodeRing(this.capacity);
       this.rings.set(node, ring);
     }
-    ring.push(Math.floor(atMs / 1000), this.stepS, sample);
+    if (!ring.push(second, this.stepS, sample, dropOlder)) return false;
+    this.version += 1;
     this.recordsSincePrune += 1;
-    if (this.recordsSincePrune >= 1024) this.prune(atMs);
+    if (this.recordsSincePrune >= 1024) this.prune(second * 1000);
     return true;
   }
+
+  /** Counts the points kept so far: a stream sends when it moved. */
+  version = 0;
+
+  /** Where the points come from: this replica's reports, or every replica's (the Redis store). */
+  readonly scope: 'replica' | 'shared' = 'replica';
+
+  /** Starts sharing points (a no-op for a replica's own history). */
+  async start(): Promise<void> {}
+
+  /** Stops sharing points (a no-op for a replica's own history). */
+  async close(): Promise<void> {}
 
   /** Forgets nodes whose newest point is older than the window (agents gone for an hour). */
   prune(nowMs: number = Date.now()): void {

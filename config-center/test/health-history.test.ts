@@ -188,3 +188,24 @@ describe('revisionMarkers', () => {
     expect([...revisionsChanging([[1, 2, 4], [3], []], 2)].sort()).toEqual([2, 3, 4]);
   });
 });
+
+describe('HealthHistory.merge (points of other replicas)', () => {
+  it('keeps a newer point, replaces within a step, drops one older than the newest, and counts versions', () => {
+    const history = new HealthHistory({ stepS: 10 });
+    const sample = (tasks: number) => ({ endedPerS: tasks, failedPerS: 0, runtimeP95S: null });
+    history.record('n1', status([5, 0, null]), T0);
+    const start = history.version;
+    expect(history.merge('n1', T0 / 1000 + 12, sample(7))).toBe(true);
+    expect(history.merge('n1', T0 / 1000 + 15, sample(8))).toBe(true);
+    // Late: older than the newest point, as a batch that crossed another one in flight.
+    expect(history.merge('n1', T0 / 1000 + 3, sample(99))).toBe(false);
+    expect(history.version).toBe(start + 2);
+    const points = history.series('n1', 3600, T0 + 20_000);
+    expect(points.map((p) => [p.t - T0, p.tasks_per_s])).toEqual([
+      [0, 5],
+      [15_000, 8],
+    ]);
+    expect(history.merge('n2', T0 / 1000, sample(1))).toBe(true);
+    expect(history.nodesWithPoints(undefined, 3600, T0 + 20_000)).toEqual(['n1', 'n2']);
+  });
+});

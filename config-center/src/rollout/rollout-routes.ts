@@ -1,8 +1,10 @@
 import { type RolloutPolicy, rolloutPolicySchema } from '@celeriac/config-schema';
 import type { FastifyInstance } from 'fastify';
 import { CenterError } from '../errors.js';
+import { EventStreams } from '../event-stream.js';
 import { guard, parseBody, type RouteContext } from '../routes/route-context.js';
 import type { RolloutCommand, RolloutController } from './rollout-controller.js';
+import { RolloutFeed } from './rollout-feed.js';
 
 const COMMANDS: readonly RolloutCommand[] = ['pause', 'resume', 'promote', 'abort'];
 
@@ -26,12 +28,30 @@ export function rolloutOf(
   return { policy, rest };
 }
 
-/** GET /v1/rollouts[/:id] and POST /v1/rollouts/:id/pause|resume|promote|abort. */
+/**
+ * GET /v1/rollouts[/:id], GET /v1/rollouts/stream (server-sent events: the list as a `rollouts`
+ * event at once and after every change) and POST /v1/rollouts/:id/pause|resume|promote|abort.
+ */
 export function registerRolloutRoutes(app: FastifyInstance, context: RouteContext, rollouts: RolloutController): void {
+  const feed = new RolloutFeed(rollouts);
+  const streams = new EventStreams({ lifetimeMs: context.maxWaitMs });
+  app.addHook('preClose', async () => {
+    streams.closeAll();
+    feed.close();
+  });
+
   app.get('/v1/rollouts', async (request) => {
     await guard(context, request, 'nodes:read');
     // `driving`: whether this replica drives rollouts (holds the lease; always true with one replica).
     return { rollouts: rollouts.list(), driving: rollouts.driving };
+  });
+
+  // Registered before /v1/rollouts/:id so that "stream" is never taken for an id.
+  app.get('/v1/rollouts/stream', async (request, reply) => {
+    await guard(context, request, 'nodes:read');
+    const stream = streams.start(reply);
+    stream.send('rollouts', feed.current());
+    stream.onClose(feed.subscribe((json) => stream.send('rollouts', json)));
   });
 
   app.get('/v1/rollouts/:id', async (request) => {
@@ -48,6 +68,7 @@ export function registerRolloutRoutes(app: FastifyInstance, context: RouteContex
         `there is no rollout command ${JSON.stringify(command)}; use ${COMMANDS.join(', ')}`,
       );
     const record = await rollouts.command(id, command as RolloutCommand, token.name);
+    feed.poke();
     context.logger.info(
       { event: 'center.rollout_command', rollout: id, command, author: token.name, state: record.state },
       `rollout ${id}: ${command} by ${token.name}`,

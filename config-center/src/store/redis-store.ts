@@ -53,6 +53,8 @@ export class RedisStore implements ConfigStore {
     rolloutResult: string;
     rolloutChannel: string;
   };
+  /** The prefix of every key and channel of this store. */
+  readonly keyPrefix: string;
   private readonly listeners: ((head: number) => void)[] = [];
   private readonly rolloutListeners: (() => void)[] = [];
   private subscriberReadyOnce = false;
@@ -61,6 +63,7 @@ export class RedisStore implements ConfigStore {
   constructor(options: RedisStoreOptions) {
     this.description = redactUrl(options.url);
     const prefix = options.keyPrefix ?? 'celeriac:center:';
+    this.keyPrefix = prefix;
     this.keys = {
       revisions: `${prefix}revisions`,
       layers: `${prefix}layers`,
@@ -133,6 +136,14 @@ export class RedisStore implements ConfigStore {
     this.closed = true;
     this.subscriber.disconnect();
     await this.commands.quit().catch(() => this.commands.disconnect());
+  }
+
+  /**
+   * A new connection to the store's Redis (same target and options, not connected yet) for a
+   * component with traffic of its own: the shared health history (shared-health-history.ts).
+   */
+  newConnection(connectionName: string): Redis {
+    return this.commands.duplicate({ connectionName });
   }
 
   async readRevisions(afterRevision: number): Promise<Revision[]> {
