@@ -167,7 +167,7 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
       '/v1/health/history': {
         get: {
           summary:
-            "Health the nodes reported over the window (at most one point per node per step_s), the selection's aggregate per step (summed tasks/s, failure ratio over every ended task, worst p95) and revision markers; with node=, that node's points too. Kept in memory by each center replica from the status reports it received itself: behind a load balancer over several Redis-store replicas, each replica answers with the reports it took (scope: replica)",
+            "Health the nodes reported over the window (at most one point per node per step_s), the selection's aggregate per step (summed tasks/s, failure ratio over every ended task, worst p95) and revision markers; with node=, that node's points too. Kept in memory by the center from the status reports it received (scope: replica); with the Redis store, replicas share their points through Redis, so every replica answers for the whole fleet (scope: shared)",
           parameters: [
             query('window', { type: 'integer', minimum: 1, maximum: 3600, default: 3600 }),
             query('node', { type: 'string' }),
@@ -180,6 +180,37 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
             },
           ],
           responses: { '200': answer('HealthHistory'), ...errors },
+        },
+      },
+      '/v1/health/stream': {
+        get: {
+          summary:
+            'The same answer as GET /v1/health/history, as server-sent events (text/event-stream): a `history` event at once and again whenever points or revisions were added (checked every second); a comment every 15 s keeps it open, and it ends after the long-poll maximum so the client authenticates again',
+          parameters: [
+            query('window', { type: 'integer', minimum: 1, maximum: 3600, default: 3600 }),
+            query('node', { type: 'string' }),
+            query('selector', { type: 'string' }),
+          ],
+          responses: {
+            '200': {
+              description: '`event: history` with a HealthHistory as JSON data',
+              content: { 'text/event-stream': {} },
+            },
+            ...errors,
+          },
+        },
+      },
+      '/v1/rollouts/stream': {
+        get: {
+          summary:
+            'GET /v1/rollouts as server-sent events (text/event-stream): a `rollouts` event at once and after every change, on every replica (the driver writes, followers re-read the shared records); kept open and ended as /v1/health/stream',
+          responses: {
+            '200': {
+              description: '`event: rollouts` with a RolloutList as JSON data',
+              content: { 'text/event-stream': {} },
+            },
+            ...errors,
+          },
         },
       },
       '/v1/rollouts': {

@@ -92,7 +92,7 @@ describe('RabbitMQ over TLS', { timeout: 60_000 }, () => {
     try {
       const results = await Promise.all([app.sendTask('tasks.add', [2, 3]), app.sendTask('tasks.mul', [4, 5])]);
       // A rare CI failure had one of the two never picked up; its log says whether it was received.
-      const values = await Promise.all(results.map((r) => r.get({ timeout: 20_000 }))).catch((error: Error) => {
+      const values = await Promise.all(results.map((r) => r.get({ timeout: 20_000 }))).catch(async (error: Error) => {
         const counts = await node.queueCounts('celery').catch(() => null);
         throw new Error(
           `${error.message}\nqueue celery: ${JSON.stringify(counts)}\nPython worker's log:\n${py.output().slice(-3_000)}`,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { AmqpControlConnection } from '@celeriac/broker-amqp';
 import { type Logger, redactUrl } from '@celeriac/logger';
+import type { BrokerSettings } from './broker-connection-key.js';
 
 /** The `celeryev` exchange as Celery declares it (`Exchange('celeryev', type='topic')`: durable). */
 const EVENT_EXCHANGE = 'celeryev';
@@ -16,7 +17,9 @@ type Channel = Awaited<ReturnType<AmqpControlConnection['openChannel']>>;
  * Celery's task events on a RabbitMQ broker, read as Celery's `Receiver` does: an exclusive,
  * auto-deleted `celeryev.<uuid>` queue bound to the durable topic exchange `celeryev` with
  * `task.#`, consumed without acks; each message's JSON body (one event, or a list for
- * `task.multi`) goes to `onEvents`. On a control connection of its own; after a loss it declares
+ * `task.multi`) goes to `onEvents`. On a control connection of its own, dialled with the program's
+ * `broker_use_ssl` and the rest of its connection settings (as the worker's plane connection is);
+ * after a loss it declares
  * and consumes again once the connection is back (or at the next `ensure`). Logs
  * `agent.task_events_unavailable` once when it cannot subscribe.
  */
@@ -33,8 +36,14 @@ export class AmqpTaskEvents {
     private readonly url: string,
     private readonly logger: Logger,
     private readonly onEvents: (events: unknown[]) => void,
+    settings: BrokerSettings = {},
   ) {
-    this.connection = new AmqpControlConnection({ url, logger, connectionName: 'celeriac agent task events' });
+    this.connection = new AmqpControlConnection({
+      url,
+      settings,
+      logger,
+      connectionName: 'celeriac agent task events',
+    });
     this.connection.onRestored(() => void this.ensure());
   }
 

@@ -14,6 +14,8 @@ export interface HealthTarget {
   healthFile?: string | undefined;
   /** celery-worker only: false when its layers set `worker_send_task_events: false`. */
   sendsTaskEvents?: boolean | undefined;
+  /** The program's Celery settings its broker connections read (worker-probe.ts `ProbeTarget`). */
+  brokerSettings?: Readonly<Record<string, unknown>> | undefined;
 }
 
 /** Why a Python program's outcomes are unavailable (its health summary's `outcomes_reason`). */

@@ -22,6 +22,8 @@ export interface ProgramSpec {
   configHash: string;
   /** Broker URL whose held-task records a dead worker's tasks are restored from. */
   brokerUrl?: string;
+  /** The effective Celery settings the program runs with (the agent's broker connections for it read `broker_use_ssl` etc. from them). */
+  brokerSettings?: Readonly<Record<string, unknown>>;
   /** celery-worker only: false when the layers set `worker_send_task_events: false` (no outcomes to measure). */
   sendsTaskEvents?: boolean;
   /** `generation` counts the processes this program started (1, 2, ...), for names that must differ per process. */
@@ -62,7 +64,10 @@ export function prepareProgram(
     configHash: rendered.hash,
     launch: (replica, generation) => buildLaunch(name, def, replica, config, ctx, generation),
   };
-  if (brokerUrl) spec.brokerUrl = brokerUrl;
+  if (brokerUrl) {
+    spec.brokerUrl = brokerUrl;
+    spec.brokerSettings = config.celery;
+  }
   if (def.kind === 'celery-worker') spec.sendsTaskEvents = celeryWorkerSendsTaskEvents(config.celery);
   return { spec, rendered };
 }

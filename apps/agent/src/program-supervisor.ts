@@ -142,6 +142,7 @@ export class ProgramSupervisor {
             program,
             name,
             brokerUrl,
+            brokerSettings: spec.brokerSettings,
             kind,
             pid: replica.pid,
             healthFile: healthFileOf(replica.launch),

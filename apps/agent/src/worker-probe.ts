@@ -1,7 +1,8 @@
 import { AmqpControlConnection, AmqpPidboxClient, amqpPlaneSettings, isAmqpUrl } from '@celeriac/broker-amqp';
 import type { ProgramStatus } from '@celeriac/config-schema';
 import { ControlClient } from '@celeriac/control-plane';
-import type { Logger } from '@celeriac/logger';
+import { type Logger, redactUrl } from '@celeriac/logger';
+import { type BrokerSettings, brokerConnectionKey } from './broker-connection-key.js';
 import { HealthCollector } from './health-collector.js';
 import { isRedisBrokerUrl, NotRedisNotice } from './redis-broker-only.js';
 
@@ -10,6 +11,12 @@ export interface ProbeTarget {
   program: string;
   name: string;
   brokerUrl: string;
+  /**
+   * The program's effective Celery settings: on RabbitMQ the probe's and the task events'
+   * connections read `broker_use_ssl`, `broker_failover_strategy`, `broker_heartbeat` and
+   * `broker_connection_timeout` from them, as the worker's own plane connection does.
+   */
+  brokerSettings?: BrokerSettings | undefined;
   /** For task health (health-collector.ts): the program kind, the process and its health file. */
   kind?: string;
   pid?: number;
@@ -52,9 +59,14 @@ function count(reply: Record<string, unknown>, name: string): number | undefined
  * its own (named so in `rabbitmqctl list_connections`). The reply queue is the client's own, so
  * Celery's default `control_queue_ttl`/`control_queue_expires` do for it whatever the workers set.
  */
-function amqpControlClient(url: string, logger: Logger): ControlClient {
+function amqpControlClient(url: string, settings: BrokerSettings, logger: Logger): ControlClient {
   const { heartbeatSec: _heartbeat, ...queues } = amqpPlaneSettings({});
-  const connection = new AmqpControlConnection({ url, logger, connectionName: 'celeriac agent worker probe' });
+  const connection = new AmqpControlConnection({
+    url,
+    settings,
+    logger,
+    connectionName: 'celeriac agent worker probe',
+  });
   const transport = new AmqpPidboxClient({ connection, logger, ownsConnection: true, ...queues });
   return new ControlClient({ url, logger, transport, shareRevokes: false });
 }
@@ -66,11 +78,17 @@ function amqpControlClient(url: string, logger: Logger): ControlClient {
  * worker that misses two probes in a row is reported `responding: false` in the program status and
  * logged (`agent.worker_unresponsive`); its recovery too (`agent.worker_responding`). On Redis the
  * pidbox is kombu's virtual one; on RabbitMQ (`amqp://`) the same ControlClient speaks through an
- * AMQP pidbox client (its own control connection per broker). Workers on any other broker are not
- * probed, which it says once (`agent.worker_probe_unavailable`); their health files are still read.
+ * AMQP pidbox client (its own control connection per broker and connection settings: the
+ * program's `broker_use_ssl` and the rest, see broker-connection-key.ts). A probe that cannot reach
+ * the broker (down, a refused certificate) is logged once per outage (`agent.worker_probe_failed`,
+ * warn) and its workers go `responding: false`. Workers on any other broker are not probed, which
+ * it says once (`agent.worker_probe_unavailable`); their health files are still read.
  */
 export class WorkerProbe {
+  /** Keyed by `<key prefix>|<brokerConnectionKey>`. */
   private readonly clients = new Map<string, ControlClient>();
+  /** Connections whose last probe failed (said once per outage). */
+  private readonly failing = new Set<string>();
   private readonly notRedis: NotRedisNotice;
   private readonly health = new Map<string, Tracked>();
   private timer: NodeJS.Timeout | undefined;
@@ -110,39 +128,44 @@ export class WorkerProbe {
     const names = new Set(probed.map((t) => t.name));
     for (const name of [...this.health.keys()]) if (!names.has(name)) this.health.delete(name);
     const keyPrefix = this.o.keyPrefix?.() ?? '';
-    const byBroker = new Map<string, ProbeTarget[]>();
-    for (const t of probed) byBroker.set(t.brokerUrl, [...(byBroker.get(t.brokerUrl) ?? []), t]);
+    // Keyed prefix first: a prefix never contains '|' in practice, and a URL may.
+    const byConnection = new Map<string, ProbeTarget[]>();
+    for (const t of probed) {
+      const key = `${keyPrefix}|${brokerConnectionKey(t.brokerUrl, t.brokerSettings)}`;
+      byConnection.set(key, [...(byConnection.get(key) ?? []), t]);
+    }
     for (const key of [...this.clients.keys()]) {
-      if (!byBroker.has(key.slice(key.indexOf('|') + 1)) || !key.startsWith(`${keyPrefix}|`)) {
+      if (!byConnection.has(key)) {
         void this.clients.get(key)?.close();
         this.clients.delete(key);
       }
     }
-    await Promise.all([...byBroker].map(([url, group]) => this.probe(url, keyPrefix, group)));
+    for (const key of [...this.failing]) if (!byConnection.has(key)) this.failing.delete(key);
+    await Promise.all([...byConnection].map(([key, group]) => this.probe(key, keyPrefix, group)));
     await this.taskHealth.collect(targets, keyPrefix);
   }
 
-  private client(url: string, keyPrefix: string): ControlClient {
-    // Keyed prefix first: a prefix never contains '|' in practice, and a URL may.
-    const key = `${keyPrefix}|${url}`;
+  /** The connection's client; `first` is one of its targets (they share URL and connection settings). */
+  private client(key: string, keyPrefix: string, first: ProbeTarget): ControlClient {
     let client = this.clients.get(key);
     if (!client) {
+      const url = first.brokerUrl;
       client = isAmqpUrl(url)
-        ? amqpControlClient(url, this.o.logger)
+        ? amqpControlClient(url, first.brokerSettings ?? {}, this.o.logger)
         : new ControlClient({ url, keyPrefix, logger: this.o.logger, shareRevokes: false });
       this.clients.set(key, client);
     }
     return client;
   }
 
-  private async probe(url: string, keyPrefix: string, group: ProbeTarget[]): Promise<void> {
+  private async probe(key: string, keyPrefix: string, group: ProbeTarget[]): Promise<void> {
     const timeoutMs = this.o.timeoutMs ?? 1_000;
     const destination = group.map((t) => t.name);
     let replied = new Set<string>();
     let active: Record<string, unknown> = {};
     let reserved: Record<string, unknown> = {};
     try {
-      const client = this.client(url, keyPrefix);
+      const client = this.client(key, keyPrefix, group[0] as ProbeTarget);
       const pongs = await client.ping({ destination, timeoutMs, limit: destination.length });
       replied = new Set(Object.keys(pongs));
       const answering = destination.filter((n) => replied.has(n));
@@ -152,11 +175,24 @@ export class WorkerProbe {
         reserved = await client.inspect('reserved', {}, ask);
         await this.taskHealth.stats(client, group, answering, timeoutMs);
       }
+      this.failing.delete(key);
     } catch (err) {
-      this.o.logger.debug(
-        { event: 'agent.worker_probe_failed', err },
-        'could not probe the workers; the broker may be down',
-      );
+      // Said once per outage (a broker down, a certificate refused); its workers then miss probes.
+      const first = !this.failing.has(key);
+      this.failing.add(key);
+      const broker = redactUrl((group[0] as ProbeTarget).brokerUrl);
+      const fields = {
+        event: 'agent.worker_probe_failed' as const,
+        broker,
+        programs: [...new Set(group.map((t) => t.program))],
+        code: (err as { code?: unknown }).code,
+        // What is behind CONTROL_UNAVAILABLE, e.g. AMQP_TLS_CERTIFICATE for a CA the settings lack.
+        cause_code: (err as { cause?: { code?: unknown } }).cause?.code,
+        err,
+      };
+      const message = `cannot probe the workers on ${broker}: ${redactUrl((err as Error).message ?? String(err))}`;
+      if (first) this.o.logger.warn(fields, message);
+      else this.o.logger.debug(fields, message);
     }
     const now = new Date().toISOString();
     for (const t of group) {

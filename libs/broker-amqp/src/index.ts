@@ -2,12 +2,17 @@ export { AmqpBroker, type AmqpBrokerOptions } from './amqp-broker.js';
 export type { AmqpConnectionChange, AmqpConnectionState } from './amqp-connection-status.js';
 export { type AmqpConnected, type AmqpEndpoints, amqpSocketOptions, connectFirst } from './amqp-connector.js';
 export { AmqpControlConnection, type AmqpControlConnectionOptions } from './amqp-control-connection.js';
+export {
+  AMQP_DEAD_LETTER_QUEUE,
+  AmqpDeadLetterStore,
+  type AmqpDeadLetterStoreOptions,
+} from './amqp-dead-letter-store.js';
 export { type AmqpOutgoing, amqpToEnvelope, envelopeToAmqp } from './amqp-envelope.js';
 export { AmqpError, type AmqpErrorCode } from './amqp-errors.js';
 export { AmqpEventTransport } from './amqp-event-transport.js';
 export { AmqpPidboxClient, type AmqpPidboxClientOptions } from './amqp-pidbox-client.js';
 export { AmqpPidboxNode, type AmqpPidboxNodeOptions } from './amqp-pidbox-node.js';
-export { type AmqpPlaneSettings, amqpPlaneSettings } from './amqp-plane-settings.js';
+export { type AmqpPlaneSettings, amqpPlaneEndpoints, amqpPlaneSettings } from './amqp-plane-settings.js';
 export { type AmqpReconnectPolicy, reconnectPolicyOf, reconnectSleepMs } from './amqp-reconnect.js';
 export {
   AMQP_URL_SCHEMES,

@@ -97,6 +97,12 @@ function parse(text: string): DeadLetterRecord | null {
   }
 }
 
+/** A stored record's text as the entry at `index` (`unreadable` when it is not a record). */
+export function deadLetterEntry(index: number, text: string): DeadLetterEntry {
+  const record = parse(text);
+  return record ? { index, record } : { index, record: null, unreadable: text };
+}
+
 /** Records examined per script call of `requeue('all')`. */
 const REQUEUE_CHUNK = 200;
 
@@ -122,10 +128,7 @@ export class DeadLetterList {
       throw new BrokerDeadLetterError('BROKER_DEAD_LETTER_BAD_INDEX', `offset ${offset} / count ${count}`);
     }
     const texts = await this.run('deadLetters.list', () => this.redis().lrange(this.key, offset, offset + count - 1));
-    return texts.map((text, i) => {
-      const record = parse(text);
-      return record ? { index: offset + i, record } : { index: offset + i, record: null, unreadable: text };
-    });
+    return texts.map((text, i) => deadLetterEntry(offset + i, text));
   }
 
   /** The record at `index` (0 = newest); throws `BROKER_DEAD_LETTER_NOT_FOUND` when there is none. */
@@ -133,8 +136,7 @@ export class DeadLetterList {
     this.checkIndex(index);
     const text = await this.run('deadLetters.show', () => this.redis().lindex(this.key, index));
     if (text === null) throw new BrokerDeadLetterError('BROKER_DEAD_LETTER_NOT_FOUND', `no record at index ${index}`);
-    const record = parse(text);
-    return record ? { index, record } : { index, record: null, unreadable: text };
+    return deadLetterEntry(index, text);
   }
 
   /**

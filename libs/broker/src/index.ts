@@ -7,7 +7,7 @@ export type {
 } from './broker-options.js';
 export { brokerOptionsFromCelery, HONOURED_TRANSPORT_OPTIONS } from './celery-broker-options.js';
 export type { DeadLetterDetails, DeadLetterEntry, DeadLetterList, DeadLetterRecord } from './dead-letters.js';
-export { deadLetterRecord } from './dead-letters.js';
+export { deadLetterEntry, deadLetterRecord } from './dead-letters.js';
 export type { DeferItem, RescheduleItem } from './delayed-set.js';
 export {
   BrokerArgumentError,

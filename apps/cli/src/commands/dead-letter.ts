@@ -1,4 +1,5 @@
 import { BrokerError, BrokerUnavailableError, type DeadLetterEntry, RedisBroker } from '@celeriac/broker';
+import { AmqpDeadLetterStore, AmqpError, isAmqpUrl } from '@celeriac/broker-amqp';
 import { raceTimeout, TIMED_OUT } from '@celeriac/common';
 import { createLogger, redactUrl } from '@celeriac/logger';
 import { parseRedisUrl, RedisUrlError } from '@celeriac/redis-connection/url';
@@ -15,6 +16,9 @@ export const DEAD_LETTER_USAGE = `Usage: celeriac dead-letter <list | show <n> |
 Looks at and replays the dead-letter list (celeriac.dead-letter): messages a worker refused
 (malformed, unknown content type...) or that killed their workers more than
 celeriac_redelivery_limit times. Index 0 is the newest record; indexes are those of the moment.
+On Redis it is a list; on RabbitMQ (amqp://, amqps://) the durable queue celeriac.dead-letter,
+read by taking every record unacked and giving back what stays, each at its place (a second
+dead-letter command at the same time sees only records that arrived meanwhile).
 
   list                 a table: index, time, reason, queue, task name and id, size
   show <n>             the record at index n, as JSON
@@ -27,8 +31,12 @@ celeriac_redelivery_limit times. Index 0 is the newest record; indexes are those
       --limit <n>      list: most records shown (default 50)
       --all            requeue: every record
       --yes            purge: really delete
-      --key-prefix <p> broker_transport_options.global_keyprefix of the workers
+      --key-prefix <p> Redis: broker_transport_options.global_keyprefix of the workers
                        (default: CELERIAC_BROKER_KEY_PREFIX, else none)
+      --broker-use-ssl <json>
+                       RabbitMQ: the workers' broker_use_ssl, e.g. '{"ca_certs": "/etc/ca.pem"}'
+                       (ca_certs, certfile, keyfile, cert_reqs, server_hostname; default:
+                       CELERIAC_BROKER_USE_SSL, else TLS for amqps:// with the system CAs)
   -h, --help           this text
 
 Exit codes: 0 ok, 1 other error (broker unreachable, no such record...), 2 usage.
@@ -41,8 +49,33 @@ const OPTIONS: OptionSpec[] = [
   { name: 'all', value: false },
   { name: 'yes', short: 'y', value: false },
   { name: 'help', short: 'h', value: false },
+  { name: 'broker-use-ssl', value: true },
   KEY_PREFIX_OPTION,
 ];
+
+/** What the sub-commands do, on either broker (index 0 = the newest record). */
+interface DeadLetterStore {
+  page(offset: number, count: number): Promise<{ total: number; entries: DeadLetterEntry[] }>;
+  show(index: number): Promise<DeadLetterEntry>;
+  requeue(index: number | 'all'): Promise<{ requeued: number; kept: number }>;
+  purge(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** The Redis broker's dead-letter list as a `DeadLetterStore`. */
+function redisStore(broker: RedisBroker): DeadLetterStore {
+  const list = broker.deadLetters;
+  return {
+    page: async (offset, count) => {
+      const [total, entries] = await Promise.all([list.length(), list.list(offset, count)]);
+      return { total, entries };
+    },
+    show: (index) => list.show(index),
+    requeue: (index) => list.requeue(index),
+    purge: () => list.purge(),
+    close: () => broker.close(),
+  };
+}
 
 /** Connection attempts give up after this long (ioredis retries meanwhile). */
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -125,11 +158,10 @@ function actionOf(args: ParsedArgs): Action {
   }
 }
 
-async function perform(broker: RedisBroker, action: Action, url: string): Promise<void> {
-  const list = broker.deadLetters;
+async function perform(list: DeadLetterStore, action: Action, url: string): Promise<void> {
   switch (action.kind) {
     case 'list': {
-      const [total, entries] = await Promise.all([list.length(), list.list(action.offset, action.limit)]);
+      const { total, entries } = await list.page(action.offset, action.limit);
       if (total === 0) {
         process.stdout.write(`the dead-letter list is empty (${redactUrl(url)})\n`);
         return;
@@ -154,9 +186,50 @@ async function perform(broker: RedisBroker, action: Action, url: string): Promis
   }
 }
 
-/** `celeriac dead-letter ...`: list, show, requeue and purge the dead-letter list. */
+/** `--broker-use-ssl` (or CELERIAC_BROKER_USE_SSL) read as JSON; undefined when not given. */
+function useSslOf(args: ParsedArgs): unknown {
+  const text = stringOption(args, 'broker-use-ssl') ?? process.env.CELERIAC_BROKER_USE_SSL;
+  if (text === undefined || text === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new CliUsageError(
+      `--broker-use-ssl must be JSON (true, false or a dict such as '{"ca_certs": "/etc/ca.pem"}'), got ${text}`,
+    );
+  }
+}
+
+/** The RabbitMQ store for `url`; the options that belong to Redis are refused, not ignored. */
+async function amqpStore(url: string, args: ParsedArgs): Promise<DeadLetterStore> {
+  const prefix = keyPrefixFromArgs(args);
+  if (prefix !== '') {
+    throw new CliUsageError(
+      `--key-prefix (or CELERIAC_BROKER_KEY_PREFIX) is global_keyprefix of kombu's Redis transport; RabbitMQ has none, and the broker is ${redactUrl(url)}`,
+    );
+  }
+  const useSsl = useSslOf(args);
+  let store: AmqpDeadLetterStore;
+  try {
+    store = new AmqpDeadLetterStore({ url, settings: useSsl === undefined ? {} : { broker_use_ssl: useSsl } });
+  } catch (error) {
+    if (error instanceof AmqpError && error.code === 'AMQP_URL_INVALID') {
+      throw new CliUsageError(error.message.replace(/^broker_use_ssl/, '--broker-use-ssl'));
+    }
+    throw error;
+  }
+  if ((await raceTimeout(store.start(), CONNECT_TIMEOUT_MS)) === TIMED_OUT) {
+    await store.close();
+    throw new BrokerError(
+      'BROKER_UNAVAILABLE',
+      `dead-letter connect failed: RabbitMQ at ${redactUrl(url)} did not answer within ${CONNECT_TIMEOUT_MS / 1000} s`,
+    );
+  }
+  return store;
+}
+
+/** `celeriac dead-letter ...`: list, show, requeue and purge the dead-letter list (Redis or RabbitMQ). */
 export async function run(argv: string[]): Promise<number> {
-  let broker: RedisBroker | undefined;
+  let store: DeadLetterStore | undefined;
   try {
     const args = parseArgs(argv, OPTIONS);
     if (args.options.help === true) {
@@ -165,21 +238,30 @@ export async function run(argv: string[]): Promise<number> {
     }
     const action = actionOf(args);
     const url = stringOption(args, 'broker') ?? process.env.CELERIAC_BROKER_URL ?? DEFAULT_BROKER;
-    try {
-      parseRedisUrl(url, { setting: '--broker' });
-    } catch (error) {
-      if (error instanceof RedisUrlError) throw new CliUsageError(error.message);
-      throw error;
+    if (isAmqpUrl(url)) store = await amqpStore(url, args);
+    else {
+      try {
+        parseRedisUrl(url, { setting: '--broker' });
+      } catch (error) {
+        if (error instanceof RedisUrlError) throw new CliUsageError(error.message);
+        throw error;
+      }
+      if (useSslOf(args) !== undefined) {
+        throw new CliUsageError(
+          '--broker-use-ssl is for a RabbitMQ broker; on Redis give TLS in the URL (rediss://...?ssl_ca_certs=...)',
+        );
+      }
+      const logger = createLogger({ level: 'silent', pretty: false });
+      const broker = new RedisBroker({ url, logger, transport: { globalKeyPrefix: keyPrefixFromArgs(args) } });
+      store = redisStore(broker);
+      if ((await raceTimeout(broker.start(), CONNECT_TIMEOUT_MS)) === TIMED_OUT) {
+        throw new BrokerUnavailableError(url, 'start', new Error(`no answer within ${CONNECT_TIMEOUT_MS / 1000} s`));
+      }
     }
-    const logger = createLogger({ level: 'silent', pretty: false });
-    broker = new RedisBroker({ url, logger, transport: { globalKeyPrefix: keyPrefixFromArgs(args) } });
-    if ((await raceTimeout(broker.start(), CONNECT_TIMEOUT_MS)) === TIMED_OUT) {
-      throw new BrokerUnavailableError(url, 'start', new Error(`no answer within ${CONNECT_TIMEOUT_MS / 1000} s`));
-    }
-    await perform(broker, action, url);
+    await perform(store, action, url);
     return EXIT.ok;
   } catch (error) {
-    if (error instanceof BrokerError) {
+    if (error instanceof BrokerError || error instanceof AmqpError) {
       process.stderr.write(`celeriac dead-letter: ${redactUrl(error.message)} [${error.code}]\n`);
       return EXIT.other;
     }
@@ -187,6 +269,6 @@ export async function run(argv: string[]): Promise<number> {
     if (error instanceof CliUsageError) process.stderr.write(`\n${DEAD_LETTER_USAGE}`);
     return code;
   } finally {
-    await broker?.close().catch(() => undefined);
+    await store?.close().catch(() => undefined);
   }
 }
