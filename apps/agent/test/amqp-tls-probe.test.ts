@@ -92,9 +92,9 @@ beforeAll(async () => {
   });
   admin = new CenterApi(center.url, ADMIN);
   const celery = { broker_url: node.tlsUrl(), task_default_queue: 'tls' };
-  // cert_reqs as ssl.CERT_REQUIRED's number: the agent renders the value into celeryconfig.py as
-  // given, and py-amqp takes only the number there.
-  useSsl = { ca_certs: certs.caCert, cert_reqs: 2 };
+  // cert_reqs by name, as a layer carries it: the agent writes Python's number into celeryconfig.py
+  // (py-amqp takes only the number), so the Python program connects with it too.
+  useSsl = { ca_certs: certs.caCert, cert_reqs: 'CERT_REQUIRED' };
   const layers: Record<string, unknown> = {
     'nodes/withca': {
       celery: { ...celery, broker_use_ssl: useSsl },

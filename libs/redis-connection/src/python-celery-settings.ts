@@ -1,3 +1,4 @@
+import { certReqsOf, type SslCertReqs } from './cert-reqs.js';
 import { RedisUrlError } from './errors.js';
 import type { RedisTarget, RedisTlsSettings } from './redis-url.js';
 import { type RedisRole, redisTargetFromSettings } from './url-from-settings.js';
@@ -111,5 +112,23 @@ export function pythonCelerySettings(settings: Readonly<Record<string, unknown>>
     else delete out[names.ssl];
     if (role === 'broker' && target.kind === 'failover') out.broker_failover_strategy = target.strategy;
   }
+  const amqpSsl = amqpSslWithNumericCertReqs(out.broker_use_ssl);
+  if (amqpSsl !== undefined) out.broker_use_ssl = amqpSsl;
   return out;
+}
+
+/** Python's `ssl.CERT_*` values. */
+const CERT_REQS_NUMBER: Readonly<Record<SslCertReqs, number>> = { none: 0, optional: 1, required: 2 };
+
+/**
+ * pyamqp's `broker_use_ssl` dict with `cert_reqs` as Python's number: a config carries the name
+ * (`'CERT_REQUIRED'`), which Python code would write as `ssl.CERT_REQUIRED`, but py-amqp hands it to
+ * `SSLContext.verify_mode`, which takes only the number (a name crashes the worker with a
+ * TypeError). Undefined when there is nothing to rewrite.
+ */
+function amqpSslWithNumericCertReqs(ssl: unknown): Record<string, unknown> | undefined {
+  if (ssl === null || typeof ssl !== 'object' || Array.isArray(ssl)) return undefined;
+  const given = (ssl as Record<string, unknown>).cert_reqs;
+  const reqs = typeof given === 'string' ? certReqsOf(given) : undefined;
+  return reqs === undefined ? undefined : { ...(ssl as Record<string, unknown>), cert_reqs: CERT_REQS_NUMBER[reqs] };
 }

@@ -52,3 +52,35 @@ describe('pythonCelerySettings: failover lists and TLS to the sentinels', () => 
     expect(kombuReads(out).sentinel_kwargs).toEqual({ password: 'spw', ...kwargs });
   }, 30_000);
 });
+
+describe('pythonCelerySettings: broker_use_ssl for pyamqp', () => {
+  it("writes cert_reqs as Python's number, which SSLContext.verify_mode takes (a name raises TypeError)", () => {
+    const given = { ca_certs: '/ca.pem', cert_reqs: 'CERT_REQUIRED' };
+    const out = pythonCelerySettings({ broker_url: 'amqps://u:p@h:5671//', broker_use_ssl: given });
+    expect(out.broker_use_ssl).toEqual({ ca_certs: '/ca.pem', cert_reqs: 2 });
+    expect(given.cert_reqs).toBe('CERT_REQUIRED');
+    const check = (value: unknown) =>
+      execFileSync(
+        '/usr/bin/python3',
+        ['-c', `import ssl; ssl.create_default_context().verify_mode = ${JSON.stringify(value)}; print('ok')`],
+        {
+          encoding: 'utf8',
+          stdio: ['ignore', 'pipe', 'ignore'],
+        },
+      );
+    expect(check((out.broker_use_ssl as { cert_reqs: unknown }).cert_reqs).trim()).toBe('ok');
+    expect(() => check('CERT_REQUIRED')).toThrow();
+    for (const [name, number] of [
+      ['CERT_NONE', 0],
+      ['optional', 1],
+      ['2', 2],
+    ] as const) {
+      const ssl = pythonCelerySettings({
+        broker_url: 'amqp://h//',
+        broker_use_ssl: { cert_reqs: name },
+      }).broker_use_ssl;
+      expect(ssl).toEqual({ cert_reqs: number });
+    }
+    expect(pythonCelerySettings({ broker_url: 'amqp://h//', broker_use_ssl: true }).broker_use_ssl).toBe(true);
+  });
+});
