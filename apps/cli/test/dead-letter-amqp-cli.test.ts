@@ -1,25 +1,22 @@
-import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { envelopeToAmqp } from '@celeriac/broker-amqp';
 import { Celeriac } from '@celeriac/client';
 import { createLogger } from '@celeriac/logger';
 import { encodeTaskEnvelope } from '@celeriac/protocol';
 import { Worker } from '@celeriac/worker-runtime';
 import amqp, { type ChannelModel } from 'amqplib';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pollUntil } from '../../../test/support/celery-poll.js';
 import { RabbitNode } from '../../../test/support/rabbitmq-node.js';
 import { RabbitVhost } from '../../../test/support/rabbitmq-vhost.js';
 import { freePort } from '../../../test/support/redis-server.js';
 import { makeTestCertificates, type TestCertificates } from '../../../test/support/tls-certs.js';
+import { deadLetterCli } from './support/dead-letter-cli.js';
 
 // `celeriac dead-letter` on RabbitMQ through the built CLI (`npx tsc -b tsconfig.build.json`
 // first), on records a real in-process worker dead-lettered to the `celeriac.dead-letter` queue of
 // a vhost of this file: list and show keep every record in order, requeue republishes the original
 // message (a worker then runs it) and removes only that record, unroutable and truncated records
 // stay, purge; and over TLS with a private CA given as --broker-use-ssl.
-const root = path.resolve(import.meta.dirname, '../../..');
-const bin = path.join(root, 'apps/cli/bin/celeriac.js');
 const DL_QUEUE = 'celeriac.dead-letter';
 const QUEUE = 'dlq';
 const UNKNOWN_ID = 'bbbbbbbb-2222-4222-8222-222222222222';
@@ -29,33 +26,8 @@ let vhost: RabbitVhost;
 let url: string;
 let admin: ChannelModel;
 
-interface CliResult {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(args: string[], env: Record<string, string> = { CELERIAC_BROKER_URL: url }): Promise<CliResult> {
-  const r = await execa(process.execPath, [bin, 'dead-letter', ...args], {
-    env,
-    extendEnv: false,
-    reject: false,
-    timeout: 30_000,
-  });
-  // The password never shows, whatever happened.
-  expect(`${r.stdout}${r.stderr}`).not.toContain('guest:guest');
-  return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-
-async function waitFor<T>(check: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await sleep(50);
-  }
-}
+const cli = (args: string[], env: Record<string, string> = { CELERIAC_BROKER_URL: url }) =>
+  deadLetterCli(args, env, 'guest:guest');
 
 const counts = async (queue: string) => (await vhost.queueCounts(queue)) ?? { ready: -1, unacked: -1 };
 
@@ -106,7 +78,11 @@ beforeAll(async () => {
     await channel.waitForConfirms();
     // One at a time, so the records are stored in this order.
     stored++;
-    await waitFor(async () => ((await counts(DL_QUEUE)).ready >= stored ? true : undefined));
+    await pollUntil(async () => ((await counts(DL_QUEUE)).ready >= stored ? true : undefined), {
+      what: 'the dead-letter records',
+      timeoutMs: 20_000,
+      intervalMs: 25,
+    });
   };
   await send(task(UNKNOWN_ID, 't.unknown'));
   await send(task(WEIRD_ID, 't.add', 'application/x-weird'));
@@ -202,7 +178,11 @@ describe('celeriac dead-letter on RabbitMQ', () => {
     const worker = new Worker({ app, queues: [QUEUE], concurrency: 1, hostname: 'dl-replay@host', logger });
     await worker.start();
     try {
-      await waitFor(async () => (ran.length > 0 ? true : undefined));
+      await pollUntil(async () => (ran.length > 0 ? true : undefined), {
+        what: 'the requeued task run',
+        timeoutMs: 20_000,
+        intervalMs: 25,
+      });
       expect(ran).toEqual([[2, 3]]);
     } finally {
       await worker.close();

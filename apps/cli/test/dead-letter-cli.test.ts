@@ -1,18 +1,15 @@
-import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Celeriac } from '@celeriac/client';
 import { createLogger } from '@celeriac/logger';
 import { encodeTaskEnvelope } from '@celeriac/protocol';
 import { Worker } from '@celeriac/worker-runtime';
-import { execa } from 'execa';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pollUntil } from '../../../test/support/celery-poll.js';
 import { freePort, RedisServer } from '../../../test/support/redis-server.js';
+import { deadLetterCli } from './support/dead-letter-cli.js';
 
 // `celeriac dead-letter` through the built CLI (`npx tsc -b tsconfig.build.json` first), against a
 // real redis-server with a password, on records a real in-process worker dead-lettered.
-const root = path.resolve(import.meta.dirname, '../../..');
-const bin = path.join(root, 'apps/cli/bin/celeriac.js');
 const PASSWORD = 'dl-s3cret-pw';
 const DL_KEY = 'celeriac.dead-letter';
 
@@ -20,33 +17,8 @@ let server: RedisServer;
 let redis: Redis;
 let url: string;
 
-interface CliResult {
-  exitCode: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(args: string[], env: Record<string, string> = { CELERIAC_BROKER_URL: url }): Promise<CliResult> {
-  const r = await execa(process.execPath, [bin, 'dead-letter', ...args], {
-    env,
-    extendEnv: false,
-    reject: false,
-    timeout: 30_000,
-  });
-  // The password never shows, whatever happened.
-  expect(`${r.stdout}${r.stderr}`).not.toContain(PASSWORD);
-  return { exitCode: r.exitCode ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-
-async function waitFor<T>(check: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('timed out');
-    await sleep(25);
-  }
-}
+const cli = (args: string[], env: Record<string, string> = { CELERIAC_BROKER_URL: url }) =>
+  deadLetterCli(args, env, PASSWORD);
 
 const NOT_JSON = 'this is {not json';
 const BIG_NOT_JSON = `{broken ${'x'.repeat(5000)}`;
@@ -90,7 +62,11 @@ beforeAll(async () => {
   await redis.lpush('celery', NOT_JSON);
   await redis.lpush('celery', weird);
   await redis.lpush('celery', BIG_NOT_JSON);
-  await waitFor(async () => ((await redis.llen(DL_KEY)) === 3 ? true : undefined));
+  await pollUntil(async () => ((await redis.llen(DL_KEY)) === 3 ? true : undefined), {
+    what: 'the dead-letter records',
+    timeoutMs: 10_000,
+    intervalMs: 25,
+  });
   await worker.close();
   await app.close();
 }, 60_000);
