@@ -60,6 +60,8 @@ export class Agent {
   private appliedRevision: number | null = null;
   /** `broker_transport_options.global_keyprefix` of the config in force: the workers' keys are under it. */
   private brokerKeyPrefix = '';
+  /** The Celery settings of the config in force: the restore dials the broker with its TLS and connection settings. */
+  private brokerSettings: Readonly<Record<string, unknown>> = {};
   private attemptedRevision: number | undefined;
   private applyResult: NodeStatus['apply_result'] = 'pending';
   private message: string | undefined;
@@ -242,7 +244,9 @@ export class Agent {
     await Promise.all(
       stopped
         .filter((c) => c.ownerId && c.brokerUrl)
-        .map((c) => this.restorer.restore(c.brokerUrl as string, c.ownerId as string, this.brokerKeyPrefix)),
+        .map((c) =>
+          this.restorer.restore(c.brokerUrl as string, c.ownerId as string, this.brokerKeyPrefix, this.brokerSettings),
+        ),
     );
   }
 
@@ -374,6 +378,7 @@ export class Agent {
     this.applyResult = 'pending';
     this.message = undefined;
     this.brokerKeyPrefix = globalKeyPrefixFromSettings(config.celery);
+    this.brokerSettings = config.celery;
     const fleet = await this.fleetLimits.publish(config, revision);
     const failures = await this.supervisor.apply(config, prepared, plan);
     if (fleet.error !== undefined) {
@@ -450,7 +455,9 @@ export class Agent {
     } else {
       this.logger.warn({ event: 'program.replica_died', ...fields }, 'program replica died');
     }
-    if (exit.ownerId && exit.brokerUrl) void this.restorer.restore(exit.brokerUrl, exit.ownerId, this.brokerKeyPrefix);
+    if (exit.ownerId && exit.brokerUrl) {
+      void this.restorer.restore(exit.brokerUrl, exit.ownerId, this.brokerKeyPrefix, this.brokerSettings);
+    }
     if (exit.ownerId && exit.brokerUrl && !exit.expected) {
       void this.fleetLimits.releaseOwner(exit.brokerUrl, exit.ownerId);
     }

@@ -10,6 +10,7 @@ import { isAmqpUrl } from '@celeriac/broker-amqp';
 import { type EffectiveConfig, type FleetLimitStatus, MAX_FLEET_LIMIT_ROWS } from '@celeriac/config-schema';
 import { type Logger, redactUrl } from '@celeriac/logger';
 import { redisUrlFromSettings } from '@celeriac/redis-connection/url';
+import { redisBrokerDialUrl } from './broker-connection-key.js';
 import { isRedisBrokerUrl } from './redis-broker-only.js';
 
 /** Celeriac's default broker, as the client's defaults. */
@@ -41,7 +42,8 @@ interface FleetLimitsHome {
  */
 function fleetLimitsHome(celery: Record<string, unknown>): FleetLimitsHome {
   const brokerUrl = typeof celery.broker_url === 'string' ? celery.broker_url : DEFAULT_BROKER_URL;
-  if (isRedisBrokerUrl(brokerUrl)) return { url: brokerUrl, brokerUrl, role: 'broker' };
+  // Dialled with broker_use_ssl, master_name, sentinel_kwargs and the failover strategy, as the workers do.
+  if (isRedisBrokerUrl(brokerUrl)) return { url: redisBrokerDialUrl(brokerUrl, celery), brokerUrl, role: 'broker' };
   const advice = 'remove the fleet_* annotations and celeriac_fleet_limits, or';
   if (!isAmqpUrl(brokerUrl)) {
     throw new Error(

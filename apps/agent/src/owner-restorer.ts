@@ -1,5 +1,6 @@
 import { RedisBroker } from '@celeriac/broker';
 import { type Logger, redactUrl } from '@celeriac/logger';
+import { type BrokerSettings, redisBrokerDialUrl } from './broker-connection-key.js';
 import { isRedisBrokerUrl, NotRedisNotice } from './redis-broker-only.js';
 
 /**
@@ -28,16 +29,18 @@ export class OwnerRestorer {
 
   /**
    * Restores what `ownerId` held on `brokerUrl` under `keyPrefix` (the worker's `global_keyprefix`,
-   * '' = none); resolves with the number of tasks put back (errors are logged, 0).
+   * '' = none), dialled with `settings` (broker_use_ssl, broker_transport_options,
+   * broker_failover_strategy) as the worker connects; resolves with the number of tasks put back
+   * (errors are logged, 0).
    */
-  async restore(brokerUrl: string, ownerId: string, keyPrefix = ''): Promise<number> {
+  async restore(brokerUrl: string, ownerId: string, keyPrefix = '', settings: BrokerSettings = {}): Promise<number> {
     if (this.closed) return 0;
     if (!isRedisBrokerUrl(brokerUrl)) {
       this.notRedis.note(brokerUrl);
       return 0;
     }
     try {
-      const broker = await this.broker(brokerUrl, keyPrefix);
+      const broker = await this.broker(redisBrokerDialUrl(brokerUrl, settings), keyPrefix);
       const count = await broker.restoreOwner(ownerId);
       this.restores += 1;
       this.tasks += count;

@@ -2,9 +2,10 @@ import { AmqpControlConnection, AmqpPidboxClient, amqpPlaneSettings, isAmqpUrl }
 import type { ProgramStatus } from '@celeriac/config-schema';
 import { ControlClient } from '@celeriac/control-plane';
 import { type Logger, redactUrl } from '@celeriac/logger';
-import { type BrokerSettings, brokerConnectionKey } from './broker-connection-key.js';
+import { type BrokerSettings, brokerConnectionKey, redisBrokerDialUrl } from './broker-connection-key.js';
 import { HealthCollector } from './health-collector.js';
 import { isRedisBrokerUrl, NotRedisNotice } from './redis-broker-only.js';
+import { RedisProbeClient } from './redis-probe-client.js';
 
 /** One worker process to probe: its program, its `-n` node name and its broker. */
 export interface ProbeTarget {
@@ -12,9 +13,10 @@ export interface ProbeTarget {
   name: string;
   brokerUrl: string;
   /**
-   * The program's effective Celery settings: on RabbitMQ the probe's and the task events'
-   * connections read `broker_use_ssl`, `broker_failover_strategy`, `broker_heartbeat` and
-   * `broker_connection_timeout` from them, as the worker's own plane connection does.
+   * The program's effective Celery settings: the probe's and the task events' connections read
+   * them as the worker does. On RabbitMQ `broker_use_ssl`, `broker_failover_strategy`,
+   * `broker_heartbeat` and `broker_connection_timeout`; on Redis `broker_use_ssl`,
+   * `broker_transport_options` (master_name, sentinel_kwargs) and `broker_failover_strategy`.
    */
   brokerSettings?: BrokerSettings | undefined;
   /** For task health (health-collector.ts): the program kind, the process and its health file. */
@@ -39,6 +41,8 @@ export interface WorkerProbeOptions {
   timeoutMs?: number;
   /** Missed probes in a row before a worker counts as not responding; default 2. */
   missesAllowed?: number;
+  /** How long a Redis connection whose TLS was refused is kept before the probe dials anew; default 60 s. */
+  redialRefusedTlsMs?: number;
   /** `broker_transport_options.global_keyprefix` of the config in force (kombu prefixes pidbox and event channels too). */
   keyPrefix?(): string;
 }
@@ -54,12 +58,18 @@ function count(reply: Record<string, unknown>, name: string): number | undefined
   return Array.isArray(list) ? list.length : undefined;
 }
 
+/** A probe's ControlClient for one broker connection: `ready()` rejects while that connection cannot be made. */
+interface ProbeConnection {
+  ready(): Promise<ControlClient>;
+  close(): Promise<void>;
+}
+
 /**
  * A probe's ControlClient on RabbitMQ: kombu's pidbox exchanges through a control connection of
  * its own (named so in `rabbitmqctl list_connections`). The reply queue is the client's own, so
  * Celery's default `control_queue_ttl`/`control_queue_expires` do for it whatever the workers set.
  */
-function amqpControlClient(url: string, settings: BrokerSettings, logger: Logger): ControlClient {
+function amqpControlClient(url: string, settings: BrokerSettings, logger: Logger): ProbeConnection {
   const { heartbeatSec: _heartbeat, ...queues } = amqpPlaneSettings({});
   const connection = new AmqpControlConnection({
     url,
@@ -68,7 +78,8 @@ function amqpControlClient(url: string, settings: BrokerSettings, logger: Logger
     connectionName: 'celeriac agent worker probe',
   });
   const transport = new AmqpPidboxClient({ connection, logger, ownsConnection: true, ...queues });
-  return new ControlClient({ url, logger, transport, shareRevokes: false });
+  const client = new ControlClient({ url, logger, transport, shareRevokes: false });
+  return { ready: async () => client, close: () => client.close() };
 }
 
 /**
@@ -77,7 +88,8 @@ function amqpControlClient(url: string, settings: BrokerSettings, logger: Logger
  * ends as soon as all answered), then `active` and `reserved` counts from those that answered. A
  * worker that misses two probes in a row is reported `responding: false` in the program status and
  * logged (`agent.worker_unresponsive`); its recovery too (`agent.worker_responding`). On Redis the
- * pidbox is kombu's virtual one; on RabbitMQ (`amqp://`) the same ControlClient speaks through an
+ * pidbox is kombu's virtual one, reached with the program's TLS, Sentinel and failover settings
+ * (`redisBrokerDialUrl`, one connection per URL and settings); on RabbitMQ (`amqp://`) the same ControlClient speaks through an
  * AMQP pidbox client (its own control connection per broker and connection settings: the
  * program's `broker_use_ssl` and the rest, see broker-connection-key.ts). A probe that cannot reach
  * the broker (down, a refused certificate) is logged once per outage (`agent.worker_probe_failed`,
@@ -86,7 +98,7 @@ function amqpControlClient(url: string, settings: BrokerSettings, logger: Logger
  */
 export class WorkerProbe {
   /** Keyed by `<key prefix>|<brokerConnectionKey>`. */
-  private readonly clients = new Map<string, ControlClient>();
+  private readonly clients = new Map<string, ProbeConnection>();
   /** Connections whose last probe failed (said once per outage). */
   private readonly failing = new Set<string>();
   private readonly notRedis: NotRedisNotice;
@@ -146,16 +158,16 @@ export class WorkerProbe {
   }
 
   /** The connection's client; `first` is one of its targets (they share URL and connection settings). */
-  private client(key: string, keyPrefix: string, first: ProbeTarget): ControlClient {
+  private client(key: string, keyPrefix: string, first: ProbeTarget): Promise<ControlClient> {
     let client = this.clients.get(key);
     if (!client) {
       const url = first.brokerUrl;
       client = isAmqpUrl(url)
         ? amqpControlClient(url, first.brokerSettings ?? {}, this.o.logger)
-        : new ControlClient({ url, keyPrefix, logger: this.o.logger, shareRevokes: false });
+        : new RedisProbeClient(redisBrokerDialUrl(url, first.brokerSettings), keyPrefix, this.o.logger);
       this.clients.set(key, client);
     }
-    return client;
+    return client.ready();
   }
 
   private async probe(key: string, keyPrefix: string, group: ProbeTarget[]): Promise<void> {
@@ -165,7 +177,7 @@ export class WorkerProbe {
     let active: Record<string, unknown> = {};
     let reserved: Record<string, unknown> = {};
     try {
-      const client = this.client(key, keyPrefix, group[0] as ProbeTarget);
+      const client = await this.client(key, keyPrefix, group[0] as ProbeTarget);
       const pongs = await client.ping({ destination, timeoutMs, limit: destination.length });
       replied = new Set(Object.keys(pongs));
       const answering = destination.filter((n) => replied.has(n));
@@ -177,6 +189,11 @@ export class WorkerProbe {
       }
       this.failing.delete(key);
     } catch (err) {
+      const refused = this.clients.get(key);
+      if (refused instanceof RedisProbeClient && refused.refusedFor(this.o.redialRefusedTlsMs ?? 60_000)) {
+        this.clients.delete(key);
+        void refused.close();
+      }
       // Said once per outage (a broker down, a certificate refused); its workers then miss probes.
       const first = !this.failing.has(key);
       this.failing.add(key);
@@ -186,7 +203,7 @@ export class WorkerProbe {
         broker,
         programs: [...new Set(group.map((t) => t.program))],
         code: (err as { code?: unknown }).code,
-        // What is behind CONTROL_UNAVAILABLE, e.g. AMQP_TLS_CERTIFICATE for a CA the settings lack.
+        // What is behind CONTROL_UNAVAILABLE, e.g. AMQP_TLS_CERTIFICATE or REDIS_TLS_CERTIFICATE for a CA the settings lack.
         cause_code: (err as { cause?: { code?: unknown } }).cause?.code,
         err,
       };

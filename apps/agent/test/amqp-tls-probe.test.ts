@@ -6,91 +6,27 @@
 // (`responding: false`, `agent.worker_probe_failed` with AMQP_TLS_CERTIFICATE), never "healthy".
 // A Python Celery program on the same node is measured from its task events, read on a connection
 // with the same `broker_use_ssl`.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { Celeriac } from '@celeriac/client';
-import { type RunningCenter, startCenter } from '@celeriac/config-center';
 import { createLogger } from '@celeriac/logger';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CenterApi, eventually } from '../../../test/e2e/support/center-api.js';
+import { eventually } from '../../../test/e2e/support/center-api.js';
 import { RabbitNode } from '../../../test/support/rabbitmq-node.js';
 import { makeTestCertificates, type TestCertificates } from '../../../test/support/tls-certs.js';
-import { Agent } from '../src/agent.js';
+import { E2E_SUPPORT, healthWorkerProgram, ProbeFleet } from './support/probe-fleet.js';
 
 const ADMIN = 'amqp-tls-probe-admin-token-0123456789';
-const SUPPORT = path.resolve(import.meta.dirname, '../../../test/e2e/support');
-const TASKS = path.join(SUPPORT, 'health-tasks.mjs');
-const dir = mkdtempSync(path.join(tmpdir(), 'celeriac-agent-tls-'));
-const lines: Record<string, unknown>[] = [];
-const logger = createLogger({
-  level: 'debug',
-  pretty: false,
-  destination: { write: (line: string) => lines.push(JSON.parse(line)) },
-});
 
 let certs: TestCertificates;
 let node: RabbitNode;
-let center: RunningCenter;
-let admin: CenterApi;
+let fleet: ProbeFleet;
 let useSsl: Record<string, unknown>;
-const agents: Agent[] = [];
-
-/** What the agent adds to a program's status. */
-interface Probed {
-  applied_revision: number | null;
-  programs: Record<
-    string,
-    {
-      health?: { source: string; counts: { succeeded: number } };
-      state: string;
-      responding?: boolean;
-      workers?: Record<string, { responding: boolean; last_reply_at: string | null }>;
-    }
-  >;
-}
-
-function worker(env: Record<string, string> = {}) {
-  return {
-    kind: 'celeriac-worker',
-    app: TASKS,
-    queues: ['tls'],
-    concurrency: 1,
-    stop_timeout: '5s',
-    ready_timeout: '30s',
-    env,
-  };
-}
-
-async function startAgent(name: string): Promise<void> {
-  const token = await admin.createToken('agent', name);
-  const agent = new Agent({
-    centerUrl: center.url,
-    node: name,
-    token,
-    stateDir: path.join(dir, name),
-    logger: logger.child({ agent: name }),
-    heartbeatMs: 300,
-    longPollWaitSec: 5,
-    workerProbeMs: 300,
-  });
-  agents.push(agent);
-  await agent.start();
-}
 
 beforeAll(async () => {
   certs = makeTestCertificates();
   node = await RabbitNode.start({
     tls: { caCert: certs.caCert, serverCert: certs.serverCert, serverKey: certs.serverKey },
   });
-  center = await startCenter({
-    logger: createLogger({ level: 'silent' }),
-    dataDir: path.join(dir, 'center'),
-    listen: '127.0.0.1:0',
-    adminToken: ADMIN,
-    heartbeatMs: 500,
-  });
-  admin = new CenterApi(center.url, ADMIN);
+  fleet = await ProbeFleet.start(ADMIN);
   const celery = { broker_url: node.tlsUrl(), task_default_queue: 'tls' };
   // cert_reqs by name, as a layer carries it: the agent writes Python's number into celeryconfig.py
   // (py-amqp takes only the number), so the Python program connects with it too.
@@ -99,11 +35,11 @@ beforeAll(async () => {
     'nodes/withca': {
       celery: { ...celery, broker_use_ssl: useSsl },
       programs: {
-        w: worker(),
+        w: healthWorkerProgram(),
         py: {
           kind: 'celery-worker',
           app: 'health_py_tasks',
-          env: { PYTHONPATH: SUPPORT },
+          env: { PYTHONPATH: E2E_SUPPORT },
           queues: ['py_tls'],
           concurrency: 1,
           stop_timeout: '5s',
@@ -112,24 +48,22 @@ beforeAll(async () => {
       },
     },
     // The worker trusts the CA by its environment; the layer (all the agent reads) does not.
-    'nodes/noca': { celery, programs: { w: worker({ NODE_EXTRA_CA_CERTS: certs.caCert }) } },
+    'nodes/noca': { celery, programs: { w: healthWorkerProgram({ NODE_EXTRA_CA_CERTS: certs.caCert }) } },
   };
   for (const [layer, doc] of Object.entries(layers)) {
-    const res = await admin.putLayer(layer, doc);
+    const res = await fleet.admin.putLayer(layer, doc);
     expect(res.status, JSON.stringify(res.body)).toBe(201);
   }
-  await Promise.all([startAgent('withca'), startAgent('noca')]);
+  await Promise.all([fleet.startAgent('withca'), fleet.startAgent('noca')]);
 }, 90_000);
 
 afterAll(async () => {
-  for (const agent of agents) await agent.close();
-  await center?.close();
+  await fleet?.close();
   await node?.stop();
   certs?.remove();
-  rmSync(dir, { recursive: true, force: true });
 }, 60_000);
 
-const probed = async (name: string) => (await admin.node(name)) as unknown as Probed;
+const probed = (name: string) => fleet.probed(name);
 
 describe('the agent on RabbitMQ over TLS with a private CA', () => {
   it('probes a program with broker_use_ssl.ca_certs: its worker answers and is reported responding', async () => {
@@ -144,7 +78,7 @@ describe('the agent on RabbitMQ over TLS with a private CA', () => {
     );
     expect(status.programs.w?.responding).toBe(true);
     expect(Object.values(status.programs.w?.workers ?? {})).toMatchObject([{ responding: true }]);
-    const failed = lines.filter((l) => l.event === 'agent.worker_probe_failed' && l.agent === 'withca');
+    const failed = fleet.lines.filter((l) => l.event === 'agent.worker_probe_failed' && l.agent === 'withca');
     expect(failed).toEqual([]);
   }, 70_000);
 
@@ -159,7 +93,7 @@ describe('the agent on RabbitMQ over TLS with a private CA', () => {
     );
     // Its worker runs (it trusts the CA by its environment); only the agent cannot reach its pidbox.
     expect(Object.values(status.programs.w?.workers ?? {})).toMatchObject([{ responding: false, last_reply_at: null }]);
-    const failed = lines.filter((l) => l.event === 'agent.worker_probe_failed' && l.agent === 'noca');
+    const failed = fleet.lines.filter((l) => l.event === 'agent.worker_probe_failed' && l.agent === 'noca');
     expect(failed.length).toBeGreaterThanOrEqual(1);
     expect(failed[0]).toMatchObject({
       level: 40,
@@ -171,7 +105,7 @@ describe('the agent on RabbitMQ over TLS with a private CA', () => {
     // Said once per outage, not at every probe.
     expect(failed.filter((l) => l.level === 40)).toHaveLength(1);
     expect(JSON.stringify(failed[0])).not.toContain('guest:guest');
-    expect(lines.filter((l) => l.event === 'agent.worker_unresponsive' && l.agent === 'noca')).toMatchObject([
+    expect(fleet.lines.filter((l) => l.event === 'agent.worker_unresponsive' && l.agent === 'noca')).toMatchObject([
       { program: 'w' },
     ]);
   }, 70_000);
@@ -197,7 +131,9 @@ describe('the agent on RabbitMQ over TLS with a private CA', () => {
         'the Python task succeeded in the health summary',
       );
       expect(health.source).toBe('task_events');
-      expect(lines.filter((l) => l.event === 'agent.task_events_unavailable' && l.agent === 'withca')).toEqual([]);
+      expect(fleet.lines.filter((l) => l.event === 'agent.task_events_unavailable' && l.agent === 'withca')).toEqual(
+        [],
+      );
     } finally {
       await client.close();
     }
