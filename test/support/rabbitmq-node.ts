@@ -68,12 +68,20 @@ export class RabbitNode {
   ) {}
 
   /** Starts the node and resolves once it accepts AMQP connections (and AMQPS ones with `tls`). */
-  static async start(options: { tls?: RabbitNodeTls; bootTimeoutMs?: number } = {}): Promise<RabbitNode> {
+  static async start(
+    options: {
+      tls?: RabbitNodeTls;
+      bootTimeoutMs?: number;
+      /** `consumer_timeout` (ms): RabbitMQ closes a channel holding a delivery unacked longer (30 min by default). */
+      consumerTimeoutMs?: number;
+    } = {},
+  ): Promise<RabbitNode> {
     ensureErlangCookie();
     const dir = mkdtempSync(path.join(tmpdir(), 'celeriac-rabbit-'));
     const [port, distPort, tlsPort] = [await freePort(), await freePort(), options.tls ? await freePort() : null];
     const node = new RabbitNode(`celeriac-${randomBytes(4).toString('hex')}@localhost`, port, distPort, tlsPort, dir);
     const config = ['loopback_users = none', 'log.console = false', 'log.file.level = warning'];
+    if (options.consumerTimeoutMs !== undefined) config.push(`consumer_timeout = ${options.consumerTimeoutMs}`);
     if (options.tls && tlsPort !== null) {
       config.push(
         `listeners.ssl.1 = 127.0.0.1:${tlsPort}`,
@@ -86,6 +94,9 @@ export class RabbitNode {
     }
     writeFileSync(path.join(dir, 'rabbitmq.conf'), `${config.join('\n')}\n`);
     writeFileSync(path.join(dir, 'enabled_plugins'), '[].\n');
+    // The channel checks consumer_timeout on its tick (a minute by default): a short timeout needs a short tick.
+    const tick = options.consumerTimeoutMs !== undefined ? '[{rabbit, [{channel_tick_interval, 1000}]}].' : '[].';
+    writeFileSync(path.join(dir, 'advanced.config'), `${tick}\n`);
     writeFileSync(path.join(dir, 'rabbitmq-env.conf'), '');
     await node.launch();
     try {
@@ -109,6 +120,7 @@ export class RabbitNode {
       RABBITMQ_MNESIA_BASE: path.join(d, 'mnesia'),
       RABBITMQ_LOG_BASE: path.join(d, 'log'),
       RABBITMQ_CONFIG_FILE: path.join(d, 'rabbitmq.conf'),
+      RABBITMQ_ADVANCED_CONFIG_FILE: path.join(d, 'advanced.config'),
       // Not /etc/rabbitmq's (it names the shared node).
       RABBITMQ_CONF_ENV_FILE: path.join(d, 'rabbitmq-env.conf'),
       RABBITMQ_ENABLED_PLUGINS_FILE: path.join(d, 'enabled_plugins'),

@@ -10,7 +10,7 @@ import {
   type TaskBroker,
 } from '@celeriac/broker';
 import { type Logger, redactUrl } from '@celeriac/logger';
-import type { ConsumeMessage } from 'amqplib';
+import type { Channel, ConsumeMessage, Options } from 'amqplib';
 import { type AmqpConnectionChange, type AmqpConnectionState, AmqpConnectionStatus } from './amqp-connection-status.js';
 import { type AmqpEndpoints, connectFirst, connectTimeoutMsOf } from './amqp-connector.js';
 import { type AmqpOutgoing, envelopeToAmqp } from './amqp-envelope.js';
@@ -23,7 +23,31 @@ import { parseAmqpUrlList } from './amqp-url.js';
 import { coalesceWrites } from './coalesced-writes.js';
 import { ConsumerEtaWindows } from './consumer-eta-windows.js';
 import { HeldDeliveries } from './held-deliveries.js';
+import {
+  bindToDelayedDelivery,
+  DELAY_ENTRY_EXCHANGE,
+  type DelayQueueType,
+  declareDelayTopology,
+  delayable,
+  delayQueueTypeOf,
+  delayRoutingKey,
+  delayTargetKey,
+} from './native-delayed-delivery.js';
 import { QueueDeclarations, queueArguments } from './queue-declarations.js';
+
+/** One eta message the worker hands to `defer`. */
+export interface AmqpDeferItem {
+  delivery: Delivery;
+  taskId: string;
+  /** Due time, epoch ms. */
+  dueMs: number;
+}
+
+/** What the native delayed delivery is ready for on one session: the levels, and the queues bound to them. */
+interface DelayReadiness {
+  topology: Promise<void> | null;
+  queues: Map<string, Promise<void>>;
+}
 
 /** Options of an `AmqpBroker`. */
 export interface AmqpBrokerOptions {
@@ -66,7 +90,10 @@ const PUBLISH_ATTEMPTS = 5;
  * stall the window. With a quorum queue in the table the qos is per consumer (RabbitMQ refuses a
  * global one there) and a raise reaches no running consumer: each consumer gets `prefetchCount`,
  * and one whose window holds eta messages is started again (basic.cancel, basic.consume), so that
- * they wait outside every window, unacked on the channel (see `ConsumerEtaWindows`).
+ * they wait outside every window, unacked on the channel (see `ConsumerEtaWindows`). An eta beyond
+ * the worker's `celeriac_eta_horizon` is not held: `defer` moves it into Celery 5.5's native delayed
+ * delivery (queues bound at their first consume, the levels declared at the first defer, see
+ * `native-delayed-delivery.ts`) and acks it.
  *
  * Connection loss (a restart, `stop_app`, a failover): the broker reconnects by itself (the
  * failover list in `broker_failover_strategy` order, kombu's 2, 4 ... 30 s sleeps, at most
@@ -95,11 +122,15 @@ export class AmqpBroker implements TaskBroker {
   private readonly baseQos: number;
   /** Per-consumer windows of each session's channel, when a quorum queue makes the qos per consumer. */
   private readonly windows = new WeakMap<AmqpSession, ConsumerEtaWindows>();
+  /** `broker_native_delayed_delivery_queue_type`: the queue type of the delay levels. */
+  private readonly delayQueueType: DelayQueueType;
+  private readonly delayReadiness = new WeakMap<AmqpSession, DelayReadiness>();
 
   constructor(private readonly o: AmqpBrokerOptions) {
     const settings = o.settings ?? {};
     this.status = new AmqpConnectionStatus(o.logger);
     this.declarations = new QueueDeclarations(settings);
+    this.delayQueueType = delayQueueTypeOf(settings);
     this.baseQos = Math.max(1, o.prefetchCount ?? 4);
     this.policy = o.reconnect ?? reconnectPolicyOf(settings);
     this.endpoints = {
@@ -452,7 +483,10 @@ export class AmqpBroker implements TaskBroker {
     this.consumedQueues.add(queue);
     let started = s.consumers.get(queue);
     if (started === undefined) {
-      started = this.declare(s, queue).then(() => this.startConsumer(s, queue));
+      // Bound to the delayed delivery before the first message: what is delayed for it must find its way back.
+      started = this.declare(s, queue)
+        .then((binding) => this.delayedDeliveryFor(s, binding, false))
+        .then(() => this.startConsumer(s, queue));
       s.consumers.set(queue, started);
       started.catch(() => s.consumers.delete(queue));
     }
@@ -641,6 +675,154 @@ export class AmqpBroker implements TaskBroker {
     await this.ack([delivery.deliveryTag]);
   }
 
+  /**
+   * The native delayed delivery for `binding`'s queue on session `s`: the queue bound to
+   * `celery_delayed_delivery` (once per queue, at its first consume: a Celery 5.5 client may delay
+   * messages for it too) and, with `levels`, the 28 levels declared (once per session, at the
+   * first defer: a worker that never defers declares no quorum queues). Idempotent.
+   */
+  private delayedDeliveryFor(s: AmqpSession, binding: QueueBinding, levels: boolean): Promise<void> {
+    let ready = this.delayReadiness.get(s);
+    if (ready === undefined) {
+      ready = { topology: null, queues: new Map() };
+      this.delayReadiness.set(s, ready);
+    }
+    const r = ready;
+    if (levels && r.topology === null) {
+      const topology = this.delayStep(s, 'declaring', (channel) => declareDelayTopology(channel, this.delayQueueType));
+      topology.catch(() => {
+        if (r.topology === topology) r.topology = null;
+      });
+      r.topology = topology;
+    }
+    let bound = r.queues.get(binding.queue);
+    if (bound === undefined) {
+      if (delayable(binding)) {
+        bound = this.delayStep(s, 'binding to', (channel) => bindToDelayedDelivery(channel, binding));
+      } else {
+        this.o.logger.warn(
+          { event: 'broker.amqp_delay_key_too_long', queue: binding.queue, routing_key: binding.routingKey },
+          `Queue "${binding.queue}" is not bound to the delayed delivery: its routing key and the 28 delay bits exceed AMQP's 255 bytes`,
+        );
+        bound = Promise.resolve();
+      }
+      r.queues.set(binding.queue, bound);
+      bound.catch(() => r.queues.delete(binding.queue));
+    }
+    return levels && r.topology !== null ? Promise.all([r.topology, bound]).then(() => undefined) : bound;
+  }
+
+  /** One step of the delay set-up on the declare channel; BROKER_COMMAND_FAILED naming the likely cause when RabbitMQ refuses it. */
+  private async delayStep(s: AmqpSession, what: string, step: (channel: Channel) => Promise<void>): Promise<void> {
+    try {
+      await step(await s.channelForDeclare());
+    } catch (error) {
+      if (s.lost) throw error;
+      throw new BrokerError(
+        'BROKER_COMMAND_FAILED',
+        `${what} Celery 5.5's native delayed delivery (celery_delayed_0 … celery_delayed_27, celery_delayed_delivery) on ` +
+          `RabbitMQ at ${this.currentUrl()} failed (${error instanceof Error ? error.message : String(error)}); levels ` +
+          `declared before with other arguments (another broker_native_delayed_delivery_queue_type than "${this.delayQueueType}") ` +
+          'must be deleted, or this setting made the same as theirs; the user needs the configure permission on them',
+        { cause: error },
+      );
+    }
+  }
+
+  /**
+   * The worker's deferral (eta beyond `celeriac_eta_horizon`): each message goes, as RabbitMQ
+   * delivered it (body, headers and properties, without `expiration` and `user-id`), into the
+   * native delayed delivery with the routing key of its remaining whole seconds (at least 1) and
+   * its queue's key, confirmed, then the original is acked: nothing waits unacked on the channel,
+   * so RabbitMQ's `consumer_timeout` never closes it. It comes back to its queue as a normal
+   * message at most a second early (the worker holds it for the rest). Returns how many moved;
+   * a message acked or returned to RabbitMQ meanwhile is left out. A publish RabbitMQ returned
+   * (the levels gone) is not acked and fails the call with BROKER_COMMAND_FAILED (the deferral
+   * retries; those moved are not sent again). After a connection loss before the
+   * confirm the batch goes again on the new connection (a message may be delayed twice).
+   */
+  async defer(items: readonly AmqpDeferItem[]): Promise<number> {
+    const moving: { item: AmqpDeferItem; message: AmqpOutgoing }[] = [];
+    for (const item of items) {
+      const held = this.deliveries.peek(item.delivery.deliveryTag);
+      if (held === null) continue;
+      // An orphan (its channel died, the worker still answers for it): rebuilt from its envelope.
+      const message = held === 'orphan' ? envelopeToAmqp(item.delivery.raw) : delayedCopy(held);
+      moving.push({ item, message: { content: message.content, options: { ...message.options, mandatory: true } } });
+    }
+    if (moving.length === 0) return 0;
+    const returned = await this.onLive('defer', async (s) => {
+      const bindings = new Map<string, QueueBinding>();
+      for (const queue of new Set(moving.map((m) => m.item.delivery.queue))) {
+        const binding = await this.declare(s, queue);
+        await this.delayedDeliveryFor(s, binding, true);
+        bindings.set(queue, binding);
+      }
+      return this.sendDelayed(s, moving, bindings);
+    });
+    const moved = moving.filter((m) => !returned.has(m));
+    await this.ack(moved.map((m) => m.item.delivery.deliveryTag));
+    this.o.logger.debug(
+      { event: 'broker.amqp_eta_delayed', count: moved.length, returned: returned.size },
+      `Published ${moved.length} eta message(s) into the native delayed delivery and acked them`,
+    );
+    if (returned.size > 0) {
+      const queues = [...new Set([...returned].map((m) => m.item.delivery.queue))].join('", "');
+      throw new BrokerError(
+        'BROKER_COMMAND_FAILED',
+        `RabbitMQ returned ${returned.size} eta message(s) published to ${DELAY_ENTRY_EXCHANGE} for queue "${queues}": ` +
+          'no level of the native delayed delivery took them (levels or exchange bindings deleted?); they stay held, unacked',
+      );
+    }
+    return moved.length;
+  }
+
+  /** Publishes each into `celery_delayed_27` (mandatory, confirmed); resolves with those RabbitMQ returned. */
+  private async sendDelayed<T extends { item: AmqpDeferItem; message: AmqpOutgoing }>(
+    s: AmqpSession,
+    moving: readonly T[],
+    bindings: ReadonlyMap<string, QueueBinding>,
+  ): Promise<Set<T>> {
+    const returnedIds = new Set<string>();
+    const onReturn = (m: ConsumeMessage) => {
+      const id = m.properties.headers?.id ?? m.properties.correlationId;
+      if (typeof id === 'string') returnedIds.add(id);
+    };
+    for (const binding of bindings.values()) {
+      if (!delayable(binding)) {
+        throw new BrokerError(
+          'BROKER_COMMAND_FAILED',
+          `queue "${binding.queue}" cannot take delayed messages: its routing key and the 28 delay bits exceed AMQP's 255 bytes`,
+        );
+      }
+    }
+    s.publish.on('return', onReturn);
+    try {
+      await Promise.all(
+        moving.map(({ item, message }) => {
+          const binding = bindings.get(item.delivery.queue) as QueueBinding;
+          const routingKey = delayRoutingKey((item.dueMs - Date.now()) / 1000, delayTargetKey(binding));
+          return new Promise<void>((resolve, reject) => {
+            s.publish.publish(DELAY_ENTRY_EXCHANGE, routingKey, message.content, message.options, (err) => {
+              if (!err) return resolve();
+              if (s.lost) return reject(err);
+              reject(
+                new BrokerError(
+                  'BROKER_COMMAND_FAILED',
+                  `RabbitMQ did not confirm an eta message into the native delayed delivery (nack): task ${item.taskId} stays held`,
+                  { cause: err },
+                ),
+              );
+            });
+          });
+        }),
+      );
+    } finally {
+      s.publish.off('return', onReturn);
+    }
+    return new Set(moving.filter((m) => returnedIds.has(m.item.taskId)));
+  }
+
   /** RabbitMQ returns a dead consumer's unacked messages itself (on channel close): nothing to restore. */
   async restoreVisibilityTimeout(): Promise<number> {
     return 0;
@@ -659,6 +841,26 @@ export class AmqpBroker implements TaskBroker {
       await s.close();
     }
   }
+}
+
+/**
+ * A delivered message as it is published into the delay: its body, headers and properties, but no
+ * `expiration` (a per-message TTL would cut its wait in a level short) nor `user-id` (RabbitMQ
+ * checks it against this connection's user); mandatory, so a message no level takes comes back.
+ */
+function delayedCopy(m: ConsumeMessage): AmqpOutgoing {
+  const p = m.properties;
+  const options: Options.Publish = { headers: p.headers ?? {}, deliveryMode: p.deliveryMode ?? 2, mandatory: true };
+  if (p.contentType !== undefined) options.contentType = p.contentType;
+  if (p.contentEncoding !== undefined) options.contentEncoding = p.contentEncoding;
+  if (p.correlationId !== undefined) options.correlationId = p.correlationId;
+  if (p.replyTo !== undefined) options.replyTo = p.replyTo;
+  if (p.priority !== undefined) options.priority = p.priority;
+  if (p.messageId !== undefined) options.messageId = p.messageId;
+  if (p.timestamp !== undefined) options.timestamp = p.timestamp;
+  if (p.type !== undefined) options.type = p.type;
+  if (p.appId !== undefined) options.appId = p.appId;
+  return { content: m.content, options };
 }
 
 function sleepMs(ms: number): Promise<void> {

@@ -115,6 +115,11 @@ export class HeldDeliveries {
     return rebound === null ? null : this.release(rebound);
   }
 
+  /** The message of `tag` without settling it; `orphan` when its channel died and it is not settled yet; null when unknown. */
+  peek(tag: string): ConsumeMessage | 'orphan' | null {
+    return this.held.get(tag)?.message ?? (this.orphans.has(tag) ? 'orphan' : null);
+  }
+
   /** The message to nack (requeue) for `tag`, `returned` when RabbitMQ has it back already (its channel died), null when unknown. */
   forRequeue(tag: string): ConsumeMessage | 'returned' | null {
     const own = this.release(tag);

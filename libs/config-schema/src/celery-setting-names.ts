@@ -173,9 +173,10 @@ export const OLD_CELERY_SETTING_NAMES: Readonly<Record<string, string>> = Object
 });
 /**
  * Settings of later Celery releases (5.5) that Celeriac reads, beside the 5.2 names: RabbitMQ's
- * quorum queues. They have a status row like the 5.2 ones.
+ * quorum queues and their native delayed delivery. They have a status row like the 5.2 ones.
  */
 export const LATER_CELERY_SETTING_NAMES: ReadonlySet<string> = new Set([
+  'broker_native_delayed_delivery_queue_type',
   'task_default_queue_type',
   'worker_detect_quorum_queues',
 ]);

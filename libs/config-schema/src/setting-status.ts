@@ -89,6 +89,9 @@ export const SETTING_STATUS: Readonly<Record<string, SettingStatusEntry>> = Obje
   broker_heartbeat_checkrate: M("AMQP heartbeats; kombu's Redis transport has none either"),
   broker_host: OLD_HOST,
   broker_login_method: M('an AMQP login method; Redis authenticates with the password (and user) of the URL'),
+  broker_native_delayed_delivery_queue_type: H(
+    "worker on RabbitMQ (Celery 5.5's setting): queue type of the native delayed delivery levels celery_delayed_0 … 27, 'quorum' (default; at-least-once dead-lettering) or 'classic'; must match what a Celery 5.5 fleet on the same vhost declared; Redis ignores it",
+  ),
   broker_password: OLD_HOST,
   broker_pool_limit: M('Celeriac keeps one Redis connection per role instead of a pool'),
   broker_port: OLD_HOST,
@@ -242,7 +245,7 @@ export const SETTING_STATUS: Readonly<Record<string, SettingStatusEntry>> = Obje
   task_default_priority: H('client: priority of messages of registered tasks that give none'),
   task_default_queue: H('client and worker: the queue of unrouted tasks, and the queue a worker consumes without -Q'),
   task_default_queue_type: H(
-    "RabbitMQ (Celery 5.5's setting): 'quorum' declares the default queue as a quorum queue (x-queue-type), consumed with per-consumer qos (a consumer whose window holds eta messages is started again, so they never fill it); refused with task_queue_max_priority; Redis ignores it. Celery 5.5's native delayed delivery is not built: eta messages are held by the worker, unacked",
+    "RabbitMQ (Celery 5.5's setting): 'quorum' declares the default queue as a quorum queue (x-queue-type), consumed with per-consumer qos (a consumer whose window holds eta messages is started again, so they never fill it); refused with task_queue_max_priority; Redis ignores it. Celery 5.5's native delayed delivery: the worker moves an eta beyond celeriac_eta_horizon into it, acked (any queue type and exchange type); the client publishes eta messages to their queue as Celery 5.2 does",
   ),
   task_default_rate_limit: H('worker: rate limit of every task that sets none itself (nor in task_annotations)'),
   task_default_routing_key: H('client: routing key of messages routed to no declared queue', 'routing'),
@@ -332,9 +335,11 @@ export const SETTING_STATUS: Readonly<Record<string, SettingStatusEntry>> = Obje
   worker_timer: CLASS_PATH,
   worker_timer_precision: M("the Python worker's timer precision; Celeriac's timers are Node's"),
   celeriac_eta_horizon: H(
-    'worker: an eta further away goes to the broker’s delayed set (Redis; on RabbitMQ every eta message is held)',
+    "worker: an eta further away goes to the broker's delayed set (Redis) or into Celery 5.5's native delayed delivery, acked (RabbitMQ: celery_delayed_27 … 0, whole seconds; back in its queue up to 1 s early, the worker holds the rest), so no message stays unacked past consumer_timeout",
   ),
-  celeriac_eta_max_held: H('worker: most eta messages held in memory, the others go to the delayed set (Redis)'),
+  celeriac_eta_max_held: H(
+    'worker: most eta messages held in memory, the others go to the delayed set (Redis) or the native delayed delivery (RabbitMQ)',
+  ),
   celeriac_delayed_poll_interval: H('worker: how often due delayed messages return to their queues'),
   celeriac_redelivery_limit: H('worker: restores after crashes before a message is dead-lettered'),
   celeriac_dead_letter_max_entries: H('worker: cap of the dead-letter list'),

@@ -10,7 +10,10 @@ export interface DeferredMessage {
   dueMs: number;
 }
 
-/** The broker calls the deferral makes (`RedisBroker.defer`, `RedisBroker.reschedule`). */
+/**
+ * The broker calls the deferral makes (`RedisBroker.defer`, `RedisBroker.reschedule`; on RabbitMQ
+ * `AmqpBroker.defer`, into Celery 5.5's native delayed delivery, without `reschedule`).
+ */
 export interface DeferTarget {
   defer(items: readonly { delivery: Delivery; taskId: string; dueMs: number }[]): Promise<number>;
   /** New due times for entries moved before (those still in the delayed set). */
@@ -26,7 +29,7 @@ const LOGGED_IDS = 10;
 /**
  * Moves messages whose eta lies beyond the worker's horizon to the broker's delayed set: everything
  * added in one event-loop turn goes in one atomic call (move + ack). A failed call is retried with
- * backoff; the messages stay held in Redis (unacked) meanwhile. `close()` returns what is still not
+ * backoff; the messages stay held on the broker (unacked) meanwhile. `close()` returns what is still not
  * moved so that shutdown hands it back. Logs `worker.eta_deferred` per call (info when an eta is
  * more than a day away, debug otherwise) and `worker.eta_defer_failed`.
  */
@@ -128,7 +131,7 @@ export class EtaDeferral {
       this.failures++;
       this.logger.warn(
         { event: 'worker.eta_defer_failed', count: batch.length, retry_in_ms: retryMs, err: error },
-        'Could not move eta messages to the delayed set; they stay held in Redis, retrying',
+        'Could not move eta messages to the delayed set; they stay held (unacked), retrying',
       );
       this.queued = batch.concat(this.queued);
       if (this.closed) return;
