@@ -200,6 +200,21 @@ export function buildOpenApiDocument(version: string): Record<string, unknown> {
           },
         },
       },
+      '/v1/nodes/stream': {
+        get: {
+          summary:
+            'GET /v1/nodes as server-sent events (text/event-stream): a `nodes` event with the same answer at once, then a `nodes_changed` event, `{changed, removed}` (the summaries that changed, new nodes included, and the names no longer selected), when a node reported, turned stale or a write or rollout changed what it is served: at most one every 500 ms, and looked for at least every second. Streams with the same selector and masking share one serialised change; kept open and ended as /v1/health/stream. With the Redis store every replica reads the shared statuses, so a report through another replica shows within about a second',
+          parameters: [query('selector', { type: 'string' })],
+          responses: {
+            '200': {
+              description:
+                '`event: nodes` with a NodeList as JSON data, then `event: nodes_changed` with `{changed: NodeSummary[], removed: string[]}`',
+              content: { 'text/event-stream': {} },
+            },
+            ...errors,
+          },
+        },
+      },
       '/v1/rollouts/stream': {
         get: {
           summary:

@@ -3,15 +3,27 @@ import type { FastifyInstance } from 'fastify';
 import { mustMaskSecrets } from '../access-policy.js';
 import { ConfigLongPolls } from '../config-long-poll.js';
 import { CenterError } from '../errors.js';
+import { type EventStream, EventStreams } from '../event-stream.js';
 import { assertNodeName } from '../layer-name.js';
+import { NodeFeed, nodeSummaries } from '../node-feed.js';
 import { servedPlacement, summarizeNode } from '../node-summary.js';
 import { maskSecrets } from '../secret-mask.js';
 import { guard, parseBody, parseRevisionNumber, type RouteContext } from './route-context.js';
 
-/** Node config (long-poll), status reports and the node list. */
+/**
+ * Node config (long-poll), status reports and the node list: GET /v1/nodes, and GET /v1/nodes/stream
+ * with the same parameters as server-sent events (a `nodes` event with the same answer at once, then
+ * a `nodes_changed` event with the summaries that changed, see NodeFeed).
+ */
 export function registerNodeRoutes(app: FastifyInstance, context: RouteContext): void {
   const { service } = context;
   const longPolls = new ConfigLongPolls(service, context.hub, context.metrics, context.logger);
+  const streams = new EventStreams({ lifetimeMs: context.maxWaitMs });
+  const feed = new NodeFeed(service, { fallbackStaleAfterMs: context.staleAfterMs, logger: context.logger });
+  app.addHook('preClose', async () => {
+    feed.close();
+    streams.closeAll();
+  });
 
   app.get('/v1/nodes/:node/config', async (request, reply) => {
     const raw = (request.params as { node: string }).node;
@@ -47,6 +59,7 @@ export function registerNodeRoutes(app: FastifyInstance, context: RouteContext):
     );
     const record = await service.reportStatus(node, status as Record<string, unknown>);
     context.healthHistory.record(node, status, Date.parse(record.received_at));
+    feed.poke();
     const view = service.servedView(node);
     return {
       node,
@@ -60,21 +73,27 @@ export function registerNodeRoutes(app: FastifyInstance, context: RouteContext):
     const token = await guard(context, request, 'nodes:read');
     const selector = selectorOf((request.query as { selector?: unknown }).selector);
     const statuses = await service.statuses();
-    const now = Date.now();
-    const nodes = service
-      .selectNodes(selector)
-      .map((node) =>
-        summarizeNode(
-          service.state,
-          node,
-          statuses.get(node),
-          context.staleAfterMs,
-          now,
-          servedPlacement(service, node),
-        ),
-      );
+    const nodes = nodeSummaries(service, selector, statuses, context.staleAfterMs, Date.now());
     // Agents' messages may quote URLs with passwords.
     return { nodes: mustMaskSecrets(token) ? maskSecrets(nodes) : nodes };
+  });
+
+  // A static route: fastify takes it before /v1/nodes/:node, so "stream" is never taken for a node.
+  app.get('/v1/nodes/stream', async (request, reply) => {
+    const token = await guard(context, request, 'nodes:read');
+    const selectorText = (request.query as { selector?: unknown }).selector;
+    const selector = selectorOf(selectorText);
+    const opened: { stream?: EventStream } = {};
+    // The first list is sent from inside subscribe: a 400 or a store that does not answer is still an ordinary error answer.
+    const unsubscribe = await feed.subscribe(
+      { selectorText: typeof selectorText === 'string' ? selectorText : '', selector, masked: mustMaskSecrets(token) },
+      (event, json) => {
+        opened.stream ??= streams.start(reply);
+        opened.stream.send(event, json);
+      },
+    );
+    if (opened.stream) opened.stream.onClose(unsubscribe);
+    else unsubscribe();
   });
 
   app.get('/v1/nodes/:node', async (request) => {
