@@ -1,4 +1,4 @@
-// A live feed from the center: a server-sent-event stream (GET /v1/rollouts/stream, /v1/health/stream)
+// A live feed from the center: a server-sent-event stream (GET /v1/nodes/stream, /v1/rollouts/stream, /v1/health/stream)
 // read with fetch(), since EventSource cannot send the bearer token. It reconnects after a drop with
 // a growing, jittered delay, tells its state ("connecting", "live", "reconnecting", "paused" while
 // the page is hidden, "stopped"), and once closed holds no connection, timer or listener.
