@@ -136,7 +136,9 @@ export class Dispatcher {
       },
       pump: () => this.pump(),
       defer: (job, dueMs) => {
-        if (this.deferral === null) return false;
+        // A job waiting for a fleet limit must follow a change of that limit: where moved messages
+        // cannot get new due times (RabbitMQ's delay levels), it stays held here instead.
+        if (this.deferral === null || !this.deferral.reschedulable) return false;
         this.custody.defer(job);
         this.deferral.add({ delivery: job.delivery, taskId: job.message.id, task: job.message.task, dueMs });
         return true;

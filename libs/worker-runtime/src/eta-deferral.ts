@@ -77,6 +77,11 @@ export class EtaDeferral {
     });
   }
 
+  /** Whether the broker can give moved messages new due times (Redis's delayed set can; RabbitMQ's delay levels cannot). */
+  get reschedulable(): boolean {
+    return typeof this.target.reschedule === 'function';
+  }
+
   /**
    * Gives messages moved before new due times (a fleet limit changed, so they were spaced for the
    * old rate). Waits for moves still on their way first, so the entries are in the set; logs
