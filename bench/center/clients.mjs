@@ -1,5 +1,8 @@
-// Long-polling clients in one process (one keep-alive socket each), driven over IPC. Started with
-// the node numbers it owns: `node clients.mjs <url> <token> <first> <count> <wait>`.
+// Long-polling clients in one process, driven over IPC. Started with the node numbers it owns and
+// how it connects: `node clients.mjs <url> <token> <first> <count> <wait> <close|keep-alive>`.
+//   close       a fresh connection per long-poll (`agent: false`, so node sends `Connection: close`),
+//               as real agents do (libs/common requestText).
+//   keep-alive  one keep-alive http.Agent (its default maxFreeSockets of 256 closes the rest).
 //   { type: 'poll', after }  opens every long-poll once; when all have answered it reports their
 //                            arrival times (epoch ms, sub-ms precision), statuses and revisions.
 //   { type: 'follow', after, until } polls like an agent: every answer at once re-polls after the
@@ -8,11 +11,12 @@
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 
-const [url, token, firstText, countText, waitText] = process.argv.slice(2);
+const [url, token, firstText, countText, waitText, connection = 'close'] = process.argv.slice(2);
 const first = Number(firstText);
 const count = Number(countText);
 const waitSec = Number(waitText);
-const agent = new http.Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY });
+const agent =
+  connection === 'keep-alive' ? new http.Agent({ keepAlive: true, maxSockets: Number.POSITIVE_INFINITY }) : false;
 const now = () => performance.timeOrigin + performance.now();
 
 function longPoll(node, after) {
@@ -74,7 +78,7 @@ process.on('message', async (message) => {
     const seen = await Promise.all(nodes.map((node) => follow(node, message.after, message.until)));
     process.send({ type: 'followed', seen });
   } else if (message.type === 'stop') {
-    agent.destroy();
+    if (agent) agent.destroy();
     process.exit(0);
   }
 });

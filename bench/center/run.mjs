@@ -1,8 +1,10 @@
 // Config center long-poll fan-out benchmark.
 //   node bench/center/run.mjs [--clients 1000] [--writes 20] [--procs 2] [--follow 10] [--center-dist dir] [--http-setup]
-//     [--center-flags="--max-semi-space-size=32"]
-// One center process (file store), N long-polls held by separate client processes (one keep-alive
-// socket each). Fan-out: once all N are held, a write to the group every node is in; the time
+//     [--center-flags="--max-semi-space-size=32"] [--connection close|keep-alive] [--pin]
+// One center process (file store), N long-polls held by separate client processes (`--connection
+// close`, the default: a fresh connection per long-poll, as real agents make; `keep-alive`: one
+// keep-alive agent per client process). `--pin`: the center on CPU 0, the clients on CPU 1
+// (taskset), as if the center had a host of its own. Fan-out: once all N are held, a write to the group every node is in; the time
 // from the write request to the N-th answer, over `--writes` rounds. Follow: every client polls
 // like an agent (re-polls at once after each answer) while `--follow` revisions are written
 // back to back as fast as the center takes them; a client that never saw one of them skipped it.
@@ -24,12 +26,21 @@ const { values } = parseArgs({
     'http-setup': { type: 'boolean', default: false },
     // Extra V8/Node flags for the center process only, e.g. --center-flags=--max-semi-space-size=32
     'center-flags': { type: 'string', default: '' },
+    connection: { type: 'string', default: 'close' },
+    pin: { type: 'boolean', default: false },
   },
 });
 const CLIENTS = Number(values.clients);
 const WRITES = Number(values.writes);
 const PROCS = Math.max(1, Number(values.procs));
 const FOLLOW = Number(values.follow);
+const CONNECTION = values.connection;
+if (CONNECTION !== 'close' && CONNECTION !== 'keep-alive')
+  throw new Error(`--connection is close or keep-alive, not ${JSON.stringify(CONNECTION)}`);
+// Pinned: pins a forked process (and its threads) to one CPU once it is running.
+const pin = (child, cpu) => {
+  if (values.pin) execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(child.pid)], { stdio: 'ignore' });
+};
 const HERE = import.meta.dirname;
 const ROOT = path.resolve(HERE, '../..');
 const TOKEN = 'bench-admin-token-0123456789abcdef';
@@ -53,6 +64,8 @@ const center = fork(path.join(HERE, 'center-process.mjs'), [], {
   },
 });
 const [{ url }] = await once(center, 'message');
+pin(center, 0);
+pin(process, 1);
 const clients = [];
 // A failed run must not leave the center or the clients running (they hold this stdout open).
 process.on('exit', () => {
@@ -125,8 +138,9 @@ for (let p = 0; p < PROCS; p++) {
   const first = p * share;
   const count = Math.min(share, CLIENTS - first);
   if (count <= 0) break;
-  const child = fork(path.join(HERE, 'clients.mjs'), [url, TOKEN, String(first), String(count), '55']);
+  const child = fork(path.join(HERE, 'clients.mjs'), [url, TOKEN, String(first), String(count), '55', CONNECTION]);
   await once(child, 'message');
+  pin(child, 1);
   clients.push(child);
 }
 const gather = () => Promise.all(clients.map((c) => once(c, 'message').then(([m]) => m)));
@@ -190,7 +204,7 @@ console.log(
   `\nceleriac center long-poll fan-out: ${CLIENTS} long-polls in ${clients.length} client processes, ${WRITES} writes to a group all nodes are in`,
 );
 console.log(
-  `command: node bench/center/run.mjs --clients ${CLIENTS} --writes ${WRITES} --procs ${PROCS} --follow ${FOLLOW}${values['center-dist'] ? ` --center-dist ${values['center-dist']}` : ''}${values['center-flags'] ? ` --center-flags=${values['center-flags']}` : ''}`,
+  `command: node bench/center/run.mjs --clients ${CLIENTS} --writes ${WRITES} --procs ${PROCS} --follow ${FOLLOW} --connection ${CONNECTION}${values.pin ? ' --pin' : ''}${values['center-dist'] ? ` --center-dist ${values['center-dist']}` : ''}${values['center-flags'] ? ` --center-flags=${values['center-flags']}` : ''}`,
 );
 console.log(`load average (/proc/loadavg): ${loadAtStart} at start, ${loadavg()} at end`);
 console.log(
@@ -203,6 +217,9 @@ console.log(
 console.log(`write request -> median answer: p50 ${ms(quantile(medianAnswer, 0.5))}`);
 console.log(
   `center CPU time per write and its ${CLIENTS} answers (user+sys, less sensitive to other load): p50 ${ms(quantile(cpuMs, 0.5))}, p99 ${ms(quantile(cpuMs, 0.99))}`,
+);
+console.log(
+  `per round (CPU ms / write request -> last answer ms): ${cpuMs.map((c, i) => `${c.toFixed(0)}/${fromRequest[i].toFixed(0)}`).join(' ')}`,
 );
 console.log(
   `center memory: idle ${mb(idle.rss)} rss (heap ${mb(idle.heapUsed)}); ${CLIENTS} held ${mb(loaded.rss)} rss (heap ${mb(loaded.heapUsed)}); peak ${mb(peakRss)} rss (${mb(arrivalPeak)} while the long-polls arrive, ${mb(fanOutPeak)} while a write is answered; V8 heap total at most ${mb(peakHeap)})`,

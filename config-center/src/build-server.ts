@@ -4,6 +4,7 @@ import { CenterMetrics } from './center-metrics.js';
 import { ConfigService } from './config-service.js';
 import { CenterError } from './errors.js';
 import { CenterLogController, fastifyLogger } from './fastify-logger.js';
+import { limitHeapGrowth } from './heap-growth.js';
 import { registerJsonBodyParsers } from './json-body.js';
 import { LongPollHub } from './long-poll-hub.js';
 import { RolloutController } from './rollout/rollout-controller.js';
@@ -58,6 +59,11 @@ export interface CenterServerOptions {
   rolloutLeaseMs?: number;
   /** Seconds between two kept health points of a node (GET /v1/health/history); default 10. */
   healthStepS?: number;
+  /**
+   * V8's old generation may grow this much (percent) past the live heap before a major GC
+   * (process-wide, see heap-growth.ts); default 100, 0 leaves V8's own dynamic factor.
+   */
+  heapGrowingPercent?: number;
 }
 
 /** Where rollouts are kept: in the Redis store shared by replicas, a file next to the file store, or memory. */
@@ -73,6 +79,7 @@ function rolloutStoreOf(options: CenterServerOptions): RolloutStore {
  */
 export async function buildServer(options: CenterServerOptions): Promise<FastifyInstance> {
   const maxWaitMs = options.maxWaitMs ?? 60_000;
+  limitHeapGrowth(options.heapGrowingPercent);
   const hub = new LongPollHub();
   const service = new ConfigService(options.store, hub, options.logger);
   const tokens = new TokenService(options.store);
