@@ -2,16 +2,30 @@
 // worker's TaskEvents and EventDispatcher (publish stubbed), CPU µs per task, median of 7 rounds of
 // 100,000 tasks. Compare checkouts (built) in one sitting: node bench/runtime/events-micro.mjs <root> [<root> ...]
 // With --redis the events are PUBLISHed for real (ioredis to a redis-server of the bench's own), so
-// the figure includes what ioredis and the socket cost in the worker's process.
+// the figure includes what ioredis and the socket cost in the worker's process. --batch <n> sets the
+// events per task.multi list. Results and what they led to: bench/runtime.md, "Task events".
+import path from 'node:path';
 import { startRedis } from './lib/redis-server.mjs';
 
 const realRedis = process.argv.includes('--redis');
+// --batch <n>: events per task.multi list (the dispatcher's batchSize), to compare list sizes.
+const batchAt = process.argv.indexOf('--batch');
+const batchSize = batchAt > 0 ? Number(process.argv[batchAt + 1]) : undefined;
 const server = realRedis ? await startRedis() : undefined;
-for (const root of process.argv.slice(2).filter((a) => !a.startsWith('--'))) {
+for (const root of process.argv
+  .slice(2)
+  .filter((a, i, all) => !a.startsWith('--') && all[i - 1] !== '--batch')
+  .map((a) => path.resolve(a))) {
   const { EventDispatcher } = await import(`${root}/libs/control-plane/dist/index.js`);
   const { TaskEvents } = await import(`${root}/libs/worker-runtime/dist/task-events.js`);
   const sink = { n: 0, bytes: 0 };
   const fake = {
+    // A checkout that PUBLISHes each list alone, or one that pipelines them.
+    async publish(_channel, env) {
+      sink.n++;
+      sink.bytes += env.length;
+      return 0;
+    },
     pipeline() {
       const p = {
         publish(_channel, env) {
@@ -45,6 +59,7 @@ for (const root of process.argv.slice(2).filter((a) => !a.startsWith('--'))) {
     logger: log,
     redis,
     taskEvents: true,
+    ...(batchSize !== undefined ? { batchSize } : {}),
   });
   const ev = new TaskEvents(d);
   const m = {

@@ -15,8 +15,13 @@ export class EventTap {
     const redis = new Redis(url, { maxRetriesPerRequest: 1 });
     const tap = new EventTap(redis);
     redis.on('pmessage', (_pattern: string, _channel: string, message: string) => {
-      const envelope = JSON.parse(message) as { body: string };
-      const body = JSON.parse(Buffer.from(envelope.body, 'base64').toString('utf8')) as CeleryEvent | CeleryEvent[];
+      const envelope = JSON.parse(message) as { body: string; properties?: { body_encoding?: string } };
+      // Without body_encoding (celeriac's task.multi) the body is the JSON text itself, as kombu reads it.
+      const text =
+        envelope.properties?.body_encoding === 'base64'
+          ? Buffer.from(envelope.body, 'base64').toString('utf8')
+          : envelope.body;
+      const body = JSON.parse(text) as CeleryEvent | CeleryEvent[];
       tap.events.push(...(Array.isArray(body) ? body : [body]));
     });
     await redis.psubscribe(`/${db}.celeryev/*`);

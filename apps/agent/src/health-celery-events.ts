@@ -1,7 +1,8 @@
 import { isAmqpUrl } from '@celeriac/broker-amqp';
-import type { Logger } from '@celeriac/logger';
-import { closeRedisConnection, createRedisConnection, parseRedisUrl } from '@celeriac/redis-connection';
+import { type Logger, redactUrl } from '@celeriac/logger';
+import { closeRedisConnection, createRedisConnection, parseRedisUrl, RedisTlsError } from '@celeriac/redis-connection';
 import { AmqpTaskEvents } from './amqp-task-events.js';
+import { type BrokerSettings, brokerConnectionKey, redisBrokerDialUrl } from './broker-connection-key.js';
 import type { HealthTarget } from './health-collector.js';
 import { type CumulativeTask, HEALTH_BUCKETS_S, type HealthWindows } from './health-windows.js';
 import { isRedisBrokerUrl } from './redis-broker-only.js';
@@ -70,8 +71,9 @@ function emptyCumulative(): Cumulative {
 
 /**
  * Task health of Python Celery programs from Celery's own task events (`-E` /
- * `worker_send_task_events`): one subscriber per broker, on Redis to the celeryev fanout
- * (`/<db>.celeryev/task.*`, what `celery events` reads), on RabbitMQ a `celeryev.<uuid>` queue on
+ * `worker_send_task_events`): one subscriber per broker and connection settings, on Redis to the
+ * celeryev fanout (`/<db>.celeryev/task.*`, what `celery events` reads; TLS, Sentinel and failover
+ * from the program's settings), on RabbitMQ a `celeryev.<uuid>` queue on
  * the `celeryev` topic exchange (amqp-task-events.ts), counting per worker and task name
  * received, succeeded, failed, retried, rejected, revoked, the runtime (`task-succeeded`'s
  * `runtime`, else started → end) and the wait from received to started. The agent renders
@@ -101,18 +103,21 @@ export class CeleryEventHealth {
     // (the worker probe already said once that it does not reach them).
     const python = targets.filter((t) => t.kind === 'celery-worker' && readsTaskEvents(t.brokerUrl));
     this.programs = new Map(python.map((t) => [t.name, t.program]));
-    // One subscriber per broker and key prefix (kombu prefixes Redis's event channels too).
-    const wanted = new Map(python.map((t) => [`${keyPrefix}|${t.brokerUrl}`, t.brokerUrl]));
+    // One subscriber per broker connection (URL and its TLS and other connection settings) and key
+    // prefix (kombu prefixes Redis's event channels too).
+    const wanted = new Map<string, HealthTarget & { brokerUrl: string }>(
+      python.map((t) => [`${keyPrefix}|${brokerConnectionKey(t.brokerUrl, t.brokerSettings)}`, t]),
+    );
     for (const [key, source] of this.subscribers) {
       if (wanted.has(key)) continue;
       this.subscribers.delete(key);
       await source.close();
     }
-    for (const [key, url] of wanted) {
+    for (const [key, { brokerUrl: url, brokerSettings }] of wanted) {
       const source = this.subscribers.get(key);
       if (source !== undefined) await source.ensure();
-      else if (isAmqpUrl(url)) await this.consume(key, url);
-      else await this.subscribe(key, url, keyPrefix);
+      else if (isAmqpUrl(url)) await this.consume(key, url, brokerSettings ?? {});
+      else await this.subscribe(key, url, brokerSettings ?? {}, keyPrefix);
     }
     const now = Date.now();
     for (const [name, tasks] of this.counts) {
@@ -129,27 +134,45 @@ export class CeleryEventHealth {
     for (const name of [...this.counts.keys()]) if (!this.programs.has(name)) this.counts.delete(name);
   }
 
-  private async subscribe(key: string, url: string, keyPrefix: string): Promise<void> {
+  /** Subscribes to the task events of a Redis broker, dialled with the program's settings as its worker does. */
+  private async subscribe(key: string, url: string, settings: BrokerSettings, keyPrefix: string): Promise<void> {
     try {
-      const db = parseRedisUrl(url, { setting: 'broker_url' }).db;
-      const redis = createRedisConnection(url, 'agent-events', this.logger);
+      const dialUrl = redisBrokerDialUrl(url, settings);
+      const db = parseRedisUrl(dialUrl, { setting: 'broker_url' }).db;
+      const redis = createRedisConnection(dialUrl, 'agent-events', this.logger);
       redis.on('pmessage', (_pattern: string, _channel: string, message: string) => this.onMessage(message));
       // ioredis subscribes again by itself after a reconnect.
       this.subscribers.set(key, { ensure: async () => undefined, close: () => closeRedisConnection(redis) });
-      await redis.psubscribe(`${keyPrefix}/${db}.celeryev/task.*`);
+      // A refused certificate ends the connection, and the subscribe then fails with only
+      // "Connection is closed.": the connect's own error says why.
+      let refused: RedisTlsError | undefined;
+      const connecting = redis.connect().catch((error: unknown) => {
+        if (error instanceof RedisTlsError) refused = error;
+      });
+      try {
+        await redis.psubscribe(`${keyPrefix}/${db}.celeryev/task.*`);
+      } catch (error) {
+        await connecting;
+        throw refused ?? error;
+      }
     } catch (err) {
       this.logger.warn(
-        { event: 'agent.task_events_unavailable', err },
+        { event: 'agent.task_events_unavailable', broker: redactUrl(url), err },
         'cannot subscribe to Celery task events; Python programs report inspect stats totals only',
       );
     }
   }
 
   /** Consumes the task events of a RabbitMQ broker. */
-  private async consume(key: string, url: string): Promise<void> {
-    const source = new AmqpTaskEvents(url, this.logger, (events) => {
-      for (const e of events) if (e !== null && typeof e === 'object') this.onEvent(e as CeleryEvent);
-    });
+  private async consume(key: string, url: string, settings: BrokerSettings): Promise<void> {
+    const source = new AmqpTaskEvents(
+      url,
+      this.logger,
+      (events) => {
+        for (const e of events) if (e !== null && typeof e === 'object') this.onEvent(e as CeleryEvent);
+      },
+      settings,
+    );
     this.subscribers.set(key, source);
     await source.ensure();
   }
@@ -157,10 +180,13 @@ export class CeleryEventHealth {
   private onMessage(message: string): void {
     let events: CeleryEvent[];
     try {
-      const envelope = JSON.parse(message) as { body?: string };
-      const body = JSON.parse(Buffer.from(envelope.body ?? '', 'base64').toString('utf8')) as
-        | CeleryEvent
-        | CeleryEvent[];
+      const envelope = JSON.parse(message) as { body?: string; properties?: { body_encoding?: string } };
+      // kombu's envelope: the body in base64, or without body_encoding the text itself (celeriac's task.multi).
+      const text =
+        envelope.properties?.body_encoding === 'base64'
+          ? Buffer.from(envelope.body ?? '', 'base64').toString('utf8')
+          : (envelope.body ?? '');
+      const body = JSON.parse(text) as CeleryEvent | CeleryEvent[];
       events = Array.isArray(body) ? body : [body];
     } catch {
       return;

@@ -161,7 +161,7 @@ describe('the agent on a RabbitMQ broker', () => {
       timestamp: now,
       ...extra,
     });
-    const body = (e: unknown) => Buffer.from(JSON.stringify(e)).toString('base64');
+    const body = (e: unknown) => JSON.stringify(e);
     try {
       await probe.tick(); // subscribes
       // A batch (`task.multi`, a list) and single events, as a Python worker's dispatcher sends them.
@@ -170,16 +170,16 @@ describe('the agent on a RabbitMQ broker', () => {
         [
           {
             routingKey: 'task.multi',
-            bodyBase64: body([
+            body: body([
               task('task-received', 'u1', { name: 'py.mul' }),
               task('task-started', 'u1'),
               task('task-succeeded', 'u1', { runtime: 0.2 }),
             ]),
           },
-          { routingKey: 'task.received', bodyBase64: body(task('task-received', 'u2', { name: 'py.mul' })) },
-          { routingKey: 'task.failed', bodyBase64: body(task('task-failed', 'u2')) },
+          { routingKey: 'task.received', body: body(task('task-received', 'u2', { name: 'py.mul' })) },
+          { routingKey: 'task.failed', body: body(task('task-failed', 'u2')) },
           // Another host's events are not this program's.
-          { routingKey: 'task.received', bodyBase64: body({ ...task('task-received', 'u3'), hostname: 'x@y' }) },
+          { routingKey: 'task.received', body: body({ ...task('task-received', 'u3'), hostname: 'x@y' }) },
         ],
         { hostname: py },
       );

@@ -1,10 +1,12 @@
 import type { Channel } from 'amqplib';
 import { type AmqpControlConnection, amqpHeaders } from './amqp-control-connection.js';
 
-/** One event message (structurally the control plane's `EventMessage`). */
+/** One event message (structurally the control plane's `EventMessage`): its body's JSON text. */
 export interface AmqpEventMessage {
   routingKey: string;
-  bodyBase64: string;
+  body: string;
+  /** The text is escaped for a JSON string; a dispatcher writes it so only for a transport with `bodyInString`. */
+  inString?: boolean;
 }
 
 /**
@@ -15,6 +17,8 @@ export interface AmqpEventMessage {
  * as a Python worker's dispatcher sends them. The structural `EventTransport` of @celeriac/control-plane.
  */
 export class AmqpEventTransport {
+  /** Task-event lists come as plain JSON text: AMQP carries the body's bytes. */
+  readonly bodyInString = false;
   private channel: Promise<Channel> | null = null;
   private readonly declared = new Set<string>();
 
@@ -56,8 +60,9 @@ export class AmqpEventTransport {
       priority: 0,
     };
     let flowing = true;
-    for (const { routingKey, bodyBase64 } of messages) {
-      flowing = channel.publish(exchange, routingKey, Buffer.from(bodyBase64, 'base64'), properties);
+    for (const { routingKey, body, inString } of messages) {
+      const json = inString === true ? (JSON.parse(`"${body}"`) as string) : body;
+      flowing = channel.publish(exchange, routingKey, Buffer.from(json, 'utf8'), properties);
     }
     // amqplib buffers what the socket cannot take: wait for it to drain (or the channel to go) rather than grow without bound.
     if (!flowing) {

@@ -1,6 +1,6 @@
 import type { Logger } from '@celeriac/logger';
 import type { Redis } from 'ioredis';
-import { EventBatch, nullableJson, stringJson, stringJsonInner } from './event-batch.js';
+import { EventBatch, escapeInString, fieldJson, stringJsonInner } from './event-batch.js';
 import type { EventMessage, EventTransport } from './event-transport.js';
 import type { TaskEventFields, TaskEventType } from './event-types.js';
 import { LamportClock } from './lamport-clock.js';
@@ -38,22 +38,6 @@ const WARN_INTERVAL_MS = 5_000;
 /** Full batches held for the flush timer at most. */
 const MAX_SEALED = 20;
 
-/** JSON of one task-event field value, without JSON.stringify for the usual strings and numbers. */
-function fieldJson(value: unknown): string {
-  switch (typeof value) {
-    case 'string':
-      return stringJson(value);
-    case 'number':
-      return Number.isFinite(value) ? String(value) : 'null';
-    case 'boolean':
-      return value ? 'true' : 'false';
-    case 'undefined':
-      return 'null';
-    default:
-      return value === null ? 'null' : JSON.stringify(value);
-  }
-}
-
 /**
  * Epoch ms as Python float seconds, `1796172100.051`, from integers: formatting the double
  * `ms / 1000` costs several times more, three times per task. Receivers parse it as a float.
@@ -76,37 +60,115 @@ function typeTail(type: string): string {
   return `, "type": "${type}"}`;
 }
 
-const RECEIVED_TAIL = typeTail('task-received');
-const STARTED_TAIL = typeTail('task-started');
-const SUCCEEDED_TAIL = typeTail('task-succeeded');
+/**
+ * The constant pieces of the hot task events' JSON text, as plain JSON or (`inString`) with every
+ * quote escaped, for lists that stand inside the JSON string of kombu's Redis envelope. Constant
+ * runs are one piece (the usual `null`s and `0` of a task-received among them): joining a list
+ * costs by the piece more than by the byte.
+ */
+class EventPieces {
+  readonly uuid: string;
+  readonly name: string;
+  readonly args: string;
+  readonly kwargs: string;
+  /** `", "root_id": null, "parent_id": `, and the same opening a root id. */
+  readonly rootIdNull: string;
+  readonly rootIdOpen: string;
+  readonly rootIdClose: string;
+  /** `null, "retries": 0, "eta": null, "expires": null`: parent, retries, eta and expires of a first try. */
+  readonly firstTry: string;
+  readonly retries: string;
+  readonly eta: string;
+  readonly expires: string;
+  readonly quote: string;
+  readonly result: string;
+  readonly runtime: string;
+  readonly timestamp: string;
+  readonly receivedTail: string;
+  readonly startedTail: string;
+  readonly succeededTail: string;
+
+  constructor(readonly inString: boolean) {
+    const q = (json: string) => this.text(json);
+    this.uuid = q(', "uuid": "');
+    this.name = q('", "name": "');
+    this.args = q('", "args": "');
+    this.kwargs = q('", "kwargs": "');
+    this.rootIdNull = q('", "root_id": null, "parent_id": ');
+    this.rootIdOpen = q('", "root_id": "');
+    this.rootIdClose = q('", "parent_id": ');
+    this.firstTry = q('null, "retries": 0, "eta": null, "expires": null');
+    this.retries = q(', "retries": ');
+    this.eta = q(', "eta": ');
+    this.expires = q(', "expires": ');
+    this.quote = q('"');
+    this.result = q('", "result": "');
+    this.runtime = q('", "runtime": ');
+    this.timestamp = q(', "timestamp": ');
+    this.receivedTail = q(typeTail('task-received'));
+    this.startedTail = q(typeTail('task-started'));
+    this.succeededTail = q(typeTail('task-succeeded'));
+  }
+
+  /** A string or null field value in this form. */
+  nullable(value: string | null): string {
+    return value === null ? 'null' : `${this.quote}${stringJsonInner(value, this.inString)}${this.quote}`;
+  }
+
+  /** Any JSON text in this form. */
+  text(json: string): string {
+    return this.inString ? escapeInString(json) : json;
+  }
+}
+
+/** The ends of the hot events for one ms: `, "timestamp": <s>, "type": "<type>"}` (and the uuid's closing quote for task-started). */
+class EventEnds {
+  readonly stamp: string;
+  readonly received: string;
+  readonly started: string;
+  readonly succeeded: string;
+
+  constructor(p: EventPieces, ms: number) {
+    this.stamp = `${p.timestamp}${secondsText(ms)}`;
+    this.received = `${this.stamp}${p.receivedTail}`;
+    this.started = `${p.quote}${this.stamp}${p.startedTail}`;
+    this.succeeded = `${this.stamp}${p.succeededTail}`;
+  }
+}
 
 /**
  * Publishes Celery events on the `celeryev` exchange as a Celery 5.2 worker does, through an
  * EventTransport (kombu's Redis PUBLISH by default, or RabbitMQ). Worker events go out at once;
  * task events are appended to `task.multi` lists of `batchSize`, and every list goes out
  * `flushIntervalMs` after the first event (or at once when 20 lists are full), all in one
- * publish call (one round trip on Redis).
+ * publish call (one round trip on Redis). Lists are written in the form the transport carries
+ * them (`EventTransport.bodyInString`: already escaped for kombu's Redis envelope).
  */
 export class EventDispatcher {
   readonly clock: LamportClock;
   private readonly transport: EventTransport;
   private readonly headers: Record<string, unknown>;
   /**
-   * `{"hostname": "<node>", "utcoffset": <h>, "pid": <pid>, "clock": ` of every task event: built
-   * once (again when the UTC offset changes), so each event adds only its clock and own fields.
+   * `{"hostname": "<node>", "utcoffset": <h>, "pid": <pid>, "clock": ` of every task event, in the
+   * form of `pieces`: built once (again when the UTC offset changes), so each event adds only its
+   * clock and own fields.
    */
   private taskHead = '';
+  /** `, ` and `taskHead`: the head of every event of a list but its first. */
+  private taskHeadNext = '';
+  /** The constant pieces of task events, in the form task-event lists are written in. */
+  private readonly pieces: EventPieces;
   private readonly pid = process.pid;
-  /** `, "timestamp": <s>` of the last event and the ms it is for: events of one ms share it. */
-  private stampMs = -1;
-  private stamp = '';
+  /** The ends of the events of the last event's ms (its timestamp): events of one ms share them. */
+  private endsMs = -1;
+  private ends: EventEnds | undefined;
   /** The `task.multi` list being filled. */
   private readonly open = new EventBatch();
   private readonly batchSize: number;
   private readonly flushIntervalMs: number;
   private readonly batch: boolean;
   private taskEventsOn: boolean;
-  /** Full lists (base64 bodies) waiting for the flush timer: they all go out in one publish. */
+  /** Full lists waiting for the flush timer: they all go out in one publish. */
   private sealed: EventMessage[] = [];
   private flushTimer: NodeJS.Timeout | undefined;
   private inFlight = new Set<Promise<void>>();
@@ -132,6 +194,8 @@ export class EventDispatcher {
     this.flushIntervalMs = Math.max(0, options.flushIntervalMs ?? 10);
     this.batch = options.batch ?? true;
     this.taskEventsOn = options.taskEvents ?? false;
+    // Events sent alone (batching off) are plain JSON, as worker events are.
+    this.pieces = new EventPieces(this.batch && this.transport.bodyInString === true);
   }
 
   get hostname(): string {
@@ -163,7 +227,10 @@ export class EventDispatcher {
     if (now - this.offsetCheckedAt > 60_000) {
       this.offsetHours = Math.floor(new Date(now).getTimezoneOffset() / 60);
       this.offsetCheckedAt = now;
-      this.taskHead = `{"hostname": ${fieldJson(this.options.hostname)}, "utcoffset": ${this.offsetHours}, "pid": ${this.pid}, "clock": `;
+      this.taskHead = this.pieces.text(
+        `{"hostname": ${fieldJson(this.options.hostname)}, "utcoffset": ${this.offsetHours}, "pid": ${this.pid}, "clock": `,
+      );
+      this.taskHeadNext = `, ${this.taskHead}`;
     }
     return this.offsetHours;
   }
@@ -182,11 +249,11 @@ export class EventDispatcher {
       const now = Date.now();
       const clock = this.clock.forward();
       const head = this.head(now);
-      const event = `${head}${clock}${json}${this.stampOf(now)}${typeTail(type)}`;
-      this.track(this.publishMany([{ routingKey: eventRoutingKey(type), bodyBase64: base64Of(event) }]));
+      const event = `${head}${clock}${json}${this.endsOf(now).stamp}${typeTail(type)}`;
+      this.track(this.publishMany([{ routingKey: eventRoutingKey(type), body: event }]));
       return true;
     }
-    return this.queueTask(json, typeTail(type));
+    return this.queueTask(this.pieces.text(json), this.pieces.text(typeTail(type)));
   }
 
   /** `task-received` (fields in Celery's order; `args`/`kwargs` are reprs, `eta`/`expires` ISO 8601 or null). */
@@ -216,28 +283,34 @@ export class EventDispatcher {
       });
     }
     const now = Date.now();
-    this.eventParts(now).push(
-      ', "uuid": "',
-      stringJsonInner(uuid),
-      '", "name": "',
-      stringJsonInner(name),
-      '", "args": "',
-      stringJsonInner(args),
-      '", "kwargs": "',
-      stringJsonInner(kwargs),
-      '", "root_id": ',
-      nullableJson(rootId),
-      ', "parent_id": ',
-      nullableJson(parentId),
-      ', "retries": ',
-      fieldJson(retries),
-      ', "eta": ',
-      nullableJson(eta),
-      ', "expires": ',
-      nullableJson(expires),
-      this.stampOf(now),
-      RECEIVED_TAIL,
-    );
+    const p = this.pieces;
+    const inString = p.inString;
+    const b = this.startEvent(now);
+    b.put(p.uuid);
+    b.put(stringJsonInner(uuid, inString));
+    b.put(p.name);
+    b.put(stringJsonInner(name, inString));
+    b.put(p.args);
+    b.put(stringJsonInner(args, inString));
+    b.put(p.kwargs);
+    b.put(stringJsonInner(kwargs, inString));
+    if (rootId === null) b.put(p.rootIdNull);
+    else {
+      b.put(p.rootIdOpen);
+      b.put(stringJsonInner(rootId, inString));
+      b.put(p.rootIdClose);
+    }
+    if (parentId === null && retries === 0 && eta === null && expires === null) b.put(p.firstTry);
+    else {
+      b.put(p.nullable(parentId));
+      b.put(p.retries);
+      b.put(fieldJson(retries));
+      b.put(p.eta);
+      b.put(p.nullable(eta));
+      b.put(p.expires);
+      b.put(p.nullable(expires));
+    }
+    b.put(this.endsOf(now).received);
     return this.afterTaskEvent();
   }
 
@@ -246,7 +319,11 @@ export class EventDispatcher {
     if (!this.taskEventsOn || this.closed) return false;
     if (!this.batch) return this.sendTask('task-started', { uuid });
     const now = Date.now();
-    this.eventParts(now).push(', "uuid": "', stringJsonInner(uuid), '"', this.stampOf(now), STARTED_TAIL);
+    const p = this.pieces;
+    const b = this.startEvent(now);
+    b.put(p.uuid);
+    b.put(stringJsonInner(uuid, p.inString));
+    b.put(this.endsOf(now).started);
     return this.afterTaskEvent();
   }
 
@@ -255,16 +332,15 @@ export class EventDispatcher {
     if (!this.taskEventsOn || this.closed) return false;
     if (!this.batch) return this.sendTask('task-succeeded', { uuid, result, runtime });
     const now = Date.now();
-    this.eventParts(now).push(
-      ', "uuid": "',
-      stringJsonInner(uuid),
-      '", "result": "',
-      stringJsonInner(result),
-      '", "runtime": ',
-      runtimeText(runtime),
-      this.stampOf(now),
-      SUCCEEDED_TAIL,
-    );
+    const p = this.pieces;
+    const b = this.startEvent(now);
+    b.put(p.uuid);
+    b.put(stringJsonInner(uuid, p.inString));
+    b.put(p.result);
+    b.put(stringJsonInner(result, p.inString));
+    b.put(p.runtime);
+    b.put(runtimeText(runtime));
+    b.put(this.endsOf(now).succeeded);
     return this.afterTaskEvent();
   }
 
@@ -274,43 +350,48 @@ export class EventDispatcher {
     return this.taskHead;
   }
 
-  /** `, "timestamp": <seconds>`, shared by the events of one ms. */
-  private stampOf(now: number): string {
-    if (now !== this.stampMs) {
-      this.stampMs = now;
-      this.stamp = `, "timestamp": ${secondsText(now)}`;
+  /** The ends of events sent at `now` (in the form of `pieces`), shared by the events of one ms. */
+  private endsOf(now: number): EventEnds {
+    if (now !== this.endsMs || this.ends === undefined) {
+      this.endsMs = now;
+      this.ends = new EventEnds(this.pieces, now);
     }
-    return this.stamp;
+    return this.ends;
   }
 
   /**
    * One task event into the open list (the `sendTask` path; the hot ones push their pieces).
    * Celery's field order is hostname, utcoffset, pid, clock, the event's fields (`fieldsJson`,
-   * each `, "key": value`), timestamp, type (`tail`).
+   * each `, "key": value`), timestamp, type (`tail`), all in the form of `pieces`.
    */
   private queueTask(fieldsJson: string, tail: string): boolean {
     const now = Date.now();
-    this.eventParts(now).push(fieldsJson, this.stampOf(now), tail);
+    const b = this.startEvent(now);
+    b.put(fieldsJson);
+    b.put(this.endsOf(now).stamp);
+    b.put(tail);
     return this.afterTaskEvent();
   }
 
   /**
    * Starts a task event in the open list with its head (`{"hostname": …, "clock": <n>`) and
-   * returns the array the rest of its JSON text is pushed onto: the event's fields, then
-   * `stampOf(now)` and its type's tail. Written by hand with Python's separators.
+   * returns the list, to `put` the rest of its JSON text: the event's fields, then its timestamp
+   * and type (`endsOf(now)`). Written by hand with Python's separators.
    */
-  private eventParts(now: number): Array<string | number> {
-    const parts = this.open.next();
-    parts.push(this.head(now), this.clock.forward());
-    return parts;
+  private startEvent(now: number): EventBatch {
+    const head = this.head(now);
+    const b = this.open;
+    b.next(head, this.taskHeadNext);
+    b.put(this.clock.forward());
+    return b;
   }
 
   /** After an event went into the open list: seals the list when it is full, and sees that it goes out. */
   private afterTaskEvent(): boolean {
     const b = this.open;
     if (b.count >= this.batchSize) {
-      this.sealed.push({ routingKey: 'task.multi', bodyBase64: b.takeBase64() });
-      // Many full batches (a burst): out now, in one pipeline, rather than growing until the timer.
+      this.sealed.push(this.listMessage());
+      // Many full batches (a burst): out now, in one publish call, rather than growing until the timer.
       if (this.sealed.length >= MAX_SEALED) {
         this.drainBuffer();
         return true;
@@ -336,9 +417,7 @@ export class EventDispatcher {
       timestamp: pyFloat(now / 1000),
       type,
     };
-    return this.track(
-      this.publishMany([{ routingKey: eventRoutingKey(type), bodyBase64: base64Of(pyJsonDumps(event)) }]),
-    );
+    return this.track(this.publishMany([{ routingKey: eventRoutingKey(type), body: pyJsonDumps(event) }]));
   }
 
   /** Publishes the buffered task events now; resolves when every pending publish settled. */
@@ -355,6 +434,11 @@ export class EventDispatcher {
     await this.transport.close();
   }
 
+  /** The open list as its `task.multi` message; the open list is empty after. */
+  private listMessage(): EventMessage {
+    return { routingKey: 'task.multi', body: this.open.take(), inString: this.pieces.inString };
+  }
+
   private flushSoon(delayMs: number): void {
     if (this.flushTimer !== undefined) return;
     this.flushTimer = setTimeout(() => {
@@ -366,7 +450,7 @@ export class EventDispatcher {
   private drainBuffer(): void {
     if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
-    if (this.open.count > 0) this.sealed.push({ routingKey: 'task.multi', bodyBase64: this.open.takeBase64() });
+    if (this.open.count > 0) this.sealed.push(this.listMessage());
     if (this.sealed.length === 0) return;
     const batches = this.sealed;
     this.sealed = [];
@@ -394,9 +478,4 @@ export class EventDispatcher {
       }
     }
   }
-}
-
-/** The base64 of a JSON text's UTF-8 bytes. */
-function base64Of(json: string): string {
-  return Buffer.from(json, 'utf8').toString('base64');
 }

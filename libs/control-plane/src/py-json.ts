@@ -1,7 +1,8 @@
 /**
  * JSON text as Python's `json.dumps` writes it (`", "` and `": "` separators, non-ASCII escaped as
  * `\uXXXX`, floats with a decimal point). Used for the low-rate control and worker-event messages so
- * they read byte for byte like a Python node's; task-event batches use JSON.stringify for speed.
+ * they read byte for byte like a Python node's; task-event lists are written piece by piece with the
+ * same separators and escaping (EventDispatcher, `pyJsonStringInner`).
  */
 
 /** A number Python must read as a float (`2.0`, not `2`): mingle timestamps must be floats. */
@@ -31,8 +32,12 @@ function numberText(n: number): string {
   return String(n).replace(/e([+-])(\d)$/, 'e$10$2');
 }
 
-function stringText(s: string): string {
-  let out = '"';
+/**
+ * What Python's `json.dumps` writes between the quotes of a string (non-ASCII as `\uXXXX`): the
+ * text is always ASCII.
+ */
+export function pyJsonStringInner(s: string): string {
+  let out = '';
   for (let i = 0; i < s.length; i++) {
     const code = s.charCodeAt(i);
     if (code === 0x22) out += '\\"';
@@ -45,7 +50,11 @@ function stringText(s: string): string {
     else if (code < 0x20 || code > 0x7e) out += `\\u${code.toString(16).padStart(4, '0')}`;
     else out += s[i];
   }
-  return out + '"';
+  return out;
+}
+
+function stringText(s: string): string {
+  return `"${pyJsonStringInner(s)}"`;
 }
 
 function write(value: unknown): string {

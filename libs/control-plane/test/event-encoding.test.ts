@@ -1,10 +1,10 @@
 // The task-event fast path writes what the general one writes: the envelope template gives the
-// bytes of encodeEnvelope (but the delivery tag), and the hand-built task events parse to the
-// fields, order and values of sendTask's.
+// bytes of encodeEnvelope (but the delivery tag), or the same envelope with the body as its text and
+// no body_encoding, and the hand-built task events parse to the fields, order and values of sendTask's.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisServer } from '../../../test/support/redis-server.js';
-import { EventBatch, stringJsonInner } from '../src/event-batch.js';
+import { EventBatch, escapeInString, stringJsonInner } from '../src/event-batch.js';
 import { EventDispatcher } from '../src/event-dispatcher.js';
 import { EnvelopeTemplate, encodeEnvelope } from '../src/kombu-envelope.js';
 import { LamportClock } from '../src/lamport-clock.js';
@@ -30,20 +30,62 @@ describe('EnvelopeTemplate', () => {
     expect(Buffer.from(parsed.body, 'base64').toString('utf8')).toBe(body);
     expect(parsed.properties.delivery_tag).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4/);
   });
+
+  it('splices a body escaped for a JSON string in as the body text, without body_encoding', () => {
+    const options = {
+      exchange: 'celeryev',
+      routingKey: 'task.multi',
+      headers: { hostname: 'n@h' },
+      deliveryMode: 1 as const,
+    };
+    const body = '[{"uuid": "q\\"1\\u00e9", "type": "task-started"}]';
+    const raw = new EnvelopeTemplate(options).encodeInString(escapeInString(body)).toString('utf8');
+    const parsed = JSON.parse(raw);
+    expect(parsed.body).toBe(body);
+    expect(JSON.parse(parsed.body)).toEqual([{ uuid: 'q"1é', type: 'task-started' }]);
+    const { body_encoding, ...rest } = JSON.parse(encodeEnvelope(undefined, { ...options, bodyJson: body })).properties;
+    expect(body_encoding).toBe('base64');
+    expect({ ...parsed.properties, delivery_tag: 'T' }).toEqual({ ...rest, delivery_tag: 'T' });
+    expect(Object.keys(parsed)).toEqual(['body', 'content-encoding', 'content-type', 'headers', 'properties']);
+    // Text that is not ASCII (not what the dispatcher writes) is still encoded whole.
+    const wide = new EnvelopeTemplate(options).encodeInString(escapeInString('[{"s": "é ü"}]')).toString('utf8');
+    expect(JSON.parse(JSON.parse(wide).body)).toEqual([{ s: 'é ü' }]);
+  });
 });
 
 describe('EventBatch', () => {
-  it('gives each list as base64 JSON, past its scratch buffer too, and nothing of a longer list before', () => {
+  it('gives each list as its JSON text, ASCII as Python writes it, and nothing of a longer list before', () => {
     const batch = new EventBatch();
-    const long = 'ü'.repeat(40_000); // 80,000 bytes of UTF-8: more than the 64 KB scratch buffer
-    batch.add(`{"a": "${long}"}`);
-    batch.next().push('{"n": ', 7, ', "s": "', stringJsonInner('q"\\\u2028\n'), '"}');
+    const long = 'ü'.repeat(40_000);
+    batch.add(`{"a": "${stringJsonInner(long)}"}`);
+    batch.next('{"n": ', ', {"n": ');
+    for (const piece of [7, ', "s": "', stringJsonInner('q"\\\u2028\n\ud83d'), '"}']) batch.put(piece);
     expect(batch.count).toBe(2);
-    const first = JSON.parse(Buffer.from(batch.takeBase64(), 'base64').toString('utf8'));
-    expect(first).toEqual([{ a: long }, { n: 7, s: 'q"\\\u2028\n' }]);
+    const text = batch.take();
+    expect(text).toMatch(/^[\x20-\x7e]+$/);
+    expect(text.slice(0, 20)).toBe('[{"a": "\\u00fc\\u00fc');
+    expect(JSON.parse(text)).toEqual([{ a: long }, { n: 7, s: 'q"\\\u2028\n\ud83d' }]);
     expect(batch.count).toBe(0);
+    // A shorter list after a longer one: nothing of the longer one is left in it.
     batch.add('{"b": 1}');
-    expect(Buffer.from(batch.takeBase64(), 'base64').toString('utf8')).toBe('[{"b": 1}]');
+    expect(batch.take()).toBe('[{"b": 1}]');
+    batch.add('{"c": 2}');
+    batch.add('{"d": 3}');
+    expect(batch.take()).toBe('[{"c": 2}, {"d": 3}]');
+    batch.add('{"e": 4}');
+    expect(batch.take()).toBe('[{"e": 4}]');
+  });
+
+  it('escapes values once more for a list that stands inside a JSON string', () => {
+    const batch = new EventBatch();
+    const value = 'q"\\ é\n';
+    batch.next(escapeInString('{"s": "'), escapeInString(', {"s": "'));
+    batch.put(stringJsonInner(value, true));
+    batch.put('\\"}');
+    const text = batch.take();
+    expect(text).toMatch(/^[\x20-\x7e]+$/);
+    expect(JSON.parse(JSON.parse(`"${text}"`))).toEqual([{ s: value }]);
+    expect(stringJsonInner('plain-id', true)).toBe('plain-id');
   });
 });
 
@@ -51,11 +93,14 @@ describe('task events: fast path against sendTask', () => {
   let redis: RedisServer;
   let sub: Redis;
   const seen: unknown[][] = [];
+  const encodings: unknown[] = [];
   beforeAll(async () => {
     redis = await RedisServer.start();
     sub = new Redis(redis.url());
     sub.on('message', (_channel: string, raw: string) => {
-      seen.push(JSON.parse(Buffer.from(JSON.parse(raw).body, 'base64').toString('utf8')));
+      const envelope = JSON.parse(raw);
+      encodings.push(envelope.properties.body_encoding);
+      seen.push(JSON.parse(envelope.body));
     });
     await sub.subscribe('/0.celeryev/task.multi');
   });
@@ -102,6 +147,7 @@ describe('task events: fast path against sendTask', () => {
     await events.close();
     for (let i = 0; i < 100 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
     const batch = seen[0] as Record<string, unknown>[];
+    expect(encodings).toEqual([undefined]);
     expect(batch).toHaveLength(6);
     for (let i = 0; i < 6; i += 2) {
       const [fast, general] = [batch[i] as Record<string, unknown>, batch[i + 1] as Record<string, unknown>];

@@ -39,6 +39,9 @@ async function patternSubscribers(): Promise<number> {
   return list.split('\n').filter((line) => /\bpsub=[1-9]/.test(line)).length;
 }
 
+const HOT_ARGS = `('say "é"', 'C:\\\\tmp')`;
+const HOT_RESULT = `'ö"\\n'`;
+
 function received(uuid: string, name: string, args: string): TaskEventFields['task-received'] {
   return { uuid, name, args, kwargs: '{}', root_id: uuid, parent_id: null, retries: 0, eta: null, expires: null };
 }
@@ -103,6 +106,11 @@ describe('Celery event consumers see a Celeriac worker', () => {
       events.sendTask('task-revoked', { uuid: 't-rev', terminated: false, signum: null, expired: false });
       events.sendTask('task-received', received('t-rej', 'ctlapp.add', '()'));
       events.sendTask('task-rejected', { uuid: 't-rej', requeue: false });
+      // The worker's own path (the list is the envelope's body text, escaped twice), with quotes,
+      // a backslash and non-ASCII in its reprs.
+      events.taskReceived('t-hot', 'ctlapp.add', HOT_ARGS, "{'k': 'ü'}", 't-hot', null, 0, null, null);
+      events.taskStarted('t-hot');
+      events.taskSucceeded('t-hot', HOT_RESULT, 0.002);
       processed = 2;
       await events.flush();
       await state.waitForOutput(/^\{"workers"/m, 20_000);
@@ -127,6 +135,14 @@ describe('Celery event consumers see a Celeriac worker', () => {
       });
       expect(summary.tasks['t-fail']).toMatchObject({ state: 'FAILURE', exception: "TypeError('boom')" });
       expect(summary.tasks['t-retry']).toMatchObject({ state: 'RETRY' });
+      expect(summary.tasks['t-hot']).toMatchObject({
+        state: 'SUCCESS',
+        name: 'ctlapp.add',
+        hostname: HOST,
+        args: HOT_ARGS,
+        result: HOT_RESULT,
+        runtime: 0.002,
+      });
       expect(summary.tasks['t-rev']).toMatchObject({ state: 'REVOKED' });
       // State() ranks REJECTED below RECEIVED (celery.states.PRECEDENCE): the event is merged, the state stays.
       expect(summary.types['task-rejected']).toBe(1);

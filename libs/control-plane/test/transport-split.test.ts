@@ -192,7 +192,9 @@ describe('EventDispatcher over an injected transport', () => {
       ['celeryev', ['task.multi']],
     ]);
     expect(sent[0]!.headers).toEqual({ hostname: HOST });
-    const decode = (m: EventMessage) => JSON.parse(Buffer.from(m.bodyBase64, 'base64').toString('utf8'));
+    // Plain JSON for a transport without bodyInString (RabbitMQ's carries the bytes).
+    expect(sent.flatMap((s) => s.messages.map((m) => m.inString === true))).toEqual([false, false]);
+    const decode = (m: EventMessage) => JSON.parse(m.body);
     expect(decode(sent[0]!.messages[0]!)).toMatchObject({ type: 'worker-online', hostname: HOST });
     expect(decode(sent[1]!.messages[0]!).map((e: { type: string }) => e.type)).toEqual([
       'task-received',
