@@ -53,23 +53,38 @@ export function answersOnSocket(res: ServerResponse): boolean {
  * content type and length. The body's tail is one buffer shared by every node with that config.
  * On a closing connection (`answersOnSocket`) the whole message, status line to body, is one
  * buffer written on the socket, and the response is then finished as node finishes it (see
- * `endOnSocket`); else head and tail leave through ServerResponse in one writev, which does
+ * `writeOnSocket`); else head and tail leave through ServerResponse in one writev, which does
  * keep-alive, Date and HEAD.
  * `maskedConfig` (for tokens that may not see secrets) is serialised for this answer only.
  */
 export function writeConfigAnswer(res: ServerResponse, node: string, view: NodeView, maskedConfig?: unknown): void {
+  finishWritten(sendConfigAnswer(res, node, view, maskedConfig));
+}
+
+/**
+ * `writeConfigAnswer` without the finish: returns `res` when its answer went on the socket and its
+ * 'finish' listeners are still to run (`finishWritten`), so that a fan-out writes every answer of a
+ * batch before any of that bookkeeping; undefined when the response is already finished.
+ */
+export function sendConfigAnswer(
+  res: ServerResponse,
+  node: string,
+  view: NodeView,
+  maskedConfig?: unknown,
+): ServerResponse | undefined {
   const head = `{"node":${JSON.stringify(node)}`;
   const shared = maskedConfig === undefined ? sharedAnswer(view) : answerOf(view, maskedConfig);
   const length = Buffer.byteLength(head) + shared.tail.length;
   if (answersOnSocket(res)) {
     const headers = `${shared.statusAndHeaders}content-length: ${length}\r\n${dateHeader()}Connection: close\r\n\r\n`;
     const withBody = res.req.method !== 'HEAD';
-    endOnSocket(res, 200, headers, withBody ? head : '', withBody ? shared.tail : undefined);
-    return;
+    writeOnSocket(res, 200, headers, withBody ? head : '', withBody ? shared.tail : undefined);
+    return res;
   }
   res.writeHead(200, ['content-type', CONTENT_TYPE, 'etag', `"${view.revision}"`, 'content-length', String(length)]);
   res.write(head);
   res.end(shared.tail);
+  return undefined;
 }
 
 /**
@@ -77,21 +92,37 @@ export function writeConfigAnswer(res: ServerResponse, node: string, view: NodeV
  * closing); on the socket when the connection closes after it.
  */
 export function writeNotModified(res: ServerResponse): void {
+  finishWritten(sendNotModified(res));
+}
+
+/** `writeNotModified` without the finish, as `sendConfigAnswer`. */
+export function sendNotModified(res: ServerResponse): ServerResponse | undefined {
   if (answersOnSocket(res)) {
-    endOnSocket(res, 304, `HTTP/1.1 304 Not Modified\r\n${dateHeader()}Connection: close\r\n\r\n`, '');
-    return;
+    writeOnSocket(res, 304, `HTTP/1.1 304 Not Modified\r\n${dateHeader()}Connection: close\r\n\r\n`, '');
+    return res;
   }
   res.writeHead(304);
   res.end();
+  return undefined;
 }
 
 /**
- * Writes `headers`, `body` and `tail` as one buffer on the response's socket and finishes the
- * response as node does after a closing answer: its 'finish' listeners run (node's own, which
- * takes the request off the connection and closes it once written, and fastify's, which runs the
- * onResponse hook), without ServerResponse's header serialisation and finish machinery.
+ * Finishes a response whose answer `sendConfigAnswer` or `sendNotModified` wrote on its socket, as
+ * node finishes one after a closing answer: its 'finish' listeners run (node's own, which takes
+ * the request off the connection and closes it once written, and fastify's, which runs the
+ * onResponse hook). Must run in the same event-loop turn as the write, before the connection's
+ * I/O is read again. Nothing to do for undefined (already finished).
  */
-function endOnSocket(res: ServerResponse, status: number, headers: string, body: string, tail?: Buffer): void {
+export function finishWritten(res: ServerResponse | undefined): void {
+  res?.emit('finish');
+}
+
+/**
+ * Writes `headers`, `body` and `tail` as one buffer on the response's socket and marks the
+ * response ended as node's end() does, without ServerResponse's header serialisation and finish
+ * machinery; `finishWritten` then runs its 'finish' listeners.
+ */
+function writeOnSocket(res: ServerResponse, status: number, headers: string, body: string, tail?: Buffer): void {
   const headersLength = Buffer.byteLength(headers, 'latin1');
   const bodyLength = Buffer.byteLength(body);
   const message = Buffer.allocUnsafe(headersLength + bodyLength + (tail?.length ?? 0));
@@ -105,7 +136,6 @@ function endOnSocket(res: ServerResponse, status: number, headers: string, body:
   internals.finished = true;
   internals._last = true;
   (res.socket as NonNullable<ServerResponse['socket']>).write(message);
-  res.emit('finish');
 }
 
 let dateSecond = -1;

@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { Logger } from '@celeriac/logger';
 import type { CenterMetrics } from './center-metrics.js';
 import type { NodeView } from './center-state.js';
-import { writeConfigAnswer, writeNotModified } from './config-answer.js';
+import { finishWritten, sendConfigAnswer, sendNotModified, writeNotModified } from './config-answer.js';
 import type { ConfigService } from './config-service.js';
 import type { LongPollHold, LongPollHub, LongPollWaiter, WaitOutcome } from './long-poll-hub.js';
 import { maskSecrets } from './secret-mask.js';
@@ -49,7 +49,12 @@ export class ConfigLongPolls {
 
   /** Writes the 200 answer with `view` (masked when the token asks for it). */
   write(res: ServerResponse, request: ConfigRequest, view: NodeView): void {
-    writeConfigAnswer(res, request.node, view, request.mask ? maskSecrets(view.config) : undefined);
+    finishWritten(this.send(res, request, view));
+  }
+
+  /** `write` without the finish; returns the response when it is still to be finished (`finishWritten`). */
+  send(res: ServerResponse, request: ConfigRequest, view: NodeView): ServerResponse | undefined {
+    return sendConfigAnswer(res, request.node, view, request.mask ? maskSecrets(view.config) : undefined);
   }
 }
 
@@ -60,6 +65,8 @@ class HeldConfigPoll implements LongPollWaiter, SpreadTask {
   /** What to answer once settled: the view taken when it changed, undefined for a 304. */
   private view: NodeView | undefined;
   private gone = false;
+  /** The response `run` wrote on its socket, finished by `complete`. */
+  private unfinished: ServerResponse | undefined;
   private readonly onClose = (): void => {
     // 'close' also follows a finished answer; only an unanswered one means the client went away.
     if (this.res.writableFinished) return;
@@ -101,11 +108,18 @@ class HeldConfigPoll implements LongPollWaiter, SpreadTask {
   }
 
   run(): void {
+    if (this.gone) return;
+    this.unfinished = this.view ? this.polls.send(this.res, this.request, this.view) : sendNotModified(this.res);
+  }
+
+  /** The bookkeeping after the batch's answers were all written (see TurnSpreader). */
+  complete(): void {
     this.res.off('close', this.onClose);
     if (this.gone) return;
     this.polls.metrics.observeLongPoll(this.view ? 'changed' : 'timeout');
-    if (this.view) this.polls.write(this.res, this.request, this.view);
-    else writeNotModified(this.res);
+    const res = this.unfinished;
+    this.unfinished = undefined;
+    finishWritten(res);
   }
 
   fail(error: unknown): void {

@@ -1,6 +1,11 @@
-/** Something the spreader runs once; `fail` is told when `run` threw. */
+/**
+ * Something the spreader runs once; `fail` is told when `run` threw. `complete`, when there is one,
+ * runs after every `run` of the same batch, in the same turn (a fan-out writes a batch's answers
+ * first and does their bookkeeping after, so the last answer of the batch leaves sooner).
+ */
 export interface SpreadTask {
   run(): void;
+  complete?(): void;
   fail(error: unknown): void;
 }
 
@@ -50,12 +55,23 @@ export class TurnSpreader {
   };
 
   private runUpTo(count: number): void {
+    const start = this.next;
     const end = Math.min(this.queue.length, count);
     for (; this.next < end; this.next++) {
       const task = this.queue[this.next] as SpreadTask;
-      this.queue[this.next] = undefined;
       try {
         task.run();
+      } catch (error) {
+        task.fail(error);
+        this.queue[this.next] = undefined;
+      }
+    }
+    for (let i = start; i < end; i++) {
+      const task = this.queue[i];
+      this.queue[i] = undefined;
+      if (!task?.complete) continue;
+      try {
+        task.complete();
       } catch (error) {
         task.fail(error);
       }

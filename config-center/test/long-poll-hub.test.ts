@@ -62,7 +62,7 @@ describe('LongPollHub', () => {
   });
 
   it('writes delivered answers a batch per turn and tells when all are written', async () => {
-    const hub = new LongPollHub();
+    const hub = new LongPollHub({ answersPerTurn: 200 });
     const ran: number[] = [];
     for (let i = 0; i < 1000; i++) hub.deliver({ run: () => ran.push(i), fail: () => undefined });
     expect(ran).toHaveLength(0);
@@ -85,6 +85,36 @@ describe('LongPollHub', () => {
     await hub.answered();
     expect(failed).toHaveLength(1);
     expect(ran.at(-1)).toBe(-1);
+    hub.close();
+  });
+
+  it("completes a batch's answers after all of them were written, in the same turn", async () => {
+    const hub = new LongPollHub({ answersPerTurn: 3 });
+    const steps: string[] = [];
+    for (const name of ['a', 'b', 'c', 'd']) {
+      hub.deliver({
+        run: () => {
+          steps.push(`run ${name}`);
+          if (name === 'b') throw new Error('socket gone');
+        },
+        complete: () => steps.push(`complete ${name}`),
+        fail: () => steps.push(`fail ${name}`),
+      });
+    }
+    setImmediate(() => steps.push('next turn'));
+    await hub.answered();
+    // b failed in run: it is not completed; d is the next turn's batch.
+    expect(steps).toEqual([
+      'run a',
+      'run b',
+      'fail b',
+      'run c',
+      'complete a',
+      'complete c',
+      'next turn',
+      'run d',
+      'complete d',
+    ]);
     hub.close();
   });
 
