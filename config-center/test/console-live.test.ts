@@ -1,7 +1,6 @@
-import type { Page, Request } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, api, until } from './support/center-harness.js';
-import { ConsoleBrowser } from './support/console-browser.js';
+import { ConsoleBrowser, recordRequests, watchStreamStates } from './support/console-browser.js';
 import { type RolloutFleet, startRolloutFleet } from './support/rollout-fleet.js';
 
 // The console's Rollouts and Health views are live: the center pushes changes on server-sent-event
@@ -11,16 +10,6 @@ import { type RolloutFleet, startRolloutFleet } from './support/rollout-fleet.js
 let fleet: RolloutFleet;
 let browser: ConsoleBrowser;
 const pageErrors: string[] = [];
-
-/** Every request the page makes, as `METHOD path?query`, in order. */
-function recordRequests(page: Page): string[] {
-  const seen: string[] = [];
-  page.on('request', (request: Request) => {
-    const url = new URL(request.url());
-    seen.push(`${request.method()} ${url.pathname}${url.search}`);
-  });
-  return seen;
-}
 
 /** Requests to the rollout or health API other than the two streams: what a polling view would make. */
 const polls = (requests: readonly string[]) =>
@@ -120,15 +109,8 @@ describe('console live views', () => {
 
     // The center drops every connection: the page reconnects (a new stream request) and is live again.
     const streamsBefore = requests.filter((r) => r.startsWith('GET /v1/rollouts/stream')).length;
-    // Every state the view shows from now on (the page's own script; tests have no DOM types).
-    await page.evaluate(`(() => {
-      const element = document.getElementById('rollouts-updated');
-      window.streamStates = [];
-      new MutationObserver(() => window.streamStates.push(element.dataset.stream)).observe(element, {
-        attributes: true,
-        attributeFilter: ['data-stream'],
-      });
-    })()`);
+    // Every state the view shows from now on.
+    const streamStates = await watchStreamStates(page, 'rollouts-updated');
     fleet.center.running.server.server.closeAllConnections();
     await until(
       () => requests.filter((r) => r.startsWith('GET /v1/rollouts/stream')).length > streamsBefore,
@@ -137,7 +119,7 @@ describe('console live views', () => {
     );
     await page.locator('#rollouts-updated[data-stream="live"]').waitFor();
     // The view said so meanwhile.
-    const states = (await page.evaluate('window.streamStates')) as string[];
+    const states = await streamStates();
     expect(states).toContain('reconnecting');
     expect(states.at(-1)).toBe('live');
 

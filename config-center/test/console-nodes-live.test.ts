@@ -1,7 +1,7 @@
-import type { Locator, Page, Request } from 'playwright-core';
+import type { Locator } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, api, startTestCenter, type TestCenter, until } from './support/center-harness.js';
-import { ConsoleBrowser, signIn } from './support/console-browser.js';
+import { ConsoleBrowser, recordRequests, signIn, watchStreamStates } from './support/console-browser.js';
 
 // The console's Nodes view is live: the center pushes the node list on GET /v1/nodes/stream when a
 // node reports or turns stale, and the page reconnects after the center drops the stream. It
@@ -12,16 +12,6 @@ let browser: ConsoleBrowser;
 let viewerToken: string;
 let agentToken: string;
 const pageErrors: string[] = [];
-
-/** Every request the page makes, as `METHOD path?query`, in order. */
-function recordRequests(page: Page): string[] {
-  const seen: string[] = [];
-  page.on('request', (request: Request) => {
-    const url = new URL(request.url());
-    seen.push(`${request.method()} ${url.pathname}${url.search}`);
-  });
-  return seen;
-}
 
 /** The text as a person sees it: rendered, table cells separated by tabs. */
 function shown(locator: Locator): Promise<string> {
@@ -126,18 +116,11 @@ describe('console Nodes view', () => {
     const streams = () => requests.filter((r) => r.startsWith('GET /v1/nodes/stream')).length;
     const before = streams();
     expect(before).toBe(1);
-    await page.evaluate(`(() => {
-      const element = document.getElementById('nodes-updated');
-      window.streamStates = [];
-      new MutationObserver(() => window.streamStates.push(element.dataset.stream)).observe(element, {
-        attributes: true,
-        attributeFilter: ['data-stream'],
-      });
-    })()`);
+    const streamStates = await watchStreamStates(page, 'nodes-updated');
     center.running.server.server.closeAllConnections();
     await until(() => streams() > before, 15_000, 'the page to reconnect its node stream');
     await page.locator('#nodes-updated[data-stream="live"]').waitFor();
-    const states = (await page.evaluate('window.streamStates')) as string[];
+    const states = await streamStates();
     expect(states).toContain('reconnecting');
     expect(states.at(-1)).toBe('live');
 

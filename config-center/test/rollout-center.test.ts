@@ -10,6 +10,7 @@ import {
   until,
   workerNodeLayer,
 } from './support/center-harness.js';
+import { programHealth } from './support/program-health.js';
 import { reportWorkersRunning, servedConfig } from './support/worker-status.js';
 
 const T = ADMIN_TOKEN;
@@ -24,33 +25,9 @@ afterEach(async () => {
   dirs = [];
 });
 
-function health(succeeded: number, failed: number) {
-  const counts = { received: succeeded + failed, succeeded, failed, retried: 0, rejected: 0, revoked: 0 };
-  return {
-    source: 'health_file',
-    window_s: 10,
-    counts,
-    rates: {
-      received: counts.received / 10,
-      succeeded: succeeded / 10,
-      failed: failed / 10,
-      retried: 0,
-      rejected: 0,
-      revoked: 0,
-    },
-    failure_ratio: succeeded + failed === 0 ? null : failed / (succeeded + failed),
-    runtime_p50_s: 0.01,
-    runtime_p95_s: 0.02,
-    queue_wait_p50_s: 0.01,
-    queue_wait_p95_s: 0.02,
-    restarts_5m: 0,
-    crash_loop: false,
-  };
-}
-
 /** Reports that `node` applied `revision` and its worker had these task outcomes. */
 async function report(url: string, node: string, revision: number, succeeded: number, failed: number): Promise<void> {
-  await reportWorkersRunning(url, node, revision, 1000 + NODES.indexOf(node), health(succeeded, failed));
+  await reportWorkersRunning(url, node, revision, 1000 + NODES.indexOf(node), programHealth(succeeded, failed));
 }
 
 async function setUp(options: { dataDir?: string } = {}): Promise<TestCenter> {

@@ -5,6 +5,7 @@ import { decideStep, type StepInput } from '../src/rollout/decide-step.js';
 import { aggregateHealth, evaluateGates, type NodeObservation, observeNode } from '../src/rollout/evaluate-gates.js';
 import { planWaves } from '../src/rollout/plan-waves.js';
 import { admitRestarts, restartLimit, stillRestarting } from '../src/rollout/restart-budget.js';
+import { programHealth } from './support/program-health.js';
 
 const policy = (input: RolloutPolicyInput) => rolloutPolicySchema.parse(input);
 
@@ -86,34 +87,20 @@ describe('planWaves', () => {
   });
 });
 
+/** A health summary with `p95` as every runtime and queue-wait percentile. */
 function health(
   succeeded: number,
   failed: number,
   p95: number | null = 0.1,
   extra: Partial<ProgramHealth> = {},
 ): ProgramHealth {
-  const counts = { received: succeeded + failed, succeeded, failed, retried: 0, rejected: 0, revoked: 0 };
-  return {
-    source: 'health_file',
-    window_s: 10,
-    counts,
-    rates: {
-      received: counts.received / 10,
-      succeeded: succeeded / 10,
-      failed: failed / 10,
-      retried: 0,
-      rejected: 0,
-      revoked: 0,
-    },
-    failure_ratio: succeeded + failed === 0 ? null : failed / (succeeded + failed),
+  return programHealth(succeeded, failed, {
     runtime_p50_s: p95,
     runtime_p95_s: p95,
     queue_wait_p50_s: p95,
     queue_wait_p95_s: p95,
-    restarts_5m: 0,
-    crash_loop: false,
     ...extra,
-  };
+  });
 }
 
 const obs = (

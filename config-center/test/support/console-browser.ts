@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type BrowserContext, chromium, type Page, type Request } from 'playwright-core';
 
 /** The flags every console test runs Debian's chromium with: headless, no sandbox, no network chatter. */
 const CHROMIUM_ARGS = [
@@ -74,4 +74,31 @@ export async function signIn(page: Page, token: string): Promise<void> {
   await page.getByLabel('Token').fill(token);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.locator('#session').waitFor({ state: 'visible' });
+}
+
+/** Every request `page` makes from now on, as `METHOD path?query`, in order. */
+export function recordRequests(page: Page): string[] {
+  const seen: string[] = [];
+  page.on('request', (request: Request) => {
+    const url = new URL(request.url());
+    seen.push(`${request.method()} ${url.pathname}${url.search}`);
+  });
+  return seen;
+}
+
+/**
+ * Records every value the `data-stream` attribute of the element `elementId` (a live view's status
+ * line) takes from now on; returns a function that reads the values so far, in order.
+ */
+export async function watchStreamStates(page: Page, elementId: string): Promise<() => Promise<string[]>> {
+  // The page's own script: tests have no DOM types.
+  await page.evaluate(`(() => {
+    const element = document.getElementById(${JSON.stringify(elementId)});
+    window.streamStates = [];
+    new MutationObserver(() => window.streamStates.push(element.dataset.stream)).observe(element, {
+      attributes: true,
+      attributeFilter: ['data-stream'],
+    });
+  })()`);
+  return async () => (await page.evaluate('window.streamStates')) as string[];
 }
