@@ -2,26 +2,23 @@
 // redis-py take it): a redis-sentinel that listens only on `tls-port`, with a CA this test makes,
 // watching a plain master. Our client and a Python Celery 5.2 worker both go through it; a wrong
 // CA, or no TLS, gets no master.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { Celeriac } from '@celeriac/client';
 import { createLogger } from '@celeriac/logger';
 import { closeRedisConnection, createRedisConnection, redisUrlFromSettings } from '@celeriac/redis-connection';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, waitForPort } from '../../apps/cli/src/local-redis.js';
 import { capturingLogger } from '../support/capturing-logger.js';
 import { CeleryWorker } from '../support/celery-worker.js';
 import { RedisServer } from '../support/redis-server.js';
 import { makeTestCertificates, type TestCertificates } from '../support/tls-certs.js';
+import { TlsSentinel } from '../support/tls-sentinel.js';
 
 const MASTER = 'tlsmaster';
 
 describe('sentinel:// with TLS to the sentinels', { timeout: 90_000 }, () => {
   let certs: TestCertificates;
   let master: RedisServer;
-  let sentinel: ChildProcess;
+  let sentinel: TlsSentinel;
   let sentinelPort: number;
 
   /** Celery settings for broker and results through the TLS sentinel, trusting `ca`. */
@@ -41,36 +38,12 @@ describe('sentinel:// with TLS to the sentinels', { timeout: 90_000 }, () => {
   beforeAll(async () => {
     certs = makeTestCertificates();
     master = await RedisServer.start();
-    sentinelPort = await freePort();
-    const file = path.join(certs.dir, 'sentinel.conf');
-    writeFileSync(
-      file,
-      [
-        'port 0',
-        `tls-port ${sentinelPort}`,
-        'bind 127.0.0.1',
-        `dir ${certs.dir}`,
-        `tls-cert-file ${certs.serverCert}`,
-        `tls-key-file ${certs.serverKey}`,
-        `tls-ca-cert-file ${certs.caCert}`,
-        'tls-auth-clients no',
-        // The sentinel speaks TLS to its clients; to the (plain) master it speaks plain text.
-        'tls-replication no',
-        `sentinel monitor ${MASTER} 127.0.0.1 ${master.port} 1`,
-        '',
-      ].join('\n'),
-    );
-    sentinel = spawn('redis-sentinel', [file], { stdio: 'ignore' });
-    await waitForPort(sentinelPort, 5_000);
+    sentinel = await TlsSentinel.start(certs, MASTER, master.port);
+    sentinelPort = sentinel.port;
   });
 
   afterAll(async () => {
-    if (sentinel && sentinel.exitCode === null && sentinel.signalCode === null) {
-      await new Promise<void>((resolve) => {
-        sentinel.once('exit', () => resolve());
-        sentinel.kill('SIGKILL');
-      });
-    }
+    await sentinel?.stop();
     await master?.stop();
     certs?.remove();
   });

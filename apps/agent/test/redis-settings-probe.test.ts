@@ -5,8 +5,7 @@
 // `sentinel_kwargs` with the CA). A Celeriac pidbox node (a ControlServer) connected with the same
 // settings answers on each; the same sentinel without the CA in `sentinel_kwargs` is a connection of
 // its own, reported once with the certificate error and its worker not responding.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync } from 'node:fs';
 import path from 'node:path';
 import type { ProgramStatus } from '@celeriac/config-schema';
 import { ControlServer, RevokedSet } from '@celeriac/control-plane';
@@ -17,7 +16,8 @@ import { capturingLogger } from '../../../test/support/capturing-logger.js';
 import { RedisServer } from '../../../test/support/redis-server.js';
 import { RedisTlsServer } from '../../../test/support/redis-tls-server.js';
 import { makeTestCertificates, type TestCertificates } from '../../../test/support/tls-certs.js';
-import { freePort, waitForPort } from '../../cli/src/local-redis.js';
+import { TlsSentinel } from '../../../test/support/tls-sentinel.js';
+import { freePort } from '../../cli/src/local-redis.js';
 import { type ProbeTarget, WorkerProbe } from '../src/worker-probe.js';
 
 const PASSWORD = 'settings-probe-pw';
@@ -28,8 +28,7 @@ const SENTINEL_NODE = 'n1.sent.1@host';
 let certs: TestCertificates;
 let tlsServer: RedisTlsServer;
 let master: RedisServer;
-let sentinel: ChildProcess;
-let sentinelPort: number;
+let sentinel: TlsSentinel;
 const log = capturingLogger('debug');
 const servers: { server: ControlServer; close: () => Promise<void> }[] = [];
 let failoverSettings: Record<string, unknown>;
@@ -58,33 +57,14 @@ beforeAll(async () => {
   certs = makeTestCertificates();
   tlsServer = await RedisTlsServer.start(certs, { password: PASSWORD });
   master = await RedisServer.start();
-  sentinelPort = await freePort();
-  const file = path.join(certs.dir, 'sentinel.conf');
-  writeFileSync(
-    file,
-    [
-      'port 0',
-      `tls-port ${sentinelPort}`,
-      'bind 127.0.0.1',
-      `dir ${certs.dir}`,
-      `tls-cert-file ${certs.serverCert}`,
-      `tls-key-file ${certs.serverKey}`,
-      `tls-ca-cert-file ${certs.caCert}`,
-      'tls-auth-clients no',
-      'tls-replication no',
-      `sentinel monitor ${MASTER} 127.0.0.1 ${master.port} 1`,
-      '',
-    ].join('\n'),
-  );
-  sentinel = spawn('redis-sentinel', [file], { stdio: 'ignore' });
-  await waitForPort(sentinelPort, 5_000);
+  sentinel = await TlsSentinel.start(certs, MASTER, master.port);
   const dead = await freePort();
   failoverSettings = {
     broker_url: `rediss://:${PASSWORD}@127.0.0.1:${dead}/0;rediss://:${PASSWORD}@127.0.0.1:${tlsServer.port}/0`,
     broker_use_ssl: { ssl_ca_certs: certs.caCert, ssl_cert_reqs: 'CERT_REQUIRED' },
     broker_failover_strategy: 'round-robin',
   };
-  const sentinelUrl = `sentinel://127.0.0.1:${sentinelPort}/0`;
+  const sentinelUrl = `sentinel://127.0.0.1:${sentinel.port}/0`;
   sentinelSettings = {
     broker_url: sentinelUrl,
     broker_transport_options: {
@@ -105,12 +85,7 @@ afterAll(async () => {
     await server.close();
     await close();
   }
-  if (sentinel && sentinel.exitCode === null && sentinel.signalCode === null) {
-    await new Promise<void>((resolve) => {
-      sentinel.once('exit', () => resolve());
-      sentinel.kill('SIGKILL');
-    });
-  }
+  await sentinel?.stop();
   await master?.stop();
   await tlsServer?.stop();
   certs?.remove();
