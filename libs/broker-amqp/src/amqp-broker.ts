@@ -22,6 +22,7 @@ import { parseAmqpUseSsl } from './amqp-tls-options.js';
 import { parseAmqpUrlList } from './amqp-url.js';
 import { coalesceWrites } from './coalesced-writes.js';
 import { ConsumerEtaWindows } from './consumer-eta-windows.js';
+import { AMQP_DEAD_LETTER_QUEUE, DEFAULT_DEAD_LETTER_MAX_ENTRIES, DeadLetterQueue } from './dead-letter-queue.js';
 import { HeldDeliveries } from './held-deliveries.js';
 import {
   bindToDelayedDelivery,
@@ -64,6 +65,8 @@ export interface AmqpBrokerOptions {
   deadLetterQueue?: string;
   /** Longest raw kept whole in a dead-letter record; default 65,536 bytes. */
   deadLetterMaxRawBytes?: number;
+  /** Records the dead-letter queue keeps, the oldest dropped (`celeriac_dead_letter_max_entries`); default 10,000, 0 = no cap. */
+  deadLetterMaxEntries?: number;
   /** After a loss; default from the settings' `broker_connection_retry` / `broker_connection_max_retries` (Celery's: on, 100). */
   reconnect?: AmqpReconnectPolicy;
   /** Over a URL list; default the settings' `broker_failover_strategy`, else round-robin. */
@@ -72,7 +75,6 @@ export interface AmqpBrokerOptions {
   useSsl?: unknown;
 }
 
-const DEFAULT_DEAD_LETTER_QUEUE = 'celeriac.dead-letter';
 /** Sessions a publish is tried on before its error is given up to the caller. */
 const PUBLISH_ATTEMPTS = 5;
 
@@ -125,10 +127,16 @@ export class AmqpBroker implements TaskBroker {
   /** `broker_native_delayed_delivery_queue_type`: the queue type of the delay levels. */
   private readonly delayQueueType: DelayQueueType;
   private readonly delayReadiness = new WeakMap<AmqpSession, DelayReadiness>();
+  private readonly deadLetters: DeadLetterQueue;
 
   constructor(private readonly o: AmqpBrokerOptions) {
     const settings = o.settings ?? {};
     this.status = new AmqpConnectionStatus(o.logger);
+    this.deadLetters = new DeadLetterQueue(
+      o.deadLetterQueue ?? AMQP_DEAD_LETTER_QUEUE,
+      o.deadLetterMaxEntries ?? DEFAULT_DEAD_LETTER_MAX_ENTRIES,
+      o.logger,
+    );
     this.declarations = new QueueDeclarations(settings);
     this.delayQueueType = delayQueueTypeOf(settings);
     this.baseQos = Math.max(1, o.prefetchCount ?? 4);
@@ -658,13 +666,14 @@ export class AmqpBroker implements TaskBroker {
 
   /**
    * Stores the dead-letter record (the Redis broker's JSON) on the durable `celeriac.dead-letter`
-   * queue, confirmed, then acks the message.
+   * queue (capped at `deadLetterMaxEntries`, the oldest dropped: see DeadLetterQueue), confirmed,
+   * then acks the message.
    */
   async deadLetter(delivery: Delivery, reason: string): Promise<void> {
-    const queue = this.o.deadLetterQueue ?? DEFAULT_DEAD_LETTER_QUEUE;
+    const queue = this.deadLetters.name;
     const record = deadLetterRecord(delivery, reason, {}, this.o.deadLetterMaxRawBytes ?? 65_536);
     await this.onLive('deadLetter', async (s) => {
-      await (await s.channelForDeclare()).assertQueue(queue, { durable: true, autoDelete: false });
+      await this.deadLetters.declare(s);
       await this.send(
         s,
         queue,

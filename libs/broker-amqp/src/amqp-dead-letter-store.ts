@@ -11,9 +11,7 @@ import { type AmqpEndpoints, connectFirst } from './amqp-connector.js';
 import { envelopeToAmqp } from './amqp-envelope.js';
 import { AmqpError } from './amqp-errors.js';
 import { amqpPlaneEndpoints } from './amqp-plane-settings.js';
-
-/** The queue `AmqpBroker.deadLetter` stores its records on. */
-export const AMQP_DEAD_LETTER_QUEUE = 'celeriac.dead-letter';
+import { AMQP_DEAD_LETTER_QUEUE } from './dead-letter-queue.js';
 
 /** Options of an `AmqpDeadLetterStore`. */
 export interface AmqpDeadLetterStoreOptions {

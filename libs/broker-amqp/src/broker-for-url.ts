@@ -30,6 +30,7 @@ export function brokerForUrl(o: BrokerForUrlOptions): TaskBroker {
       ...(o.prefetchCount !== undefined ? { prefetchCount: o.prefetchCount } : {}),
       ...(typeof o.settings.broker_heartbeat === 'number' ? { heartbeatSec: o.settings.broker_heartbeat } : {}),
       ...(o.redis?.deadLetterMaxRawBytes !== undefined ? { deadLetterMaxRawBytes: o.redis.deadLetterMaxRawBytes } : {}),
+      ...(o.redis?.deadLetterMaxEntries !== undefined ? { deadLetterMaxEntries: o.redis.deadLetterMaxEntries } : {}),
     });
   }
   return new RedisBroker({ url: o.url, logger: o.logger, ...o.redis });

@@ -2,11 +2,7 @@ export { AmqpBroker, type AmqpBrokerOptions } from './amqp-broker.js';
 export type { AmqpConnectionChange, AmqpConnectionState } from './amqp-connection-status.js';
 export { type AmqpConnected, type AmqpEndpoints, amqpSocketOptions, connectFirst } from './amqp-connector.js';
 export { AmqpControlConnection, type AmqpControlConnectionOptions } from './amqp-control-connection.js';
-export {
-  AMQP_DEAD_LETTER_QUEUE,
-  AmqpDeadLetterStore,
-  type AmqpDeadLetterStoreOptions,
-} from './amqp-dead-letter-store.js';
+export { AmqpDeadLetterStore, type AmqpDeadLetterStoreOptions } from './amqp-dead-letter-store.js';
 export { type AmqpOutgoing, amqpToEnvelope, envelopeToAmqp } from './amqp-envelope.js';
 export { AmqpError, type AmqpErrorCode } from './amqp-errors.js';
 export { AmqpEventTransport } from './amqp-event-transport.js';
@@ -28,5 +24,6 @@ export {
   parseFailoverStrategy,
 } from './amqp-url.js';
 export { type BrokerForUrlOptions, brokerForUrl } from './broker-for-url.js';
+export { AMQP_DEAD_LETTER_QUEUE } from './dead-letter-queue.js';
 export { generationTag, OrphanedDeliveries, type RedeliveryAction } from './orphaned-deliveries.js';
 export { type AmqpQueueType, type QueueDeclaration, QueueDeclarations, queueArguments } from './queue-declarations.js';

@@ -342,7 +342,9 @@ export const SETTING_STATUS: Readonly<Record<string, SettingStatusEntry>> = Obje
   ),
   celeriac_delayed_poll_interval: H('worker: how often due delayed messages return to their queues'),
   celeriac_redelivery_limit: H('worker: restores after crashes before a message is dead-lettered'),
-  celeriac_dead_letter_max_entries: H('worker: cap of the dead-letter list'),
+  celeriac_dead_letter_max_entries: H(
+    'worker: cap of the dead-letter list, the oldest dropped (Redis: the list trimmed; RabbitMQ: x-max-length with overflow drop-head on celeriac.dead-letter, and a queue declared before with other arguments is logged broker.dead_letter_cap_not_applied)',
+  ),
   celeriac_dead_letter_max_raw_bytes: H('worker: raws above this are dead-lettered truncated'),
   celeriac_revoked_key: H('worker: the revoke set checked for delayed messages'),
   celeriac_strict_settings: H('client and worker: refuse unsupported and unknown settings instead of warning'),
