@@ -3,7 +3,7 @@
 // records as the Redis broker's trimmed list does; a queue declared before without the cap is
 // not refused: records still go to it, and that the cap is not applied is logged once.
 import { Writable } from 'node:stream';
-import { createLogger } from '@celeriac/logger';
+import { createLogger, type Logger } from '@celeriac/logger';
 import { encodeTaskEnvelope } from '@celeriac/protocol';
 import amqp from 'amqplib';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -18,7 +18,7 @@ afterAll(async () => {
 });
 
 /** A logger whose lines the test reads. */
-function recordingLogger(): { logger: ReturnType<typeof createLogger>; lines: Record<string, unknown>[] } {
+function recordingLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
   const lines: Record<string, unknown>[] = [];
   const destination = new Writable({
     write(chunk, _encoding, done) {
@@ -29,19 +29,31 @@ function recordingLogger(): { logger: ReturnType<typeof createLogger>; lines: Re
   return { logger: createLogger({ level: 'warn', pretty: false, destination }), lines };
 }
 
-/** Publishes `count` messages to `queue`, takes them and dead-letters each, oldest first. */
-async function deadLetterMany(broker: AmqpBroker, queue: string, count: number): Promise<void> {
-  for (let i = 0; i < count; i++) {
-    await broker.publish(queue, encodeTaskEnvelope({ id: id(i), task: 't.gone', args: [i], kwargs: {}, queue }));
+/**
+ * A broker with `deadLetterMaxEntries` on `url`: publishes `count` messages to a queue, takes them
+ * and dead-letters each, oldest first.
+ */
+async function deadLetterMany(url: string, logger: Logger, deadLetterMaxEntries: number, count: number): Promise<void> {
+  const broker = new AmqpBroker({ url, logger, deadLetterMaxEntries });
+  await broker.start();
+  try {
+    for (let i = 0; i < count; i++) {
+      await broker.publish(
+        'dlc',
+        encodeTaskEnvelope({ id: id(i), task: 't.gone', args: [i], kwargs: {}, queue: 'dlc' }),
+      );
+    }
+    let done = 0;
+    for (let tries = 0; done < count && tries < 500; tries++) {
+      const got = await broker.fetchBatch(['dlc'], count);
+      for (const d of got) await broker.deadLetter(d, 'not_registered: t.gone');
+      done += got.length;
+      if (got.length === 0) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(done).toBe(count);
+  } finally {
+    await broker.close();
   }
-  let done = 0;
-  for (let tries = 0; done < count && tries < 500; tries++) {
-    const got = await broker.fetchBatch([queue], count);
-    for (const d of got) await broker.deadLetter(d, 'not_registered: t.gone');
-    done += got.length;
-    if (got.length === 0) await new Promise((r) => setTimeout(r, 20));
-  }
-  expect(done).toBe(count);
 }
 
 async function recordIds(url: string): Promise<(string | null | undefined)[]> {
@@ -58,13 +70,7 @@ describe('the dead-letter queue cap on RabbitMQ (celeriac_dead_letter_max_entrie
     const vhost = await RabbitVhost.create();
     vhosts.push(vhost);
     const { logger, lines } = recordingLogger();
-    const broker = new AmqpBroker({ url: vhost.url(), logger, deadLetterMaxEntries: 3 });
-    await broker.start();
-    try {
-      await deadLetterMany(broker, 'dlc', 5);
-    } finally {
-      await broker.close();
-    }
+    await deadLetterMany(vhost.url(), logger, 3, 5);
     expect(await vhost.queueCounts(AMQP_DEAD_LETTER_QUEUE)).toEqual({ ready: 3, unacked: 0 });
     expect((await vhost.queueInfo(AMQP_DEAD_LETTER_QUEUE))?.arguments).toMatch(
       /x-max-length.*3.*x-overflow.*drop-head|x-overflow.*drop-head.*x-max-length.*3/,
@@ -78,13 +84,7 @@ describe('the dead-letter queue cap on RabbitMQ (celeriac_dead_letter_max_entrie
     const older = await RabbitVhost.create();
     vhosts.push(uncapped, older);
     const quiet = recordingLogger();
-    const none = new AmqpBroker({ url: uncapped.url(), logger: quiet.logger, deadLetterMaxEntries: 0 });
-    await none.start();
-    try {
-      await deadLetterMany(none, 'dlc', 5);
-    } finally {
-      await none.close();
-    }
+    await deadLetterMany(uncapped.url(), quiet.logger, 0, 5);
     expect(await uncapped.queueCounts(AMQP_DEAD_LETTER_QUEUE)).toEqual({ ready: 5, unacked: 0 });
     expect((await uncapped.queueInfo(AMQP_DEAD_LETTER_QUEUE))?.arguments).not.toContain('x-max-length');
 
@@ -94,13 +94,7 @@ describe('the dead-letter queue cap on RabbitMQ (celeriac_dead_letter_max_entrie
     await channel.assertQueue(AMQP_DEAD_LETTER_QUEUE, { durable: true, autoDelete: false });
     await connection.close();
     const { logger, lines } = recordingLogger();
-    const broker = new AmqpBroker({ url: older.url(), logger, deadLetterMaxEntries: 3 });
-    await broker.start();
-    try {
-      await deadLetterMany(broker, 'dlc', 5);
-    } finally {
-      await broker.close();
-    }
+    await deadLetterMany(older.url(), logger, 3, 5);
     expect(await older.queueCounts(AMQP_DEAD_LETTER_QUEUE)).toEqual({ ready: 5, unacked: 0 });
     expect(await recordIds(older.url())).toEqual([4, 3, 2, 1, 0].map(id));
     const warned = lines.filter((l) => l.event === 'broker.dead_letter_cap_not_applied');
