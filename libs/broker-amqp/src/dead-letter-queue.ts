@@ -1,5 +1,6 @@
 import type { Logger } from '@celeriac/logger';
 import type { Options } from 'amqplib';
+import { sendConfirmed } from './amqp-confirmed-publish.js';
 import type { AmqpSession } from './amqp-session.js';
 
 /** The queue `AmqpBroker.deadLetter` stores its records on (unless told another). */
@@ -45,6 +46,17 @@ export class DeadLetterQueue {
       if ((error as { code?: unknown }).code !== 406) throw error;
       this.warnOnce(error);
     }
+  }
+
+  /** Declares the queue on `s`, then stores `record` (the dead-letter JSON) on it, persistent and confirmed. */
+  async store(s: AmqpSession, record: string): Promise<void> {
+    await this.declare(s);
+    await sendConfirmed(
+      s,
+      this.name,
+      { content: Buffer.from(record, 'utf8'), options: { contentType: 'application/json', deliveryMode: 2 } },
+      { queue: this.name, exchange: '', exchangeType: 'direct', routingKey: this.name },
+    );
   }
 
   private warnOnce(error: unknown): void {
