@@ -86,6 +86,13 @@ describe('RabbitMQ over TLS', { timeout: 60_000 }, () => {
       broker_url: node.tlsUrl(),
       broker_use_ssl: { ca_certs: certs.caCert, cert_reqs: 2 },
       result_backend: redis.url(1),
+      // Debian's kombu 5.2 / py-amqp over TLS: when both deliveries come in one TLS record, py-amqp
+      // keeps the second in its buffer and the worker's event loop, woken only by its socket,
+      // leaves it unacked until the next frame arrives (seen in CI: one task run, the other unacked
+      // and never received; celery/celery#2519 is the same hang without TLS). The test workers
+      // run without gossip, mingle and event heartbeats, so nothing else comes; AMQP heartbeats
+      // every second bound the wait, as broker_heartbeat does in production (120 s by default).
+      broker_heartbeat: 2,
     };
     const py = await CeleryWorker.start({ config, queues: ['celery'] });
     const app = new Celeriac('amqp-tls', config, { logger });
