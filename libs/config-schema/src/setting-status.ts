@@ -22,11 +22,23 @@ export interface SettingStatusEntry {
   readonly harmless?: readonly unknown[];
   /** Who implements it, when it is honoured by a part other than the settings work. */
   readonly by?: 'routing' | 'urls' | 'canvas' | 'fleet';
+  /**
+   * For a setting honoured on Redis brokers only: what happens on RabbitMQ instead, and the values
+   * that ask for nothing there. Given any other value with an `amqp://` broker, it is reported as
+   * not supported (the worker and client warn, the center's validation says so).
+   */
+  readonly onRabbitMq?: { readonly instead: string; readonly harmless: readonly unknown[] };
 }
 
 const H = (reason: string, by?: SettingStatusEntry['by']): SettingStatusEntry =>
   by ? { status: 'honoured', reason, by } : { status: 'honoured', reason };
 const M = (reason: string): SettingStatusEntry => ({ status: 'meaningless', reason });
+/** Honoured on Redis brokers; on RabbitMQ `instead` happens, and any value but `harmless` is reported. */
+const REDIS_ONLY = (reason: string, instead: string, ...harmless: unknown[]): SettingStatusEntry => ({
+  status: 'honoured',
+  reason: `${reason} (Redis brokers; on RabbitMQ: ${instead})`,
+  onRabbitMq: { instead, harmless },
+});
 const U = (reason: string, ...harmless: unknown[]): SettingStatusEntry => ({ status: 'unsupported', reason, harmless });
 
 const OTHER_BACKEND = (name: string) =>
@@ -341,7 +353,11 @@ export const SETTING_STATUS: Readonly<Record<string, SettingStatusEntry>> = Obje
     'worker: most eta messages held in memory, the others go to the delayed set (Redis) or the native delayed delivery (RabbitMQ)',
   ),
   celeriac_delayed_poll_interval: H('worker: how often due delayed messages return to their queues'),
-  celeriac_redelivery_limit: H('worker: restores after crashes before a message is dead-lettered'),
+  celeriac_redelivery_limit: REDIS_ONLY(
+    'worker: restores after crashes before a message is dead-lettered',
+    "not applied: a classic queue keeps no delivery count, so a message whose worker dies is delivered again without limit, as with Celery (a quorum queue's x-delivery-limit is RabbitMQ's own)",
+    0,
+  ),
   celeriac_dead_letter_max_entries: H(
     'worker: cap of the dead-letter list, the oldest dropped (Redis: the list trimmed; RabbitMQ: x-max-length with overflow drop-head on celeriac.dead-letter, and a queue declared before with other arguments is logged broker.dead_letter_cap_not_applied)',
   ),
@@ -349,10 +365,14 @@ export const SETTING_STATUS: Readonly<Record<string, SettingStatusEntry>> = Obje
   celeriac_revoked_key: H('worker: the revoke set checked for delayed messages'),
   celeriac_strict_settings: H('client and worker: refuse unsupported and unknown settings instead of warning'),
   celeriac_fleet_limits: H('worker: fleet-wide limits per queue and per task, live', 'fleet'),
-  celeriac_broker_wait_replicas: H(
-    'client and worker: every publish waits (Redis WAIT) for this many replicas',
-    'urls',
-  ),
+  celeriac_broker_wait_replicas: {
+    ...REDIS_ONLY(
+      'client and worker: every publish waits (Redis WAIT) for this many replicas',
+      "not applied: every publish waits for RabbitMQ's confirm, which for a quorum queue means a majority of its replicas; a classic queue has one copy",
+      0,
+    ),
+    by: 'urls',
+  },
   celeriac_broker_wait_timeout: H(
     'client and worker: how long a publish waits for celeriac_broker_wait_replicas',
     'urls',

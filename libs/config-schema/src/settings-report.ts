@@ -1,3 +1,4 @@
+import { type BrokerTransport, brokerTransportOf } from './broker-transport.js';
 import { isCeleriacSetting } from './celeriac-settings.js';
 import { CELERY_SETTING_CHECKS } from './celery-settings-schema.js';
 import { canonicalJson } from './content-hash.js';
@@ -41,10 +42,22 @@ function harmless(value: unknown, values: readonly unknown[] | undefined): boole
   return values.some((v) => canonicalJson(v) === text);
 }
 
-/** The notice for one given setting, or undefined when it is honoured, meaningless or harmless. */
-export function settingNotice(name: string, value: unknown): SettingNotice | undefined {
+/**
+ * The notice for one given setting, or undefined when it is honoured, meaningless or harmless;
+ * `transport` is the broker's (`brokerTransportOf`): a setting honoured on Redis only is
+ * reported with a RabbitMQ broker.
+ */
+export function settingNotice(
+  name: string,
+  value: unknown,
+  transport: BrokerTransport = 'redis',
+): SettingNotice | undefined {
   const entry = settingStatus(name);
   if (entry !== undefined) {
+    const rabbit = entry.onRabbitMq;
+    if (transport === 'amqp' && rabbit !== undefined && !harmless(value, rabbit.harmless)) {
+      return { setting: name, kind: 'unsupported', reason: `with a RabbitMQ broker it is ${rabbit.instead}` };
+    }
     if (entry.status !== 'unsupported' || harmless(value, entry.harmless)) return undefined;
     return { setting: name, kind: 'unsupported', reason: entry.reason };
   }
@@ -75,6 +88,7 @@ export function reportCelerySettings(input: Record<string, unknown>): SettingsRe
   const { settings } = normalizeCelerySettingsWithWarnings(input);
   const issues: SettingIssue[] = [];
   const notices: SettingNotice[] = [];
+  const transport = brokerTransportOf(settings);
   for (const name of Object.keys(settings).sort()) {
     const value = settings[name];
     if (value === undefined || value === null) continue;
@@ -83,7 +97,7 @@ export function reportCelerySettings(input: Record<string, unknown>): SettingsRe
       (path, message) => issues.push({ path: formatPath([name, ...path]), message }),
       false,
     );
-    const notice = settingNotice(name, value);
+    const notice = settingNotice(name, value, transport);
     if (notice) notices.push(notice);
   }
   return { issues, notices, strict: settings.celeriac_strict_settings === true };

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { brokerTransportOf } from './broker-transport.js';
 import { CELERIAC_SETTING_NAMES, celeriacOnlyWarnings, isCeleriacSetting } from './celeriac-settings.js';
 import { CELERY_SETTING_NAMES, LATER_CELERY_SETTING_NAMES, OLD_CELERY_SETTING_NAMES } from './celery-setting-names.js';
 import { closestName } from './edit-distance.js';
@@ -40,9 +41,10 @@ function celeryWarnings(doc: unknown): string[] {
   if (!isPlainObject(doc) || !isPlainObject(doc.celery)) return [];
   const { settings, warnings } = normalizeCelerySettingsWithWarnings(doc.celery);
   const out = warnings.map((warning) => `celery: ${warning}`);
+  const transport = brokerTransportOf(settings);
   for (const key of Object.keys(settings)) {
     if (CELERY_SETTING_NAMES.has(key) || LATER_CELERY_SETTING_NAMES.has(key) || CELERIAC_SETTING_NAMES.has(key)) {
-      const notice = settings[key] === null ? undefined : settingNotice(key, settings[key]);
+      const notice = settings[key] === null ? undefined : settingNotice(key, settings[key], transport);
       if (notice) out.push(`celery.${key} is not supported by Celeriac workers and clients: ${notice.reason}`);
       continue;
     }
