@@ -1,13 +1,15 @@
 import { FAILOVER_STRATEGY_KEY } from './failover-target.js';
 import type { RedisTarget, RedisTlsSettings, TargetAuth } from './redis-target.js';
 
-function userinfo(t: TargetAuth): string {
+/** The `user:password@` part of a URL, percent-encoded; '' without credentials. */
+export function urlUserinfo(t: TargetAuth): string {
   if (t.username === undefined && t.password === undefined) return '';
   const user = t.username === undefined ? '' : encodeURIComponent(t.username);
   return t.password === undefined ? `${user}@` : `${user}:${encodeURIComponent(t.password)}@`;
 }
 
-function hostText(host: string): string {
+/** A host as a URL writes it: an IPv6 address in brackets. */
+export function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
@@ -36,11 +38,11 @@ export function formatRedisTarget(target: RedisTarget): string {
   if (target.socketKeepalive !== undefined) timeout.push(['socket_keepalive', String(target.socketKeepalive)]);
   switch (target.kind) {
     case 'tcp':
-      return `${target.tls ? 'rediss' : 'redis'}://${userinfo(target)}${hostText(target.host)}:${target.port}/${target.db}${queryText(
+      return `${target.tls ? 'rediss' : 'redis'}://${urlUserinfo(target)}${urlHost(target.host)}:${target.port}/${target.db}${queryText(
         [...timeout, ...(target.tls ? tlsQueryPairs(target.tls) : [])],
       )}`;
     case 'socket':
-      return `${target.scheme}://${userinfo(target)}${target.path}${queryText([
+      return `${target.scheme}://${urlUserinfo(target)}${target.path}${queryText([
         [target.scheme === 'unix' ? 'db' : 'virtual_host', String(target.db)],
         ...timeout.filter(([key]) => key !== 'socket_connect_timeout'),
       ])}`;
@@ -59,8 +61,8 @@ export function formatRedisTarget(target: RedisTarget): string {
       return target.sentinels
         .map((s, i) =>
           i === 0
-            ? `sentinel://${userinfo(target)}${hostText(s.host)}:${s.port}/${target.db}${queryText(pairs)}`
-            : `sentinel://${hostText(s.host)}:${s.port}`,
+            ? `sentinel://${urlUserinfo(target)}${urlHost(s.host)}:${s.port}/${target.db}${queryText(pairs)}`
+            : `sentinel://${urlHost(s.host)}:${s.port}`,
         )
         .join(';');
     }

@@ -1,5 +1,6 @@
 import { certReqsOf, type SslCertReqs } from './cert-reqs.js';
 import { RedisUrlError } from './errors.js';
+import { urlHost, urlUserinfo } from './format-redis-target.js';
 import type { RedisTarget, RedisTlsSettings } from './redis-url.js';
 import { type RedisRole, redisTargetFromSettings } from './url-from-settings.js';
 
@@ -7,16 +8,6 @@ const NAMES = {
   broker: { url: 'broker_url', options: 'broker_transport_options', ssl: 'broker_use_ssl' },
   result_backend: { url: 'result_backend', options: 'result_backend_transport_options', ssl: 'redis_backend_use_ssl' },
 } as const;
-
-function userinfo(t: RedisTarget): string {
-  if (t.username === undefined && t.password === undefined) return '';
-  const user = t.username === undefined ? '' : encodeURIComponent(t.username);
-  return t.password === undefined ? `${user}@` : `${user}:${encodeURIComponent(t.password)}@`;
-}
-
-function host(h: string): string {
-  return h.includes(':') ? `[${h}]` : h;
-}
 
 /** kombu's / redis-py's TLS dict: lowercase cert reqs (redis-py's SSLConnection takes those, Celery maps them). */
 function sslDict(tls: RedisTlsSettings): Record<string, unknown> {
@@ -44,13 +35,17 @@ function pythonForm(
   switch (target.kind) {
     case 'tcp':
       return {
-        url: `${target.tls ? 'rediss' : 'redis'}://${userinfo(target)}${host(target.host)}:${target.port}/${target.db}${query}`,
+        url: `${target.tls ? 'rediss' : 'redis'}://${urlUserinfo(target)}${urlHost(target.host)}:${target.port}/${target.db}${query}`,
         options,
         ssl: target.tls ? sslDict(target.tls) : null,
       };
     case 'socket':
       // unix:// is redis-py's spelling; kombu and Celery read redis+socket:// with the db as virtual_host.
-      return { url: `redis+socket://${userinfo(target)}${target.path}?virtual_host=${target.db}`, options, ssl: null };
+      return {
+        url: `redis+socket://${urlUserinfo(target)}${target.path}?virtual_host=${target.db}`,
+        options,
+        ssl: null,
+      };
     case 'sentinel': {
       options.master_name = target.masterName;
       const kwargs: Record<string, unknown> = {};
@@ -62,7 +57,7 @@ function pythonForm(
       const url = target.sentinels
         .map(
           (s, i) =>
-            `sentinel://${i === 0 ? userinfo(target) : ''}${host(s.host)}:${s.port}${i === 0 ? `/${target.db}` : ''}`,
+            `sentinel://${i === 0 ? urlUserinfo(target) : ''}${urlHost(s.host)}:${s.port}${i === 0 ? `/${target.db}` : ''}`,
         )
         .join(';');
       return { url: `${url}${query}`, options, ssl: target.tls ? sslDict(target.tls) : null };
