@@ -364,7 +364,9 @@ export class RedisResultBackend {
 
   /**
    * Reads the key of a channel that has waiters and hands a found document to them. A failed read
-   * fails the waiters, or, when `onError` is given, goes to it instead.
+   * fails the waiters, or, when `onError` is given, goes to it instead; but when the subscriber
+   * connection is down too (Redis went away), the waiters keep waiting: the subscriber's reconnect
+   * reads every waited-for key again (`reread`), which fails them only if Redis does not serve it.
    */
   private async check(channel: string, onError?: (error: ResultBackendError) => void): Promise<void> {
     if (this.state !== 'started') return;
@@ -379,7 +381,12 @@ export class RedisResultBackend {
       if (raw !== null) this.onMessage(channel, raw, before);
     } catch (error) {
       if (onError) onError(this.wrap('waitFor', error));
-      else this.waiters.fail(channel, this.wrap('waitFor', error));
+      else if (this.state === 'started' && this.subscriber?.status !== 'ready') {
+        this.logger.debug(
+          { event: 'result_backend.read_deferred', channel, err: error },
+          'could not read a waited-for result while Redis is away; it is read again once the subscriber is back',
+        );
+      } else this.waiters.fail(channel, this.wrap('waitFor', error));
     }
   }
 
