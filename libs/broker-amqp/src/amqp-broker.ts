@@ -1,5 +1,7 @@
 import {
   BrokerUnroutableError,
+  DEFAULT_DEAD_LETTER_MAX_ENTRIES,
+  DEFAULT_DEAD_LETTER_MAX_RAW_BYTES,
   type Delivery,
   deadLetterRecord,
   type ExchangePublish,
@@ -18,7 +20,7 @@ import { type AmqpReconnectPolicy, reconnectPolicyOf } from './amqp-reconnect.js
 import { AmqpSessionLifecycle } from './amqp-session-lifecycle.js';
 import { parseAmqpUseSsl } from './amqp-tls-options.js';
 import { parseAmqpUrlList } from './amqp-url.js';
-import { AMQP_DEAD_LETTER_QUEUE, DEFAULT_DEAD_LETTER_MAX_ENTRIES, DeadLetterQueue } from './dead-letter-queue.js';
+import { AMQP_DEAD_LETTER_QUEUE, DeadLetterQueue } from './dead-letter-queue.js';
 import { DelayedDeliveryReadiness } from './delayed-delivery-readiness.js';
 import { type AmqpDeferItem, EtaDeferral } from './eta-deferral.js';
 import { HeldDeliveries } from './held-deliveries.js';
@@ -227,7 +229,12 @@ export class AmqpBroker implements TaskBroker {
    * then acks the message.
    */
   async deadLetter(delivery: Delivery, reason: string): Promise<void> {
-    const record = deadLetterRecord(delivery, reason, {}, this.o.deadLetterMaxRawBytes ?? 65_536);
+    const record = deadLetterRecord(
+      delivery,
+      reason,
+      {},
+      this.o.deadLetterMaxRawBytes ?? DEFAULT_DEAD_LETTER_MAX_RAW_BYTES,
+    );
     await this.sessions.onLive('deadLetter', (s) => this.deadLetters.store(s, record));
     await this.ack([delivery.deliveryTag]);
   }

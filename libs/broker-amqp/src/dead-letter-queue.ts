@@ -1,13 +1,11 @@
+import { DEFAULT_DEAD_LETTER_KEY } from '@celeriac/broker';
 import type { Logger } from '@celeriac/logger';
 import type { Options } from 'amqplib';
 import { sendConfirmed } from './amqp-confirmed-publish.js';
 import type { AmqpSession } from './amqp-session.js';
 
-/** The queue `AmqpBroker.deadLetter` stores its records on (unless told another). */
-export const AMQP_DEAD_LETTER_QUEUE = 'celeriac.dead-letter';
-
-/** Records kept at most by default, as on the Redis broker (`celeriac_dead_letter_max_entries`). */
-export const DEFAULT_DEAD_LETTER_MAX_ENTRIES = 10_000;
+/** The queue `AmqpBroker.deadLetter` stores its records on (unless told another): the Redis broker's list name. */
+export const AMQP_DEAD_LETTER_QUEUE = DEFAULT_DEAD_LETTER_KEY;
 
 /**
  * How the dead-letter queue is declared: durable, and capped at `maxEntries` records with the
