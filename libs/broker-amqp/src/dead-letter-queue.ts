@@ -12,7 +12,7 @@ export const AMQP_DEAD_LETTER_QUEUE = DEFAULT_DEAD_LETTER_KEY;
  * oldest dropped (`x-max-length`, `x-overflow: drop-head`), as the Redis broker trims its list;
  * 0: no cap.
  */
-export function deadLetterQueueOptions(maxEntries: number): Options.AssertQueue {
+function deadLetterQueueOptions(maxEntries: number): Options.AssertQueue {
   if (maxEntries <= 0) return { durable: true, autoDelete: false };
   return {
     durable: true,
