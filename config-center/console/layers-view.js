@@ -51,14 +51,26 @@ export async function loadLayerList() {
 export async function openLayer(name) {
   clearError();
   byId('editor-feedback').replaceChildren();
+  // Text typed while the layer loads would be overwritten by it: the editor waits, busy.
+  setEditable(false);
   try {
     const data = await api('GET', `/v1/layers/${layerPath(name)}`);
     setEditor(name, data.revision, data.document);
   } catch (error) {
     if (error instanceof ApiError && error.status === 404) setEditor(name, null, {});
     else handleError(error);
+  } finally {
+    setEditable(session.who.may.write_config);
   }
   loadLayerList();
+}
+
+/** Whether the editor takes edits now (busy while a layer loads, and for tokens that may not write). */
+function setEditable(writable) {
+  byId('editor').setAttribute('aria-busy', String(!writable && session.who.may.write_config));
+  byId('layer-doc').readOnly = !writable;
+  byId('save-layer').disabled = !writable;
+  byId('change-message').disabled = !writable;
 }
 
 function setEditor(layer, revision, doc) {
@@ -70,11 +82,7 @@ function setEditor(layer, revision, doc) {
     revision === null
       ? 'New layer: saving creates it.'
       : `Revision ${revision}; saving sends If-Match: ${revision}, so a change made meanwhile is refused, not overwritten.`;
-  const area = byId('layer-doc');
-  area.value = JSON.stringify(doc, null, 2);
-  area.readOnly = !writable;
-  byId('save-layer').disabled = !writable;
-  byId('change-message').disabled = !writable;
+  byId('layer-doc').value = JSON.stringify(doc, null, 2);
   byId('read-only-note').hidden = writable;
 }
 

@@ -66,6 +66,8 @@ async function openDefaults(page: Page): Promise<void> {
   await page.getByRole('button', { name: 'Layers', exact: true }).click();
   await page.locator('#layer-list button', { hasText: 'defaults' }).click();
   await page.locator('#editor-title', { hasText: 'defaults' }).waitFor();
+  // The title may still be the last open layer's: wait until the layer has loaded.
+  await page.locator('#editor[aria-busy="false"]').waitFor({ state: 'attached' });
 }
 
 /** Edits the rate limit of tasks.add in the editor's JSON text and saves with a message. */
