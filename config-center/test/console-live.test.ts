@@ -135,7 +135,9 @@ describe('console live views', () => {
     expect(await status.textContent()).toMatch(/^Live, last change/);
     console.info(`console-live: pause shown after ${pauseShownMs} ms, promote after ${promoteShownMs} ms`);
 
-    // Leaving the view closes both streams: the page holds no connection for a hidden view.
+    // Leaving the view closes both streams: the page holds no connection for a hidden view. The
+    // health stream may still be waiting to reconnect after the drop: both are open first.
+    await page.locator('#rollouts-updated[data-stream="live"][data-health-stream="live"]').waitFor();
     const failed: string[] = [];
     page.on('requestfailed', (request) => failed.push(new URL(request.url()).pathname));
     await page.getByRole('button', { name: 'Nodes', exact: true }).click();
