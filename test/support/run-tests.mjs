@@ -1,17 +1,48 @@
 // Runs the whole vitest suite with a JSON report and ends with the plain line "N passed, N failed".
-import { spawnSync } from 'node:child_process';
+// A run that passes its deadline is cut off: the files still running are named and count as failed.
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 
 const report = '.vitest-report.json';
+const progress = '.vitest-progress.json';
+const deadlineMin = Number(process.env.CELERIAC_TEST_DEADLINE_MIN ?? 45);
 rmSync(report, { force: true });
-const run = spawnSync(
+rmSync(progress, { force: true });
+
+const vitest = spawn(
   'npx',
-  ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)],
-  { stdio: 'inherit' },
+  [
+    'vitest',
+    'run',
+    '--reporter=default',
+    '--reporter=json',
+    '--reporter=./test/support/progress-reporter.ts',
+    `--outputFile.json=${report}`,
+    ...process.argv.slice(2),
+  ],
+  { stdio: 'inherit', detached: true },
 );
+let cutOff = false;
+const deadline = setTimeout(() => {
+  cutOff = true;
+  process.kill(-vitest.pid, 'SIGKILL');
+}, deadlineMin * 60_000);
+const status = await new Promise((resolve) => vitest.on('exit', (code) => resolve(code)));
+clearTimeout(deadline);
+
 let passed = 0;
 let failed = 0;
-if (existsSync(report)) {
+if (cutOff) {
+  const state = existsSync(progress)
+    ? JSON.parse(readFileSync(progress, 'utf8'))
+    : { passed: 0, failed: 0, running: [] };
+  console.log(`\nThe test run was cut off after ${deadlineMin} min. Files still running:`);
+  for (const { file, startedAt, test } of state.running) {
+    console.log(`  ${file} (for ${Math.round((Date.now() - startedAt) / 60_000)} min, at: ${test})`);
+  }
+  passed = state.passed;
+  failed = state.failed + Math.max(1, state.running.length);
+} else if (existsSync(report)) {
   const json = JSON.parse(readFileSync(report, 'utf8'));
   passed = json.numPassedTests ?? 0;
   // A file that fails to load has no failed assertions of its own: count it as one failure.
@@ -20,5 +51,6 @@ if (existsSync(report)) {
   ).length;
   failed = (json.numFailedTests ?? 0) + brokenFiles;
 }
+rmSync(progress, { force: true });
 console.log(`${passed} passed, ${failed} failed`);
-process.exit(run.status === 0 && failed === 0 && passed > 0 ? 0 : 1);
+process.exit(status === 0 && failed === 0 && passed > 0 ? 0 : 1);
