@@ -14,6 +14,7 @@ import {
 import type { ControlTarget } from './control-target.js';
 import type { EventDispatcher } from './event-dispatcher.js';
 import type { LamportClock } from './lamport-clock.js';
+import { pyTruthy } from './py-truthy.js';
 import type { RevokedSet } from './revoked-set.js';
 import type { WorkerHeart } from './worker-heart.js';
 
@@ -84,7 +85,7 @@ async function revoke(ctx: CommandContext, args: Args): Promise<unknown> {
   await ctx.revoked.add(ids).catch((err: unknown) => {
     ctx.logger.warn({ event: 'control.revoked_store_failed', task_ids: ids, err }, 'could not store revoked ids');
   });
-  const terminate = args.terminate === true;
+  const terminate = pyTruthy(args.terminate);
   const signal = signalName(args.signal);
   if (signal === undefined) return nok(pyExceptionRepr('ValueError', `unknown signal ${String(args.signal)}`));
   ctx.logger.info(
@@ -113,7 +114,7 @@ const inspectHandlers: Record<string, Handler> = {
   ping: () => ok('pong'),
   clock: (ctx) => ({ clock: ctx.clock.value }),
   report: async (ctx) => ok(await ctx.target.report()),
-  conf: async (ctx, args) => ctx.target.conf(args.with_defaults === true || args.with_defaults === 'true'),
+  conf: async (ctx, args) => ctx.target.conf(pyTruthy(args.with_defaults)),
   query_task: async (ctx, args) => {
     const found = await ctx.target.queryTask(asIds(args.ids));
     const host = ctx.target.hostname;
@@ -128,9 +129,10 @@ const inspectHandlers: Record<string, Handler> = {
   scheduled: async (ctx) => (await ctx.target.scheduled()).map((s) => scheduledDict(s, ctx.target.hostname)),
   reserved: async (ctx) => (await ctx.target.reserved()).map((r) => requestInfoDict(r, ctx.target.hostname)),
   active: async (ctx, args) =>
-    (await ctx.target.active()).map((r) => requestInfoDict(r, ctx.target.hostname, args.safe === true)),
+    (await ctx.target.active()).map((r) => requestInfoDict(r, ctx.target.hostname, pyTruthy(args.safe))),
   revoked: (ctx) => ctx.revoked.ids(),
-  registered: async (ctx, args) => registeredList(await ctx.target.registered(), args.taskinfoitems, args.builtins),
+  registered: async (ctx, args) =>
+    registeredList(await ctx.target.registered(), args.taskinfoitems, pyTruthy(args.builtins)),
   active_queues: async (ctx) => (await ctx.target.activeQueues()).map(queueDict),
   hello: async (ctx, args) => {
     if (args.from_node === ctx.target.hostname) return null;

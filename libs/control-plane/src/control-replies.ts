@@ -98,11 +98,11 @@ function pyStr(value: unknown): string {
 }
 
 /** `inspect registered`: sorted names, `celery.*` left out unless `builtins`, with the requested attributes. */
-export function registeredList(tasks: RegisteredTaskInfo[], taskinfoitems: unknown, builtins: unknown): string[] {
+export function registeredList(tasks: RegisteredTaskInfo[], taskinfoitems: unknown, builtins: boolean): string[] {
   const items =
     Array.isArray(taskinfoitems) && taskinfoitems.length > 0 ? taskinfoitems.map(String) : DEFAULT_TASK_INFO_ITEMS;
   return tasks
-    .filter((task) => builtins === true || !task.name.startsWith('celery.'))
+    .filter((task) => builtins || !task.name.startsWith('celery.'))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     .map((task) => {
       const fields = items

@@ -227,6 +227,21 @@ describe('ControlServer on the wire', () => {
     expect((await client.inspect('revoked', {}, ONE))[HOST]).toEqual(['run-1', 'wait-1']);
   });
 
+  it('reads flags with Python truthiness, as Celery does: Flower sends revoke terminate=1', async () => {
+    target.activeList = [request('run-2', 'ctlapp.sleep', [5], true)];
+    // Flower's POST /api/task/revoke/<id>?terminate=true broadcasts `strtobool`'s 1, not true.
+    expect(await client.broadcast('revoke', { task_id: 'run-2', terminate: 1, signal: 'SIGTERM' }, ONE)).toEqual([
+      { [HOST]: { ok: 'terminate: run-2' } },
+    ]);
+    expect(target.calls).toContainEqual(['revoke', ['run-2'], { terminate: true, signal: 'SIGTERM' }]);
+    expect(await client.broadcast('revoke', { task_id: 'run-2', terminate: 0 }, ONE)).toEqual([
+      { [HOST]: { ok: 'tasks run-2 flagged as revoked' } },
+    ]);
+    expect(target.calls).toContainEqual(['revoke', ['run-2'], { terminate: false, signal: 'SIGTERM' }]);
+    expect((await client.inspect('conf', { with_defaults: 1 }, ONE))[HOST]).toMatchObject({ with_defaults: true });
+    expect((await client.inspect('conf', { with_defaults: '' }, ONE))[HOST]).toMatchObject({ with_defaults: false });
+  });
+
   it('answers a mingle hello from another node with float timestamps Python accepts, and merges its ids', async () => {
     // Mingle times are on the sender's monotonic clock (seconds since boot on Linux, shared by the
     // processes of one host): one revoked 1.5 s ago is kept, one older than the 3 h expiry is not.

@@ -59,7 +59,11 @@ export class MessageRejection {
     );
     taskHealth.rejected(r.taskName);
     if (r.taskId !== undefined && r.taskId !== '') {
-      if (this.events.on) this.events.rejected(r.taskId, false);
+      if (this.events.on) {
+        // As Celery: an unknown task is a failure to monitors; other bad input is a rejection.
+        if (r.code === 'not_registered') this.events.unknownTask(r.taskId, r.taskName ?? '');
+        else this.events.rejected(r.taskId, false);
+      }
       const outcome = exceptionDocument(exceptionFor(r), false);
       this.flusher.add(
         {

@@ -65,6 +65,14 @@ export class TaskEvents {
     this.dispatcher?.sendTask('task-retried', { uuid: taskId, exception: exceptionRepr(cause), traceback });
   }
 
+  /**
+   * A message of a task this worker does not know: `task-failed` with `NotRegistered('<name>')` and
+   * no traceback, what Celery's consumer sends (`on_unknown_task`), so monitors count it as a failure.
+   */
+  unknownTask(taskId: string, name: string): void {
+    this.dispatcher?.sendTask('task-failed', { uuid: taskId, exception: `NotRegistered(${pyRepr(name)})` });
+  }
+
   /** The message was rejected: dead-lettered (`requeue` false) or given back. */
   rejected(taskId: string, requeue: boolean): void {
     this.dispatcher?.sendTask('task-rejected', { uuid: taskId, requeue });
