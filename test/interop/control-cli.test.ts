@@ -138,4 +138,40 @@ describe('celery inspect / status / control against a celeriac worker', () => {
     expect(late.program.output()).toMatch(/"event":"worker.state".*"to":"draining".*"reason":"warm_shutdown"/);
     expect(late.program.output()).toContain('"event":"control.shutdown_requested"');
   }, 60_000);
+
+  it('pool_grow / pool_shrink resize the pool at once: three tasks run together, then one at a time again', async () => {
+    const d = ['-d', NODE];
+    const inspect = app.control.inspect({ destination: [NODE] });
+    const running = async () => ((await inspect.active())[NODE] as unknown[] | undefined)?.length ?? 0;
+    const grow = await celeryBatch(redis.url(0), [
+      ['control', 'pool_grow', '2', ...d],
+      ['inspect', 'stats', ...d, '-j'],
+    ]);
+    expect(grow[0]?.output).toBe(`->  ${NODE}: OK\n        pool will grow\n`);
+    const grown = JSON.parse(grow[1]!.output)[NODE];
+    expect(grown.pool['max-concurrency']).toBe(3);
+    expect(grown.prefetch_count).toBe(12);
+    const three = await Promise.all(Array.from({ length: 3 }, () => app.sendTask('ctlapp.abortable', [30])));
+    await eventually(async () => (await running()) === 3, 10_000, 'three tasks running at once');
+
+    const shrink = await celeryBatch(redis.url(0), [
+      ['control', 'pool_shrink', '2', ...d],
+      ['control', 'pool_shrink', '1', ...d],
+      ['inspect', 'stats', ...d, '-j'],
+    ]);
+    expect(shrink[0]?.output).toBe(`->  ${NODE}: OK\n        pool will shrink\n`);
+    // Below one slot: Celery's error reply, naming why.
+    expect(shrink[1]?.output).toMatch(new RegExp(`^->  ${NODE}: ERROR\\n.*ValueError.*Can't shrink pool by 1`, 's'));
+    expect(JSON.parse(shrink[2]!.output)[NODE].pool['max-concurrency']).toBe(1);
+    await app.control.terminate(three.map((r) => r.id));
+    await eventually(async () => (await running()) === 0, 5_000, 'the three terminated');
+
+    // One at a time again: of two new tasks, one runs and the other waits (reserved).
+    const two = await Promise.all(Array.from({ length: 2 }, () => app.sendTask('ctlapp.abortable', [30])));
+    await eventually(async () => (await running()) === 1, 5_000, 'one task running');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(await running()).toBe(1);
+    expect(((await inspect.reserved())[NODE] as unknown[]).length).toBe(1);
+    await app.control.terminate(two.map((r) => r.id));
+  }, 60_000);
 });

@@ -87,7 +87,8 @@ export class AmqpBroker implements TaskBroker {
   private readonly declarer: AmqpDeclarer;
   private readonly consumption: AmqpConsumption;
   private readonly deferral: EtaDeferral;
-  private readonly baseQos: number;
+  private baseQos: number;
+  private readonly perConsumerQos: () => boolean;
   private readonly deadLetters: DeadLetterQueue;
 
   constructor(private readonly o: AmqpBrokerOptions) {
@@ -98,6 +99,7 @@ export class AmqpBroker implements TaskBroker {
       o.logger,
     );
     const declarations = new QueueDeclarations(settings);
+    this.perConsumerQos = () => declarations.hasQuorum();
     const delayQueueType = delayQueueTypeOf(settings);
     this.baseQos = Math.max(1, o.prefetchCount ?? 4);
     const policy = o.reconnect ?? reconnectPolicyOf(settings);
@@ -126,8 +128,8 @@ export class AmqpBroker implements TaskBroker {
       sessions: this.sessions,
       deliveries,
       logger: o.logger,
-      baseQos: this.baseQos,
-      perConsumerQos: () => declarations.hasQuorum(),
+      baseQos: () => this.baseQos,
+      perConsumerQos: this.perConsumerQos,
       declare: (s, queue) => this.declarer.declare(s, queue),
       bindDelayed: (s, binding) => readiness.ready(s, binding, false),
     });
@@ -201,6 +203,28 @@ export class AmqpBroker implements TaskBroker {
     });
     if (returned) throw new BrokerUnroutableError(p.exchange, p.routingKey, type);
     return { queues: [] };
+  }
+
+  /**
+   * The worker's new prefetch limit (pool_grow / pool_shrink): the floor of the channel-wide qos
+   * from the next fetch on. With a quorum queue the qos is per consumer: a running consumer keeps
+   * its window until it starts again, which is logged.
+   */
+  setPrefetchCount(count: number): void {
+    const next = Math.max(1, Math.floor(count));
+    if (next === this.baseQos) return;
+    this.o.logger.info(
+      {
+        event: 'broker.amqp_prefetch_changed',
+        from: this.baseQos,
+        prefetch_count: next,
+        per_consumer: this.perConsumerQos(),
+      },
+      this.perConsumerQos()
+        ? `prefetch count ${next}: per-consumer qos (a quorum queue), so consumers take it when they next start`
+        : `prefetch count ${next} from the next fetch`,
+    );
+    this.baseQos = next;
   }
 
   /** Up to `max` of the messages RabbitMQ delivered (consumers start on first call); raises or lowers the qos to the demand. */

@@ -9,13 +9,21 @@ import type { HeldDeliveries } from './held-deliveries.js';
 /** What of the session lifecycle the consume side uses. */
 export type ConsumeSessions = Pick<AmqpSessionLifecycle, 'state' | 'current' | 'liveNow' | 'outageOver' | 'lose'>;
 
+/**
+ * A prefetch count as `basic.qos` carries it: a 16-bit count, 0 meaning no limit (what an infinite
+ * limit, `worker_prefetch_multiplier` 0, asks for, as in Celery).
+ */
+function qosOnWire(count: number): number {
+  return Number.isFinite(count) ? Math.min(count, 65_535) : 0;
+}
+
 /** The collaborators of `AmqpConsumption`. */
 export interface AmqpConsumptionDeps {
   sessions: ConsumeSessions;
   deliveries: HeldDeliveries;
   logger: Logger;
-  /** The `basic.qos` prefetch count a consumer starts with. */
-  baseQos: number;
+  /** The `basic.qos` prefetch count a consumer starts with, now (pool_grow / pool_shrink change it). */
+  baseQos: () => number;
   /** Whether a quorum queue is in the table: the qos is then per consumer. */
   perConsumerQos: () => boolean;
   /** Declares a queue on a session (once per session). */
@@ -45,7 +53,7 @@ export class AmqpConsumption {
 
   /** The starting qos on a new session. */
   applyBaseQos(s: AmqpSession): Promise<void> {
-    return this.setQos(s, this.d.baseQos);
+    return this.setQos(s, this.d.baseQos());
   }
 
   /** Consumes again on the new session `s` every queue consumed before. */
@@ -71,7 +79,7 @@ export class AmqpConsumption {
     // and eta messages are moved out of the windows instead (`freeWindows`).
     if (count === s.qos || this.d.perConsumerQos()) return;
     s.qos = count;
-    await s.consume.prefetch(count, true);
+    await s.consume.prefetch(qosOnWire(count), true);
   }
 
   private async consume(s: AmqpSession, queue: string): Promise<void> {
@@ -93,8 +101,8 @@ export class AmqpConsumption {
   private async startConsumer(s: AmqpSession, queue: string): Promise<string> {
     const windows = this.windowsOf(s);
     if (windows !== null) {
-      await s.consume.prefetch(this.d.baseQos, false);
-      s.qos = this.d.baseQos;
+      await s.consume.prefetch(qosOnWire(this.d.baseQos()), false);
+      s.qos = this.d.baseQos();
     }
     // amqplib dispatches deliveries that follow the consume-ok before this function resumes: the tag is known first.
     const consumerTag = windows?.nextConsumer(queue);
@@ -178,7 +186,7 @@ export class AmqpConsumption {
     await Promise.all(queues.map((q) => this.consume(s, q)));
     const out = this.d.deliveries.take(queues, max);
     // Room for what was asked and not there yet, beside everything handed out (eta messages included).
-    await this.setQos(s, Math.max(this.d.baseQos, this.d.deliveries.handedOut + max - out.length));
+    await this.setQos(s, Math.max(this.d.baseQos(), this.d.deliveries.handedOut + max - out.length));
     await this.freeWindowsOrLost(s, queues);
     return out;
   }

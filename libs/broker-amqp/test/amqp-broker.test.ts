@@ -4,6 +4,7 @@ import { createLogger } from '@celeriac/logger';
 import { decodeTaskEnvelope, encodeTaskEnvelope } from '@celeriac/protocol';
 import amqp from 'amqplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fetchDeliveries } from '../../../test/support/fetch-deliveries.js';
 import { RabbitVhost } from '../../../test/support/rabbitmq-vhost.js';
 import { AmqpBroker, amqpConnectOptions, brokerForUrl, isAmqpUrl } from '../src/index.js';
 
@@ -154,6 +155,42 @@ describe('AmqpBroker on RabbitMQ', { timeout: 60_000 }, () => {
     const last = await b.waitForOne(['qos'], 5);
     expect(last).not.toBeNull();
     await b.ack([last!.deliveryTag]);
+  });
+
+  it('an infinite prefetch count is basic.qos 0 (no limit, multiplier 0); setPrefetchCount moves the floor', async () => {
+    const b = await broker({ prefetchCount: Number.POSITIVE_INFINITY });
+    const publish = (prefix: string, n: number) =>
+      b.publishMany(
+        Array.from({ length: n }, (_, i) => ({
+          queue: 'unlimited',
+          raw: encodeTaskEnvelope({ id: `${prefix}${i}`, task: 't', args: [], kwargs: {}, queue: 'unlimited' }),
+        })),
+      );
+    await publish('u', 30);
+    // One fetch of 1 starts the consumer: RabbitMQ then pushes every message, none is left ready.
+    const got = [...(await b.fetchBatch(['unlimited'], 1))];
+    for (let i = 0; i < 50 && (await vhost.queueCounts('unlimited'))?.ready !== 0; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(await vhost.queueCounts('unlimited')).toEqual({ ready: 0, unacked: 30 });
+    got.push(...(await fetchDeliveries(b, ['unlimited'], 30 - got.length)));
+    await b.ack(got.map((d) => d.deliveryTag));
+
+    // pool_shrink to a prefetch limit of 2: the next fetch sets the window to it (what RabbitMQ
+    // pushed before stays delivered).
+    b.setPrefetchCount(2);
+    expect(await b.fetchBatch(['unlimited'], 1)).toEqual([]);
+    await publish('s', 10);
+    const few = await b.fetchBatch(['unlimited'], 1);
+    await new Promise((r) => setTimeout(r, 300));
+    const after = [...few, ...(await b.fetchBatch(['unlimited'], 1))];
+    await new Promise((r) => setTimeout(r, 300));
+    const counts = await vhost.queueCounts('unlimited');
+    expect(counts?.unacked).toBeLessThanOrEqual(3);
+    expect(counts?.ready).toBeGreaterThanOrEqual(7);
+    await b.ack(after.map((d) => d.deliveryTag));
+    const rest = await fetchDeliveries(b, ['unlimited'], 10 - after.length);
+    await b.ack(rest.map((d) => d.deliveryTag));
   });
 
   it('publishes through a named exchange, and refuses what no queue takes (BROKER_UNROUTABLE)', async () => {

@@ -135,6 +135,16 @@ export class AppControl {
     return this.run(() => this.control().shutdown(options));
   }
 
+  /** Celery's `pool_grow(n)`: n more tasks at once on the nodes (replies `pool will grow`). */
+  poolGrow(n = 1, options: BroadcastOptions = {}) {
+    return this.broadcast('pool_grow', { n }, options);
+  }
+
+  /** Celery's `pool_shrink(n)`: n fewer tasks at once; a node keeps at least one (else an error reply). */
+  poolShrink(n = 1, options: BroadcastOptions = {}) {
+    return this.broadcast('pool_shrink', { n }, options);
+  }
+
   enableEvents(options: BroadcastOptions = {}) {
     return this.broadcast('enable_events', {}, options);
   }

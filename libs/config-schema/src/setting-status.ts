@@ -333,7 +333,9 @@ export const SETTING_STATUS: Readonly<Record<string, SettingStatusEntry>> = Obje
   worker_pool: PREFORK,
   worker_pool_putlocks: PREFORK,
   worker_pool_restarts: PREFORK,
-  worker_prefetch_multiplier: H('worker: prefetch limit = concurrency × multiplier'),
+  worker_prefetch_multiplier: H(
+    'worker: prefetch limit = concurrency × multiplier (0: no limit, as Celery); pool_grow / pool_shrink move it with the pool',
+  ),
   worker_proc_alive_timeout: PREFORK,
   worker_redirect_stdouts: M(
     'task output is not captured: console output of tasks goes to the worker program’s stdout',

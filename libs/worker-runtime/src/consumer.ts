@@ -19,8 +19,8 @@ export interface ConsumerOptions {
   queues: readonly string[];
   /** How many more messages the worker may hold now (prefetch limit minus held). */
   freeSlots(): number;
-  /** The prefetch limit; one fetch asks for at most half of it so two can be in flight. */
-  prefetchLimit: number;
+  /** The prefetch limit now (pool_grow / pool_shrink change it); one fetch asks for at most half of it so two can be in flight. */
+  prefetchLimit(): number;
   onDeliveries(deliveries: Delivery[]): void;
   logger: Logger;
   batchMax?: number;
@@ -49,13 +49,16 @@ export class Consumer {
   private backoffTimer: NodeJS.Timeout | null = null;
   private readonly pending = new Set<Promise<unknown>>();
   private readonly batchMax: number;
-  private readonly perFetch: number;
   private readonly idleWaitSec: number;
 
   constructor(private readonly o: ConsumerOptions) {
     this.batchMax = o.batchMax ?? 200;
-    this.perFetch = Math.max(1, Math.min(this.batchMax, Math.ceil(o.prefetchLimit / 2)));
     this.idleWaitSec = o.idleWaitSec ?? 1;
+  }
+
+  /** Most messages one fetch asks for: half the prefetch limit (two fetches in flight), at most `batchMax`. */
+  private perFetch(): number {
+    return Math.max(1, Math.min(this.batchMax, Math.ceil(this.o.prefetchLimit() / 2)));
   }
 
   start(): void {
@@ -69,7 +72,7 @@ export class Consumer {
     while (this.inFlight < (this.backlog ? MAX_IN_FLIGHT : 1)) {
       const free = this.o.freeSlots() - this.requested;
       if (free <= 0) return;
-      this.fetch(Math.min(this.perFetch, free));
+      this.fetch(Math.min(this.perFetch(), free));
     }
   }
 

@@ -5,6 +5,7 @@ import type { Logger } from '@celeriac/logger';
 import { amqpPlaneWire } from './amqp-plane-wire.js';
 import type { Executor } from './executor.js';
 import type { Job } from './job-custody.js';
+import type { PoolSize } from './pool-size.js';
 import type { TaskPlan } from './task-plan.js';
 import type { WorkerApp } from './worker-app.js';
 import { type ControlledWorker, type WaitingJobs, WorkerControl } from './worker-control.js';
@@ -19,6 +20,8 @@ export interface ControlParts {
     dropWaiting(match: (job: Job) => boolean): Job[];
     planOf(name: string): TaskPlan | undefined;
     replacePlan(plan: TaskPlan): void;
+    /** Starts ready jobs while slots are free. */
+    pump(): void;
   };
   consumer: { poke(): void };
   /** The worker's broker: `add_consumer` declares the new queue's binding through its `declareQueues` (when it has one). */
@@ -30,8 +33,8 @@ export interface ControlIdentity {
   hostname: string;
   app: WorkerApp;
   brokerUrl: string;
-  concurrency: number;
-  prefetchLimit: number;
+  /** The pool's size and prefetch limit, resized by pool_grow / pool_shrink. */
+  pool: PoolSize;
   queues: string[];
   logger: Logger;
   shutdown(reason: string): void;
@@ -44,8 +47,7 @@ export function controlledWorker(parts: ControlParts, who: ControlIdentity): Con
     hostname: who.hostname,
     app: who.app,
     brokerUrl: who.brokerUrl,
-    concurrency: who.concurrency,
-    prefetchLimit: who.prefetchLimit,
+    pool: who.pool,
     queues: who.queues,
     logger: who.logger,
     shutdown: who.shutdown,
@@ -61,6 +63,7 @@ export function controlledWorker(parts: ControlParts, who: ControlIdentity): Con
     replacePlan: (plan) => dispatcher.replacePlan(plan),
     totals: () => executor.totals,
     pokeConsumer: () => consumer.poke(),
+    pumpReady: () => dispatcher.pump(),
     ...declarerOf(parts.broker),
   };
 }

@@ -23,8 +23,8 @@ export interface DispatcherOptions {
   app: WorkerApp;
   settings: WorkerSettings;
   decodeOptions: DecodeOptions;
-  /** Most jobs running at once. */
-  concurrency: number;
+  /** Most jobs running at once: the pool's size, read at every turn (pool_grow / pool_shrink change it). */
+  pool: { readonly concurrency: number };
   custody: JobCustody;
   executor: Executor;
   rejection: MessageRejection;
@@ -81,7 +81,7 @@ export class Dispatcher {
   private readonly o: DispatcherOptions;
   private readonly custody: JobCustody;
   private readonly executor: Executor;
-  private readonly concurrency: number;
+  private readonly pool: { readonly concurrency: number };
   private readonly decodeOptions: DecodeOptions;
   private readonly consumer: { poke(): void };
   private readonly plans: Map<string, TaskPlan>;
@@ -110,7 +110,7 @@ export class Dispatcher {
     this.o = options;
     this.custody = options.custody;
     this.executor = options.executor;
-    this.concurrency = options.concurrency;
+    this.pool = options.pool;
     this.decodeOptions = options.decodeOptions;
     this.consumer = options.consumer;
     this.plans = plans;
@@ -309,7 +309,7 @@ export class Dispatcher {
         this.open &&
         this.alone === null &&
         this.suspects.length === 0 &&
-        this.custody.running < this.concurrency &&
+        this.custody.running < this.pool.concurrency &&
         this.readyHead < this.ready.length
       ) {
         const job = this.ready[this.readyHead] as Job;

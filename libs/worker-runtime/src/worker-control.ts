@@ -16,6 +16,7 @@ import type { Logger } from '@celeriac/logger';
 import { redactUrl } from '@celeriac/logger';
 import { parseRateLimit } from '@celeriac/protocol';
 import type { Job } from './job-custody.js';
+import type { PoolSize } from './pool-size.js';
 import type { TaskPlan } from './task-plan.js';
 import type { WorkerApp } from './worker-app.js';
 
@@ -34,8 +35,8 @@ export interface ControlledWorker {
   readonly hostname: string;
   readonly app: WorkerApp;
   readonly brokerUrl: string;
-  readonly concurrency: number;
-  readonly prefetchLimit: number;
+  /** Tasks at once and the prefetch limit: `pool_grow` / `pool_shrink` resize it. */
+  readonly pool: PoolSize;
   /** The queue list the consumer fetches from: add/cancel_consumer change it in place. */
   readonly queues: string[];
   readonly logger: Logger;
@@ -55,6 +56,8 @@ export interface ControlledWorker {
   totals(): ReadonlyMap<string, number>;
   /** New queues take effect at the next fetch; this starts one. */
   pokeConsumer(): void;
+  /** Starts ready jobs while slots are free (after the pool grew). */
+  pumpReady(): void;
   /** Declares the `_kombu.binding.*` entries of queues about to be consumed (the broker's `declareQueues`); absent on brokers without exchanges. */
   declareQueues?(bindings: readonly QueueBinding[]): Promise<unknown>;
   /** Warm shutdown of the worker (the program exits once it stopped). */
@@ -170,8 +173,11 @@ export class WorkerControl implements ControlTarget {
   stats(): WorkerStatsInfo {
     return {
       total: Object.fromEntries(this.w.totals()),
-      concurrency: this.w.concurrency,
-      prefetchCount: this.w.prefetchLimit + this.w.waitingJobs().eta.length,
+      concurrency: this.w.pool.concurrency,
+      // No limit (multiplier 0) shows as Celery's qos of 0.
+      prefetchCount: Number.isFinite(this.w.pool.prefetchLimit)
+        ? this.w.pool.prefetchLimit + this.w.waitingJobs().eta.length
+        : 0,
     };
   }
 
@@ -212,7 +218,7 @@ export class WorkerControl implements ControlTarget {
       `            settings -> transport:redis results:${redactUrl(String(this.w.app.conf.settings.result_backend ?? broker))}`,
       '',
       `broker_url: ${broker}`,
-      `worker_concurrency: ${this.w.concurrency}`,
+      `worker_concurrency: ${this.w.pool.concurrency}`,
       `queues: ${this.w.queues.join(', ')}`,
       '',
     ].join('\n');
@@ -284,6 +290,30 @@ export class WorkerControl implements ControlTarget {
     this.w.logger.info(
       { event: 'worker.consumer_cancelled', queue, queues: [...this.w.queues] },
       `No longer consuming from ${queue}`,
+    );
+  }
+
+  /** `pool_grow n`: n more tasks at once (and n × multiplier more prefetched); ready jobs start at once. */
+  poolGrow(n: number): void {
+    const before = this.w.pool.concurrency;
+    this.w.pool.grow(n);
+    this.logResize(before);
+    this.w.pumpReady();
+    this.w.pokeConsumer();
+  }
+
+  /** `pool_shrink n`: n fewer (at least one stays); running tasks finish, no new one starts above the new size. */
+  poolShrink(n: number): void {
+    const before = this.w.pool.concurrency;
+    this.w.pool.shrink(n);
+    this.logResize(before);
+  }
+
+  private logResize(before: number): void {
+    const { concurrency, prefetchLimit } = this.w.pool;
+    this.w.logger.info(
+      { event: 'control.pool_resized', from: before, concurrency, prefetch_limit: prefetchLimit },
+      `pool resized from ${before} to ${concurrency}`,
     );
   }
 

@@ -12,6 +12,11 @@ export interface WorkerBroker extends ConsumerSource, DeadLetterTarget {
   ack(tags: readonly string[]): Promise<void>;
   requeue(deliveries: readonly Delivery[]): Promise<unknown>;
   restoreVisibilityTimeout(): Promise<number>;
+  /**
+   * A new prefetch limit after `pool_grow` / `pool_shrink`, for a broker whose server pushes
+   * messages within a window (RabbitMQ's `basic.qos`); a Redis broker fetches on demand and has none.
+   */
+  setPrefetchCount?(count: number): void;
 }
 
 /** The result-backend calls the worker makes (`RedisResultBackend` has them all). */

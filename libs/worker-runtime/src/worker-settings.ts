@@ -222,7 +222,8 @@ export function readWorkerSettings(settings: Record<string, unknown>): WorkerSet
     ignoreResult: settings.task_ignore_result === true,
     timeLimitSec: positiveNumberOrNull(settings, 'task_time_limit'),
     softTimeLimitSec: positiveNumberOrNull(settings, 'task_soft_time_limit'),
-    prefetchMultiplier: typeof multiplier === 'number' && multiplier >= 1 ? Math.floor(multiplier) : 4,
+    // 0 is Celery's "no prefetch limit" (qos 0): PoolSize makes the limit infinite.
+    prefetchMultiplier: typeof multiplier === 'number' && multiplier >= 0 ? Math.floor(multiplier) : 4,
     visibilityTimeoutMs,
     resultExpiresSec: typeof expires === 'number' && expires > 0 ? expires : DEFAULT_RESULT_EXPIRES_SEC,
     resultSerializer: resultSerializerSetting(settings),

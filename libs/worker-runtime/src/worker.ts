@@ -21,6 +21,7 @@ import { fleetLimiterFactory } from './fleet-limiter-setup.js';
 import { HandBack } from './hand-back.js';
 import { JobCustody } from './job-custody.js';
 import { MessageRejection } from './message-rejection.js';
+import { PoolSize } from './pool-size.js';
 import { ResultFlusher } from './result-flusher.js';
 import { StartMarks, type StartMarkTarget } from './start-marks.js';
 import { VisibilityRestore } from './visibility-restore.js';
@@ -86,7 +87,8 @@ interface Running {
   /** Null when the broker has no delayed set (a broker passed in without `defer`). */
   deferral: EtaDeferral | null;
   upkeep: DeliveryUpkeep | null;
-  prefetchLimit: number;
+  /** Tasks at once and the prefetch limit (pool_grow / pool_shrink resize it). */
+  pool: PoolSize;
   /** The pidbox, events and revokes (null with `controlPlane: false`). */
   plane: WorkerPlane | null;
 }
@@ -123,7 +125,6 @@ export interface Worker {
 export class Worker extends EventEmitter {
   private stateValue: WorkerState = 'created';
   private readonly options: WorkerOptions;
-  private readonly concurrency: number;
   /** The queues consumed: add_consumer / cancel_consumer change this list in place. */
   private readonly queues: string[];
   private readonly ownerId: string;
@@ -146,7 +147,6 @@ export class Worker extends EventEmitter {
       throw new WorkerError('WORKER_BAD_OPTIONS', 'A worker needs at least one queue (-Q).');
     }
     this.options = options;
-    this.concurrency = options.concurrency;
     this.queues = [...options.queues];
     this.ownerId = options.ownerId ?? `${options.hostname}:${process.pid}`;
   }
@@ -220,6 +220,10 @@ export class Worker extends EventEmitter {
     try {
       const settings = readWorkerSettings(o.app.conf.settings);
       const plans = planAllTasks(o.app, settings);
+      let resizable: WorkerBroker | undefined;
+      const pool = new PoolSize(o.concurrency, o.prefetchMultiplier ?? settings.prefetchMultiplier, (limit) =>
+        resizable?.setPrefetchCount?.(limit),
+      );
       const { reportCelerySettings } = await import('@celeriac/client');
       checkWorkerSettings(o.app.conf, o.logger, reportCelerySettings);
       const connections = o.broker
@@ -228,7 +232,7 @@ export class Worker extends EventEmitter {
             settings.brokerConnectionRetry,
             settings.brokerUrl,
             o.logger,
-            () => this.connect(settings),
+            () => this.connect(settings, pool),
             () => this.shutdown !== null,
           );
       // On Redis a connection of its own watches the broker; an AMQP broker reconnects by itself and reports `failed`.
@@ -239,7 +243,8 @@ export class Worker extends EventEmitter {
         watchAmqpBrokerConnection(this, broker, settings.brokerConnectionRetry, settings.brokerUrl, o.logger);
       }
       await declareConsumedQueues(connections.broker as QueueDeclarer, this.queues, o.logger);
-      parts = this.build(settings, plans, connections);
+      resizable = connections.broker;
+      parts = this.build(settings, plans, connections, pool);
       await startFleetLimiter(parts, connections.ownsConnections);
       const shutdown = () => void this.warmShutdown();
       await startWorkerPlane(parts, { ...o, brokerUrl: settings.brokerUrl, queues: this.queues, ...parts, shutdown });
@@ -261,12 +266,11 @@ export class Worker extends EventEmitter {
     settings: WorkerSettings,
     plans: ReturnType<typeof planAllTasks>,
     c: { broker: WorkerBroker; backend: WorkerBackend | null; ownsConnections: boolean },
+    pool: PoolSize,
   ): Running {
     const o = this.options;
     const { broker, backend } = c;
     const g = broker as GuaranteeBroker;
-    const multiplier = o.prefetchMultiplier ?? settings.prefetchMultiplier;
-    const prefetchLimit = this.concurrency * Math.max(1, Math.floor(multiplier));
     const flusher = new ResultFlusher(
       {
         storeMany: backend ? (docs) => backend.storeMany(docs) : async () => undefined,
@@ -318,8 +322,9 @@ export class Worker extends EventEmitter {
     const consumer = new Consumer({
       source: broker,
       queues: this.queues,
-      prefetchLimit,
-      freeSlots: () => prefetchLimit - custody.held + (dispatcher?.etaCount ?? 0) + (dispatcher?.fleetParkedCount ?? 0),
+      prefetchLimit: () => pool.prefetchLimit,
+      freeSlots: () =>
+        pool.prefetchLimit - custody.held + (dispatcher?.etaCount ?? 0) + (dispatcher?.fleetParkedCount ?? 0),
       onDeliveries: (deliveries) => this.onDeliveries(deliveries),
       logger: o.logger,
     });
@@ -328,7 +333,7 @@ export class Worker extends EventEmitter {
         app: o.app,
         settings,
         decodeOptions: { accept: settings.accept, maxBytes: o.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES },
-        concurrency: this.concurrency,
+        pool,
         custody,
         executor,
         rejection,
@@ -344,7 +349,7 @@ export class Worker extends EventEmitter {
           logger: o.logger,
           settings: o.app.conf.settings,
           plans,
-          maxHeld: prefetchLimit,
+          maxHeld: pool.prefetchLimit,
         }),
         duplicates: duplicateCheck(backend, flusher, o.logger),
       },
@@ -374,23 +379,23 @@ export class Worker extends EventEmitter {
       handBack,
       deferral,
       upkeep,
-      prefetchLimit,
+      pool,
       plane,
     };
   }
 
   private async connect(
     s: WorkerSettings,
+    pool: PoolSize,
   ): Promise<{ broker: WorkerBroker; backend: WorkerBackend | null; ownsConnections: true }> {
     const { brokerOptionsFromCelery } = await import('@celeriac/broker');
     const { brokerForUrl } = await import('@celeriac/broker-amqp');
     const o = this.options;
-    const multiplier = o.prefetchMultiplier ?? s.prefetchMultiplier;
     const broker = brokerForUrl({
       url: s.brokerUrl,
       logger: o.logger,
       settings: o.app.conf.settings,
-      prefetchCount: this.concurrency * Math.max(1, Math.floor(multiplier)),
+      prefetchCount: pool.prefetchLimit,
       redis: {
         ...brokerOptionsFromCelery(o.app.conf.settings),
         visibilityTimeoutMs: s.visibilityTimeoutMs,

@@ -71,6 +71,26 @@ describe('worker: acks', () => {
     hold.open();
     await Promise.all(results.map((r) => r.get({ timeout: 10_000 })));
   });
+
+  it('worker_prefetch_multiplier 0 is no prefetch limit, as in Celery: every queued message is held', async () => {
+    const app = h.app({ task_acks_late: true, worker_prefetch_multiplier: 0 });
+    const hold = gate();
+    const slow = app.task('t.slow', async () => {
+      await hold.promise;
+      return 3;
+    });
+    const worker = await h.worker(app, { concurrency: 2, hostname: 'nolimit@test' });
+    const results = await slow.applyMany(Array.from({ length: 250 }, () => []));
+    await waitFor(() => (worker.stats().held === 250 ? true : undefined));
+    expect(worker.stats().running).toBe(2);
+    expect(await h.broker.llen('celery')).toBe(0);
+    const stats = (await app.control.inspect({ destination: ['nolimit@test'] }).stats())['nolimit@test'] as {
+      prefetch_count: number;
+    };
+    expect(stats.prefetch_count).toBe(0);
+    hold.open();
+    await Promise.all(results.map((r) => r.get({ timeout: 10_000 })));
+  });
 });
 
 describe('worker: eta, countdown, expires', () => {

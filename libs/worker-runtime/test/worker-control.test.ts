@@ -155,6 +155,32 @@ describe('worker: control', () => {
     expect(await second.get({ timeout: 5_000 })).toBe(4);
   });
 
+  it('pool_grow / pool_shrink change how many tasks run at once, without a restart', async () => {
+    const app = h.app();
+    let running = 0;
+    let peak = 0;
+    const hold = app.task('t.hold', async (ms: number) => {
+      peak = Math.max(peak, ++running);
+      await sleep(ms);
+      running--;
+    });
+    const runAll = async (n: number, ms: number) => {
+      peak = 0;
+      const results = await Promise.all(Array.from({ length: n }, () => hold.delay(ms)));
+      await Promise.all(results.map((r) => r.get({ timeout: 5_000 })));
+      return peak;
+    };
+    await h.worker(app, { hostname: NODE, concurrency: 1 });
+    expect(await app.control.poolGrow(2, ONE)).toEqual([{ [NODE]: { ok: 'pool will grow' } }]);
+    const stats = (await app.control.inspect(ONE).stats())[NODE] as { pool: Record<string, unknown> };
+    expect(stats.pool['max-concurrency']).toBe(3);
+    expect(await runAll(3, 300)).toBe(3);
+    expect(await app.control.poolShrink(2, ONE)).toEqual([{ [NODE]: { ok: 'pool will shrink' } }]);
+    expect(await runAll(2, 200)).toBe(1);
+    const refused = (await app.control.poolShrink(1, ONE))[0] ?? {};
+    expect((refused[NODE] as { error: string }).error).toMatch(/^ValueError\(.*Can't shrink pool by 1/);
+  });
+
   it('shutdown stops the worker warm: the running task finishes first', async () => {
     const app = h.app();
     const nap = app.task('t.nap', async (ms: number) => {
