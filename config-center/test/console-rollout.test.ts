@@ -147,7 +147,13 @@ describe('console rollout view and health charts', () => {
     for (const metric of ['tasks_per_s', 'failure_ratio', 'runtime_p95_s']) {
       const chart = fleetCharts.locator(`svg.chart-${metric}`);
       await chart.locator('path.line').waitFor();
-      expect(Number(await chart.getAttribute('data-points'))).toBeGreaterThanOrEqual(5);
+      // The live stream adds a point a second; a step with no task (workers restarting in the
+      // rollback, on a loaded machine) has none for failure ratio and p95, so wait for the fifth.
+      await until(
+        async () => Number(await chart.getAttribute('data-points')) >= 5,
+        15_000,
+        `five points on the fleet ${metric} chart`,
+      );
       expect(await chart.locator('text.axis-label').allTextContents()).toContain('time (UTC)');
     }
     const tasks = fleetCharts.locator('svg.chart-tasks_per_s');
