@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
-import type { Reporter, TestCase, TestModule } from 'vitest/node';
+import type { SerializedError } from 'vitest';
+import type { Reporter, TestCase, TestModule, TestRunEndReason } from 'vitest/node';
 
 /** Where the reporter keeps the counts so far and the test files still running, for `run-tests.mjs` to name them if the run hangs. */
 export const PROGRESS_FILE = '.vitest-progress.json';
@@ -14,6 +15,9 @@ export default class ProgressReporter implements Reporter {
   private readonly running = new Map<string, { startedAt: number; test: string }>();
   private passed = 0;
   private failed = 0;
+  /** Errors vitest caught outside any test (an unhandled rejection, say): they fail the run with every test passed. */
+  private unhandled: string[] = [];
+  private reason: TestRunEndReason | null = null;
   private readonly timer = setInterval(() => this.warnSlow(), 60_000).unref();
 
   onTestModuleStart(module: TestModule): void {
@@ -38,8 +42,15 @@ export default class ProgressReporter implements Reporter {
     this.save();
   }
 
-  onTestRunEnd(): void {
+  onTestRunEnd(
+    _modules: ReadonlyArray<TestModule>,
+    errors: ReadonlyArray<SerializedError>,
+    reason: TestRunEndReason,
+  ): void {
     clearInterval(this.timer);
+    this.unhandled = errors.map(describeError);
+    this.reason = reason;
+    this.save();
   }
 
   private warnSlow(): void {
@@ -53,6 +64,17 @@ export default class ProgressReporter implements Reporter {
 
   private save(): void {
     const files = [...this.running].map(([file, { startedAt, test }]) => ({ file, startedAt, test }));
-    writeFileSync(PROGRESS_FILE, JSON.stringify({ passed: this.passed, failed: this.failed, running: files }));
+    const { passed, failed, unhandled, reason } = this;
+    writeFileSync(PROGRESS_FILE, JSON.stringify({ passed, failed, running: files, unhandled, reason }));
   }
+}
+
+/** One line for an error outside the tests: its name, message and where it was thrown. */
+function describeError(error: SerializedError): string {
+  const where =
+    error.stack
+      ?.split('\n')
+      .find((line) => line.trim().startsWith('at '))
+      ?.trim() ?? '';
+  return `${error.name ?? 'Error'}: ${String(error.message ?? '').slice(0, 300)} ${where}`.trim();
 }
