@@ -5,7 +5,8 @@
 //   node bench/runtime/profile-drain.mjs [--events] [--n 40000] [--top 30] [--dir /tmp/celeriac-prof] [--interval 1000]
 // (--interval: µs between samples, node's --cpu-prof-interval; 100 gives ten times the samples.
 // --trace-gc: the worker runs with node's --trace-gc, and the scavenges and mark-compacts of the
-// drain, with their pause time, are added up and printed.)
+// drain, with their pause time, are added up and printed. --threads: the worker's CPU in the drain
+// per thread, from /proc/<pid>/task, so the main thread is told apart from V8's helper threads.)
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -73,6 +74,7 @@ if (flag('trace-gc')) {
 }
 while (!existsSync(readyFile)) await new Promise((r) => setTimeout(r, 5));
 await new Promise((r) => setTimeout(r, 500));
+const threads0 = flag('threads') ? threadTicks(worker.pid) : null;
 const cpu0 = cpuSec([worker.pid]);
 gc.draining = true;
 const t0 = performance.now();
@@ -80,6 +82,7 @@ await broker.rename('bench.hold', 'bench');
 while ((await backend.dbsize()) < N) await new Promise((r) => setTimeout(r, 5));
 const drainMs = performance.now() - t0;
 const cpu = cpuSec([worker.pid]) - cpu0;
+const threads1 = threads0 === null ? null : threadTicks(worker.pid);
 gc.draining = false;
 worker.kill('SIGTERM');
 await new Promise((r) => worker.once('exit', r));
@@ -111,9 +114,30 @@ if (flag('trace-gc')) {
     `${gc[kind].n} ${kind}s, ${gc[kind].ms.toFixed(0)} ms (${((gc[kind].ms * 1000) / N).toFixed(2)} µs/task)`;
   console.log(`GC during the drain: ${line('Scavenge')}; ${line('Mark-Compact')}`);
 }
+if (threads0 !== null && threads1 !== null) {
+  const perTask = (ticks) => ((ticks * 1e4) / N).toFixed(2); // clock ticks of 10 ms
+  for (const [thread, [user, sys]] of threads1) {
+    const [user0, sys0] = threads0.get(thread) ?? [0, 0];
+    if (user - user0 + sys - sys0 > 0) {
+      console.log(`thread ${thread}: user ${perTask(user - user0)}, sys ${perTask(sys - sys0)} µs/task`);
+    }
+  }
+}
 for (const [key, count] of [...self]
   .filter(([k]) => !k.startsWith('(idle)'))
   .sort((a, b) => b[1] - a[1])
   .slice(0, TOP)) {
   console.log(`${((100 * count) / (total - idle)).toFixed(1).padStart(5)} %  ${key}`);
+}
+
+/** User and system clock ticks of each thread of `pid`, by "<tid> <name>" (the main thread has the pid as its tid). */
+function threadTicks(pid) {
+  const ticks = new Map();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks.set(`${tid} ${name}`, [Number(fields[11]), Number(fields[12])]);
+  }
+  return ticks;
 }
