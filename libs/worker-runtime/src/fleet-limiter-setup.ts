@@ -19,8 +19,8 @@ export interface FleetLimiterSetup {
   /** The app's normalised Celery settings (`task_annotations`, `celeriac_fleet_limits`). */
   settings: Record<string, unknown>;
   plans: ReadonlyMap<string, TaskPlan>;
-  /** Most jobs waiting for fleet limits in memory (the prefetch limit). */
-  maxHeld: number;
+  /** Most jobs waiting for fleet limits in memory now (the prefetch limit, which moves with the pool). */
+  maxHeld(): number;
 }
 
 /**

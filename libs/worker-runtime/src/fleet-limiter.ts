@@ -53,8 +53,8 @@ export interface FleetLimiterOptions extends FleetHooks {
   logger: Logger;
   /** The limits of this worker's own settings and task options: in force while Redis has no document. */
   localLimits: readonly FleetLimit[];
-  /** Most jobs waiting here at once, over every limit; more go to the delayed set. */
-  maxHeld: number;
+  /** Most jobs waiting here at once, over every limit, now (the prefetch limit, which pool_grow / pool_shrink move); more go to the delayed set. */
+  maxHeld(): number;
 }
 
 /** Longest batch of tokens or slots asked for in one call. */
@@ -221,7 +221,7 @@ export class FleetLimiter {
   }
 
   private wait(job: Job, lane: Lane): void {
-    if (lane.throttled && (lane.waiting.length >= maxHeldIn(lane) || this.heldCount >= this.o.maxHeld)) {
+    if (lane.throttled && (lane.waiting.length >= maxHeldIn(lane) || this.heldCount >= this.o.maxHeld())) {
       if (this.deferOut(job, lane)) return;
     }
     lane.waiting.push(job);

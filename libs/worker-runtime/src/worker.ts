@@ -349,7 +349,7 @@ export class Worker extends EventEmitter {
           logger: o.logger,
           settings: o.app.conf.settings,
           plans,
-          maxHeld: pool.prefetchLimit,
+          maxHeld: () => pool.prefetchLimit,
         }),
         duplicates: duplicateCheck(backend, flusher, o.logger),
       },
