@@ -3,6 +3,16 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { gate, Harness, waitFor } from './support.js';
 
 const h = new Harness();
+
+/** `t.slow`, which returns 3 once `hold` is opened. */
+function heldTask(app: ReturnType<Harness['app']>) {
+  const hold = gate();
+  const slow = app.task('t.slow', async () => {
+    await hold.promise;
+    return 3;
+  });
+  return { hold, slow };
+}
 beforeAll(() => h.start());
 afterEach(() => h.reset());
 afterAll(() => h.stop());
@@ -55,11 +65,7 @@ describe('worker: acks', () => {
 
   it('task_acks_late applies to every task; the prefetch limit caps what is held', async () => {
     const app = h.app({ task_acks_late: true, worker_prefetch_multiplier: 2 });
-    const hold = gate();
-    const slow = app.task('t.slow', async () => {
-      await hold.promise;
-      return 3;
-    });
+    const { hold, slow } = heldTask(app);
     const worker = await h.worker(app, { concurrency: 2 });
     const results = await slow.applyMany(Array.from({ length: 10 }, () => []));
     await waitFor(() => (worker.stats().running === 2 ? true : undefined));
@@ -74,11 +80,7 @@ describe('worker: acks', () => {
 
   it('worker_prefetch_multiplier 0 is no prefetch limit, as in Celery: every queued message is held', async () => {
     const app = h.app({ task_acks_late: true, worker_prefetch_multiplier: 0 });
-    const hold = gate();
-    const slow = app.task('t.slow', async () => {
-      await hold.promise;
-      return 3;
-    });
+    const { hold, slow } = heldTask(app);
     const worker = await h.worker(app, { concurrency: 2, hostname: 'nolimit@test' });
     const results = await slow.applyMany(Array.from({ length: 250 }, () => []));
     await waitFor(() => (worker.stats().held === 250 ? true : undefined));
