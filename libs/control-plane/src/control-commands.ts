@@ -110,6 +110,16 @@ function humanBytes(n: number): string {
   return `${Number.isInteger(value) ? value : Number(value.toPrecision(5))}${unit}`;
 }
 
+/**
+ * The `n` of pool_grow / pool_shrink (1 when absent). Celery's CLI and Flower send an int; any other
+ * type is refused by what it was (`Number('x')` would reach the pool as NaN).
+ */
+function slotCount(command: string, value: unknown): number {
+  if (value === undefined || value === null) return 1;
+  if (typeof value === 'number') return value;
+  throw new TypeError(`${command} takes a whole number of slots, got ${JSON.stringify(value)}`);
+}
+
 const inspectHandlers: Record<string, Handler> = {
   ping: () => ok('pong'),
   clock: (ctx) => ({ clock: ctx.clock.value }),
@@ -183,12 +193,12 @@ const controlHandlers: Record<string, Handler> = {
   },
   pool_grow: async (ctx, args) => {
     if (!ctx.target.poolGrow) return nok(pyExceptionRepr('NotImplementedError', 'pool_grow is not supported here'));
-    await ctx.target.poolGrow(Number(args.n ?? 1));
+    await ctx.target.poolGrow(slotCount('pool_grow', args.n));
     return ok('pool will grow');
   },
   pool_shrink: async (ctx, args) => {
     if (!ctx.target.poolShrink) return nok(pyExceptionRepr('NotImplementedError', 'pool_shrink is not supported here'));
-    await ctx.target.poolShrink(Number(args.n ?? 1));
+    await ctx.target.poolShrink(slotCount('pool_shrink', args.n));
     return ok('pool will shrink');
   },
   pool_restart: () => nok(pyExceptionRepr('ValueError', 'Pool restarts not enabled')),

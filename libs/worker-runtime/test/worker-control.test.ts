@@ -179,6 +179,10 @@ describe('worker: control', () => {
     expect(await runAll(2, 200)).toBe(1);
     const refused = (await app.control.poolShrink(1, ONE))[0] ?? {};
     expect((refused[NODE] as { error: string }).error).toMatch(/^ValueError\(.*Can't shrink pool by 1/);
+    const notCount = (await app.control.broadcast('pool_grow', { n: 'x' }, ONE))[0] ?? {};
+    expect((notCount[NODE] as { error: string }).error).toBe(
+      `TypeError('pool_grow takes a whole number of slots, got "x"')`,
+    );
   });
 
   it('shutdown stops the worker warm: the running task finishes first', async () => {
